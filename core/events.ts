@@ -1,0 +1,126 @@
+/**
+ * The events of an execution's append-only history. Each carries its schema
+ * version `v`, its sequence number in the execution (1, 2, ...) and the time it
+ * was decided (`at`, epoch ms, an input to the decider).
+ *
+ * @module
+ */
+import type { Json } from "./json.ts";
+
+/** The schema version written into every new event. */
+export const EVENT_VERSION = 1;
+
+/** Fields every event has. */
+export interface EventBase {
+  v: number;
+  seq: number;
+  at: number;
+}
+
+/** An error as recorded in events and shown by the API. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  nodeId?: string;
+}
+
+export interface ExecutionStarted extends EventBase {
+  type: "ExecutionStarted";
+  executionId: string;
+  workflowId: string;
+  version: number;
+  input: Json;
+  timeoutAt: number | null;
+  idempotencyKey: string | null;
+}
+export interface NodeScheduled extends EventBase {
+  type: "NodeScheduled";
+  nodeId: string;
+}
+export interface NodeStarted extends EventBase {
+  type: "NodeStarted";
+  nodeId: string;
+  attempt: number;
+  /** When this attempt times out, if the node has a timeout. */
+  timeoutAt: number | null;
+  /** Delay nodes: when the durable timer fires. */
+  wakeAt?: number;
+  /** Signal nodes: the signal awaited. */
+  awaitSignal?: string;
+}
+export interface NodeSucceeded extends EventBase {
+  type: "NodeSucceeded";
+  nodeId: string;
+  attempt: number;
+  /** Where the output records are stored; `null`: the node passes its input on (delay, signal). */
+  outputRef: string | null;
+  recordsProcessed: number;
+  recordsEmitted: number;
+  /** Condition nodes: the output handle taken. */
+  handle?: string;
+}
+export interface NodeFailed extends EventBase {
+  type: "NodeFailed";
+  nodeId: string;
+  attempt: number;
+  error: ErrorInfo;
+  retryable: boolean;
+}
+export interface NodeRetryScheduled extends EventBase {
+  type: "NodeRetryScheduled";
+  nodeId: string;
+  /** The attempt that will run. */
+  attempt: number;
+  dueAt: number;
+}
+export interface NodeSkipped extends EventBase {
+  type: "NodeSkipped";
+  nodeId: string;
+  reason: string;
+}
+export interface TimerFired extends EventBase {
+  type: "TimerFired";
+  timerId: string;
+}
+export interface SignalReceived extends EventBase {
+  type: "SignalReceived";
+  name: string;
+  payload: Json;
+}
+export interface ExecutionSucceeded extends EventBase {
+  type: "ExecutionSucceeded";
+}
+export interface ExecutionFailed extends EventBase {
+  type: "ExecutionFailed";
+  error: ErrorInfo;
+}
+export interface ExecutionCancelled extends EventBase {
+  type: "ExecutionCancelled";
+  reason: string;
+}
+export interface ExecutionTimedOut extends EventBase {
+  type: "ExecutionTimedOut";
+}
+
+/** Every event of an execution. */
+export type ExecutionEvent =
+  | ExecutionStarted
+  | NodeScheduled
+  | NodeStarted
+  | NodeSucceeded
+  | NodeFailed
+  | NodeRetryScheduled
+  | NodeSkipped
+  | TimerFired
+  | SignalReceived
+  | ExecutionSucceeded
+  | ExecutionFailed
+  | ExecutionCancelled
+  | ExecutionTimedOut;
+
+/** The name of an event type. */
+export type EventType = ExecutionEvent["type"];
+
+/** An event before the decider stamps `v`, `seq` and `at` on it. */
+export type EventBody = ExecutionEvent extends infer E ? E extends ExecutionEvent ? Omit<E, keyof EventBase> : never
+  : never;

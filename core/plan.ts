@@ -1,0 +1,106 @@
+/**
+ * A plan: a validated workflow definition compiled for execution (parents and
+ * children per node in edge order, effective policies). Immutable; every
+ * execution of one workflow version shares it.
+ *
+ * @module
+ */
+import type { NodeCategory, RetryPolicy, WorkflowDefinition } from "./workflow.ts";
+import { delayMs, findKind, type NodeBehaviour } from "./catalog.ts";
+import { retryPolicy } from "./policy.ts";
+
+/** The handle an edge uses when it names none. */
+export const DEFAULT_TARGET_HANDLE = "in";
+
+/** An edge of a plan. */
+export interface PlanEdge {
+  index: number;
+  source: string;
+  target: string;
+  /** `undefined` for the default output. */
+  sourceHandle: string | undefined;
+  targetHandle: string;
+}
+
+/** A node of a plan. */
+export interface PlanNode {
+  id: string;
+  index: number;
+  type: NodeCategory;
+  nodeType: string;
+  behaviour: NodeBehaviour;
+  config: Record<string, unknown>;
+  retry: RetryPolicy;
+  timeoutMs: number | null;
+  /** Incoming edges, in edge order. */
+  parents: PlanEdge[];
+  /** Outgoing edges, in edge order. */
+  children: PlanEdge[];
+  /** Delay nodes: the delay. */
+  delayMs: number;
+  /** Signal nodes: the signal awaited. */
+  signalName: string | undefined;
+}
+
+/** A compiled workflow version. */
+export interface Plan {
+  workflowId: string;
+  version: number;
+  nodes: readonly PlanNode[];
+  byId: ReadonlyMap<string, PlanNode>;
+  /** Execution timeout, if any. */
+  timeoutMs: number | null;
+  /** Signal names some node awaits. */
+  signals: ReadonlySet<string>;
+}
+
+/**
+ * Compiles a definition that `validateWorkflow` accepted. Asserts what validation
+ * guarantees (known kinds, known edge ends) and throws if it does not hold.
+ */
+export function compilePlan(def: WorkflowDefinition, version: number): Plan {
+  const byId = new Map<string, PlanNode>();
+  const nodes = def.nodes.map((n, index): PlanNode => {
+    const kind = findKind(n.type, n.nodeType);
+    if (!kind) throw new Error(`assertion: unknown node kind ${n.type}/${n.nodeType} in a validated plan`);
+    const node: PlanNode = {
+      id: n.id,
+      index,
+      type: n.type,
+      nodeType: n.nodeType,
+      behaviour: kind.behaviour,
+      config: n.config,
+      retry: retryPolicy(n.retry),
+      timeoutMs: typeof n.timeoutMs === "number" ? n.timeoutMs : null,
+      parents: [],
+      children: [],
+      delayMs: kind.behaviour === "delay" ? delayMs(n.config) : 0,
+      signalName: kind.behaviour === "signal" ? String(n.config.name) : undefined,
+    };
+    byId.set(n.id, node);
+    return node;
+  });
+  def.edges.forEach((e, index) => {
+    const source = byId.get(e.source);
+    const target = byId.get(e.target);
+    if (!source || !target) throw new Error(`assertion: edge ${index} names an unknown node in a validated plan`);
+    const edge: PlanEdge = {
+      index,
+      source: e.source,
+      target: e.target,
+      sourceHandle: source.behaviour === "condition" ? e.sourceHandle : undefined,
+      targetHandle: e.targetHandle ?? DEFAULT_TARGET_HANDLE,
+    };
+    source.children.push(edge);
+    target.parents.push(edge);
+  });
+  const signals = new Set(nodes.flatMap((n) => (n.signalName === undefined ? [] : [n.signalName])));
+  return {
+    workflowId: def.id,
+    version,
+    nodes,
+    byId,
+    timeoutMs: typeof def.timeoutMs === "number" ? def.timeoutMs : null,
+    signals,
+  };
+}

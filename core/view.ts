@@ -1,0 +1,110 @@
+/**
+ * What the API shows of an execution: pure projections of its state, in the
+ * status words used everywhere (`running`, `completed`, `failed`, `cancelled`,
+ * `timed_out`; nodes `pending`, `running`, `completed`, `failed`, `skipped`, `cancelled`).
+ *
+ * @module
+ */
+import type { ErrorInfo } from "./events.ts";
+import type { ExecutionState, ExecutionStatus, NodeStatus } from "./state.ts";
+
+/** A node's status as the API words it. */
+export type NodeViewStatus = "pending" | "running" | "completed" | "failed" | "skipped" | "cancelled";
+
+/** One node of an execution, as the API shows it. */
+export interface NodeView {
+  nodeId: string;
+  type: string;
+  nodeType: string;
+  status: NodeViewStatus;
+  attempts: number;
+  startTime: number | null;
+  endTime: number | null;
+  duration: number | null;
+  recordsProcessed: number | null;
+  error: ErrorInfo | null;
+  /** Condition nodes: the branch taken. */
+  branch?: string;
+}
+
+/** An execution, as the API shows it. Times are epoch ms. */
+export interface ExecutionView {
+  executionId: string;
+  workflowId: string;
+  version: number;
+  status: ExecutionStatus;
+  startTime: number | null;
+  endTime: number | null;
+  duration: number | null;
+  error: ErrorInfo | null;
+  nodes: NodeView[];
+}
+
+/** The summary kept in the execution index. */
+export interface ExecutionSummary {
+  executionId: string;
+  workflowId: string;
+  version: number;
+  status: ExecutionStatus;
+  startTime: number;
+  endTime: number | null;
+}
+
+const NODE_VIEW: Record<NodeStatus, NodeViewStatus> = {
+  pending: "pending",
+  scheduled: "pending",
+  running: "running",
+  waiting_retry: "running",
+  completed: "completed",
+  failed: "failed",
+  skipped: "skipped",
+  cancelled: "cancelled",
+};
+
+/** The API's view of an execution that has started. */
+export function executionView(state: ExecutionState): ExecutionView {
+  if (state.status === null) throw new Error(`assertion: view of unstarted execution ${state.executionId}`);
+  const nodes = state.plan.nodes.map((p): NodeView => {
+    const n = state.nodes[p.id];
+    const view: NodeView = {
+      nodeId: p.id,
+      type: p.type,
+      nodeType: p.nodeType,
+      status: NODE_VIEW[n.status],
+      attempts: n.attempts,
+      startTime: n.startedAt,
+      endTime: n.endedAt,
+      duration: n.startedAt !== null && n.endedAt !== null ? n.endedAt - n.startedAt : null,
+      recordsProcessed: n.recordsProcessed,
+      error: n.error,
+    };
+    if (n.handle !== null) view.branch = n.handle;
+    return view;
+  });
+  return {
+    executionId: state.executionId,
+    workflowId: state.plan.workflowId,
+    version: state.plan.version,
+    status: state.status,
+    startTime: state.startedAt,
+    endTime: state.endedAt,
+    duration: state.startedAt !== null && state.endedAt !== null ? state.endedAt - state.startedAt : null,
+    error: state.error,
+    nodes,
+  };
+}
+
+/** The index summary of an execution that has started. */
+export function executionSummary(state: ExecutionState): ExecutionSummary {
+  if (state.status === null || state.startedAt === null) {
+    throw new Error(`assertion: summary of unstarted execution ${state.executionId}`);
+  }
+  return {
+    executionId: state.executionId,
+    workflowId: state.plan.workflowId,
+    version: state.plan.version,
+    status: state.status,
+    startTime: state.startedAt,
+    endTime: state.endedAt,
+  };
+}

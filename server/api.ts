@@ -1,0 +1,406 @@
+/**
+ * The HTTP API: routes, status codes and bodies (see docs/API.md). Handlers are
+ * thin: they parse, call the workflow service or the engine, and map errors as
+ * values to statuses.
+ *
+ * @module
+ */
+import { CATALOG } from "../core/catalog.ts";
+import { hash128 } from "../core/ids.ts";
+import { canonicalJson, type Json } from "../core/json.ts";
+import type { ExecutionStatus } from "../core/state.ts";
+import type { ExecutionView } from "../core/view.ts";
+import { NODE_CATEGORIES } from "../core/workflow.ts";
+import { type Storage, StorageUnavailable, type StoredExecution, type StoredWorkflow } from "../storage/storage.ts";
+import type { Engine, EngineError } from "./engine.ts";
+import { readJson } from "./http/body.ts";
+import { ApiError, errorResponse, json } from "./http/errors.ts";
+import { type RouteContext, Router } from "./http/router.ts";
+import type { Logger } from "./log.ts";
+import type { WorkflowService } from "./workflows.ts";
+
+/** What the API serves from. */
+export interface ApiDeps {
+  engine: Engine;
+  workflows: WorkflowService;
+  storage: Storage;
+  log: Logger;
+  /** Is storage reachable right now (for /health/ready)? */
+  storageHealthy?: () => Promise<boolean>;
+}
+
+/** The longest `?wait=` honoured, in ms. */
+export const MAX_WAIT_MS = 300_000;
+/** Page sizes. */
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 500;
+/** The largest signal payload, as JSON bytes. */
+export const MAX_SIGNAL_BYTES = 64 * 1024;
+
+const EXECUTION_STATUSES = new Set(["running", "completed", "failed", "cancelled", "timed_out"]);
+
+const ENGINE_STATUS: Record<EngineError["code"], number> = {
+  already_started: 409,
+  not_started: 409,
+  execution_terminal: 409,
+  unknown_node: 404,
+  signal_unknown: 404,
+  not_found: 404,
+  idempotency_mismatch: 422,
+  overloaded: 503,
+  not_owner: 503,
+  conflict: 409,
+};
+
+function engineError(error: EngineError): ApiError {
+  return new ApiError(ENGINE_STATUS[error.code], error.code, error.message);
+}
+
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ApiError(400, "invalid_parameter", `${name} must be an integer from ${min} to ${max}`, [
+      { path: `?${name}`, message: `got ${JSON.stringify(raw)}` },
+    ]);
+  }
+  return n;
+}
+
+function nextCursorHeaders(url: URL, next: string | null): Record<string, string> {
+  if (next === null) return {};
+  const link = new URL(url);
+  link.searchParams.set("cursor", next);
+  return { "x-next-cursor": next, link: `<${link.pathname}${link.search}>; rel="next"` };
+}
+
+function workflowSummary(w: StoredWorkflow) {
+  const d = w.definition;
+  return {
+    id: w.id,
+    name: d.name,
+    description: d.description ?? "",
+    version: w.version,
+    tags: d.tags ?? [],
+    nodeCount: d.nodes.length,
+    edgeCount: d.edges.length,
+    createdAt: w.createdAt,
+  };
+}
+
+function executionRow(e: StoredExecution) {
+  return {
+    executionId: e.executionId,
+    workflowId: e.workflowId,
+    version: e.version,
+    status: e.status,
+    startTime: e.startTime,
+    endTime: e.endTime,
+    duration: e.endTime === null ? null : e.endTime - e.startTime,
+    logsCount: e.lastSeq,
+  };
+}
+
+function historyExecution(view: ExecutionView, workflowName: string) {
+  return {
+    executionId: view.executionId,
+    workflowName,
+    startTime: view.startTime,
+    endTime: view.endTime,
+    status: view.status,
+    duration: view.duration,
+    error: view.error,
+    nodes: view.nodes.map((n) => ({
+      nodeId: n.nodeId,
+      nodeType: n.nodeType,
+      startTime: n.startTime,
+      endTime: n.endTime,
+      duration: n.duration,
+      status: n.status,
+      recordsProcessed: n.recordsProcessed,
+      error: n.error?.message ?? null,
+    })),
+  };
+}
+
+/** The node palette: per category, every node kind with its config schema. */
+export function nodeTypes() {
+  const out: Record<string, unknown[]> = {};
+  for (const category of NODE_CATEGORIES) out[category] = [];
+  for (const k of CATALOG) {
+    out[k.type].push({
+      type: k.nodeType,
+      category: k.type,
+      displayName: k.displayName,
+      icon: k.icon,
+      description: k.description,
+      acceptsInput: k.acceptsInput,
+      outputs: k.outputs,
+      config: k.config,
+    });
+  }
+  return out;
+}
+
+/** Builds the API's request handler. */
+export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
+  const { engine, workflows, storage } = deps;
+  const router = new Router();
+
+  const workflowOr404 = async (id: string): Promise<StoredWorkflow> => {
+    const w = await workflows.get(id);
+    if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${id}`);
+    return w;
+  };
+  const viewOr404 = async (executionId: string): Promise<ExecutionView> => {
+    const v = await engine.view(executionId);
+    if (!v) throw new ApiError(404, "execution_not_found", `no execution ${executionId}`);
+    return v;
+  };
+  const workflowStatus = async (workflowId: string) => {
+    await workflowOr404(workflowId);
+    const [count, running, recent] = await Promise.all([
+      storage.countExecutions(workflowId),
+      storage.listExecutions({ workflowId, status: "running", limit: 1 }),
+      storage.listExecutions({ workflowId, limit: 20 }),
+    ]);
+    const last = recent.items.find((e) => e.status !== "running") ?? null;
+    const current = running.items[0] ?? null;
+    return {
+      workflowId,
+      state: current ? "running" : last ? last.status : "idle",
+      executionCount: count,
+      currentExecution: current && executionRow(current),
+      lastExecution: last && executionRow(last),
+    };
+  };
+
+  // ---- health
+  router.on("GET", "/health", () => json({ status: "ok", storage: storage.kind, ready: engine.ready }));
+  router.on("GET", "/health/live", () => json({ status: "ok" }));
+  router.on("GET", "/health/ready", async () => {
+    const storageUp = deps.storageHealthy ? await deps.storageHealthy() : true;
+    const ready = engine.ready && storageUp;
+    return json({ status: ready ? "ready" : "not_ready", engine: engine.ready, storage: storageUp }, ready ? 200 : 503);
+  });
+
+  // ---- workflows
+  router.on("GET", "/api/v1/workflows/node-types", () => json(nodeTypes()));
+  router.on("POST", "/api/v1/workflows", async ({ req }) => {
+    const r = await workflows.create(await readJson(req));
+    if (!r.ok) {
+      if (r.code === "validation_failed") {
+        throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
+      }
+      if (r.code === "workflow_exists") {
+        throw new ApiError(409, r.code, `workflow ${r.current.id} exists with a different definition; PUT a new version`);
+      }
+      throw new ApiError(409, r.code, "the workflow changed concurrently; retry");
+    }
+    const w = r.workflow;
+    const schedule = w.definition.metadata?.schedule;
+    return json({
+      message: r.status === "created" ? "workflow created" : "workflow unchanged",
+      workflowId: w.id,
+      version: w.version,
+      scheduleStatus: schedule?.enabled ? "stored (the scheduler is not part of this release)" : "none",
+    }, r.status === "created" ? 201 : 200, { location: `/api/v1/workflows/${encodeURIComponent(w.id)}` });
+  });
+  router.on("GET", "/api/v1/workflows", async ({ url }) => {
+    const limit = intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+    const page = await workflows.list(limit, url.searchParams.get("cursor"));
+    return json(page.items.map(workflowSummary), 200, nextCursorHeaders(url, page.next));
+  });
+  router.on("GET", "/api/v1/workflows/:id", async ({ params, url }) => {
+    const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
+    const w = await workflows.get(params.id, version);
+    if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
+    return json(w.definition, 200, { "x-workflow-version": String(w.version) });
+  });
+  router.on("PUT", "/api/v1/workflows/:id", async ({ req, params }) => {
+    const r = await workflows.update(params.id, await readJson(req));
+    if (!r.ok) {
+      if (r.code === "validation_failed") {
+        throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
+      }
+      if (r.code === "workflow_not_found") throw new ApiError(404, r.code, `no workflow ${params.id}`);
+      if (r.code === "id_mismatch") throw new ApiError(400, r.code, r.message, [{ path: "$.id", message: r.message }]);
+      throw new ApiError(409, r.code, "conflict");
+    }
+    return json({
+      message: r.status === "updated" ? "workflow updated" : "workflow unchanged",
+      workflowId: r.workflow.id,
+      version: r.workflow.version,
+    });
+  });
+  router.on("DELETE", "/api/v1/workflows/:id", async ({ params }) => {
+    if (!(await workflows.delete(params.id))) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
+    return json({ message: "workflow deleted", workflowId: params.id });
+  });
+
+  // ---- executions
+  router.on("POST", "/api/v1/workflows/:id/execute", async ({ req, url, params }) => {
+    const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
+    const body = await readJson(req, {});
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      throw new ApiError(400, "validation_failed", "the body must be an object {input?, timeoutMs?}", [
+        { path: "$", message: "expected an object" },
+      ]);
+    }
+    const { input = null, timeoutMs } = body as { input?: Json; timeoutMs?: unknown };
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || (timeoutMs as number) <= 0)) {
+      throw new ApiError(400, "validation_failed", "timeoutMs must be a positive integer", [
+        { path: "$.timeoutMs", message: `got ${JSON.stringify(timeoutMs)}` },
+      ]);
+    }
+    const key = req.headers.get("idempotency-key") ?? undefined;
+    if (key !== undefined && (key.length === 0 || key.length > 255)) {
+      throw new ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", [
+        { path: "headers.Idempotency-Key", message: `length ${key.length}` },
+      ]);
+    }
+    const workflow = await workflowOr404(params.id);
+    const r = await engine.submit(workflow, {
+      input,
+      idempotencyKey: key,
+      requestHash: key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs })),
+      timeoutMs: timeoutMs as number | undefined,
+    });
+    if (!r.ok) throw engineError(r.error);
+    const { executionId, created } = r.value;
+    const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
+    if (!created) headers["idempotent-replayed"] = "true";
+    const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
+    if (view && view.status !== "running" && wait > 0) {
+      return json({ ...view, message: "execution finished" }, 200, headers);
+    }
+    return json({
+      executionId,
+      workflowId: workflow.id,
+      version: view?.version ?? workflow.version,
+      status: view?.status ?? "running",
+      message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
+    }, 202, headers);
+  });
+  router.on("GET", "/api/v1/workflows/:id/status", ({ params }) => workflowStatus(params.id).then((s) => json(s)));
+  router.on("GET", "/api/v1/workflows/:id/executions", async ({ params, url }) => {
+    await workflowOr404(params.id);
+    const status = url.searchParams.get("status") ?? undefined;
+    if (status !== undefined && !EXECUTION_STATUSES.has(status)) {
+      throw new ApiError(400, "invalid_parameter", `status must be one of ${[...EXECUTION_STATUSES].join(", ")}`, [
+        { path: "?status", message: `got ${JSON.stringify(status)}` },
+      ]);
+    }
+    const page = await storage.listExecutions({
+      workflowId: params.id,
+      status: status as ExecutionStatus | undefined,
+      limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+      cursor: url.searchParams.get("cursor"),
+    });
+    return json(page.items.map(executionRow), 200, nextCursorHeaders(url, page.next));
+  });
+  router.on("GET", "/api/v1/workflows/:id/executions/:executionId/logs", async ({ params }) => {
+    const view = await viewOr404(params.executionId);
+    if (view.workflowId !== params.id) throw new ApiError(404, "execution_not_found", "no such execution here");
+    const events = await engine.events(params.executionId);
+    return json({
+      executionId: params.executionId,
+      logs: events.map((e) => ({ timestamp: e.at, event: e.type, ...e })),
+    });
+  });
+  router.on("GET", "/api/v1/executions/:executionId", async ({ params }) => json(await viewOr404(params.executionId)));
+  router.on("GET", "/api/v1/executions/:executionId/events", async ({ params, url }) => {
+    await viewOr404(params.executionId);
+    const after = intParam(url, "after", 0, 0, 2 ** 31);
+    return json({ executionId: params.executionId, events: await engine.events(params.executionId, after) });
+  });
+  router.on("GET", "/api/v1/executions/:executionId/nodes/:nodeId/output", async ({ params, url }) => {
+    const r = await engine.output(params.executionId, params.nodeId);
+    if (!r.ok) throw new ApiError(404, params.nodeId && r.error.message.startsWith("no node") ? "node_not_found" : "execution_not_found", r.error.message);
+    if (r.value === undefined) {
+      throw new ApiError(409, "output_not_ready", `node ${params.nodeId} has not completed`);
+    }
+    const offset = intParam(url, "offset", 0, 0, 2 ** 31);
+    const limit = intParam(url, "limit", 1000, 1, 10_000);
+    return json({
+      executionId: params.executionId,
+      nodeId: params.nodeId,
+      total: r.value.length,
+      offset,
+      limit,
+      records: r.value.slice(offset, offset + limit),
+    });
+  });
+  router.on("POST", "/api/v1/executions/:executionId/cancel", async ({ req, params }) => {
+    const body = await readJson(req, {}) as { reason?: unknown };
+    const reason = typeof body?.reason === "string" ? body.reason.slice(0, 1000) : "cancelled by request";
+    const r = await engine.cancel(params.executionId, reason);
+    if (!r.ok) throw engineError(r.error);
+    return json(r.value);
+  });
+  router.on("POST", "/api/v1/executions/:executionId/signals/:name", async ({ req, params }) => {
+    const body = await readJson(req, {}) as { payload?: Json } | null;
+    const payload = body && typeof body === "object" && "payload" in body ? body.payload ?? null : null;
+    if (JSON.stringify(payload).length > MAX_SIGNAL_BYTES) {
+      throw new ApiError(413, "payload_too_large", `a signal payload is at most ${MAX_SIGNAL_BYTES} bytes`);
+    }
+    const r = await engine.signal(params.executionId, params.name, payload);
+    if (!r.ok) throw engineError(r.error);
+    return json(r.value);
+  });
+
+  // ---- the old engine's history routes
+  router.on("GET", "/api/history/:workflowId", async ({ params, url }) => {
+    const w = await workflowOr404(params.workflowId);
+    const page = await storage.listExecutions({
+      workflowId: w.id,
+      limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+      cursor: url.searchParams.get("cursor"),
+    });
+    const views = await Promise.all(page.items.map((e) => engine.view(e.executionId)));
+    return json(
+      {
+        workflowId: w.id,
+        executions: views.filter((v) => v !== undefined).map((v) => historyExecution(v!, w.definition.name)),
+      },
+      200,
+      nextCursorHeaders(url, page.next),
+    );
+  });
+  router.on("GET", "/api/history/:workflowId/status", ({ params }) => workflowStatus(params.workflowId).then((s) => json(s)));
+  router.on("GET", "/api/history/:workflowId/execution/:executionId", async ({ params }) => {
+    const w = await workflowOr404(params.workflowId);
+    const v = await viewOr404(params.executionId);
+    if (v.workflowId !== w.id) throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    return json(historyExecution(v, w.definition.name));
+  });
+  router.on("GET", "/api/history/:workflowId/timeline", async ({ params, url }) => {
+    const w = await workflowOr404(params.workflowId);
+    let executionId = url.searchParams.get("executionId");
+    if (!executionId) {
+      const latest = await storage.listExecutions({ workflowId: w.id, limit: 1 });
+      if (latest.items.length === 0) throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+      executionId = latest.items[0].executionId;
+    }
+    const v = await viewOr404(executionId);
+    if (v.workflowId !== w.id) throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    const h = historyExecution(v, w.definition.name);
+    return json({ executionId: h.executionId, startTime: h.startTime, endTime: h.endTime, duration: h.duration, nodes: h.nodes });
+  });
+
+  return async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    try {
+      const { handler, params } = router.match(req.method, url);
+      return await handler({ req, url, params } satisfies RouteContext);
+    } catch (err) {
+      if (err instanceof ApiError) return errorResponse(err);
+      if (err instanceof StorageUnavailable) {
+        return errorResponse(new ApiError(503, "storage_unavailable", err.message, [], { "retry-after": "1" }));
+      }
+      deps.log.error("request failed", { method: req.method, path: url.pathname, error: String(err), stack: (err as Error)?.stack });
+      return errorResponse(new ApiError(500, "internal", "internal error; see the server log"));
+    }
+  };
+}

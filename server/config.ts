@@ -1,0 +1,246 @@
+/**
+ * Node configuration. Precedence: CLI flags > `ENGINE_*` environment variables >
+ * a JSON config file (`--config path.json`) > defaults. Every setting is
+ * checked; a bad one is reported as one line naming it.
+ *
+ * @module
+ */
+
+/** The whole configuration of a node. */
+export interface EngineConfig {
+  host: string;
+  port: number;
+  storage: "memory";
+  dataDir: string;
+  /** The engine's PostgreSQL database (sql.* nodes default to it). */
+  databaseUrl: string | undefined;
+  nodeName: string;
+  shards: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "json" | "pretty";
+  maxOutputRecords: number;
+  maxOutputBytes: number;
+  maxActiveExecutions: number;
+}
+
+type Kind = "string" | "port" | "int" | "enum" | "url";
+
+interface Setting {
+  key: keyof EngineConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  help: string;
+}
+
+/** Every setting, with its flag and environment variable. */
+export const SETTINGS: readonly Setting[] = [
+  { key: "host", flag: "--host", env: "ENGINE_HTTP_HOST", kind: "string", help: "HTTP listen address" },
+  { key: "port", flag: "--port", env: "ENGINE_HTTP_PORT", kind: "port", help: "HTTP port (0: any free port)" },
+  {
+    key: "storage",
+    flag: "--storage",
+    env: "ENGINE_STORAGE",
+    kind: "enum",
+    values: ["memory"],
+    help: "storage backend",
+  },
+  { key: "dataDir", flag: "--data-dir", env: "ENGINE_DATA_DIR", kind: "string", help: "data directory" },
+  {
+    key: "databaseUrl",
+    flag: "--database-url",
+    env: "ENGINE_DATABASE_URL",
+    kind: "url",
+    help: "PostgreSQL URL (postgres://...)",
+  },
+  { key: "nodeName", flag: "--node-name", env: "ENGINE_NODE_NAME", kind: "string", help: "this node's name" },
+  {
+    key: "shards",
+    flag: "--shards",
+    env: "ENGINE_SHARDS",
+    kind: "int",
+    min: 1,
+    max: 65536,
+    help: "shard count (fixed at cluster creation)",
+  },
+  {
+    key: "logLevel",
+    flag: "--log-level",
+    env: "ENGINE_LOG_LEVEL",
+    kind: "enum",
+    values: ["debug", "info", "warn", "error"],
+    help: "log level",
+  },
+  {
+    key: "logFormat",
+    flag: "--log-format",
+    env: "ENGINE_LOG_FORMAT",
+    kind: "enum",
+    values: ["json", "pretty"],
+    help: "log format",
+  },
+  {
+    key: "maxOutputRecords",
+    flag: "--max-output-records",
+    env: "ENGINE_MAX_OUTPUT_RECORDS",
+    kind: "int",
+    min: 1,
+    max: 100_000_000,
+    help: "records one node may emit",
+  },
+  {
+    key: "maxOutputBytes",
+    flag: "--max-output-bytes",
+    env: "ENGINE_MAX_OUTPUT_BYTES",
+    kind: "int",
+    min: 1024,
+    max: 1_073_741_824,
+    help: "bytes (as JSON) one node may emit",
+  },
+  {
+    key: "maxActiveExecutions",
+    flag: "--max-active-executions",
+    env: "ENGINE_MAX_ACTIVE_EXECUTIONS",
+    kind: "int",
+    min: 1,
+    max: 10_000_000,
+    help: "executions live at once before submissions get 503",
+  },
+];
+
+/** The defaults. */
+export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
+  host: "127.0.0.1",
+  port: 8080,
+  storage: "memory",
+  dataDir: ".data",
+  databaseUrl: undefined,
+  nodeName: "node-1",
+  shards: 128,
+  logLevel: "info",
+  logFormat: "json",
+  maxOutputRecords: 100_000,
+  maxOutputBytes: 16 * 1024 * 1024,
+  maxActiveExecutions: 100_000,
+});
+
+/** A configuration error: one line naming the setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function parseValue(s: Setting, raw: unknown, where: string): unknown {
+  const text = typeof raw === "number" ? String(raw) : raw;
+  if (typeof text !== "string") throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+  switch (s.kind) {
+    case "string":
+      if (text.trim() === "") throw new ConfigError(`${where}: must not be empty`);
+      return text;
+    case "port":
+    case "int": {
+      const [min, max] = s.kind === "port" ? [0, 65535] : [s.min ?? 0, s.max ?? Number.MAX_SAFE_INTEGER];
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isInteger(n) || n < min || n > max) {
+        throw new ConfigError(`${where}: must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+      }
+      return n;
+    }
+    case "enum":
+      if (!s.values!.includes(text)) {
+        throw new ConfigError(`${where}: must be one of ${s.values!.join(", ")}, got ${JSON.stringify(text)}`);
+      }
+      return text;
+    case "url": {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new ConfigError(`${where}: not a URL: ${JSON.stringify(text.replace(/:[^:@/]*@/, ":***@"))}`);
+      }
+      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+        throw new ConfigError(`${where}: must be a postgres:// URL, got ${url.protocol}`);
+      }
+      return text;
+    }
+  }
+}
+
+/** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
+function parseFlags(args: readonly string[]): { flags: Map<Setting, string>; configPath?: string; help: boolean } {
+  const flags = new Map<Setting, string>();
+  let configPath: string | undefined;
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      help = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const takeValue = () => {
+      if (eq >= 0) return arg.slice(eq + 1);
+      const next = args[++i];
+      if (next === undefined) throw new ConfigError(`flag ${name}: a value is required`);
+      return next;
+    };
+    if (name === "--config") {
+      configPath = takeValue();
+      continue;
+    }
+    const setting = SETTINGS.find((s) => s.flag === name);
+    if (!setting) throw new ConfigError(`unknown flag ${JSON.stringify(name)} (see --help)`);
+    flags.set(setting, takeValue());
+  }
+  return { flags, configPath, help };
+}
+
+/** The usage text. */
+export function usage(): string {
+  const lines = SETTINGS.map((s) =>
+    `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${DEFAULT_CONFIG[s.key] ?? "none"})`
+  );
+  return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines].join("\n");
+}
+
+/**
+ * Resolves the configuration. Throws `ConfigError` (one line) on the first bad
+ * setting; returns `help: true` when `--help` was given.
+ */
+export function loadConfig(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+  readFile: (path: string) => string,
+): { config: EngineConfig; help: boolean } {
+  const { flags, configPath, help } = parseFlags(args);
+  const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  const path = configPath ?? env("ENGINE_CONFIG");
+  if (path !== undefined) {
+    let file: unknown;
+    try {
+      file = JSON.parse(readFile(path));
+    } catch (err) {
+      throw new ConfigError(`config file ${path}: ${(err as Error).message.split("\n")[0]}`);
+    }
+    if (!file || typeof file !== "object" || Array.isArray(file)) {
+      throw new ConfigError(`config file ${path}: must be a JSON object`);
+    }
+    for (const [key, value] of Object.entries(file)) {
+      const s = SETTINGS.find((x) => x.key === key);
+      if (!s) throw new ConfigError(`config file ${path}: unknown setting ${JSON.stringify(key)}`);
+      config[key] = parseValue(s, value, `config file ${path}: ${key}`);
+    }
+  }
+  for (const s of SETTINGS) {
+    const v = env(s.env);
+    if (v !== undefined && v !== "") config[s.key] = parseValue(s, v, `environment ${s.env}`);
+  }
+  for (const [s, v] of flags) config[s.key] = parseValue(s, v, `flag ${s.flag}`);
+  return { config: config as unknown as EngineConfig, help };
+}

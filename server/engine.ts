@@ -1,0 +1,596 @@
+/**
+ * The node runtime: it runs executions. Each live execution is an actor that
+ * turns commands into events with the pure decider, appends them (fenced) to
+ * storage, and only then acts on them: arms durable timers, starts node attempts,
+ * answers its callers. Clock, ids, storage and node effects are injected, so the
+ * simulator runs this same code on a virtual clock.
+ *
+ * @module
+ */
+import { type Command, decide, type Decision, edgeLive, type Rejection } from "../core/decide.ts";
+import type { ExecutionEvent } from "../core/events.ts";
+import { DEFAULT_SHARD_COUNT, executionIdFor, shardOf } from "../core/ids.ts";
+import type { Json } from "../core/json.ts";
+import { compilePlan, type Plan, type PlanNode } from "../core/plan.ts";
+import { evolve, type ExecutionState, initialState, replay } from "../core/state.ts";
+import { pendingTimers, pendingWork } from "../core/timers.ts";
+import { executionSummary, executionView, type ExecutionView } from "../core/view.ts";
+import type { AppendError, Fence, OutputWrite, Storage, StoredWorkflow } from "../storage/storage.ts";
+import type { Clock } from "./clock.ts";
+import type { Logger } from "./log.ts";
+import { enforceLimits } from "./nodes/limits.ts";
+import { type Executor, NodeError, type NodeInputs, type NodeServices } from "./nodes/executor.ts";
+import { TimerQueue } from "./timer_queue.ts";
+
+/** Bounds of one engine. */
+export interface EngineLimits {
+  /** Records one node may emit. */
+  maxRecords: number;
+  /** Bytes (as JSON) one node may emit. */
+  maxBytes: number;
+  /** Executions live at once; a submission over it is refused with `overloaded`. */
+  maxActiveExecutions: number;
+  /** Node attempts running at once; more wait their turn. */
+  maxConcurrentAttempts: number;
+  /** Waiters on `wait()` at once. */
+  maxWaiters: number;
+}
+
+/** The defaults of `EngineLimits`. */
+export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
+  maxRecords: 100_000,
+  maxBytes: 16 * 1024 * 1024,
+  maxActiveExecutions: 100_000,
+  maxConcurrentAttempts: 256,
+  maxWaiters: 10_000,
+});
+
+/** What an engine is made of. */
+export interface EngineOptions {
+  storage: Storage;
+  clock: Clock;
+  /** A fresh unique id (execution ids without an idempotency key). */
+  newId: () => string;
+  executorFor: (type: string, nodeType: string) => Executor | undefined;
+  services: NodeServices;
+  /** This node's name, the owner written into shard records. */
+  nodeName: string;
+  log: Logger;
+  shardCount?: number;
+  limits?: Partial<EngineLimits>;
+}
+
+/** A submission of one execution. */
+export interface Submission {
+  input: Json;
+  idempotencyKey?: string;
+  /** A hash of the request, compared when the idempotency key was seen before. */
+  requestHash?: string;
+  timeoutMs?: number;
+}
+
+/** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */
+export type EngineError =
+  | Rejection
+  | { code: "not_found"; message: string }
+  | { code: "idempotency_mismatch"; message: string; executionId: string }
+  | { code: "overloaded"; message: string }
+  | { code: "not_owner"; message: string }
+  | { code: "conflict"; message: string };
+
+/** A result: a value or an `EngineError`. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError };
+
+interface Pending {
+  command: Command;
+  outputs?: OutputWrite[];
+  resolve?: (d: Decision | { ok: false; error: EngineError }) => void;
+  reject?: (e: unknown) => void;
+}
+
+const STORAGE_RETRY_MS = [50, 100, 200, 500, 1000, 2000];
+
+class ExecutionActor {
+  inbox: Pending[] = [];
+  busy = false;
+  failures = 0;
+  inflight = new Map<string, AbortController>();
+  armed = new Set<string>();
+  outputs = new Map<string, Json[]>();
+  waiters = new Set<() => void>();
+  constructor(public state: ExecutionState, readonly fence: Fence) {}
+}
+
+/**
+ * The runtime of one node. Start it, submit executions, read them back.
+ *
+ * @example
+ * ```ts ignore
+ * const engine = new Engine({ storage, clock: systemClock, newId: () => crypto.randomUUID(), ... });
+ * await engine.start();
+ * const r = await engine.submit(workflow, { input: null });
+ * ```
+ */
+export class Engine {
+  readonly limits: EngineLimits;
+  readonly shardCount: number;
+  #actors = new Map<string, ExecutionActor>();
+  #epochs = new Map<number, number>();
+  #plans = new Map<string, Plan>();
+  #timers: TimerQueue;
+  #attemptSlots: number;
+  #attemptQueue: (() => void)[] = [];
+  #waiters = 0;
+  #started = false;
+  #stopped = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...(opts.limits ?? {}) };
+    this.shardCount = opts.shardCount ?? DEFAULT_SHARD_COUNT;
+    this.#attemptSlots = this.limits.maxConcurrentAttempts;
+    this.#timers = new TimerQueue(opts.clock, (executionId, timerId) => {
+      const actor = this.#actors.get(executionId);
+      if (actor) {
+        actor.armed.delete(timerId);
+        this.#enqueue(executionId, actor, { command: { type: "FireTimer", timerId } });
+      }
+    });
+  }
+
+  /** Whether `start()` finished: shards claimed and running executions recovered. */
+  get ready(): boolean {
+    return this.#started && !this.#stopped;
+  }
+
+  /** Executions live in this process. */
+  get activeExecutions(): number {
+    return this.#actors.size;
+  }
+
+  /** Timers armed. */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  /** Claims every shard (a single node owns them all) and recovers the executions still running. */
+  async start(): Promise<void> {
+    const known = new Map((await this.opts.storage.getShards()).map((s) => [s.shard, s.epoch]));
+    for (let shard = 0; shard < this.shardCount; shard++) {
+      const claimed = await this.opts.storage.claimShard(shard, this.opts.nodeName, known.get(shard) ?? 0);
+      if (!claimed) throw new Error(`could not claim shard ${shard}: another node took it meanwhile`);
+      this.#epochs.set(shard, claimed.epoch);
+    }
+    const running = await this.opts.storage.listRunning([...this.#epochs.keys()]);
+    for (const exec of running) await this.#recover(exec.executionId);
+    this.#started = true;
+    this.opts.log.info("engine started", { shards: this.shardCount, recovered: running.length });
+  }
+
+  /** Stops timers and node attempts. Acknowledged work stays in storage for the next start. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.stop();
+    for (const actor of this.#actors.values()) {
+      for (const c of actor.inflight.values()) c.abort(new Error("engine stopping"));
+      for (const w of actor.waiters) w();
+    }
+    this.#actors.clear();
+    return Promise.resolve();
+  }
+
+  /** The plan of a workflow version, compiled once. */
+  async plan(workflowId: string, version: number): Promise<Plan | undefined> {
+    const key = `${workflowId}@${version}`;
+    const cached = this.#plans.get(key);
+    if (cached) return cached;
+    const stored = await this.opts.storage.getWorkflow(workflowId, version);
+    if (!stored) return undefined;
+    return this.#cachePlan(stored);
+  }
+
+  #cachePlan(stored: StoredWorkflow): Plan {
+    const key = `${stored.id}@${stored.version}`;
+    let plan = this.#plans.get(key);
+    if (!plan) {
+      plan = compilePlan(stored.definition, stored.version);
+      if (this.#plans.size >= 1000) this.#plans.delete(this.#plans.keys().next().value!);
+      this.#plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  /**
+   * Starts an execution of a stored workflow version. Acknowledged (resolved ok)
+   * only once its first events are in storage. With an idempotency key, the same
+   * key returns the same execution (`created: false`).
+   */
+  async submit(workflow: StoredWorkflow, sub: Submission): Promise<Result<{ executionId: string; created: boolean }>> {
+    if (!this.ready) return { ok: false, error: { code: "overloaded", message: "the engine is not ready" } };
+    const executionId = sub.idempotencyKey !== undefined
+      ? executionIdFor(workflow.id, sub.idempotencyKey)
+      : `ex-${this.opts.newId()}`;
+    if (sub.idempotencyKey !== undefined) {
+      const existing = this.#actors.get(executionId)?.state ?? await this.opts.storage.getExecution(executionId);
+      if (existing) return this.#duplicate(executionId, sub);
+    }
+    if (this.#actors.size >= this.limits.maxActiveExecutions) {
+      return {
+        ok: false,
+        error: { code: "overloaded", message: `${this.#actors.size} executions are live; retry later` },
+      };
+    }
+    const plan = this.#cachePlan(workflow);
+    const shard = shardOf(executionId, this.shardCount);
+    const epoch = this.#epochs.get(shard);
+    if (epoch === undefined) return { ok: false, error: { code: "not_owner", message: `shard ${shard} is not here` } };
+    const actor = new ExecutionActor(initialState(executionId, plan), { shard, epoch });
+    this.#actors.set(executionId, actor);
+    const decision = await this.#dispatch(executionId, actor, {
+      type: "Start",
+      input: sub.input,
+      idempotencyKey: sub.idempotencyKey ?? null,
+      timeoutMs: sub.timeoutMs ?? null,
+    }, sub.requestHash);
+    if (!decision.ok) {
+      if ("error" in decision && decision.error.code === "conflict" && sub.idempotencyKey !== undefined) {
+        return this.#duplicate(executionId, sub);
+      }
+      return { ok: false, error: "error" in decision ? decision.error : decision.rejection };
+    }
+    return { ok: true, value: { executionId, created: true } };
+  }
+
+  async #duplicate(executionId: string, sub: Submission): Promise<Result<{ executionId: string; created: boolean }>> {
+    const stored = await this.opts.storage.getExecution(executionId);
+    const requestHash = stored?.requestHash ?? null;
+    if (requestHash !== null && sub.requestHash !== undefined && requestHash !== sub.requestHash) {
+      return {
+        ok: false,
+        error: {
+          code: "idempotency_mismatch",
+          message: "this Idempotency-Key was used with a different request",
+          executionId,
+        },
+      };
+    }
+    return { ok: true, value: { executionId, created: false } };
+  }
+
+  /** The live state of an execution, or its state replayed from storage. */
+  async state(executionId: string): Promise<ExecutionState | undefined> {
+    const actor = this.#actors.get(executionId);
+    if (actor) return actor.state;
+    const stored = await this.opts.storage.getExecution(executionId);
+    if (!stored) return undefined;
+    const plan = await this.plan(stored.workflowId, stored.version);
+    if (!plan) throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    return replay(executionId, plan, await this.opts.storage.readEvents(executionId));
+  }
+
+  /** The API view of an execution. */
+  async view(executionId: string): Promise<ExecutionView | undefined> {
+    const state = await this.state(executionId);
+    return state && state.status !== null ? executionView(state) : undefined;
+  }
+
+  /** The event history of an execution. */
+  events(executionId: string, afterSeq = 0): Promise<ExecutionEvent[]> {
+    return this.opts.storage.readEvents(executionId, afterSeq);
+  }
+
+  /** The records a node emitted (a pass-through node's are its inputs); `undefined` while it has none. */
+  async output(executionId: string, nodeId: string): Promise<Result<Json[] | undefined>> {
+    const state = await this.state(executionId);
+    if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
+    const node = state.plan.byId.get(nodeId);
+    if (!node) return { ok: false, error: { code: "not_found", message: `no node ${nodeId} in ${executionId}` } };
+    if (state.nodes[nodeId].status !== "completed") return { ok: true, value: undefined };
+    const actor = this.#actors.get(executionId);
+    return { ok: true, value: await this.#outputOf(state, actor, node) };
+  }
+
+  /** Waits until the execution ends or `ms` passes; returns its view then. */
+  async wait(executionId: string, ms: number): Promise<ExecutionView | undefined> {
+    const actor = this.#actors.get(executionId);
+    if (actor && actor.state.status === "running" && ms > 0 && this.#waiters < this.limits.maxWaiters) {
+      this.#waiters++;
+      try {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.opts.clock.clearTimer(handle);
+            actor.waiters.delete(done);
+            resolve();
+          };
+          const handle = this.opts.clock.setTimer(ms, done);
+          actor.waiters.add(done);
+        });
+      } finally {
+        this.#waiters--;
+      }
+    }
+    return this.view(executionId);
+  }
+
+  /** Cancels a running execution. */
+  cancel(executionId: string, reason: string): Promise<Result<ExecutionView>> {
+    return this.#command(executionId, { type: "Cancel", reason });
+  }
+
+  /** Delivers a signal to a running execution. */
+  signal(executionId: string, name: string, payload: Json): Promise<Result<ExecutionView>> {
+    return this.#command(executionId, { type: "Signal", name, payload });
+  }
+
+  async #command(executionId: string, command: Command): Promise<Result<ExecutionView>> {
+    const actor = this.#actors.get(executionId);
+    if (!actor) {
+      const state = await this.state(executionId);
+      if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
+      const d = decide(state, command, this.opts.clock.now());
+      if (!d.ok) return { ok: false, error: d.rejection };
+      return { ok: false, error: { code: "not_owner", message: `execution ${executionId} is not live here` } };
+    }
+    const d = await this.#dispatch(executionId, actor, command);
+    if (!d.ok) return { ok: false, error: "error" in d ? d.error : d.rejection };
+    return { ok: true, value: executionView(actor.state) };
+  }
+
+  #dispatch(
+    executionId: string,
+    actor: ExecutionActor,
+    command: Command,
+    requestHash?: string,
+  ): Promise<Decision | { ok: false; error: EngineError }> {
+    return new Promise((resolve, reject) => {
+      this.#enqueue(executionId, actor, { command, resolve, reject }, requestHash);
+    });
+  }
+
+  #enqueue(executionId: string, actor: ExecutionActor, item: Pending, requestHash?: string): void {
+    actor.inbox.push(item);
+    if (!actor.busy) void this.#pump(executionId, actor, requestHash);
+  }
+
+  /** Drains an actor's inbox: decides every queued command, appends the events once, then reacts. */
+  async #pump(executionId: string, actor: ExecutionActor, requestHash?: string): Promise<void> {
+    actor.busy = true;
+    try {
+      while (actor.inbox.length > 0 && !this.#stopped) {
+        const batch = actor.inbox.splice(0, actor.inbox.length);
+        let state = actor.state;
+        const events: ExecutionEvent[] = [];
+        const outputs: OutputWrite[] = [];
+        const decisions: Decision[] = [];
+        const now = this.opts.clock.now();
+        const apply = (d: Decision) => {
+          if (d.ok) {
+            for (const e of d.events) state = evolve(state, e);
+            events.push(...d.events);
+          }
+        };
+        for (const item of batch) {
+          const d = decide(state, item.command, now);
+          decisions.push(d);
+          if (d.ok && d.events.length > 0 && item.outputs) outputs.push(...item.outputs);
+          apply(d);
+          for (let ready = pendingWork(state).toStart; ready.length > 0; ready = pendingWork(state).toStart) {
+            for (const nodeId of ready) apply(decide(state, { type: "StartNode", nodeId }, now));
+          }
+        }
+        if (events.length > 0) {
+          let failure: AppendError | undefined;
+          try {
+            const r = await this.opts.storage.append({
+              executionId,
+              expectedSeq: actor.state.lastSeq,
+              fence: actor.fence,
+              events,
+              summary: executionSummary(state),
+              outputs,
+              idempotencyKey: actor.state.lastSeq === 0 ? state.idempotencyKey : undefined,
+              requestHash: actor.state.lastSeq === 0 ? requestHash ?? null : undefined,
+            });
+            if (!r.ok) failure = r.error;
+          } catch (err) {
+            this.#storageFailed(executionId, actor, batch, err);
+            return;
+          }
+          if (failure) {
+            this.#appendRefused(executionId, actor, batch, failure);
+            return;
+          }
+          actor.failures = 0;
+          actor.state = state;
+          for (const o of outputs) actor.outputs.set(o.ref, o.records);
+        }
+        batch.forEach((item, i) => item.resolve?.(decisions[i]));
+        this.#react(executionId, actor);
+      }
+    } finally {
+      actor.busy = false;
+    }
+  }
+
+  /** Storage threw: callers waiting on an answer get the error; internal commands are retried. */
+  #storageFailed(executionId: string, actor: ExecutionActor, batch: Pending[], err: unknown): void {
+    const internal = batch.filter((p) => !p.resolve);
+    for (const p of batch) p.reject?.(err);
+    this.opts.log.warn("append failed; will retry", { executionId, error: String(err), retrying: internal.length });
+    if (actor.state.lastSeq === 0) {
+      this.#actors.delete(executionId);
+      return;
+    }
+    actor.inbox.unshift(...internal);
+    const delay = STORAGE_RETRY_MS[Math.min(actor.failures++, STORAGE_RETRY_MS.length - 1)];
+    this.opts.clock.setTimer(delay, () => {
+      if (!this.#stopped && this.#actors.get(executionId) === actor && !actor.busy) void this.#pump(executionId, actor);
+    });
+  }
+
+  /** Storage refused the append: a stale epoch means the shard is lost; otherwise reload. */
+  #appendRefused(executionId: string, actor: ExecutionActor, batch: Pending[], error: AppendError): void {
+    const answer = { ok: false as const, error: { code: "conflict" as const, message: error.message } };
+    for (const p of batch) p.resolve?.(answer);
+    this.#retire(executionId, actor);
+    if (error.code === "stale_epoch") {
+      this.opts.log.warn("shard lost: write fenced off", { executionId, shard: actor.fence.shard });
+      this.#epochs.delete(actor.fence.shard);
+    } else if (error.code === "sequence_conflict") {
+      this.opts.log.warn("sequence conflict; reloading execution", { executionId });
+      void this.#recover(executionId);
+    }
+  }
+
+  #retire(executionId: string, actor: ExecutionActor): void {
+    for (const c of actor.inflight.values()) c.abort(new Error("execution no longer live here"));
+    actor.inflight.clear();
+    for (const w of actor.waiters) w();
+    if (this.#actors.get(executionId) === actor) this.#actors.delete(executionId);
+  }
+
+  /** Acts on committed state: timers, node attempts, waiters; retires a finished execution. */
+  #react(executionId: string, actor: ExecutionActor): void {
+    const state = actor.state;
+    if (state.status !== "running") {
+      this.#retire(executionId, actor);
+      return;
+    }
+    for (const t of pendingTimers(state)) {
+      if (!actor.armed.has(t.id)) {
+        actor.armed.add(t.id);
+        this.#timers.add(executionId, t.id, t.dueAt);
+      }
+    }
+    const work = pendingWork(state);
+    const running = new Set(work.toRun.map((w) => `${w.nodeId}#${w.attempt}`));
+    for (const [key, controller] of actor.inflight) {
+      if (!running.has(key)) {
+        controller.abort(new Error("attempt superseded"));
+        actor.inflight.delete(key);
+      }
+    }
+    for (const { nodeId, attempt } of work.toRun) {
+      const key = `${nodeId}#${attempt}`;
+      if (actor.inflight.has(key)) continue;
+      const controller = new AbortController();
+      actor.inflight.set(key, controller);
+      void this.#runAttempt(executionId, actor, state.plan.byId.get(nodeId)!, attempt, controller);
+    }
+  }
+
+  async #acquireSlot(): Promise<void> {
+    if (this.#attemptSlots > 0) {
+      this.#attemptSlots--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#attemptQueue.push(resolve));
+  }
+
+  #releaseSlot(): void {
+    const next = this.#attemptQueue.shift();
+    if (next) next();
+    else this.#attemptSlots++;
+  }
+
+  async #runAttempt(
+    executionId: string,
+    actor: ExecutionActor,
+    node: PlanNode,
+    attempt: number,
+    controller: AbortController,
+  ): Promise<void> {
+    await this.#acquireSlot();
+    let command: Command;
+    let outputs: OutputWrite[] | undefined;
+    try {
+      if (controller.signal.aborted) return;
+      const executor = this.opts.executorFor(node.type, node.nodeType);
+      if (!executor) throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
+      const inputs = await this.#inputsOf(actor.state, actor, node);
+      const result = await executor({
+        executionId,
+        workflowId: actor.state.plan.workflowId,
+        nodeId: node.id,
+        attempt,
+        idempotencyKey: `${executionId}:${node.id}`,
+        config: node.config,
+        inputs,
+        executionInput: actor.state.input,
+        limits: { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
+        signal: controller.signal,
+        services: this.opts.services,
+      });
+      enforceLimits(result.records, { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes }, node.id);
+      if (node.behaviour === "condition" && result.handle !== "true" && result.handle !== "false") {
+        throw new NodeError("condition_handle", `condition returned handle ${result.handle}`, false);
+      }
+      const ref = `${node.id}@${attempt}`;
+      outputs = [{ ref, records: result.records }];
+      command = {
+        type: "CompleteNode",
+        nodeId: node.id,
+        attempt,
+        outputRef: ref,
+        recordsProcessed: result.recordsProcessed ??
+          (node.type === "source" ? result.records.length : inputs.records.length),
+        recordsEmitted: result.records.length,
+        ...(result.handle === undefined ? {} : { handle: result.handle }),
+      };
+    } catch (err) {
+      const e = err instanceof NodeError ? err : undefined;
+      command = {
+        type: "FailNode",
+        nodeId: node.id,
+        attempt,
+        error: { code: e?.code ?? "node_error", message: String((err as Error)?.message ?? err) },
+        retryable: e?.retryable ?? true,
+      };
+    } finally {
+      this.#releaseSlot();
+    }
+    if (controller.signal.aborted || this.#actors.get(executionId) !== actor) return;
+    actor.inflight.delete(`${node.id}#${attempt}`);
+    this.#enqueue(executionId, actor, { command, outputs });
+  }
+
+  async #inputsOf(state: ExecutionState, actor: ExecutionActor | undefined, node: PlanNode): Promise<NodeInputs> {
+    const inputs: NodeInputs = { records: [], byParent: {}, byHandle: {} };
+    for (const edge of node.parents) {
+      if (!edgeLive(state, edge)) continue;
+      const records = await this.#outputOf(state, actor, state.plan.byId.get(edge.source)!);
+      for (const r of records) inputs.records.push(r);
+      (inputs.byParent[edge.source] ??= []).push(...records);
+      (inputs.byHandle[edge.targetHandle] ??= []).push(...records);
+    }
+    return inputs;
+  }
+
+  async #outputOf(state: ExecutionState, actor: ExecutionActor | undefined, node: PlanNode): Promise<Json[]> {
+    const ref = state.nodes[node.id].outputRef;
+    if (ref === null) return (await this.#inputsOf(state, actor, node)).records;
+    const cached = actor?.outputs.get(ref);
+    if (cached) return cached;
+    const stored = await this.opts.storage.getOutput(state.executionId, ref);
+    if (!stored) throw new Error(`assertion: output ${ref} of ${state.executionId} is missing`);
+    actor?.outputs.set(ref, stored);
+    return stored;
+  }
+
+  /** Loads a running execution from storage and continues it. */
+  async #recover(executionId: string): Promise<void> {
+    const stored = await this.opts.storage.getExecution(executionId);
+    if (!stored || stored.status !== "running") return;
+    const epoch = this.#epochs.get(stored.shard);
+    if (epoch === undefined) return;
+    const plan = await this.plan(stored.workflowId, stored.version);
+    if (!plan) throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    const state = replay(executionId, plan, await this.opts.storage.readEvents(executionId));
+    const actor = new ExecutionActor(state, { shard: stored.shard, epoch });
+    this.#actors.set(executionId, actor);
+    // Scheduled-but-unstarted nodes are started, running attempts re-run, due timers fire.
+    const toStart = pendingWork(state).toStart;
+    if (toStart.length > 0) {
+      for (const nodeId of toStart) this.#enqueue(executionId, actor, { command: { type: "StartNode", nodeId } });
+    } else this.#react(executionId, actor);
+  }
+}

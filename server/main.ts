@@ -1,0 +1,39 @@
+/**
+ * `deno task serve`: starts one node. With no configuration, a single node on
+ * http://127.0.0.1:8080. See `--help` for every setting.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig, usage } from "./config.ts";
+import { startNode } from "./node.ts";
+
+if (import.meta.main) {
+  let loaded;
+  try {
+    loaded = loadConfig(Deno.args, (name) => Deno.env.get(name), (path) => Deno.readTextFileSync(path));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`config error: ${err.message}`);
+      Deno.exit(2);
+    }
+    throw err;
+  }
+  if (loaded.help) {
+    console.log(usage());
+    Deno.exit(0);
+  }
+  let node;
+  try {
+    node = await startNode(loaded.config);
+  } catch (err) {
+    console.error(`start-up failed: ${(err as Error).message ?? err}`);
+    Deno.exit(1);
+  }
+  const stop = async () => {
+    node.log.info("stopping");
+    await node.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}

@@ -1,0 +1,243 @@
+/**
+ * Executors of the control nodes that run effects: http and condition. (delay and
+ * signal.wait live in the core.)
+ *
+ * @module
+ */
+import { type Executor, type Json, type NodeContext, NodeError } from "./executor.ts";
+import { compileExpression, evaluateInput, isTruthy } from "./expression.ts";
+
+/** The largest response body the http node reads: 16 MiB. */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+const PLACEHOLDER = /\{\{(records|input|executionId|nodeId)\}\}/g;
+
+function placeholderValues(ctx: NodeContext): Record<string, Json> {
+  return {
+    records: ctx.inputs.records,
+    input: ctx.executionInput,
+    executionId: ctx.executionId,
+    nodeId: ctx.nodeId,
+  };
+}
+
+/**
+ * Fills a body template. In a string, each `{{records}}`, `{{input}}`,
+ * `{{executionId}}` or `{{nodeId}}` is replaced by the JSON text of its value (so
+ * `{{executionId}}` becomes a quoted string). In an object or array, a string
+ * member that is exactly one placeholder is replaced by the value itself,
+ * recursively; other members are kept.
+ */
+export function fillTemplate(template: Json, values: Record<string, Json>): Json {
+  if (typeof template === "string") {
+    return template.replace(PLACEHOLDER, (_, name: string) => JSON.stringify(values[name] ?? null));
+  }
+  return fillStructure(template, values);
+}
+
+function fillStructure(template: Json, values: Record<string, Json>): Json {
+  if (typeof template === "string") {
+    const m = /^\{\{(records|input|executionId|nodeId)\}\}$/.exec(template);
+    return m ? values[m[1]] ?? null : template;
+  }
+  if (Array.isArray(template)) return template.map((t) => fillStructure(t, values));
+  if (template !== null && typeof template === "object") {
+    const out: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(template)) out[k] = fillStructure(v, values);
+    return out;
+  }
+  return template;
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a response body of at most `max` bytes.
+ *
+ * @throws {NodeError} `http_response_too_large` (not retryable) past the bound.
+ */
+export async function readBounded(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        throw new NodeError("http_response_too_large", `response body larger than ${max} bytes`, false);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function isJsonType(contentType: string | null): boolean {
+  if (!contentType) return false;
+  const mime = contentType.split(";")[0].trim().toLowerCase();
+  return mime === "application/json" || mime.endsWith("+json");
+}
+
+/** Whether an HTTP status is worth another attempt: 408, 429 and 5xx. */
+export function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * http: calls `url` with `method`, `headers` and a body, and emits one record
+ * `{status, headers, body}` (header names lower-case; body parsed as JSON when the
+ * response says JSON and parses, else text; null for HEAD).
+ *
+ * - Body: `body` filled by {@link fillTemplate}; without `body`, POST, PUT and
+ *   PATCH send the input records as a JSON array. A JSON body gets
+ *   `content-type: application/json` unless a content-type header is given.
+ * - `Idempotency-Key: ctx.idempotencyKey` is sent on every attempt (the same across
+ *   retries) unless `headers` names its own Idempotency-Key.
+ * - The call is aborted after `timeoutMs` or when the attempt is aborted.
+ *
+ * Fails with `http_status` for a non-2xx status (retryable for 408, 429, 5xx),
+ * `http_timeout` (retryable), `http_error` for network errors (retryable),
+ * `http_url_invalid`, `http_body_not_allowed`, `config_type`,
+ * `http_response_too_large` (not retryable).
+ */
+export const http: Executor = async (ctx) => {
+  const { method, url, timeoutMs } = ctx.config as { method: string; url: string; timeoutMs: number };
+  const headerConfig = (ctx.config.headers ?? {}) as Record<string, unknown>;
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new NodeError("http_url_invalid", `not a URL: ${url}`, false);
+  }
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new NodeError("http_url_invalid", `only http and https URLs are supported, got ${target.protocol}`, false);
+  }
+
+  const headers = new Headers({ "idempotency-key": ctx.idempotencyKey });
+  for (const [name, value] of Object.entries(headerConfig)) {
+    if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
+      throw new NodeError("config_type", `header ${name} must be a string`, false);
+    }
+    try {
+      headers.set(name, String(value));
+    } catch {
+      throw new NodeError("config_type", `invalid header ${name}`, false);
+    }
+  }
+
+  let body: string | undefined;
+  let json = false;
+  const template = ctx.config.body as Json | undefined;
+  if (template !== undefined) {
+    if (method === "GET" || method === "HEAD") {
+      throw new NodeError("http_body_not_allowed", `a ${method} request cannot have a body`, false);
+    }
+    const filled = fillTemplate(template, placeholderValues(ctx));
+    if (typeof filled === "string") {
+      body = filled;
+      json = isJsonText(filled);
+    } else {
+      body = JSON.stringify(filled);
+      json = true;
+    }
+  } else if (method === "POST" || method === "PUT" || method === "PATCH") {
+    body = JSON.stringify(ctx.inputs.records);
+    json = true;
+  }
+  if (body !== undefined && !headers.has("content-type")) {
+    headers.set("content-type", json ? "application/json" : "text/plain; charset=utf-8");
+  }
+
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  const aborted = (e: unknown): never => {
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? e;
+    if (timeout.aborted) {
+      throw new NodeError("http_timeout", `${method} ${target.origin}${target.pathname}: no answer within ${timeoutMs} ms`);
+    }
+    throw e;
+  };
+
+  let response: Response;
+  try {
+    response = await ctx.services.fetch(target, { method, headers, body, signal, redirect: "follow" });
+  } catch (e) {
+    if (signal.aborted) aborted(e);
+    throw new NodeError(
+      "http_error",
+      `${method} ${target.origin}${target.pathname}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+
+  let bytes: Uint8Array;
+  try {
+    bytes = method === "HEAD" ? new Uint8Array() : await readBounded(response.body, MAX_RESPONSE_BYTES);
+  } catch (e) {
+    if (e instanceof NodeError) throw e;
+    if (signal.aborted) aborted(e);
+    throw new NodeError("http_error", `reading the response: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    if (method === "HEAD") await response.body?.cancel().catch(() => {});
+  }
+  const text = new TextDecoder().decode(bytes);
+
+  if (response.status < 200 || response.status > 299) {
+    const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
+    throw new NodeError(
+      "http_status",
+      `${method} ${target.origin}${target.pathname} answered ${response.status}${snippet ? `: ${snippet}` : ""}`,
+      retryableStatus(response.status),
+    );
+  }
+
+  const responseHeaders: { [key: string]: Json } = {};
+  response.headers.forEach((value, name) => {
+    const prior = responseHeaders[name];
+    responseHeaders[name] = prior === undefined ? value : `${prior}, ${value}`;
+  });
+  let out: Json = text;
+  if (method === "HEAD") out = null;
+  else if (isJsonType(response.headers.get("content-type"))) {
+    try {
+      out = text === "" ? null : JSON.parse(text);
+    } catch {
+      out = text;
+    }
+  }
+  return { records: [{ status: response.status, headers: responseHeaders, body: out }] };
+};
+
+/**
+ * condition: evaluates `condition` once over the whole input, with the JSONata
+ * input `{records, count, value}` (`value` is the first record, absent when there
+ * are none) and `$input` (the execution's input), `$records` bound. So `count > 5`,
+ * `value > 10` and `$sum(records) > 100` work. Truthy (JSONata's boolean cast; no
+ * match is false) takes the handle `true`, else `false`. The records pass through.
+ */
+export const condition: Executor = async (ctx) => {
+  const expr = compileExpression(ctx.config.condition as string);
+  const records = ctx.inputs.records;
+  const input: { [key: string]: Json } = { records, count: records.length };
+  if (records.length > 0) input.value = records[0];
+  const result = await evaluateInput(expr, input, { input: ctx.executionInput, records }, "the input");
+  return { records, handle: isTruthy(result) ? "true" : "false" };
+};

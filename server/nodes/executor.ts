@@ -1,0 +1,92 @@
+/**
+ * The contract between the runtime and the node kinds' effects. An executor gets
+ * its inputs and normalised config and returns the node's records; it reaches the
+ * outside world only through `services`, so the simulator can inject every effect.
+ *
+ * @module
+ */
+
+/** A record: any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** The records flowing into one node. */
+export interface NodeInputs {
+  /** Every live parent's records, concatenated in edge order. */
+  records: Json[];
+  /** Each live parent's records by parent node id. */
+  byParent: Record<string, Json[]>;
+  /** Records by target handle (edges without one use `in`), in edge order. */
+  byHandle: Record<string, Json[]>;
+}
+
+/** Bounds on what one node may emit. Exceeding one fails the node; nothing is truncated. */
+export interface OutputLimits {
+  maxRecords: number;
+  maxBytes: number;
+}
+
+/** Effects an executor may use. The runtime provides real ones; the simulator, fakes. */
+export interface NodeServices {
+  /** `fetch` for the http node. */
+  fetch: typeof fetch;
+  /** Files for the file.* nodes. */
+  readTextFile(path: string): Promise<string>;
+  /** Writes a whole file atomically: a temp file beside it, then a rename. */
+  writeFileAtomic(path: string, text: string): Promise<void>;
+  /** A PostgreSQL client for the sql.* nodes; `url` undefined means the engine's database. */
+  sql(url: string | undefined): SqlClient;
+  /** A log line from a node (console.log writes here). */
+  log(line: string, fields: Record<string, unknown>): void;
+}
+
+/** The little of a SQL client the sql.* nodes need. */
+export interface SqlClient {
+  /** Runs one statement with positional parameters and returns its rows. */
+  query(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs `fn` inside one transaction. */
+  transaction<T>(fn: (tx: Pick<SqlClient, "query">) => Promise<T>): Promise<T>;
+}
+
+/** Everything an executor is told about one attempt. */
+export interface NodeContext {
+  executionId: string;
+  workflowId: string;
+  nodeId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Stable across attempts of this node in this execution: `${executionId}:${nodeId}`. */
+  idempotencyKey: string;
+  /** The normalised config (defaults filled, numeric strings coerced). */
+  config: Record<string, unknown>;
+  inputs: NodeInputs;
+  /** The execution's input (`POST .../execute {input}`). */
+  executionInput: Json;
+  limits: OutputLimits;
+  /** Aborted when the attempt times out or the execution is cancelled. */
+  signal: AbortSignal;
+  services: NodeServices;
+}
+
+/** What an attempt produced. */
+export interface NodeResult {
+  records: Json[];
+  /** For condition nodes: the output handle taken. */
+  handle?: string;
+  /** Records processed, when it differs from the number emitted (a sink emits none, say). */
+  recordsProcessed?: number;
+}
+
+/** Runs one attempt of one node kind. Throws `NodeError` (or anything) to fail the attempt. */
+export type Executor = (ctx: NodeContext) => Promise<NodeResult>;
+
+/** A failed attempt, with a stable code. `retryable: false` fails the node at once. */
+export class NodeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = true,
+  ) {
+    super(message);
+    this.name = "NodeError";
+  }
+}

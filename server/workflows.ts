@@ -1,0 +1,126 @@
+/**
+ * Workflow definitions: validation (the core's, plus expression syntax), content
+ * hashes, and versioned create/update/delete over storage with the API's
+ * semantics (identical re-post 200, different definition 409, PUT a new version).
+ *
+ * @module
+ */
+import { findKind } from "../core/catalog.ts";
+import { hash128 } from "../core/ids.ts";
+import { canonicalJson } from "../core/json.ts";
+import type { Problem } from "../core/schema.ts";
+import { validateWorkflow } from "../core/validate.ts";
+import type { WorkflowDefinition } from "../core/workflow.ts";
+import type { Storage, StoredWorkflow } from "../storage/storage.ts";
+import { validateExpression } from "./nodes/expression.ts";
+
+/** A definition that passed every check, with its content hash. */
+export interface CheckedWorkflow {
+  definition: WorkflowDefinition;
+  hash: string;
+}
+
+/** The outcome of a write. */
+export type WorkflowWrite =
+  | { ok: true; status: "created" | "updated" | "unchanged"; workflow: StoredWorkflow }
+  | { ok: false; code: "validation_failed"; problems: Problem[] }
+  | { ok: false; code: "workflow_exists"; current: StoredWorkflow }
+  | { ok: false; code: "workflow_not_found" }
+  | { ok: false; code: "id_mismatch"; message: string };
+
+/** Expression fields that do not parse, as problems with their paths. */
+function expressionProblems(def: WorkflowDefinition): Problem[] {
+  const problems: Problem[] = [];
+  def.nodes.forEach((node, i) => {
+    const kind = findKind(node.type, node.nodeType);
+    if (!kind) return;
+    const check = (text: unknown, path: string) => {
+      if (typeof text !== "string") return;
+      const error = validateExpression(text);
+      if (error) problems.push({ path, code: "expression_invalid", message: error });
+    };
+    for (const [key, spec] of Object.entries(kind.config)) {
+      if (spec.expression) check(node.config[key], `$.nodes[${i}].config.${key}`);
+    }
+    if (node.nodeType === "map" && node.config.fields && typeof node.config.fields === "object") {
+      for (const [field, expr] of Object.entries(node.config.fields as Record<string, unknown>)) {
+        const path = `$.nodes[${i}].config.fields.${field}`;
+        if (typeof expr !== "string") {
+          problems.push({ path, code: "config_type", message: `field ${field} must be an expression string` });
+        } else check(expr, path);
+      }
+    }
+  });
+  return problems;
+}
+
+/** Validates a posted definition completely; on success returns it normalised with its hash. */
+export function checkWorkflow(input: unknown): { ok: true; value: CheckedWorkflow } | {
+  ok: false;
+  problems: Problem[];
+} {
+  const result = validateWorkflow(input);
+  if (!result.ok) return { ok: false, problems: result.problems };
+  const problems = expressionProblems(result.workflow);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, value: { definition: result.workflow, hash: hash128(canonicalJson(result.workflow)) } };
+}
+
+/** Workflow definitions over a storage. */
+export class WorkflowService {
+  constructor(private readonly storage: Storage, private readonly now: () => number) {}
+
+  /** POST: creates version 1 (or the next one after a delete); identical re-post is `unchanged`. */
+  async create(input: unknown): Promise<WorkflowWrite> {
+    const checked = checkWorkflow(input);
+    if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
+    const { definition, hash } = checked.value;
+    for (let tries = 0; tries < 3; tries++) {
+      const current = await this.storage.getWorkflow(definition.id);
+      if (current) {
+        return current.hash === hash
+          ? { ok: true, status: "unchanged", workflow: current }
+          : { ok: false, code: "workflow_exists", current };
+      }
+      const expected = await this.storage.latestVersion(definition.id);
+      const put = await this.storage.putWorkflow(definition, hash, expected, this.now());
+      if (put.ok) return { ok: true, status: "created", workflow: put.workflow };
+    }
+    const current = await this.storage.getWorkflow(definition.id);
+    return current ? { ok: false, code: "workflow_exists", current } : { ok: false, code: "workflow_not_found" };
+  }
+
+  /** PUT: stores a new version of an existing workflow; running executions keep theirs. */
+  async update(id: string, input: unknown): Promise<WorkflowWrite> {
+    if (input && typeof input === "object" && !Array.isArray(input)) {
+      const bodyId = (input as Record<string, unknown>).id;
+      if (bodyId === undefined) input = { ...input, id };
+      else if (bodyId !== id) {
+        return { ok: false, code: "id_mismatch", message: `the body's id ${JSON.stringify(bodyId)} is not ${id}` };
+      }
+    }
+    const checked = checkWorkflow(input);
+    if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
+    const { definition, hash } = checked.value;
+    for (let tries = 0; tries < 5; tries++) {
+      const current = await this.storage.getWorkflow(id);
+      if (!current) return { ok: false, code: "workflow_not_found" };
+      if (current.hash === hash) return { ok: true, status: "unchanged", workflow: current };
+      const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
+      if (put.ok) return { ok: true, status: "updated", workflow: put.workflow };
+    }
+    throw new Error(`workflow ${id} is being updated concurrently; retry`);
+  }
+
+  get(id: string, version?: number): Promise<StoredWorkflow | undefined> {
+    return this.storage.getWorkflow(id, version);
+  }
+
+  list(limit: number, cursor: string | null) {
+    return this.storage.listWorkflows(limit, cursor);
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.storage.deleteWorkflow(id, this.now());
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Memory storage: the full storage contract (sequence checks, fencing,
+ * idempotency) held in process memory. For tests, the simulator, and
+ * `--storage memory`. Nothing survives the process.
+ *
+ * @module
+ */
+import type { ExecutionEvent } from "../core/events.ts";
+import type { Json } from "../core/json.ts";
+import type { WorkflowDefinition } from "../core/workflow.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  ExecutionQuery,
+  Page,
+  PutWorkflowResult,
+  ShardRecord,
+  Storage,
+  StoredExecution,
+  StoredWorkflow,
+} from "./storage.ts";
+
+interface ExecutionRow {
+  record: StoredExecution;
+  events: ExecutionEvent[];
+  outputs: Map<string, Json[]>;
+}
+
+/** Orders executions newest first; the cursor is the last item's key. */
+function executionKey(e: StoredExecution): string {
+  return `${String(e.startTime).padStart(16, "0")}|${e.executionId}`;
+}
+
+/**
+ * Storage in memory.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "./memory.ts";
+ * const storage = new MemoryStorage();
+ * const shard = await storage.claimShard(0, "node-1", 0);
+ * if (shard?.epoch !== 1) throw new Error("first claim gives epoch 1");
+ * ```
+ */
+export class MemoryStorage implements Storage {
+  readonly kind = "memory";
+  #workflows = new Map<string, { versions: StoredWorkflow[]; deleted: boolean }>();
+  #executions = new Map<string, ExecutionRow>();
+  #shards = new Map<number, ShardRecord>();
+
+  putWorkflow(
+    definition: WorkflowDefinition,
+    hash: string,
+    expectedVersion: number,
+    now: number,
+  ): Promise<PutWorkflowResult> {
+    const entry = this.#workflows.get(definition.id) ?? { versions: [], deleted: false };
+    const latest = entry.versions.at(-1);
+    if ((latest?.version ?? 0) !== expectedVersion) {
+      return Promise.resolve({ ok: false, code: "version_conflict", current: entry.deleted ? undefined : latest });
+    }
+    const workflow: StoredWorkflow = { id: definition.id, version: expectedVersion + 1, definition, hash, createdAt: now };
+    entry.versions.push(workflow);
+    entry.deleted = false;
+    this.#workflows.set(definition.id, entry);
+    return Promise.resolve({ ok: true, workflow });
+  }
+
+  getWorkflow(id: string, version?: number): Promise<StoredWorkflow | undefined> {
+    const entry = this.#workflows.get(id);
+    if (!entry) return Promise.resolve(undefined);
+    if (version === undefined) return Promise.resolve(entry.deleted ? undefined : entry.versions.at(-1));
+    return Promise.resolve(entry.versions[version - 1]);
+  }
+
+  listWorkflows(limit: number, cursor?: string | null): Promise<Page<StoredWorkflow>> {
+    const ids = [...this.#workflows.entries()]
+      .filter(([id, e]) => !e.deleted && (cursor == null || id > cursor))
+      .map(([id]) => id)
+      .sort();
+    const items = ids.slice(0, limit).map((id) => this.#workflows.get(id)!.versions.at(-1)!);
+    const next = ids.length > limit ? items.at(-1)!.id : null;
+    return Promise.resolve({ items, next });
+  }
+
+  deleteWorkflow(id: string): Promise<boolean> {
+    const entry = this.#workflows.get(id);
+    if (!entry || entry.deleted) return Promise.resolve(false);
+    entry.deleted = true;
+    return Promise.resolve(true);
+  }
+
+  latestVersion(id: string): Promise<number> {
+    return Promise.resolve(this.#workflows.get(id)?.versions.length ?? 0);
+  }
+
+  #appendOne(req: AppendRequest): AppendResult {
+    const shard = this.#shards.get(req.fence.shard);
+    const epoch = shard?.epoch ?? 0;
+    if (epoch !== req.fence.epoch) {
+      return {
+        ok: false,
+        error: {
+          code: "stale_epoch",
+          message: `shard ${req.fence.shard} is at epoch ${epoch}, the write carried ${req.fence.epoch}`,
+          currentEpoch: epoch,
+        },
+      };
+    }
+    const row = this.#executions.get(req.executionId);
+    if (req.expectedSeq === 0 && row) {
+      return {
+        ok: false,
+        error: { code: "execution_exists", message: `execution ${req.executionId} exists`, existing: row.record },
+      };
+    }
+    const lastSeq = row?.record.lastSeq ?? 0;
+    if (lastSeq !== req.expectedSeq) {
+      return {
+        ok: false,
+        error: { code: "sequence_conflict", message: `expected seq ${req.expectedSeq}, found ${lastSeq}`, lastSeq },
+      };
+    }
+    const target: ExecutionRow = row ??
+      { record: undefined as unknown as StoredExecution, events: [], outputs: new Map<string, Json[]>() };
+    for (const e of req.events) {
+      if (e.seq !== target.events.length + 1) throw new Error(`assertion: event seq ${e.seq} out of order`);
+      target.events.push(e);
+    }
+    for (const o of req.outputs ?? []) target.outputs.set(o.ref, o.records);
+    target.record = {
+      ...req.summary,
+      shard: req.fence.shard,
+      lastSeq: target.events.length,
+      idempotencyKey: row ? row.record.idempotencyKey : req.idempotencyKey ?? null,
+      requestHash: row ? row.record.requestHash : req.requestHash ?? null,
+    };
+    if (!row) this.#executions.set(req.executionId, target);
+    return { ok: true };
+  }
+
+  append(request: AppendRequest): Promise<AppendResult> {
+    return Promise.resolve(this.#appendOne(request));
+  }
+
+  appendMany(requests: AppendRequest[]): Promise<AppendResult[]> {
+    return Promise.resolve(requests.map((r) => this.#appendOne(r)));
+  }
+
+  readEvents(executionId: string, afterSeq = 0): Promise<ExecutionEvent[]> {
+    return Promise.resolve(this.#executions.get(executionId)?.events.slice(afterSeq) ?? []);
+  }
+
+  getExecution(executionId: string): Promise<StoredExecution | undefined> {
+    return Promise.resolve(this.#executions.get(executionId)?.record);
+  }
+
+  listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>> {
+    const all = [...this.#executions.values()]
+      .map((r) => r.record)
+      .filter((r) =>
+        (query.workflowId === undefined || r.workflowId === query.workflowId) &&
+        (query.status === undefined || r.status === query.status) &&
+        (query.cursor == null || executionKey(r) < query.cursor)
+      )
+      .sort((a, b) => (executionKey(a) < executionKey(b) ? 1 : -1));
+    const items = all.slice(0, query.limit);
+    return Promise.resolve({ items, next: all.length > query.limit ? executionKey(items.at(-1)!) : null });
+  }
+
+  countExecutions(workflowId: string): Promise<number> {
+    let n = 0;
+    for (const r of this.#executions.values()) if (r.record.workflowId === workflowId) n++;
+    return Promise.resolve(n);
+  }
+
+  listRunning(shards: readonly number[]): Promise<StoredExecution[]> {
+    const wanted = new Set(shards);
+    return Promise.resolve(
+      [...this.#executions.values()].map((r) => r.record).filter((r) =>
+        r.status === "running" && wanted.has(r.shard)
+      ),
+    );
+  }
+
+  getOutput(executionId: string, ref: string): Promise<Json[] | undefined> {
+    return Promise.resolve(this.#executions.get(executionId)?.outputs.get(ref));
+  }
+
+  claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined> {
+    const current = this.#shards.get(shard) ?? { shard, owner: null, epoch: 0 };
+    if (current.epoch !== expectedEpoch) return Promise.resolve(undefined);
+    const next = { shard, owner, epoch: current.epoch + 1 };
+    this.#shards.set(shard, next);
+    return Promise.resolve(next);
+  }
+
+  getShards(): Promise<ShardRecord[]> {
+    return Promise.resolve([...this.#shards.values()].sort((a, b) => a.shard - b.shard));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

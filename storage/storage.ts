@@ -1,0 +1,144 @@
+/**
+ * The storage interface: one small contract that memory, PostgreSQL and the
+ * embedded store implement, in the spirit of a Kysely dialect. Every write that
+ * changes an execution carries the expected last sequence number and the shard's
+ * epoch (the fencing token); a stale one is refused atomically, as a value.
+ *
+ * @module
+ */
+import type { ExecutionEvent } from "../core/events.ts";
+import type { Json } from "../core/json.ts";
+import type { ExecutionStatus } from "../core/state.ts";
+import type { ExecutionSummary } from "../core/view.ts";
+import type { WorkflowDefinition } from "../core/workflow.ts";
+
+/** One stored version of a workflow definition. */
+export interface StoredWorkflow {
+  id: string;
+  version: number;
+  definition: WorkflowDefinition;
+  /** A hash of the canonical definition: equal hashes, identical definitions. */
+  hash: string;
+  createdAt: number;
+}
+
+/** The fencing token of a write: the shard written and the epoch its writer holds. */
+export interface Fence {
+  shard: number;
+  epoch: number;
+}
+
+/** An execution as the index keeps it. */
+export interface StoredExecution extends ExecutionSummary {
+  shard: number;
+  lastSeq: number;
+  idempotencyKey: string | null;
+  /** A hash of the submitted request, to tell a retry from a different request with the same key. */
+  requestHash: string | null;
+}
+
+/** Records stored as a node's output, under a ref unique in the execution. */
+export interface OutputWrite {
+  ref: string;
+  records: Json[];
+}
+
+/** One append: events that follow `expectedSeq`, the new summary, and outputs written with them. */
+export interface AppendRequest {
+  executionId: string;
+  /** The last sequence number the writer has seen; 0 creates the execution. */
+  expectedSeq: number;
+  fence: Fence;
+  events: ExecutionEvent[];
+  summary: ExecutionSummary;
+  outputs?: OutputWrite[];
+  /** On creation only. */
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+}
+
+/** Why an append was refused. */
+export type AppendError =
+  | { code: "stale_epoch"; message: string; currentEpoch: number }
+  | { code: "sequence_conflict"; message: string; lastSeq: number }
+  | { code: "execution_exists"; message: string; existing: StoredExecution };
+
+/** The result of an append. */
+export type AppendResult = { ok: true } | { ok: false; error: AppendError };
+
+/** The result of storing a workflow version. */
+export type PutWorkflowResult =
+  | { ok: true; workflow: StoredWorkflow }
+  | { ok: false; code: "version_conflict"; current: StoredWorkflow | undefined };
+
+/** A page of a listing; `next` is the cursor of the following page. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** Filters of an execution listing (newest first). */
+export interface ExecutionQuery {
+  workflowId?: string;
+  status?: ExecutionStatus;
+  limit: number;
+  cursor?: string | null;
+}
+
+/** A shard's ownership record. */
+export interface ShardRecord {
+  shard: number;
+  owner: string | null;
+  epoch: number;
+}
+
+/** The storage contract. Every method may reject with `StorageUnavailable` when the backend is down. */
+export interface Storage {
+  /** A short name for logs and health (`memory`, `postgres`, ...). */
+  readonly kind: string;
+
+  /** Stores a new version of a workflow if its latest version is still `expectedVersion` (0: none yet). */
+  putWorkflow(
+    definition: WorkflowDefinition,
+    hash: string,
+    expectedVersion: number,
+    now: number,
+  ): Promise<PutWorkflowResult>;
+  /** The latest live version, or a given version (deleted workflows keep their versions for executions). */
+  getWorkflow(id: string, version?: number): Promise<StoredWorkflow | undefined>;
+  /** Latest versions of live workflows by id. */
+  listWorkflows(limit: number, cursor?: string | null): Promise<Page<StoredWorkflow>>;
+  /** Marks a workflow deleted; false when there was none. */
+  deleteWorkflow(id: string, now: number): Promise<boolean>;
+  /** The version counter of a workflow, deleted or not (0: never stored). */
+  latestVersion(id: string): Promise<number>;
+
+  /** Appends events to an execution, fenced and sequence-checked, with the outputs they reference. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Appends of several executions, each checked and applied on its own (a commit group). */
+  appendMany(requests: AppendRequest[]): Promise<AppendResult[]>;
+  /** Events of an execution after `afterSeq`, in order. */
+  readEvents(executionId: string, afterSeq?: number): Promise<ExecutionEvent[]>;
+  getExecution(executionId: string): Promise<StoredExecution | undefined>;
+  listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>>;
+  /** How many executions a workflow has had. */
+  countExecutions(workflowId: string): Promise<number>;
+  /** Executions still running in the given shards (for recovery). */
+  listRunning(shards: readonly number[]): Promise<StoredExecution[]>;
+  /** A stored output. */
+  getOutput(executionId: string, ref: string): Promise<Json[] | undefined>;
+
+  /** Takes a shard for `owner` if its epoch is still `expectedEpoch`, bumping the epoch. */
+  claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined>;
+  getShards(): Promise<ShardRecord[]>;
+
+  close(): Promise<void>;
+}
+
+/** The backend could not be reached; the API answers 503 and nothing is acknowledged. */
+export class StorageUnavailable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StorageUnavailable";
+  }
+}

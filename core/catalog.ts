@@ -211,7 +211,12 @@ export const CATALOG: readonly NodeKindSpec[] = [
     outputs: OUT,
     config: {
       groupBy: { type: "any", label: "Group by", description: "a field name or a list of them" },
-      op: { type: "string", default: "count", enum: ["count", "sum", "avg", "min", "max"], label: "Operation" },
+      op: {
+        type: "string",
+        default: "count",
+        enum: ["count", "sum", "avg", "min", "max"],
+        label: "Operation",
+      },
       field: { type: "string", label: "Field", description: "the field aggregated; `value` for bare values" },
     },
     check: aggregateCheck,
@@ -347,7 +352,14 @@ export const CATALOG: readonly NodeKindSpec[] = [
       url: { type: "string", required: true, label: "URL" },
       headers: { type: "object", default: {}, label: "Headers" },
       body: { type: "any", label: "Body template", description: "{{records}}, {{input}}, {{executionId}}" },
-      timeoutMs: { type: "integer", default: 10000, coerce: true, min: 1, max: 600000, label: "Timeout (ms)" },
+      timeoutMs: {
+        type: "integer",
+        default: 10000,
+        coerce: true,
+        min: 1,
+        max: 600000,
+        label: "Timeout (ms)",
+      },
     },
   },
   {
@@ -364,7 +376,9 @@ export const CATALOG: readonly NodeKindSpec[] = [
       duration: { type: "string", label: "Duration", description: "such as 30s, 5m, 1h, 1d" },
     },
     check: (c, path) => {
-      if (c.durationMs === undefined && c.duration === undefined) return oneOf(["durationMs", "duration"])(c, path);
+      if (c.durationMs === undefined && c.duration === undefined) {
+        return oneOf(["durationMs", "duration"])(c, path);
+      }
       if (c.duration !== undefined && parseDuration(c.duration as string) === undefined) {
         return [{ path: `${path}.duration`, code: "config_type", message: `not a duration: ${c.duration}` }];
       }

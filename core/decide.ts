@@ -92,7 +92,10 @@ class Emitter {
   }
 }
 
-const reject = (code: Rejection["code"], message: string): Decision => ({ ok: false, rejection: { code, message } });
+const reject = (code: Rejection["code"], message: string): Decision => ({
+  ok: false,
+  rejection: { code, message },
+});
 const accept = (e: Emitter): Decision => ({ ok: true, events: e.events });
 const NOTHING: Decision = { ok: true, events: [] };
 
@@ -116,7 +119,11 @@ function advance(e: Emitter, from: readonly PlanNode[]): void {
       if (child.parents.some((p) => edgeLive(e.state, p))) {
         e.emit({ type: "NodeScheduled", nodeId: child.id });
       } else {
-        e.emit({ type: "NodeSkipped", nodeId: child.id, reason: "no live input: every parent was skipped or routed away" });
+        e.emit({
+          type: "NodeSkipped",
+          nodeId: child.id,
+          reason: "no live input: every parent was skipped or routed away",
+        });
         work.push(child);
       }
     }
@@ -126,7 +133,11 @@ function advance(e: Emitter, from: readonly PlanNode[]): void {
   }
 }
 
-function succeed(e: Emitter, node: PlanNode, body: Omit<Extract<EventBody, { type: "NodeSucceeded" }>, "type">) {
+function succeed(
+  e: Emitter,
+  node: PlanNode,
+  body: Omit<Extract<EventBody, { type: "NodeSucceeded" }>, "type">,
+) {
   e.emit({ type: "NodeSucceeded", ...body });
   advance(e, [node]);
 }
@@ -151,7 +162,13 @@ function startNode(e: Emitter, node: PlanNode): void {
     case "signal":
       e.emit({ type: "NodeStarted", nodeId: node.id, attempt, timeoutAt, awaitSignal: node.signalName });
       if (e.state.signals.includes(node.signalName!)) {
-        succeed(e, node, { nodeId: node.id, attempt, outputRef: null, recordsProcessed: 0, recordsEmitted: 0 });
+        succeed(e, node, {
+          nodeId: node.id,
+          attempt,
+          outputRef: null,
+          recordsProcessed: 0,
+          recordsEmitted: 0,
+        });
       }
       return;
     default:
@@ -198,7 +215,9 @@ function fireTimer(e: Emitter, timerId: string): void {
 export function decide(state: ExecutionState, command: Command, now: number): Decision {
   const e = new Emitter(state, now);
   if (command.type === "Start") {
-    if (state.status !== null) return reject("already_started", `execution ${state.executionId} already started`);
+    if (state.status !== null) {
+      return reject("already_started", `execution ${state.executionId} already started`);
+    }
     const timeoutMs = command.timeoutMs ?? state.plan.timeoutMs;
     e.emit({
       type: "ExecutionStarted",

@@ -122,5 +122,6 @@ export type ExecutionEvent =
 export type EventType = ExecutionEvent["type"];
 
 /** An event before the decider stamps `v`, `seq` and `at` on it. */
-export type EventBody = ExecutionEvent extends infer E ? E extends ExecutionEvent ? Omit<E, keyof EventBase> : never
+export type EventBody = ExecutionEvent extends infer E
+  ? E extends ExecutionEvent ? Omit<E, keyof EventBase> : never
   : never;

@@ -105,18 +105,14 @@ Deno.test("topologicalOrder: undefined when cyclic", () => {
   assertStrictEquals(topologicalOrder(["a", "b", "c"], [e("a", "b"), e("b", "c"), e("c", "b")]), undefined);
 });
 
-Deno.test("graph helpers: 1,000 nodes and 5,000 edges are fast", () => {
+Deno.test("graph helpers: 1,000 nodes and 5,000 edges (speed is in bench/core_bench.ts)", () => {
   const ids = Array.from({ length: 1000 }, (_, i) => `n${i}`);
   const edges: GraphEdge[] = [];
   for (let i = 0; i < 1000; i++) {
     for (let k = 1; k <= 5 && i + k < 1000; k++) edges.push(e(ids[i], ids[i + k]));
   }
-  findCycle(ids, edges); // warm-up
-  const start = performance.now();
-  for (let r = 0; r < 10; r++) {
-    assertStrictEquals(findCycle(ids, edges), undefined);
-    assertStrictEquals(topologicalOrder(ids, edges)?.length, 1000);
-  }
-  const perRound = (performance.now() - start) / 10;
-  assert(perRound < 10, `took ${perRound} ms per round`);
+  assertStrictEquals(findCycle(ids, edges), undefined);
+  assertEquals(topologicalOrder(ids, edges), ids);
+  edges.push(e(ids[999], ids[0]));
+  assertStrictEquals(findCycle(ids, edges)?.[0] !== undefined, true);
 });

@@ -83,7 +83,9 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
   def.edges.forEach((e, index) => {
     const source = byId.get(e.source);
     const target = byId.get(e.target);
-    if (!source || !target) throw new Error(`assertion: edge ${index} names an unknown node in a validated plan`);
+    if (!source || !target) {
+      throw new Error(`assertion: edge ${index} names an unknown node in a validated plan`);
+    }
     const edge: PlanEdge = {
       index,
       source: e.source,

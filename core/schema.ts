@@ -91,21 +91,33 @@ export function checkConfig(schema: ConfigSchema, config: unknown, path: string)
         problems.push({
           path: at,
           code: "config_type",
-          message: `${key} must be a ${spec.type}${spec.coerce ? " or a numeric string" : ""}, got "${value}"`,
+          message: `${key} must be a ${spec.type}${
+            spec.coerce ? " or a numeric string" : ""
+          }, got "${value}"`,
         });
         continue;
       }
     }
     const actual = typeOf(value);
     const ok = spec.type === "any" ||
-      (spec.type === "integer" ? typeof value === "number" && Number.isInteger(value) : actual === spec.type) ||
+      (spec.type === "integer"
+        ? typeof value === "number" && Number.isInteger(value)
+        : actual === spec.type) ||
       (spec.type === "number" && actual === "number");
     if (!ok || (typeof value === "number" && !Number.isFinite(value))) {
-      problems.push({ path: at, code: "config_type", message: `${key} must be a ${spec.type}, got ${actual}` });
+      problems.push({
+        path: at,
+        code: "config_type",
+        message: `${key} must be a ${spec.type}, got ${actual}`,
+      });
       continue;
     }
     if (spec.enum && !spec.enum.includes(value as string | number)) {
-      problems.push({ path: at, code: "config_enum", message: `${key} must be one of ${spec.enum.join(", ")}` });
+      problems.push({
+        path: at,
+        code: "config_enum",
+        message: `${key} must be one of ${spec.enum.join(", ")}`,
+      });
       continue;
     }
     if (typeof value === "number") {

@@ -12,7 +12,12 @@ import type { Plan } from "./plan.ts";
 export type ExecutionStatus = "running" | "completed" | "failed" | "cancelled" | "timed_out";
 
 /** Statuses after which nothing happens. */
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "timed_out"]);
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+  "timed_out",
+]);
 
 /**
  * A node's status inside the core. The API folds `scheduled` into `pending` and
@@ -115,7 +120,9 @@ function withNode(state: ExecutionState, nodeId: string, patch: Partial<NodeStat
 function endAll(state: ExecutionState, status: ExecutionStatus, at: number, error: ErrorInfo | null) {
   const nodes: Record<string, NodeState> = {};
   for (const [id, n] of Object.entries(state.nodes)) {
-    nodes[id] = nodeDone(n.status) ? n : { ...n, status: "cancelled", endedAt: n.startedAt === null ? null : at };
+    nodes[id] = nodeDone(n.status)
+      ? n
+      : { ...n, status: "cancelled", endedAt: n.startedAt === null ? null : at };
   }
   return { ...state, status, endedAt: at, nodes, error };
 }
@@ -126,7 +133,9 @@ function endAll(state: ExecutionState, status: ExecutionStatus, at: number, erro
  */
 export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionState {
   if (event.seq !== state.lastSeq + 1) {
-    throw new Error(`assertion: event seq ${event.seq} does not follow ${state.lastSeq} in ${state.executionId}`);
+    throw new Error(
+      `assertion: event seq ${event.seq} does not follow ${state.lastSeq} in ${state.executionId}`,
+    );
   }
   const s: ExecutionState = { ...state, lastSeq: event.seq };
   switch (event.type) {
@@ -186,7 +195,10 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
     case "ExecutionCancelled":
       return endAll(s, "cancelled", event.at, { code: "cancelled", message: event.reason });
     case "ExecutionTimedOut":
-      return endAll(s, "timed_out", event.at, { code: "execution_timeout", message: "the execution timed out" });
+      return endAll(s, "timed_out", event.at, {
+        code: "execution_timeout",
+        message: "the execution timed out",
+      });
   }
 }
 

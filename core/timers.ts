@@ -24,14 +24,26 @@ export interface Timer {
 export function pendingTimers(state: ExecutionState): Timer[] {
   if (state.status !== "running") return [];
   const timers: Timer[] = [];
-  if (state.timeoutAt !== null) timers.push({ id: "execution-timeout", kind: "execution-timeout", dueAt: state.timeoutAt });
+  if (state.timeoutAt !== null) {
+    timers.push({ id: "execution-timeout", kind: "execution-timeout", dueAt: state.timeoutAt });
+  }
   for (const node of state.plan.nodes) {
     const n = state.nodes[node.id];
     if (n.status === "waiting_retry" && n.retryAt !== null) {
-      timers.push({ id: `retry:${node.id}:${n.attempts + 1}`, kind: "retry", dueAt: n.retryAt, nodeId: node.id });
+      timers.push({
+        id: `retry:${node.id}:${n.attempts + 1}`,
+        kind: "retry",
+        dueAt: n.retryAt,
+        nodeId: node.id,
+      });
     } else if (n.status === "running") {
       if (n.wakeAt !== null) {
-        timers.push({ id: `delay:${node.id}:${n.attempts}`, kind: "delay", dueAt: n.wakeAt, nodeId: node.id });
+        timers.push({
+          id: `delay:${node.id}:${n.attempts}`,
+          kind: "delay",
+          dueAt: n.wakeAt,
+          nodeId: node.id,
+        });
       }
       if (n.timeoutAt !== null) {
         timers.push({

@@ -437,34 +437,19 @@ function validateEdges(
     const targetKind = target.info?.kind;
     if (sourceKind !== undefined) {
       const outputs = sourceKind.outputs;
+      const node = `${show(source.id)}, a ${sourceKind.type}/${sourceKind.nodeType} node`;
       if (outputs.length === 0) {
-        p.add(
-          `${path}.source`,
-          C.sinkHasOutput,
-          `edge leaves ${
-            show(source.id)
-          }, a ${sourceKind.type}/${sourceKind.nodeType} node, which has no outputs`,
-        );
+        p.add(`${path}.source`, C.sinkHasOutput, `edge leaves ${node}, which has no outputs`);
       } else if (sourceHandle === undefined ? outputs.length > 1 : !outputs.includes(sourceHandle)) {
-        p.add(
-          `${path}.sourceHandle`,
-          C.unknownHandle,
-          `${
-            sourceHandle === undefined
-              ? "a sourceHandle is required"
-              : `unknown sourceHandle ${show(sourceHandle)}`
-          }: ${sourceKind.nodeType} node ${show(source.id)} has outputs ${outputs.join(", ")}`,
-        );
+        const what = sourceHandle === undefined
+          ? "a sourceHandle is required"
+          : `unknown sourceHandle ${show(sourceHandle)}`;
+        p.add(`${path}.sourceHandle`, C.unknownHandle, `${what}: ${node} has outputs ${outputs.join(", ")}`);
       }
     }
     if (targetKind !== undefined && !targetKind.acceptsInput) {
-      p.add(
-        `${path}.target`,
-        C.sourceHasInput,
-        `edge leads into ${
-          show(target.id)
-        }, a ${targetKind.type}/${targetKind.nodeType} node, which takes no input`,
-      );
+      const node = `${show(target.id)}, a ${targetKind.type}/${targetKind.nodeType} node`;
+      p.add(`${path}.target`, C.sourceHasInput, `edge leads into ${node}, which takes no input`);
     }
 
     if (source.id !== undefined && target.id !== undefined) {

@@ -574,19 +574,12 @@ Deno.test("PROBLEM_CODES lists every code, each value unique", () => {
   assertEquals(DEFAULT_WORKFLOW_LIMITS, { maxNodes: 1000, maxEdges: 5000, maxBytes: 1_048_576 });
 });
 
-Deno.test("performance: a 1,000-node DAG with ~5,000 edges validates in well under 10 ms", () => {
+Deno.test("limits: a 1,000-node DAG with ~5,000 edges validates (its speed is in bench/core_bench.ts)", () => {
   const workflow = largeDag(1000);
   assertStrictEquals(workflow.edges.length, 4985);
-  for (let i = 0; i < 5; i++) assert(validateWorkflow(workflow).ok); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const start = performance.now();
-    validateWorkflow(workflow);
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  assert(median < 10, `median ${median.toFixed(2)} ms`);
+  const r = validateWorkflow(workflow);
+  assert(r.ok, r.ok ? "" : show(r.problems));
+  assertStrictEquals(r.workflow.nodes.length, 1000);
 });
 
 Deno.test("limits: at the defaults a 1,001-node workflow is rejected", () => {

@@ -11,7 +11,12 @@ import { canonicalJson, type Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
 import type { ExecutionView } from "../core/view.ts";
 import { NODE_CATEGORIES } from "../core/workflow.ts";
-import { type Storage, StorageUnavailable, type StoredExecution, type StoredWorkflow } from "../storage/storage.ts";
+import {
+  type Storage,
+  StorageUnavailable,
+  type StoredExecution,
+  type StoredWorkflow,
+} from "../storage/storage.ts";
 import type { Engine, EngineError } from "./engine.ts";
 import { readJson } from "./http/body.ts";
 import { ApiError, errorResponse, json } from "./http/errors.ts";
@@ -182,7 +187,10 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   router.on("GET", "/health/ready", async () => {
     const storageUp = deps.storageHealthy ? await deps.storageHealthy() : true;
     const ready = engine.ready && storageUp;
-    return json({ status: ready ? "ready" : "not_ready", engine: engine.ready, storage: storageUp }, ready ? 200 : 503);
+    return json(
+      { status: ready ? "ready" : "not_ready", engine: engine.ready, storage: storageUp },
+      ready ? 200 : 503,
+    );
   });
 
   // ---- workflows
@@ -194,18 +202,26 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
         throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
       }
       if (r.code === "workflow_exists") {
-        throw new ApiError(409, r.code, `workflow ${r.current.id} exists with a different definition; PUT a new version`);
+        throw new ApiError(
+          409,
+          r.code,
+          `workflow ${r.current.id} exists with a different definition; PUT a new version`,
+        );
       }
       throw new ApiError(409, r.code, "the workflow changed concurrently; retry");
     }
     const w = r.workflow;
     const schedule = w.definition.metadata?.schedule;
-    return json({
-      message: r.status === "created" ? "workflow created" : "workflow unchanged",
-      workflowId: w.id,
-      version: w.version,
-      scheduleStatus: schedule?.enabled ? "stored (the scheduler is not part of this release)" : "none",
-    }, r.status === "created" ? 201 : 200, { location: `/api/v1/workflows/${encodeURIComponent(w.id)}` });
+    return json(
+      {
+        message: r.status === "created" ? "workflow created" : "workflow unchanged",
+        workflowId: w.id,
+        version: w.version,
+        scheduleStatus: schedule?.enabled ? "stored (the scheduler is not part of this release)" : "none",
+      },
+      r.status === "created" ? 201 : 200,
+      { location: `/api/v1/workflows/${encodeURIComponent(w.id)}` },
+    );
   });
   router.on("GET", "/api/v1/workflows", async ({ url }) => {
     const limit = intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
@@ -225,7 +241,9 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
         throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
       }
       if (r.code === "workflow_not_found") throw new ApiError(404, r.code, `no workflow ${params.id}`);
-      if (r.code === "id_mismatch") throw new ApiError(400, r.code, r.message, [{ path: "$.id", message: r.message }]);
+      if (r.code === "id_mismatch") {
+        throw new ApiError(400, r.code, r.message, [{ path: "$.id", message: r.message }]);
+      }
       throw new ApiError(409, r.code, "conflict");
     }
     return json({
@@ -235,7 +253,9 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     });
   });
   router.on("DELETE", "/api/v1/workflows/:id", async ({ params }) => {
-    if (!(await workflows.delete(params.id))) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
+    if (!(await workflows.delete(params.id))) {
+      throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
+    }
     return json({ message: "workflow deleted", workflowId: params.id });
   });
 
@@ -275,22 +295,35 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (view && view.status !== "running" && wait > 0) {
       return json({ ...view, message: "execution finished" }, 200, headers);
     }
-    return json({
-      executionId,
-      workflowId: workflow.id,
-      version: view?.version ?? workflow.version,
-      status: view?.status ?? "running",
-      message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
-    }, 202, headers);
+    return json(
+      {
+        executionId,
+        workflowId: workflow.id,
+        version: view?.version ?? workflow.version,
+        status: view?.status ?? "running",
+        message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
+      },
+      202,
+      headers,
+    );
   });
-  router.on("GET", "/api/v1/workflows/:id/status", ({ params }) => workflowStatus(params.id).then((s) => json(s)));
+  router.on(
+    "GET",
+    "/api/v1/workflows/:id/status",
+    ({ params }) => workflowStatus(params.id).then((s) => json(s)),
+  );
   router.on("GET", "/api/v1/workflows/:id/executions", async ({ params, url }) => {
     await workflowOr404(params.id);
     const status = url.searchParams.get("status") ?? undefined;
     if (status !== undefined && !EXECUTION_STATUSES.has(status)) {
-      throw new ApiError(400, "invalid_parameter", `status must be one of ${[...EXECUTION_STATUSES].join(", ")}`, [
-        { path: "?status", message: `got ${JSON.stringify(status)}` },
-      ]);
+      throw new ApiError(
+        400,
+        "invalid_parameter",
+        `status must be one of ${[...EXECUTION_STATUSES].join(", ")}`,
+        [
+          { path: "?status", message: `got ${JSON.stringify(status)}` },
+        ],
+      );
     }
     const page = await storage.listExecutions({
       workflowId: params.id,
@@ -302,14 +335,20 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   });
   router.on("GET", "/api/v1/workflows/:id/executions/:executionId/logs", async ({ params }) => {
     const view = await viewOr404(params.executionId);
-    if (view.workflowId !== params.id) throw new ApiError(404, "execution_not_found", "no such execution here");
+    if (view.workflowId !== params.id) {
+      throw new ApiError(404, "execution_not_found", "no such execution here");
+    }
     const events = await engine.events(params.executionId);
     return json({
       executionId: params.executionId,
       logs: events.map((e) => ({ timestamp: e.at, event: e.type, ...e })),
     });
   });
-  router.on("GET", "/api/v1/executions/:executionId", async ({ params }) => json(await viewOr404(params.executionId)));
+  router.on(
+    "GET",
+    "/api/v1/executions/:executionId",
+    async ({ params }) => json(await viewOr404(params.executionId)),
+  );
   router.on("GET", "/api/v1/executions/:executionId/events", async ({ params, url }) => {
     await viewOr404(params.executionId);
     const after = intParam(url, "after", 0, 0, 2 ** 31);
@@ -317,7 +356,13 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   });
   router.on("GET", "/api/v1/executions/:executionId/nodes/:nodeId/output", async ({ params, url }) => {
     const r = await engine.output(params.executionId, params.nodeId);
-    if (!r.ok) throw new ApiError(404, params.nodeId && r.error.message.startsWith("no node") ? "node_not_found" : "execution_not_found", r.error.message);
+    if (!r.ok) {
+      throw new ApiError(
+        404,
+        params.nodeId && r.error.message.startsWith("no node") ? "node_not_found" : "execution_not_found",
+        r.error.message,
+      );
+    }
     if (r.value === undefined) {
       throw new ApiError(409, "output_not_ready", `node ${params.nodeId} has not completed`);
     }
@@ -368,11 +413,17 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       nextCursorHeaders(url, page.next),
     );
   });
-  router.on("GET", "/api/history/:workflowId/status", ({ params }) => workflowStatus(params.workflowId).then((s) => json(s)));
+  router.on(
+    "GET",
+    "/api/history/:workflowId/status",
+    ({ params }) => workflowStatus(params.workflowId).then((s) => json(s)),
+  );
   router.on("GET", "/api/history/:workflowId/execution/:executionId", async ({ params }) => {
     const w = await workflowOr404(params.workflowId);
     const v = await viewOr404(params.executionId);
-    if (v.workflowId !== w.id) throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    if (v.workflowId !== w.id) {
+      throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    }
     return json(historyExecution(v, w.definition.name));
   });
   router.on("GET", "/api/history/:workflowId/timeline", async ({ params, url }) => {
@@ -380,13 +431,23 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     let executionId = url.searchParams.get("executionId");
     if (!executionId) {
       const latest = await storage.listExecutions({ workflowId: w.id, limit: 1 });
-      if (latest.items.length === 0) throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+      if (latest.items.length === 0) {
+        throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+      }
       executionId = latest.items[0].executionId;
     }
     const v = await viewOr404(executionId);
-    if (v.workflowId !== w.id) throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    if (v.workflowId !== w.id) {
+      throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+    }
     const h = historyExecution(v, w.definition.name);
-    return json({ executionId: h.executionId, startTime: h.startTime, endTime: h.endTime, duration: h.duration, nodes: h.nodes });
+    return json({
+      executionId: h.executionId,
+      startTime: h.startTime,
+      endTime: h.endTime,
+      duration: h.duration,
+      nodes: h.nodes,
+    });
   });
 
   return async (req: Request): Promise<Response> => {
@@ -397,9 +458,16 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     } catch (err) {
       if (err instanceof ApiError) return errorResponse(err);
       if (err instanceof StorageUnavailable) {
-        return errorResponse(new ApiError(503, "storage_unavailable", err.message, [], { "retry-after": "1" }));
+        return errorResponse(
+          new ApiError(503, "storage_unavailable", err.message, [], { "retry-after": "1" }),
+        );
       }
-      deps.log.error("request failed", { method: req.method, path: url.pathname, error: String(err), stack: (err as Error)?.stack });
+      deps.log.error("request failed", {
+        method: req.method,
+        path: url.pathname,
+        error: String(err),
+        stack: (err as Error)?.stack,
+      });
       return errorResponse(new ApiError(500, "internal", "internal error; see the server log"));
     }
   };

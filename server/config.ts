@@ -39,7 +39,13 @@ interface Setting {
 /** Every setting, with its flag and environment variable. */
 export const SETTINGS: readonly Setting[] = [
   { key: "host", flag: "--host", env: "ENGINE_HTTP_HOST", kind: "string", help: "HTTP listen address" },
-  { key: "port", flag: "--port", env: "ENGINE_HTTP_PORT", kind: "port", help: "HTTP port (0: any free port)" },
+  {
+    key: "port",
+    flag: "--port",
+    env: "ENGINE_HTTP_PORT",
+    kind: "port",
+    help: "HTTP port (0: any free port)",
+  },
   {
     key: "storage",
     flag: "--storage",
@@ -137,7 +143,9 @@ export class ConfigError extends Error {
 
 function parseValue(s: Setting, raw: unknown, where: string): unknown {
   const text = typeof raw === "number" ? String(raw) : raw;
-  if (typeof text !== "string") throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+  if (typeof text !== "string") {
+    throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
+  }
   switch (s.kind) {
     case "string":
       if (text.trim() === "") throw new ConfigError(`${where}: must not be empty`);
@@ -147,13 +155,17 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       const [min, max] = s.kind === "port" ? [0, 65535] : [s.min ?? 0, s.max ?? Number.MAX_SAFE_INTEGER];
       const n = /^\d+$/.test(text) ? Number(text) : NaN;
       if (!Number.isInteger(n) || n < min || n > max) {
-        throw new ConfigError(`${where}: must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+        throw new ConfigError(
+          `${where}: must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`,
+        );
       }
       return n;
     }
     case "enum":
       if (!s.values!.includes(text)) {
-        throw new ConfigError(`${where}: must be one of ${s.values!.join(", ")}, got ${JSON.stringify(text)}`);
+        throw new ConfigError(
+          `${where}: must be one of ${s.values!.join(", ")}, got ${JSON.stringify(text)}`,
+        );
       }
       return text;
     case "url": {
@@ -172,7 +184,9 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
 }
 
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
-function parseFlags(args: readonly string[]): { flags: Map<Setting, string>; configPath?: string; help: boolean } {
+function parseFlags(
+  args: readonly string[],
+): { flags: Map<Setting, string>; configPath?: string; help: boolean } {
   const flags = new Map<Setting, string>();
   let configPath: string | undefined;
   let help = false;
@@ -206,7 +220,8 @@ export function usage(): string {
   const lines = SETTINGS.map((s) =>
     `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${DEFAULT_CONFIG[s.key] ?? "none"})`
   );
-  return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines].join("\n");
+  return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines]
+    .join("\n");
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Json } from "../core/json.ts";
 import { compilePlan, type Plan, type PlanNode } from "../core/plan.ts";
 import { evolve, type ExecutionState, initialState, replay } from "../core/state.ts";
 import { pendingTimers, pendingWork } from "../core/timers.ts";
-import { executionSummary, executionView, type ExecutionView } from "../core/view.ts";
+import { executionSummary, type ExecutionView, executionView } from "../core/view.ts";
 import type { AppendError, Fence, OutputWrite, Storage, StoredWorkflow } from "../storage/storage.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
@@ -204,13 +204,17 @@ export class Engine {
    * only once its first events are in storage. With an idempotency key, the same
    * key returns the same execution (`created: false`).
    */
-  async submit(workflow: StoredWorkflow, sub: Submission): Promise<Result<{ executionId: string; created: boolean }>> {
+  async submit(
+    workflow: StoredWorkflow,
+    sub: Submission,
+  ): Promise<Result<{ executionId: string; created: boolean }>> {
     if (!this.ready) return { ok: false, error: { code: "overloaded", message: "the engine is not ready" } };
     const executionId = sub.idempotencyKey !== undefined
       ? executionIdFor(workflow.id, sub.idempotencyKey)
       : `ex-${this.opts.newId()}`;
     if (sub.idempotencyKey !== undefined) {
-      const existing = this.#actors.get(executionId)?.state ?? await this.opts.storage.getExecution(executionId);
+      const existing = this.#actors.get(executionId)?.state ??
+        await this.opts.storage.getExecution(executionId);
       if (existing) return this.#duplicate(executionId, sub);
     }
     if (this.#actors.size >= this.limits.maxActiveExecutions) {
@@ -222,7 +226,9 @@ export class Engine {
     const plan = this.#cachePlan(workflow);
     const shard = shardOf(executionId, this.shardCount);
     const epoch = this.#epochs.get(shard);
-    if (epoch === undefined) return { ok: false, error: { code: "not_owner", message: `shard ${shard} is not here` } };
+    if (epoch === undefined) {
+      return { ok: false, error: { code: "not_owner", message: `shard ${shard} is not here` } };
+    }
     const actor = new ExecutionActor(initialState(executionId, plan), { shard, epoch });
     this.#actors.set(executionId, actor);
     const decision = await this.#dispatch(executionId, actor, {
@@ -240,7 +246,10 @@ export class Engine {
     return { ok: true, value: { executionId, created: true } };
   }
 
-  async #duplicate(executionId: string, sub: Submission): Promise<Result<{ executionId: string; created: boolean }>> {
+  async #duplicate(
+    executionId: string,
+    sub: Submission,
+  ): Promise<Result<{ executionId: string; created: boolean }>> {
     const stored = await this.opts.storage.getExecution(executionId);
     const requestHash = stored?.requestHash ?? null;
     if (requestHash !== null && sub.requestHash !== undefined && requestHash !== sub.requestHash) {
@@ -263,7 +272,9 @@ export class Engine {
     const stored = await this.opts.storage.getExecution(executionId);
     if (!stored) return undefined;
     const plan = await this.plan(stored.workflowId, stored.version);
-    if (!plan) throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    if (!plan) {
+      throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    }
     return replay(executionId, plan, await this.opts.storage.readEvents(executionId));
   }
 
@@ -283,7 +294,9 @@ export class Engine {
     const state = await this.state(executionId);
     if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
     const node = state.plan.byId.get(nodeId);
-    if (!node) return { ok: false, error: { code: "not_found", message: `no node ${nodeId} in ${executionId}` } };
+    if (!node) {
+      return { ok: false, error: { code: "not_found", message: `no node ${nodeId} in ${executionId}` } };
+    }
     if (state.nodes[nodeId].status !== "completed") return { ok: true, value: undefined };
     const actor = this.#actors.get(executionId);
     return { ok: true, value: await this.#outputOf(state, actor, node) };
@@ -328,7 +341,10 @@ export class Engine {
       if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
       const d = decide(state, command, this.opts.clock.now());
       if (!d.ok) return { ok: false, error: d.rejection };
-      return { ok: false, error: { code: "not_owner", message: `execution ${executionId} is not live here` } };
+      return {
+        ok: false,
+        error: { code: "not_owner", message: `execution ${executionId} is not live here` },
+      };
     }
     const d = await this.#dispatch(executionId, actor, command);
     if (!d.ok) return { ok: false, error: "error" in d ? d.error : d.rejection };
@@ -415,7 +431,11 @@ export class Engine {
   #storageFailed(executionId: string, actor: ExecutionActor, batch: Pending[], err: unknown): void {
     const internal = batch.filter((p) => !p.resolve);
     for (const p of batch) p.reject?.(err);
-    this.opts.log.warn("append failed; will retry", { executionId, error: String(err), retrying: internal.length });
+    this.opts.log.warn("append failed; will retry", {
+      executionId,
+      error: String(err),
+      retrying: internal.length,
+    });
     if (actor.state.lastSeq === 0) {
       this.#actors.delete(executionId);
       return;
@@ -423,7 +443,9 @@ export class Engine {
     actor.inbox.unshift(...internal);
     const delay = STORAGE_RETRY_MS[Math.min(actor.failures++, STORAGE_RETRY_MS.length - 1)];
     this.opts.clock.setTimer(delay, () => {
-      if (!this.#stopped && this.#actors.get(executionId) === actor && !actor.busy) void this.#pump(executionId, actor);
+      if (!this.#stopped && this.#actors.get(executionId) === actor && !actor.busy) {
+        void this.#pump(executionId, actor);
+      }
     });
   }
 
@@ -505,7 +527,9 @@ export class Engine {
     try {
       if (controller.signal.aborted) return;
       const executor = this.opts.executorFor(node.type, node.nodeType);
-      if (!executor) throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
+      if (!executor) {
+        throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
+      }
       const inputs = await this.#inputsOf(actor.state, actor, node);
       const result = await executor({
         executionId,
@@ -520,7 +544,11 @@ export class Engine {
         signal: controller.signal,
         services: this.opts.services,
       });
-      enforceLimits(result.records, { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes }, node.id);
+      enforceLimits(
+        result.records,
+        { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
+        node.id,
+      );
       if (node.behaviour === "condition" && result.handle !== "true" && result.handle !== "false") {
         throw new NodeError("condition_handle", `condition returned handle ${result.handle}`, false);
       }
@@ -553,7 +581,11 @@ export class Engine {
     this.#enqueue(executionId, actor, { command, outputs });
   }
 
-  async #inputsOf(state: ExecutionState, actor: ExecutionActor | undefined, node: PlanNode): Promise<NodeInputs> {
+  async #inputsOf(
+    state: ExecutionState,
+    actor: ExecutionActor | undefined,
+    node: PlanNode,
+  ): Promise<NodeInputs> {
     const inputs: NodeInputs = { records: [], byParent: {}, byHandle: {} };
     for (const edge of node.parents) {
       if (!edgeLive(state, edge)) continue;
@@ -583,14 +615,18 @@ export class Engine {
     const epoch = this.#epochs.get(stored.shard);
     if (epoch === undefined) return;
     const plan = await this.plan(stored.workflowId, stored.version);
-    if (!plan) throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    if (!plan) {
+      throw new Error(`assertion: workflow ${stored.workflowId}@${stored.version} of ${executionId} is gone`);
+    }
     const state = replay(executionId, plan, await this.opts.storage.readEvents(executionId));
     const actor = new ExecutionActor(state, { shard: stored.shard, epoch });
     this.#actors.set(executionId, actor);
     // Scheduled-but-unstarted nodes are started, running attempts re-run, due timers fire.
     const toStart = pendingWork(state).toStart;
     if (toStart.length > 0) {
-      for (const nodeId of toStart) this.#enqueue(executionId, actor, { command: { type: "StartNode", nodeId } });
+      for (const nodeId of toStart) {
+        this.#enqueue(executionId, actor, { command: { type: "StartNode", nodeId } });
+      }
     } else this.#react(executionId, actor);
   }
 }

@@ -46,7 +46,11 @@ function expressionProblems(def: WorkflowDefinition): Problem[] {
       for (const [field, expr] of Object.entries(node.config.fields as Record<string, unknown>)) {
         const path = `$.nodes[${i}].config.fields.${field}`;
         if (typeof expr !== "string") {
-          problems.push({ path, code: "config_type", message: `field ${field} must be an expression string` });
+          problems.push({
+            path,
+            code: "config_type",
+            message: `field ${field} must be an expression string`,
+          });
         } else check(expr, path);
       }
     }
@@ -87,7 +91,9 @@ export class WorkflowService {
       if (put.ok) return { ok: true, status: "created", workflow: put.workflow };
     }
     const current = await this.storage.getWorkflow(definition.id);
-    return current ? { ok: false, code: "workflow_exists", current } : { ok: false, code: "workflow_not_found" };
+    return current
+      ? { ok: false, code: "workflow_exists", current }
+      : { ok: false, code: "workflow_not_found" };
   }
 
   /** PUT: stores a new version of an existing workflow; running executions keep theirs. */
@@ -96,7 +102,11 @@ export class WorkflowService {
       const bodyId = (input as Record<string, unknown>).id;
       if (bodyId === undefined) input = { ...input, id };
       else if (bodyId !== id) {
-        return { ok: false, code: "id_mismatch", message: `the body's id ${JSON.stringify(bodyId)} is not ${id}` };
+        return {
+          ok: false,
+          code: "id_mismatch",
+          message: `the body's id ${JSON.stringify(bodyId)} is not ${id}`,
+        };
       }
     }
     const checked = checkWorkflow(input);

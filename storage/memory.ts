@@ -57,9 +57,19 @@ export class MemoryStorage implements Storage {
     const entry = this.#workflows.get(definition.id) ?? { versions: [], deleted: false };
     const latest = entry.versions.at(-1);
     if ((latest?.version ?? 0) !== expectedVersion) {
-      return Promise.resolve({ ok: false, code: "version_conflict", current: entry.deleted ? undefined : latest });
+      return Promise.resolve({
+        ok: false,
+        code: "version_conflict",
+        current: entry.deleted ? undefined : latest,
+      });
     }
-    const workflow: StoredWorkflow = { id: definition.id, version: expectedVersion + 1, definition, hash, createdAt: now };
+    const workflow: StoredWorkflow = {
+      id: definition.id,
+      version: expectedVersion + 1,
+      definition,
+      hash,
+      createdAt: now,
+    };
     entry.versions.push(workflow);
     entry.deleted = false;
     this.#workflows.set(definition.id, entry);
@@ -111,14 +121,22 @@ export class MemoryStorage implements Storage {
     if (req.expectedSeq === 0 && row) {
       return {
         ok: false,
-        error: { code: "execution_exists", message: `execution ${req.executionId} exists`, existing: row.record },
+        error: {
+          code: "execution_exists",
+          message: `execution ${req.executionId} exists`,
+          existing: row.record,
+        },
       };
     }
     const lastSeq = row?.record.lastSeq ?? 0;
     if (lastSeq !== req.expectedSeq) {
       return {
         ok: false,
-        error: { code: "sequence_conflict", message: `expected seq ${req.expectedSeq}, found ${lastSeq}`, lastSeq },
+        error: {
+          code: "sequence_conflict",
+          message: `expected seq ${req.expectedSeq}, found ${lastSeq}`,
+          lastSeq,
+        },
       };
     }
     const target: ExecutionRow = row ??

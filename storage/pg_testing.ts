@@ -40,7 +40,9 @@ export function pgTest(name: string, fn: (t: Deno.TestContext) => Promise<void>)
     async fn(t) {
       if (!(await postgresReachable())) {
         if (Deno.env.get("CI") === "true") {
-          throw new Error(`PostgreSQL is not reachable at ${TEST_DATABASE_URL} (CI=true: this must not skip)`);
+          throw new Error(
+            `PostgreSQL is not reachable at ${TEST_DATABASE_URL} (CI=true: this must not skip)`,
+          );
         }
         console.warn(`skipped locally: PostgreSQL not reachable at ${TEST_DATABASE_URL}`);
         return;

@@ -46,7 +46,10 @@ export async function readJson(req: Request, fallback?: unknown): Promise<unknow
   const text = await readBody(req);
   if (text.trim() === "") {
     if (fallback !== undefined) return fallback;
-    throw new ApiError(400, "malformed_json", "a JSON body is required", [{ path: "$", message: "empty body" }]);
+    throw new ApiError(400, "malformed_json", "a JSON body is required", [{
+      path: "$",
+      message: "empty body",
+    }]);
   }
   try {
     return JSON.parse(text);

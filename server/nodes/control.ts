@@ -129,7 +129,11 @@ export const http: Executor = async (ctx) => {
     throw new NodeError("http_url_invalid", `not a URL: ${url}`, false);
   }
   if (target.protocol !== "http:" && target.protocol !== "https:") {
-    throw new NodeError("http_url_invalid", `only http and https URLs are supported, got ${target.protocol}`, false);
+    throw new NodeError(
+      "http_url_invalid",
+      `only http and https URLs are supported, got ${target.protocol}`,
+      false,
+    );
   }
 
   const headers = new Headers({ "idempotency-key": ctx.idempotencyKey });
@@ -172,7 +176,10 @@ export const http: Executor = async (ctx) => {
   const aborted = (e: unknown): never => {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? e;
     if (timeout.aborted) {
-      throw new NodeError("http_timeout", `${method} ${target.origin}${target.pathname}: no answer within ${timeoutMs} ms`);
+      throw new NodeError(
+        "http_timeout",
+        `${method} ${target.origin}${target.pathname}: no answer within ${timeoutMs} ms`,
+      );
     }
     throw e;
   };
@@ -204,7 +211,9 @@ export const http: Executor = async (ctx) => {
     const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
     throw new NodeError(
       "http_status",
-      `${method} ${target.origin}${target.pathname} answered ${response.status}${snippet ? `: ${snippet}` : ""}`,
+      `${method} ${target.origin}${target.pathname} answered ${response.status}${
+        snippet ? `: ${snippet}` : ""
+      }`,
       retryableStatus(response.status),
     );
   }

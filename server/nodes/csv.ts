@@ -19,7 +19,9 @@ export function checkDelimiter(delimiter: string): void {
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === "\r" || delimiter === "\n") {
     throw new NodeError(
       "csv_delimiter",
-      `CSV delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`,
+      `CSV delimiter must be one character other than a quote or a line break, got ${
+        JSON.stringify(delimiter)
+      }`,
       false,
     );
   }

@@ -6,8 +6,10 @@
  * @module
  */
 
+import type { Json } from "../../core/json.ts";
+
 /** A record: any JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type { Json };
 
 /** The records flowing into one node. */
 export interface NodeInputs {
@@ -89,4 +91,12 @@ export class NodeError extends Error {
     super(message);
     this.name = "NodeError";
   }
+}
+
+/**
+ * An executor from a synchronous function: a throw becomes a rejected promise, so
+ * callers never see an executor throw synchronously.
+ */
+export function fromSync(fn: (ctx: NodeContext) => NodeResult): Executor {
+  return (ctx) => new Promise((resolve) => resolve(fn(ctx)));
 }

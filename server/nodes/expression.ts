@@ -119,7 +119,12 @@ export function evaluate(
   index: number,
   executionInput: Json,
 ): Promise<Json | undefined> {
-  return evaluateInput(compiled, recordInput(record), { record, index, input: executionInput }, `record ${index}`);
+  return evaluateInput(
+    compiled,
+    recordInput(record),
+    { record, index, input: executionInput },
+    `record ${index}`,
+  );
 }
 
 /**

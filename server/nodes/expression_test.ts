@@ -97,7 +97,9 @@ Deno.test("compiled expressions are cached by text", () => {
 });
 
 Deno.test("isTruthy follows JSONata's boolean cast", () => {
-  for (const v of [undefined, null, false, 0, "", [], {}, [0, ""], NaN]) assertStrictEquals(isTruthy(v), false);
+  for (const v of [undefined, null, false, 0, "", [], {}, [0, ""], NaN]) {
+    assertStrictEquals(isTruthy(v), false);
+  }
   for (const v of [true, 1, -1, "x", [0, 1], { a: 0 }]) assertStrictEquals(isTruthy(v), true);
 });
 

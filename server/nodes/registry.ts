@@ -7,7 +7,14 @@
  */
 import type { Executor } from "./executor.ts";
 import { enforceLimits } from "./limits.ts";
-import { fileCsvSource, fileTextSource, memoryCollection, randomNumbers, sequenceNumbers, sqlQuery } from "./sources.ts";
+import {
+  fileCsvSource,
+  fileTextSource,
+  memoryCollection,
+  randomNumbers,
+  sequenceNumbers,
+  sqlQuery,
+} from "./sources.ts";
 import { aggregate, aggregateCount, batch, distinct, filter, limit, map, sort } from "./transforms.ts";
 import { consoleLog, fileCsvSink, fileJsonlSink, fileTextSink, memoryCollect, sqlInsert } from "./sinks.ts";
 import { condition, http } from "./control.ts";

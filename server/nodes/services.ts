@@ -57,7 +57,11 @@ export async function readTextFileBounded(path: string, maxBytes = MAX_READ_BYTE
     const info = await file.stat();
     if (info.isDirectory) throw new NodeError("file_is_directory", `reading ${path}: is a directory`, false);
     if (info.size > maxBytes) {
-      throw new NodeError("file_too_large", `reading ${path}: ${info.size} bytes, the limit is ${maxBytes}`, false);
+      throw new NodeError(
+        "file_too_large",
+        `reading ${path}: ${info.size} bytes, the limit is ${maxBytes}`,
+        false,
+      );
     }
     // The file may grow after the stat: read at most maxBytes + 1.
     const chunks: Uint8Array[] = [];

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Executor, type Json, NodeError, type SqlClient } from "./executor.ts";
+import { type Executor, fromSync, type Json, NodeError, type SqlClient } from "./executor.ts";
 import { checkDelimiter, CSV_LINE_END, formatCsvRow } from "./csv.ts";
 import { quoteIdent, quoteTable, sqlError } from "./sql_support.ts";
 import { canonicalJson, isObject } from "./values.ts";
@@ -20,7 +20,7 @@ function asLine(record: Json): string {
  * Passes its input through: the output records are all the input records, and
  * `recordsProcessed` is their count.
  */
-export const consoleLog: Executor = (ctx) => {
+export const consoleLog: Executor = fromSync((ctx) => {
   const records = ctx.inputs.records;
   const limit = ctx.config.limit as number;
   const fields = { executionId: ctx.executionId, workflowId: ctx.workflowId, nodeId: ctx.nodeId };
@@ -34,8 +34,8 @@ export const consoleLog: Executor = (ctx) => {
       omitted: records.length - shown,
     });
   }
-  return Promise.resolve({ records, recordsProcessed: records.length });
-};
+  return { records, recordsProcessed: records.length };
+});
 
 /**
  * file.text (sink): one line per record, `\n`-terminated: strings as-is, anything
@@ -107,7 +107,7 @@ export const fileCsvSink: Executor = async (ctx) => {
  * memory.collect: outputs its input records unchanged; the runtime stores a node's
  * output and serves it at `.../nodes/{nodeId}/output`.
  */
-export const memoryCollect: Executor = (ctx) => Promise.resolve({ records: ctx.inputs.records });
+export const memoryCollect: Executor = fromSync((ctx) => ({ records: ctx.inputs.records }));
 
 // ---- sql.insert
 
@@ -203,7 +203,10 @@ export function insertStatements(
       });
       tuples.push(`(${cells.join(", ")})`);
     }
-    statements.push({ sql: `insert into ${target} (${colList}) values ${tuples.join(", ")}${conflict}`, params });
+    statements.push({
+      sql: `insert into ${target} (${colList}) values ${tuples.join(", ")}${conflict}`,
+      params,
+    });
   }
   return statements;
 }
@@ -231,13 +234,19 @@ export const sqlInsert: Executor = async (ctx) => {
   if (input.length === 0) return { records: [], recordsProcessed: 0 };
   const bad = input.findIndex((r) => !isObject(r));
   if (bad >= 0) {
-    throw new NodeError("record_type", `sql.insert needs object records; record ${bad} is not an object`, false);
+    throw new NodeError(
+      "record_type",
+      `sql.insert needs object records; record ${bad} is not an object`,
+      false,
+    );
   }
   let rows = input as { [key: string]: Json }[];
   const columnSet = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r)) columnSet.add(k);
   const columns = [...columnSet];
-  if (columns.length === 0) throw new NodeError("record_type", "sql.insert: the records have no fields", false);
+  if (columns.length === 0) {
+    throw new NodeError("record_type", "sql.insert: the records have no fields", false);
+  }
   for (const k of keys) {
     if (!columnSet.has(k)) {
       throw new NodeError("upsert_key_missing", `sql.insert: upsert key ${k} is in no record`, false);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Executor, type Json, NodeError, type NodeContext } from "./executor.ts";
+import { type Executor, fromSync, type Json, type NodeContext, NodeError } from "./executor.ts";
 import { enforceCount } from "./limits.ts";
 import { parseCsv } from "./csv.ts";
 import { sqlError } from "./sql_support.ts";
@@ -32,7 +32,7 @@ export function sequenceLength(start: number, end: number, step: number): number
  * rounded to the decimals of start and step (0.1 + 0.2 gives 0.3). The count is
  * checked against the limits before anything is generated.
  */
-export const sequenceNumbers: Executor = (ctx) => {
+export const sequenceNumbers: Executor = fromSync((ctx) => {
   const { start, end, step } = ctx.config as { start: number; end: number; step: number };
   const n = sequenceLength(start, end, step);
   enforceCount(n, ctx.limits, ctx.nodeId);
@@ -43,8 +43,8 @@ export const sequenceNumbers: Executor = (ctx) => {
     const x = start + i * step;
     records[i] = round ? Number(x.toFixed(places)) : x;
   }
-  return Promise.resolve({ records });
-};
+  return { records };
+});
 
 /**
  * A small seeded PRNG (sfc32), giving 32-bit unsigned integers. Seeded from a
@@ -84,7 +84,7 @@ function unseededRandom(): () => number {
  * `seed` the sequence is the same on every run (and every retry); without one it
  * is seeded from `crypto.getRandomValues`.
  */
-export const randomNumbers: Executor = (ctx) => {
+export const randomNumbers: Executor = fromSync((ctx) => {
   const { count, min, max, seed } = ctx.config as { count: number; min: number; max: number; seed?: number };
   const lo = Math.ceil(min);
   const hi = Math.floor(max);
@@ -100,15 +100,15 @@ export const randomNumbers: Executor = (ctx) => {
     const r = ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
     records[i] = Math.min(hi, lo + Math.floor(r * span));
   }
-  return Promise.resolve({ records });
-};
+  return { records };
+});
 
 /** memory.collection: the records of `data`, copied (a later change to the config cannot reach them). */
-export const memoryCollection: Executor = (ctx) => {
+export const memoryCollection: Executor = fromSync((ctx) => {
   const data = ctx.config.data as Json[];
   enforceCount(data.length, ctx.limits, ctx.nodeId);
-  return Promise.resolve({ records: structuredClone(data) });
-};
+  return { records: structuredClone(data) };
+});
 
 /** Splits text into lines at LF, CRLF or CR; a final line break adds no empty line; a BOM is dropped. */
 export function splitLines(text: string): string[] {
@@ -149,7 +149,11 @@ export const fileCsvSource: Executor = async (ctx) => {
   const seen = new Set<string>();
   for (const name of names) {
     if (seen.has(name)) {
-      throw new NodeError("csv_header", `${path}: the header repeats the column ${JSON.stringify(name)}`, false);
+      throw new NodeError(
+        "csv_header",
+        `${path}: the header repeats the column ${JSON.stringify(name)}`,
+        false,
+      );
     }
     seen.add(name);
   }
@@ -178,7 +182,11 @@ export const fileCsvSource: Executor = async (ctx) => {
  * numeric stays a string (exact).
  */
 export const sqlQuery: Executor = async (ctx: NodeContext) => {
-  const { sql, params, connectionUrl } = ctx.config as { sql: string; params?: unknown[]; connectionUrl?: string };
+  const { sql, params, connectionUrl } = ctx.config as {
+    sql: string;
+    params?: unknown[];
+    connectionUrl?: string;
+  };
   const client = ctx.services.sql(connectionUrl);
   let rows: Record<string, unknown>[];
   try {

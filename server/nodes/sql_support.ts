@@ -24,7 +24,9 @@ export function quoteIdent(name: string): string {
   ) {
     throw new NodeError(
       "sql_identifier",
-      `invalid SQL identifier ${JSON.stringify(name)}: must be 1 to ${MAX_IDENTIFIER_BYTES} bytes without NUL`,
+      `invalid SQL identifier ${
+        JSON.stringify(name)
+      }: must be 1 to ${MAX_IDENTIFIER_BYTES} bytes without NUL`,
       false,
     );
   }

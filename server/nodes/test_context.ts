@@ -5,7 +5,7 @@
  * @module
  */
 import type { Json, NodeContext, NodeServices, OutputLimits } from "./executor.ts";
-import { realServices, type RealServices } from "./services.ts";
+import { type RealServices, realServices } from "./services.ts";
 import { TEST_DATABASE_URL } from "../../storage/pg_testing.ts";
 
 /** One line captured from `services.log`. */

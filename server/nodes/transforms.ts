@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Executor, type Json, type NodeContext, NodeError } from "./executor.ts";
+import { type Executor, fromSync, type Json, type NodeContext, NodeError } from "./executor.ts";
 import { compileExpression, evaluate, matches } from "./expression.ts";
 import { canonicalJson, compareValues, fieldOf } from "./values.ts";
 
@@ -92,13 +92,13 @@ export const distinct: Executor = async (ctx) => {
 };
 
 /** batch: arrays of `batchSize` records, in order; the last may be shorter; none for no input. */
-export const batch: Executor = (ctx) => {
+export const batch: Executor = fromSync((ctx) => {
   const size = ctx.config.batchSize as number;
   const input = ctx.inputs.records;
   const records: Json[] = [];
   for (let i = 0; i < input.length; i += size) records.push(input.slice(i, i + size));
-  return Promise.resolve({ records });
-};
+  return { records };
+});
 
 /** The group-by field names of a config value: a name, a list of names, or none. */
 export function groupFields(groupBy: unknown): string[] {
@@ -146,7 +146,9 @@ function aggregateRecords(input: Json[], by: string[], op: Op, field: string | u
       if (typeof v !== "number") {
         throw new NodeError(
           "aggregate_type",
-          `${op} of ${field}: record ${i} has ${JSON.stringify(v)}, not a number (convert it with a map first)`,
+          `${op} of ${field}: record ${i} has ${
+            JSON.stringify(v)
+          }, not a number (convert it with a map first)`,
           false,
         );
       }
@@ -196,22 +198,21 @@ function aggregateRecords(input: Json[], by: string[], op: Op, field: string | u
  * sum and avg need numbers (nulls and missing values are skipped; anything else
  * fails with `aggregate_type`); min and max compare numbers before strings.
  */
-export const aggregate: Executor = (ctx) => {
+export const aggregate: Executor = fromSync((ctx) => {
   const op = ctx.config.op as Op;
   const field = ctx.config.field as string | undefined;
   if (op !== "count" && field === undefined) {
     throw new NodeError("config_missing", `field is required for op ${op}`, false);
   }
-  return Promise.resolve({
+  return {
     records: aggregateRecords(ctx.inputs.records, groupFields(ctx.config.groupBy), op, field),
-  });
-};
+  };
+});
 
 /** aggregate.count: `{...groupFields, count}` per group, or `{count}` over all records. */
-export const aggregateCount: Executor = (ctx) =>
-  Promise.resolve({
-    records: aggregateRecords(ctx.inputs.records, groupFields(ctx.config.groupBy), "count", undefined),
-  });
+export const aggregateCount: Executor = fromSync((ctx) => ({
+  records: aggregateRecords(ctx.inputs.records, groupFields(ctx.config.groupBy), "count", undefined),
+}));
 
 /**
  * sort: orders records by the `by` expression (the record itself when unset), in
@@ -239,5 +240,6 @@ export const sort: Executor = async (ctx) => {
 };
 
 /** limit: the first `count` records. */
-export const limit: Executor = (ctx) =>
-  Promise.resolve({ records: ctx.inputs.records.slice(0, ctx.config.count as number) });
+export const limit: Executor = fromSync((ctx) => ({
+  records: ctx.inputs.records.slice(0, ctx.config.count as number),
+}));

@@ -1,0 +1,85 @@
+/**
+ * Benchmarks of the hot pure code: validation of a 100-node DAG, the decider
+ * driving a 5-node linear execution to its end, replay, and event encoding.
+ * Run with `deno bench` (`deno task bench`).
+ *
+ * @module
+ */
+import { decide } from "../core/decide.ts";
+import type { ExecutionEvent } from "../core/events.ts";
+import { compilePlan } from "../core/plan.ts";
+import { evolve, type ExecutionState, initialState, replay } from "../core/state.ts";
+import { pendingWork } from "../core/timers.ts";
+import { validateWorkflow } from "../core/validate.ts";
+import { largeDag } from "../core/samples.ts";
+import type { WorkflowDefinition } from "../core/workflow.ts";
+
+function chain(n: number): WorkflowDefinition {
+  const nodes: WorkflowDefinition["nodes"] = [
+    { id: "n0", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+  ];
+  for (let i = 1; i < n - 1; i++) {
+    nodes.push({ id: `n${i}`, type: "transform", nodeType: "map", config: { expression: "value + 1" } });
+  }
+  nodes.push({ id: `n${n - 1}`, type: "sink", nodeType: "memory.collect", config: {} });
+  const edges = nodes.slice(1).map((node, i) => ({ source: `n${i}`, target: node.id }));
+  return { id: `chain-${n}`, name: "chain", nodes, edges };
+}
+
+const dag100 = chain(100);
+const five = compilePlan(chain(5), 1);
+
+/** Runs one execution of a plan to its end, completing every running node at once. */
+function runToEnd(plan = five): ExecutionEvent[] {
+  let state: ExecutionState = initialState("ex-bench", plan);
+  const events: ExecutionEvent[] = [];
+  let now = 1_000;
+  const apply = (d: ReturnType<typeof decide>) => {
+    if (!d.ok) throw new Error(d.rejection.message);
+    for (const e of d.events) state = evolve(state, e);
+    events.push(...d.events);
+  };
+  apply(decide(state, { type: "Start", input: null }, now));
+  while (state.status === "running") {
+    for (const nodeId of pendingWork(state).toStart) apply(decide(state, { type: "StartNode", nodeId }, now));
+    for (const { nodeId, attempt } of pendingWork(state).toRun) {
+      apply(decide(state, {
+        type: "CompleteNode",
+        nodeId,
+        attempt,
+        outputRef: `${nodeId}@${attempt}`,
+        recordsProcessed: 10,
+        recordsEmitted: 10,
+      }, ++now));
+    }
+  }
+  return events;
+}
+
+const history = runToEnd();
+
+Deno.bench("validate a 100-node DAG", { group: "validate" }, () => {
+  const r = validateWorkflow(dag100);
+  if (!r.ok) throw new Error("invalid");
+});
+
+Deno.bench("compile a 100-node plan", { group: "validate" }, () => {
+  compilePlan(dag100, 1);
+});
+
+Deno.bench(`decide+evolve a 5-node execution (${history.length} events)`, { group: "decider" }, () => {
+  runToEnd();
+});
+
+Deno.bench(`replay a 5-node execution (${history.length} events)`, { group: "decider" }, () => {
+  replay("ex-bench", five, history);
+});
+
+Deno.bench(`encode + decode ${history.length} events as JSON`, { group: "encoding" }, () => {
+  JSON.parse(JSON.stringify(history));
+});
+
+const dag1000 = largeDag(1000);
+Deno.bench("validate a 1,000-node DAG (~5,000 edges)", { group: "validate" }, () => {
+  if (!validateWorkflow(dag1000).ok) throw new Error("invalid");
+});

@@ -58,7 +58,9 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
 };
 
 function engineError(error: EngineError): ApiError {
-  return new ApiError(ENGINE_STATUS[error.code], error.code, error.message);
+  // The engine's `not_found` is always an unknown execution: the same code as GET /executions/{id}.
+  const code = error.code === "not_found" ? "execution_not_found" : error.code;
+  return new ApiError(ENGINE_STATUS[error.code], code, error.message);
 }
 
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {

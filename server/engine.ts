@@ -403,6 +403,7 @@ export class Engine {
               events,
               summary: executionSummary(state),
               outputs,
+              nextTimerAt: pendingTimers(state)[0]?.dueAt ?? null,
               idempotencyKey: actor.state.lastSeq === 0 ? state.idempotencyKey : undefined,
               requestHash: actor.state.lastSeq === 0 ? requestHash ?? null : undefined,
             });

@@ -259,19 +259,28 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** Starts a local HTTP target; `handler` gets each request (its body already read) and its 0-based index. */
-export function startTarget(handler: (req: Request, index: number) => Response | Promise<Response>): Target {
+/**
+ * Starts a local HTTP target; `handler` gets each request (its body already read),
+ * its 0-based index, and a signal aborted when the target closes (for slow handlers).
+ */
+export function startTarget(
+  handler: (req: Request, index: number, closing: AbortSignal) => Response | Promise<Response>,
+): Target {
   const seen: Target["seen"] = [];
+  const closing = new AbortController();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const body = await req.text();
     const index = seen.length;
     seen.push({ method: req.method, path: new URL(req.url).pathname, headers: req.headers, body, at: Date.now() });
-    return await handler(req, index);
+    return await handler(req, index, closing.signal);
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     seen,
-    close: () => server.shutdown(),
+    close: () => {
+      closing.abort();
+      return server.shutdown();
+    },
   };
 }
 

@@ -152,6 +152,7 @@ export class MemoryStorage implements Storage {
       lastSeq: target.events.length,
       idempotencyKey: row ? row.record.idempotencyKey : req.idempotencyKey ?? null,
       requestHash: row ? row.record.requestHash : req.requestHash ?? null,
+      nextTimerAt: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
     };
     if (!row) this.#executions.set(req.executionId, target);
     return { ok: true };
@@ -201,6 +202,31 @@ export class MemoryStorage implements Storage {
     );
   }
 
+  listDueTimers(shards: readonly number[], before: number, limit: number): Promise<StoredExecution[]> {
+    const wanted = new Set(shards);
+    return Promise.resolve(
+      [...this.#executions.values()].map((r) => r.record)
+        .filter((r) =>
+          r.status === "running" && r.nextTimerAt !== null && r.nextTimerAt <= before && wanted.has(r.shard)
+        )
+        .sort((a, b) => a.nextTimerAt! - b.nextTimerAt! || (a.executionId < b.executionId ? -1 : 1))
+        .slice(0, limit),
+    );
+  }
+
+  deleteFinishedBefore(before: number, limit: number): Promise<number> {
+    let deleted = 0;
+    for (const [id, row] of this.#executions) {
+      if (deleted >= limit) break;
+      const r = row.record;
+      if (r.status !== "running" && r.endTime !== null && r.endTime < before) {
+        this.#executions.delete(id);
+        deleted++;
+      }
+    }
+    return Promise.resolve(deleted);
+  }
+
   getOutput(executionId: string, ref: string): Promise<Json[] | undefined> {
     return Promise.resolve(this.#executions.get(executionId)?.outputs.get(ref));
   }
@@ -215,6 +241,10 @@ export class MemoryStorage implements Storage {
 
   getShards(): Promise<ShardRecord[]> {
     return Promise.resolve([...this.#shards.values()].sort((a, b) => a.shard - b.shard));
+  }
+
+  ping(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   close(): Promise<void> {

@@ -35,6 +35,8 @@ export interface StoredExecution extends ExecutionSummary {
   idempotencyKey: string | null;
   /** A hash of the submitted request, to tell a retry from a different request with the same key. */
   requestHash: string | null;
+  /** The due-time index: the earliest pending timer of a running execution. */
+  nextTimerAt: number | null;
 }
 
 /** Records stored as a node's output, under a ref unique in the execution. */
@@ -52,6 +54,8 @@ export interface AppendRequest {
   events: ExecutionEvent[];
   summary: ExecutionSummary;
   outputs?: OutputWrite[];
+  /** When the execution's earliest pending timer is due (the due-time index); null: none. */
+  nextTimerAt?: number | null;
   /** On creation only. */
   idempotencyKey?: string | null;
   requestHash?: string | null;
@@ -125,6 +129,10 @@ export interface Storage {
   countExecutions(workflowId: string): Promise<number>;
   /** Executions still running in the given shards (for recovery). */
   listRunning(shards: readonly number[]): Promise<StoredExecution[]>;
+  /** Running executions of the given shards with a timer due at or before `before`, earliest first. */
+  listDueTimers(shards: readonly number[], before: number, limit: number): Promise<StoredExecution[]>;
+  /** Retention: deletes up to `limit` executions that ended before `before` (history and outputs); returns how many. */
+  deleteFinishedBefore(before: number, limit: number): Promise<number>;
   /** A stored output. */
   getOutput(executionId: string, ref: string): Promise<Json[] | undefined>;
 
@@ -132,6 +140,8 @@ export interface Storage {
   claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined>;
   getShards(): Promise<ShardRecord[]>;
 
+  /** Whether the backend answers now (health). */
+  ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 

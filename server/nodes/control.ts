@@ -58,12 +58,20 @@ function isJsonText(text: string): boolean {
   }
 }
 
+/** How much of a failed response's body is read for the error message. */
+const ERROR_SNIPPET_BYTES = 4096;
+
 /**
- * Reads a response body of at most `max` bytes.
+ * Reads a response body of at most `max` bytes. With `truncate`, a longer body is
+ * cut at `max` (and the rest cancelled) instead of failing.
  *
  * @throws {NodeError} `http_response_too_large` (not retryable) past the bound.
  */
-export async function readBounded(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
+export async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+  truncate = false,
+): Promise<Uint8Array> {
   if (!body) return new Uint8Array();
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -72,11 +80,16 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, max: 
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      total += value.length;
-      if (total > max) {
+      if (total + value.length > max) {
         await reader.cancel().catch(() => {});
-        throw new NodeError("http_response_too_large", `response body larger than ${max} bytes`, false);
+        if (!truncate) {
+          throw new NodeError("http_response_too_large", `response body larger than ${max} bytes`, false);
+        }
+        chunks.push(value.subarray(0, max - total));
+        total = max;
+        break;
       }
+      total += value.length;
       chunks.push(value);
     }
   } finally {
@@ -195,9 +208,14 @@ export const http: Executor = async (ctx) => {
     );
   }
 
+  const failed = response.status < 200 || response.status > 299;
   let bytes: Uint8Array;
   try {
-    bytes = method === "HEAD" ? new Uint8Array() : await readBounded(response.body, MAX_RESPONSE_BYTES);
+    bytes = method === "HEAD"
+      ? new Uint8Array()
+      : failed
+      ? await readBounded(response.body, ERROR_SNIPPET_BYTES, true).catch(() => new Uint8Array())
+      : await readBounded(response.body, MAX_RESPONSE_BYTES);
   } catch (e) {
     if (e instanceof NodeError) throw e;
     if (signal.aborted) aborted(e);
@@ -207,7 +225,7 @@ export const http: Executor = async (ctx) => {
   }
   const text = new TextDecoder().decode(bytes);
 
-  if (response.status < 200 || response.status > 299) {
+  if (failed) {
     const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
     throw new NodeError(
       "http_status",

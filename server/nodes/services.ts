@@ -140,10 +140,20 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 
 type Pool = ReturnType<typeof postgres>;
 
-/** A `SqlClient` over a postgres.js pool. Rows of int8 columns come back as BigInt. */
+/**
+ * A `SqlClient` over a postgres.js pool. Rows of int8 columns come back as BigInt
+ * (with the pool's types from {@link realServices}). A parameterless text of several
+ * statements runs as one simple query and answers the last statement's rows.
+ */
 export function sqlClientOf(pool: Pool): SqlClient {
   const run = async (tx: Pool | postgres.TransactionSql, sql: string, params: unknown[]) => {
-    const rows = await tx.unsafe(sql, params as postgres.ParameterOrJSON<never>[], { prepare: false });
+    const result: unknown[] = await tx.unsafe(sql, params as postgres.ParameterOrJSON<never>[], {
+      prepare: false,
+    });
+    // Several statements (simple protocol, no parameters) give one row list each: keep the last.
+    const rows = result.length > 0 && Array.isArray(result[0])
+      ? result[result.length - 1] as unknown[]
+      : result;
     return Array.from(rows) as Record<string, unknown>[];
   };
   return {

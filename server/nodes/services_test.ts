@@ -42,7 +42,10 @@ Deno.test("writeFileAtomic replaces the whole file and leaves no temp file", asy
 Deno.test("sql without a database URL fails with sql_no_database", async () => {
   const services = realServices({});
   try {
-    assertThrows(() => services.sql(undefined), (e) => e instanceof NodeError && e.code === "sql_no_database");
+    assertThrows(
+      () => services.sql(undefined),
+      (e) => e instanceof NodeError && e.code === "sql_no_database",
+    );
     assert(services.fetch === globalThis.fetch || typeof services.fetch === "function");
   } finally {
     await services.close();

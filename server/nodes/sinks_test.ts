@@ -1,6 +1,13 @@
 import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "../../core/testing.ts";
 import { type Json, NodeError } from "./executor.ts";
-import { consoleLog, fileCsvSink, fileJsonlSink, fileTextSink, memoryCollect, recordsToCsv } from "./sinks.ts";
+import {
+  consoleLog,
+  fileCsvSink,
+  fileJsonlSink,
+  fileTextSink,
+  memoryCollect,
+  recordsToCsv,
+} from "./sinks.ts";
 import { parseCsv } from "./csv.ts";
 import { testNodeContext } from "./test_context.ts";
 
@@ -40,7 +47,9 @@ Deno.test("file.text sink: one line per record, atomically, no temp file left", 
   await inTempDir(async (dir) => {
     const path = `${dir}/out.txt`;
     await Deno.writeTextFile(path, "old content that is longer\n");
-    const r = await fileTextSink(testNodeContext({ config: { path }, records: ["plain", 42, { a: [1, "x"] }, null] }));
+    const r = await fileTextSink(
+      testNodeContext({ config: { path }, records: ["plain", 42, { a: [1, "x"] }, null] }),
+    );
     assertEquals(r.records, []);
     assertStrictEquals(r.recordsProcessed, 4);
     assertStrictEquals(await Deno.readTextFile(path), 'plain\n42\n{"a":[1,"x"]}\nnull\n');

@@ -5,7 +5,12 @@ import { testNodeContext } from "./test_context.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof NodeError && e.code === c && !e.retryable;
 
-async function run(exec: Executor, config: Record<string, unknown>, records: Json[], executionInput: Json = null) {
+async function run(
+  exec: Executor,
+  config: Record<string, unknown>,
+  records: Json[],
+  executionInput: Json = null,
+) {
   return (await exec(testNodeContext({ config, records, executionInput }))).records;
 }
 
@@ -33,7 +38,11 @@ Deno.test("map: expression, fields, no match", async () => {
   assertEquals(await run(map, { expression: "value * 2" }, [1, 2.5, -3]), [2, 5, -6]);
   assertEquals(await run(map, { expression: "missing" }, [{ a: 1 }]), [null]);
   assertEquals(
-    await run(map, { fields: { who: "$uppercase(name)", pay: "salary / 10", none: "nope" } }, people.slice(0, 2)),
+    await run(
+      map,
+      { fields: { who: "$uppercase(name)", pay: "salary / 10", none: "nope" } },
+      people.slice(0, 2),
+    ),
     [{ who: "ANN", pay: 10 }, { who: "BOB", pay: 7 }],
   );
   assertEquals(await run(map, { fields: { doubled: "value * 2", i: "$index" } }, [4, 5]), [
@@ -45,14 +54,17 @@ Deno.test("map: expression, fields, no match", async () => {
 });
 
 Deno.test("distinct: deep equality ignoring key order, and by key", async () => {
-  assertEquals(await run(distinct, {}, [1, "1", 1, { a: 1, b: 2 }, { b: 2, a: 1 }, [1, 2], [2, 1], [1, 2], null]), [
-    1,
-    "1",
-    { a: 1, b: 2 },
-    [1, 2],
-    [2, 1],
-    null,
-  ]);
+  assertEquals(
+    await run(distinct, {}, [1, "1", 1, { a: 1, b: 2 }, { b: 2, a: 1 }, [1, 2], [2, 1], [1, 2], null]),
+    [
+      1,
+      "1",
+      { a: 1, b: 2 },
+      [1, 2],
+      [2, 1],
+      null,
+    ],
+  );
   assertEquals(
     (await run(distinct, { key: "city" }, people)).map((p) => (p as { name: string }).name),
     ["ann", "bob"],
@@ -127,7 +139,14 @@ Deno.test("sort: numbers numerically before strings, asc and desc, stable, by ke
   const ids = (rs: Json[]) => rs.map((r) => (r as { id: string }).id);
   assertEquals(ids(await run(sort, { by: "k", order: "asc" }, rows)), ["b", "d", "a", "c", "e", "nokey"]);
   assertEquals(ids(await run(sort, { by: "k", order: "desc" }, rows)), ["a", "c", "e", "b", "d", "nokey"]);
-  assertEquals(ids(await run(sort, { by: "$length(id)", order: "asc" }, rows)), ["a", "b", "c", "d", "e", "nokey"]);
+  assertEquals(ids(await run(sort, { by: "$length(id)", order: "asc" }, rows)), [
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "nokey",
+  ]);
 });
 
 Deno.test("limit: first count records", async () => {

@@ -6,24 +6,12 @@
  * @module
  */
 import type { Json } from "./executor.ts";
+import { canonicalJson } from "../../core/json.ts";
+export { canonicalJson };
 
 /** Whether `x` is a JSON object (not null, not an array). */
 export function isObject(x: unknown): x is { [key: string]: Json } {
   return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-/**
- * A canonical JSON text of `value`: object keys sorted, so that two deep-equal
- * values give the same text. `undefined` gives `"null"`.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
 }
 
 /**

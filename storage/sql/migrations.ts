@@ -1,0 +1,97 @@
+/**
+ * Versioned schema migrations, applied at start-up in one transaction under a
+ * transaction-scoped advisory lock, so two nodes starting at once apply each
+ * migration exactly once. Append new migrations; never edit an applied one.
+ *
+ * @module
+ */
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./schema.ts";
+
+/** One migration. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: readonly string[];
+}
+
+/** The advisory lock key migrations run under (any constant shared by every node). */
+export const MIGRATION_LOCK_KEY = 727_274_001;
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    statements: [
+      `create table workflows (
+        id text not null,
+        version integer not null,
+        definition jsonb not null,
+        hash text not null,
+        created_at bigint not null,
+        primary key (id, version))`,
+      `create table workflow_heads (
+        id text primary key,
+        latest_version integer not null,
+        deleted boolean not null default false)`,
+      `create table shards (
+        shard integer primary key,
+        owner text,
+        epoch bigint not null)`,
+      `create table executions (
+        execution_id text primary key,
+        workflow_id text not null,
+        version integer not null,
+        status text not null,
+        start_time bigint not null,
+        end_time bigint,
+        shard integer not null,
+        last_seq integer not null,
+        idempotency_key text,
+        request_hash text,
+        next_timer_at bigint)`,
+      `create index executions_by_workflow on executions (workflow_id, start_time desc, execution_id desc)`,
+      `create index executions_by_time on executions (start_time desc, execution_id desc)`,
+      `create index executions_running on executions (shard) where status = 'running'`,
+      `create index executions_due on executions (next_timer_at) where status = 'running' and next_timer_at is not null`,
+      `create index executions_ended on executions (end_time) where status <> 'running'`,
+      `create table events (
+        execution_id text not null,
+        seq integer not null,
+        event jsonb not null,
+        primary key (execution_id, seq))`,
+      `create table outputs (
+        execution_id text not null,
+        ref text not null,
+        body jsonb not null,
+        primary key (execution_id, ref))`,
+      `create table cluster_meta (
+        key text primary key,
+        value jsonb not null)`,
+    ],
+  },
+];
+
+/** Applies every migration not yet applied; returns the versions it applied. */
+export async function migrate(db: Kysely<Database>, now: number): Promise<number[]> {
+  return await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+    await sql`create table if not exists engine_migrations (
+      version integer primary key,
+      name text not null,
+      applied_at bigint not null)`.execute(trx);
+    const done = new Set(
+      (await trx.selectFrom("engine_migrations").select("version").execute()).map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const statement of m.statements) await sql.raw(statement).execute(trx);
+      await trx.insertInto("engine_migrations").values({ version: m.version, name: m.name, applied_at: now })
+        .execute();
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * The SQL schema's tables as Kysely types. Times are epoch milliseconds in
+ * `bigint` columns (read back as strings by the drivers; converted on read).
+ *
+ * @module
+ */
+import type { ColumnType } from "kysely";
+
+type BigIntColumn = ColumnType<string | number, number, number>;
+type NullableBigInt = ColumnType<string | number | null, number | null, number | null>;
+
+export interface WorkflowsTable {
+  id: string;
+  version: number;
+  definition: unknown;
+  hash: string;
+  created_at: BigIntColumn;
+}
+
+export interface WorkflowHeadsTable {
+  id: string;
+  latest_version: number;
+  deleted: boolean;
+}
+
+export interface ShardsTable {
+  shard: number;
+  owner: string | null;
+  epoch: BigIntColumn;
+}
+
+export interface ExecutionsTable {
+  execution_id: string;
+  workflow_id: string;
+  version: number;
+  status: string;
+  start_time: BigIntColumn;
+  end_time: NullableBigInt;
+  shard: number;
+  last_seq: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  next_timer_at: NullableBigInt;
+}
+
+export interface EventsTable {
+  execution_id: string;
+  seq: number;
+  event: unknown;
+}
+
+export interface OutputsTable {
+  execution_id: string;
+  ref: string;
+  /** `{records: [...]}`: an object, since drivers send a bare JS array as a SQL array. */
+  body: unknown;
+}
+
+export interface ClusterMetaTable {
+  key: string;
+  value: unknown;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: BigIntColumn;
+}
+
+/** The whole database. */
+export interface Database {
+  engine_migrations: MigrationsTable;
+  workflows: WorkflowsTable;
+  workflow_heads: WorkflowHeadsTable;
+  shards: ShardsTable;
+  executions: ExecutionsTable;
+  events: EventsTable;
+  outputs: OutputsTable;
+  cluster_meta: ClusterMetaTable;
+}

@@ -1,0 +1,413 @@
+/**
+ * The storage contract over PostgreSQL's SQL, through Kysely: the same code
+ * serves a PostgreSQL server (postgres.js) and the embedded PGlite. Appends of
+ * several executions go in one transaction (a commit group); each is fenced by
+ * its shard's epoch, read `for share` in that transaction so that a concurrent
+ * claim (an `update` of the shard row) waits for the commit, or commits first
+ * and makes the append fail.
+ *
+ * @module
+ */
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { ExecutionEvent } from "../../core/events.ts";
+import type { Json } from "../../core/json.ts";
+import type { ExecutionStatus } from "../../core/state.ts";
+import type { WorkflowDefinition } from "../../core/workflow.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  ExecutionQuery,
+  Page,
+  PutWorkflowResult,
+  ShardRecord,
+  Storage,
+  StoredExecution,
+  StoredWorkflow,
+} from "../storage.ts";
+import type { Database, ExecutionsTable } from "./schema.ts";
+
+type Row<T> = { [K in keyof T]: T[K] extends { __select__: infer S } ? S : T[K] };
+type ExecutionRow = Row<ExecutionsTable>;
+
+const num = (v: string | number): number => typeof v === "number" ? v : Number(v);
+const numOrNull = (v: string | number | null): number | null => v === null ? null : num(v);
+
+function toExecution(r: ExecutionRow): StoredExecution {
+  return {
+    executionId: r.execution_id,
+    workflowId: r.workflow_id,
+    version: r.version,
+    status: r.status as ExecutionStatus,
+    startTime: num(r.start_time as string | number),
+    endTime: numOrNull(r.end_time as string | number | null),
+    shard: r.shard,
+    lastSeq: r.last_seq,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    nextTimerAt: numOrNull(r.next_timer_at as string | number | null),
+  };
+}
+
+function toWorkflow(r: { id: string; version: number; definition: unknown; hash: string; created_at: unknown }) {
+  return {
+    id: r.id,
+    version: r.version,
+    definition: r.definition as WorkflowDefinition,
+    hash: r.hash,
+    createdAt: num(r.created_at as string | number),
+  } satisfies StoredWorkflow;
+}
+
+/** Execution listings are newest first; the cursor is the last row's (start_time, execution_id). */
+function encodeCursor(e: StoredExecution): string {
+  return `${e.startTime}:${e.executionId}`;
+}
+
+function decodeCursor(cursor: string): { time: number; id: string } | undefined {
+  const at = cursor.indexOf(":");
+  const time = Number(cursor.slice(0, at));
+  if (at <= 0 || !Number.isFinite(time)) return undefined;
+  return { time, id: cursor.slice(at + 1) };
+}
+
+/** Options of `SqlStorage`. */
+export interface SqlStorageOptions {
+  kind: string;
+  /** Turns a driver error into `StorageUnavailable` when the backend is unreachable; otherwise returns it. */
+  classify: (err: unknown) => unknown;
+  /** Closes the underlying driver. */
+  close: () => Promise<void>;
+}
+
+/** The storage contract over SQL. */
+export class SqlStorage implements Storage {
+  readonly kind: string;
+
+  constructor(readonly db: Kysely<Database>, private readonly opts: SqlStorageOptions) {
+    this.kind = opts.kind;
+  }
+
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.opts.classify(err);
+    }
+  }
+
+  putWorkflow(def: WorkflowDefinition, hash: string, expected: number, now: number): Promise<PutWorkflowResult> {
+    return this.#run(() =>
+      this.db.transaction().execute(async (trx): Promise<PutWorkflowResult> => {
+        const head = await trx.selectFrom("workflow_heads").selectAll().where("id", "=", def.id).forUpdate()
+          .executeTakeFirst();
+        const latest = head?.latest_version ?? 0;
+        if (latest !== expected) {
+          const current = head && !head.deleted ? await this.#version(trx, def.id, latest) : undefined;
+          return { ok: false, code: "version_conflict", current };
+        }
+        const version = expected + 1;
+        await trx.insertInto("workflows").values({
+          id: def.id,
+          version,
+          definition: def,
+          hash,
+          created_at: now,
+        }).execute();
+        await trx.insertInto("workflow_heads").values({ id: def.id, latest_version: version, deleted: false })
+          .onConflict((oc) => oc.column("id").doUpdateSet({ latest_version: version, deleted: false }))
+          .execute();
+        return { ok: true, workflow: { id: def.id, version, definition: def, hash, createdAt: now } };
+      })
+    );
+  }
+
+  async #version(db: Kysely<Database> | Transaction<Database>, id: string, version: number) {
+    const r = await db.selectFrom("workflows").selectAll().where("id", "=", id).where("version", "=", version)
+      .executeTakeFirst();
+    return r && toWorkflow(r);
+  }
+
+  getWorkflow(id: string, version?: number): Promise<StoredWorkflow | undefined> {
+    return this.#run(async () => {
+      if (version !== undefined) return await this.#version(this.db, id, version);
+      const r = await this.db.selectFrom("workflow_heads as h")
+        .innerJoin("workflows as w", (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"))
+        .select(["w.id", "w.version", "w.definition", "w.hash", "w.created_at"])
+        .where("h.id", "=", id).where("h.deleted", "=", false)
+        .executeTakeFirst();
+      return r && toWorkflow(r);
+    });
+  }
+
+  listWorkflows(limit: number, cursor?: string | null): Promise<Page<StoredWorkflow>> {
+    return this.#run(async () => {
+      let q = this.db.selectFrom("workflow_heads as h")
+        .innerJoin("workflows as w", (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"))
+        .select(["w.id", "w.version", "w.definition", "w.hash", "w.created_at"])
+        .where("h.deleted", "=", false)
+        .orderBy("h.id")
+        .limit(limit + 1);
+      if (cursor != null) q = q.where("h.id", ">", cursor);
+      const rows = (await q.execute()).map(toWorkflow);
+      const items = rows.slice(0, limit);
+      return { items, next: rows.length > limit ? items.at(-1)!.id : null };
+    });
+  }
+
+  deleteWorkflow(id: string): Promise<boolean> {
+    return this.#run(async () => {
+      const r = await this.db.updateTable("workflow_heads").set({ deleted: true })
+        .where("id", "=", id).where("deleted", "=", false).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    });
+  }
+
+  latestVersion(id: string): Promise<number> {
+    return this.#run(async () => {
+      const r = await this.db.selectFrom("workflow_heads").select("latest_version").where("id", "=", id)
+        .executeTakeFirst();
+      return r?.latest_version ?? 0;
+    });
+  }
+
+  append(request: AppendRequest): Promise<AppendResult> {
+    return this.appendMany([request]).then((r) => r[0]);
+  }
+
+  appendMany(requests: AppendRequest[]): Promise<AppendResult[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return this.#run(() => this.db.transaction().execute((trx) => this.#appendIn(trx, requests)));
+  }
+
+  async #appendIn(trx: Transaction<Database>, requests: AppendRequest[]): Promise<AppendResult[]> {
+    const shardIds = [...new Set(requests.map((r) => r.fence.shard))];
+    const shardRows = await trx.selectFrom("shards").select(["shard", "epoch"])
+      .where("shard", "in", shardIds).forShare().execute();
+    const epochs = new Map(shardRows.map((r) => [r.shard, num(r.epoch as string | number)]));
+    const results: AppendResult[] = new Array(requests.length);
+    const creates: number[] = [];
+    const updates: number[] = [];
+    requests.forEach((req, i) => {
+      const epoch = epochs.get(req.fence.shard) ?? 0;
+      if (epoch !== req.fence.epoch) {
+        results[i] = {
+          ok: false,
+          error: {
+            code: "stale_epoch",
+            message: `shard ${req.fence.shard} is at epoch ${epoch}, the write carried ${req.fence.epoch}`,
+            currentEpoch: epoch,
+          },
+        };
+      } else if (req.expectedSeq === 0) creates.push(i);
+      else updates.push(i);
+    });
+    const row = (req: AppendRequest) => ({
+      execution_id: req.executionId,
+      workflow_id: req.summary.workflowId,
+      version: req.summary.version,
+      status: req.summary.status,
+      start_time: req.summary.startTime,
+      end_time: req.summary.endTime,
+      shard: req.fence.shard,
+      last_seq: req.expectedSeq + req.events.length,
+      idempotency_key: req.idempotencyKey ?? null,
+      request_hash: req.requestHash ?? null,
+      next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
+    });
+    const written: number[] = [];
+    if (creates.length > 0) {
+      const inserted = await trx.insertInto("executions").values(creates.map((i) => row(requests[i])))
+        .onConflict((oc) => oc.column("execution_id").doNothing()).returning("execution_id").execute();
+      const ok = new Set(inserted.map((r) => r.execution_id));
+      const duplicate = creates.filter((i) => !ok.has(requests[i].executionId));
+      const existing = duplicate.length === 0 ? [] : await trx.selectFrom("executions").selectAll()
+        .where("execution_id", "in", duplicate.map((i) => requests[i].executionId)).execute();
+      const byId = new Map(existing.map((r) => [r.execution_id, toExecution(r)]));
+      for (const i of creates) {
+        const id = requests[i].executionId;
+        if (ok.has(id)) written.push(i);
+        else {
+          // Two requests creating one id in one group: the first wins, the second sees it exists.
+          const found = byId.get(id);
+          results[i] = {
+            ok: false,
+            error: {
+              code: "execution_exists",
+              message: `execution ${id} exists`,
+              existing: found ?? toExecution({ ...row(requests[i]), start_time: requests[i].summary.startTime }),
+            },
+          };
+        }
+      }
+    }
+    for (const i of updates) {
+      const req = requests[i];
+      const r = row(req);
+      const updated = await trx.updateTable("executions").set({
+        status: r.status,
+        end_time: r.end_time,
+        last_seq: r.last_seq,
+        next_timer_at: r.next_timer_at,
+      }).where("execution_id", "=", req.executionId).where("last_seq", "=", req.expectedSeq)
+        .where("shard", "=", req.fence.shard)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 1) {
+        written.push(i);
+        continue;
+      }
+      const current = await trx.selectFrom("executions").select("last_seq").where("execution_id", "=", req.executionId)
+        .executeTakeFirst();
+      results[i] = {
+        ok: false,
+        error: {
+          code: "sequence_conflict",
+          message: `expected seq ${req.expectedSeq}, found ${current?.last_seq ?? "no execution"}`,
+          lastSeq: current?.last_seq ?? 0,
+        },
+      };
+    }
+    const eventRows = written.flatMap((i) =>
+      requests[i].events.map((e) => ({ execution_id: requests[i].executionId, seq: e.seq, event: e }))
+    );
+    for (let at = 0; at < eventRows.length; at += 1000) {
+      await trx.insertInto("events").values(eventRows.slice(at, at + 1000)).execute();
+    }
+    const outputRows = written.flatMap((i) =>
+      (requests[i].outputs ?? []).map((o) => ({
+        execution_id: requests[i].executionId,
+        ref: o.ref,
+        body: { records: o.records },
+      }))
+    );
+    for (let at = 0; at < outputRows.length; at += 100) {
+      await trx.insertInto("outputs").values(outputRows.slice(at, at + 100))
+        .onConflict((oc) => oc.columns(["execution_id", "ref"]).doNothing()).execute();
+    }
+    for (const i of written) results[i] = { ok: true };
+    return results;
+  }
+
+  readEvents(executionId: string, afterSeq = 0): Promise<ExecutionEvent[]> {
+    return this.#run(async () => {
+      const rows = await this.db.selectFrom("events").select("event").where("execution_id", "=", executionId)
+        .where("seq", ">", afterSeq).orderBy("seq").execute();
+      return rows.map((r) => r.event as ExecutionEvent);
+    });
+  }
+
+  getExecution(executionId: string): Promise<StoredExecution | undefined> {
+    return this.#run(async () => {
+      const r = await this.db.selectFrom("executions").selectAll().where("execution_id", "=", executionId)
+        .executeTakeFirst();
+      return r && toExecution(r);
+    });
+  }
+
+  listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>> {
+    return this.#run(async () => {
+      let q = this.db.selectFrom("executions").selectAll()
+        .orderBy("start_time", "desc").orderBy("execution_id", "desc").limit(query.limit + 1);
+      if (query.workflowId !== undefined) q = q.where("workflow_id", "=", query.workflowId);
+      if (query.status !== undefined) q = q.where("status", "=", query.status);
+      const c = query.cursor ? decodeCursor(query.cursor) : undefined;
+      if (c) {
+        q = q.where((eb) =>
+          eb.or([
+            eb("start_time", "<", c.time),
+            eb.and([eb("start_time", "=", c.time), eb("execution_id", "<", c.id)]),
+          ])
+        );
+      }
+      const rows = (await q.execute()).map(toExecution);
+      const items = rows.slice(0, query.limit);
+      return { items, next: rows.length > query.limit ? encodeCursor(items.at(-1)!) : null };
+    });
+  }
+
+  countExecutions(workflowId: string): Promise<number> {
+    return this.#run(async () => {
+      const r = await this.db.selectFrom("executions").select((eb) => eb.fn.countAll().as("n"))
+        .where("workflow_id", "=", workflowId).executeTakeFirstOrThrow();
+      return Number(r.n);
+    });
+  }
+
+  listRunning(shards: readonly number[]): Promise<StoredExecution[]> {
+    if (shards.length === 0) return Promise.resolve([]);
+    return this.#run(async () =>
+      (await this.db.selectFrom("executions").selectAll().where("status", "=", "running")
+        .where("shard", "in", [...shards]).execute()).map(toExecution)
+    );
+  }
+
+  listDueTimers(shards: readonly number[], before: number, limit: number): Promise<StoredExecution[]> {
+    if (shards.length === 0) return Promise.resolve([]);
+    return this.#run(async () =>
+      (await this.db.selectFrom("executions").selectAll().where("status", "=", "running")
+        .where("next_timer_at", "is not", null).where("next_timer_at", "<=", before)
+        .where("shard", "in", [...shards]).orderBy("next_timer_at").orderBy("execution_id").limit(limit)
+        .execute()).map(toExecution)
+    );
+  }
+
+  deleteFinishedBefore(before: number, limit: number): Promise<number> {
+    return this.#run(() =>
+      this.db.transaction().execute(async (trx) => {
+        const victims = (await trx.selectFrom("executions").select("execution_id")
+          .where("status", "<>", "running").where("end_time", "<", before).orderBy("end_time").limit(limit)
+          .execute()).map((r) => r.execution_id);
+        if (victims.length === 0) return 0;
+        await trx.deleteFrom("events").where("execution_id", "in", victims).execute();
+        await trx.deleteFrom("outputs").where("execution_id", "in", victims).execute();
+        await trx.deleteFrom("executions").where("execution_id", "in", victims).execute();
+        return victims.length;
+      })
+    );
+  }
+
+  getOutput(executionId: string, ref: string): Promise<Json[] | undefined> {
+    return this.#run(async () => {
+      const r = await this.db.selectFrom("outputs").select("body").where("execution_id", "=", executionId)
+        .where("ref", "=", ref).executeTakeFirst();
+      return r ? (r.body as { records: Json[] }).records : undefined;
+    });
+  }
+
+  claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined> {
+    return this.#run(async () => {
+      if (expectedEpoch === 0) {
+        const r = await this.db.insertInto("shards").values({ shard, owner, epoch: 1 })
+          .onConflict((oc) => oc.column("shard").doNothing()).returning(["shard", "owner", "epoch"])
+          .executeTakeFirst();
+        return r && { shard: r.shard, owner: r.owner, epoch: num(r.epoch as string | number) };
+      }
+      const r = await this.db.updateTable("shards").set({ owner, epoch: expectedEpoch + 1 })
+        .where("shard", "=", shard).where("epoch", "=", expectedEpoch)
+        .returning(["shard", "owner", "epoch"]).executeTakeFirst();
+      return r && { shard: r.shard, owner: r.owner, epoch: num(r.epoch as string | number) };
+    });
+  }
+
+  getShards(): Promise<ShardRecord[]> {
+    return this.#run(async () =>
+      (await this.db.selectFrom("shards").selectAll().orderBy("shard").execute()).map((r) => ({
+        shard: r.shard,
+        owner: r.owner,
+        epoch: num(r.epoch as string | number),
+      }))
+    );
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.opts.close();
+  }
+}

@@ -176,7 +176,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const current = running.items[0] ?? null;
     return {
       workflowId,
-      state: current ? "running" : last ? last.status : "idle",
+      state: current ? "running" : "idle",
       executionCount: count,
       currentExecution: current && executionRow(current),
       lastExecution: last && executionRow(last),
@@ -234,7 +234,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
     const w = await workflows.get(params.id, version);
     if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
-    return json(w.definition, 200, { "x-workflow-version": String(w.version) });
+    return json(w.definition, 200, {});
   });
   router.on("PUT", "/api/v1/workflows/:id", async ({ req, params }) => {
     const r = await workflows.update(params.id, await readJson(req));
@@ -292,7 +292,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (!r.ok) throw engineError(r.error);
     const { executionId, created } = r.value;
     const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
-    if (!created) headers["idempotent-replayed"] = "true";
+
     const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
     if (view && view.status !== "running" && wait > 0) {
       return json({ ...view, message: "execution finished" }, 200, headers);
@@ -389,7 +389,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   router.on("POST", "/api/v1/executions/:executionId/signals/:name", async ({ req, params }) => {
     const body = await readJson(req, {}) as { payload?: Json } | null;
     const payload = body && typeof body === "object" && "payload" in body ? body.payload ?? null : null;
-    if (JSON.stringify(payload).length > MAX_SIGNAL_BYTES) {
+    if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_SIGNAL_BYTES) {
       throw new ApiError(413, "payload_too_large", `a signal payload is at most ${MAX_SIGNAL_BYTES} bytes`);
     }
     const r = await engine.signal(params.executionId, params.name, payload);
@@ -448,7 +448,6 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       startTime: h.startTime,
       endTime: h.endTime,
       duration: h.duration,
-      nodes: h.nodes,
     });
   });
 

@@ -203,7 +203,11 @@ Deno.test("a bad query parameter is 400 invalid_parameter naming it", async () =
       assertApiError(r, 400, "invalid_parameter");
       assertEquals(r.body.error.details, [{ path: "?limit", message: `got ${JSON.stringify(limit)}` }]);
     }
-    assertApiError(await getJson(node, "/api/v1/workflows/wf-1/executions?limit=x"), 400, "invalid_parameter");
+    assertApiError(
+      await getJson(node, "/api/v1/workflows/wf-1/executions?limit=x"),
+      400,
+      "invalid_parameter",
+    );
     const status = await getJson(node, "/api/v1/workflows/wf-1/executions?status=bogus");
     assertApiError(status, 400, "invalid_parameter");
     assertEquals(status.body.error.details[0].path, "?status");
@@ -246,9 +250,13 @@ Deno.test("a signal payload over 64 KiB (as UTF-8 JSON) is 413 payload_too_large
   await withNode(async (node) => {
     await createWorkflow(
       node,
-      chain("wf-s", n("src", "source/memory.collection", { data: [] }), n("w", "control/signal.wait", {
-        name: "go",
-      })),
+      chain(
+        "wf-s",
+        n("src", "source/memory.collection", { data: [] }),
+        n("w", "control/signal.wait", {
+          name: "go",
+        }),
+      ),
     );
     const started = await execute(node, "wf-s", { wait: 0 });
     const id = started.body.executionId;

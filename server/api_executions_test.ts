@@ -29,7 +29,12 @@ import {
 } from "./test_server.ts";
 
 /** Runs `memory.collection(data) → ...middle → memory.collect` and returns what the collect node got. */
-async function transformed(node: { url: string }, id: string, data: unknown[], ...middle: ReturnType<typeof n>[]) {
+async function transformed(
+  node: { url: string },
+  id: string,
+  data: unknown[],
+  ...middle: ReturnType<typeof n>[]
+) {
   const r = await runWorkflow(node, through(id, data, ...middle));
   return await nodeOutput(node, r.body.executionId, "out");
 }
@@ -64,7 +69,10 @@ Deno.test("the old engine's sample runs: 100 numbers, 50 pass the filter, consol
     assertEquals(await nodeOutput(node, r.body.executionId, "n2"), fifty);
     assertEquals(await nodeOutput(node, r.body.executionId, "n3"), fifty);
     // The output route pages.
-    const page = await getJson(node, `/api/v1/executions/${r.body.executionId}/nodes/n1/output?offset=10&limit=5`);
+    const page = await getJson(
+      node,
+      `/api/v1/executions/${r.body.executionId}/nodes/n1/output?offset=10&limit=5`,
+    );
     assertEquals([page.body.total, page.body.offset, page.body.limit, page.body.records], [
       100,
       10,
@@ -138,13 +146,20 @@ Deno.test("file.text and file.csv sources read temp files", async () => {
       const id = r.body.executionId;
       assertEquals(await nodeOutput(node, id, "c1"), ["alpha", "", "  ", "beta", "gamma"]);
       assertEquals(await nodeOutput(node, id, "c2"), ["alpha", "beta", "gamma"]);
-      assertEquals(await nodeOutput(node, id, "c3"), [{ name: "ann", age: "30" }, { name: "bo, b", age: "4" }]);
+      assertEquals(await nodeOutput(node, id, "c3"), [{ name: "ann", age: "30" }, {
+        name: "bo, b",
+        age: "4",
+      }]);
       assertEquals(await nodeOutput(node, id, "c4"), [["a", "b"], ["1", "2"]]);
 
       // A missing file fails the node (not retryable: one attempt).
       const missing = await runWorkflow(
         node,
-        chain("wf-missing", n("f", "source/file.text", { path: `${dir}/nope.txt` }), n("out", "sink/memory.collect")),
+        chain(
+          "wf-missing",
+          n("f", "source/file.text", { path: `${dir}/nope.txt` }),
+          n("out", "sink/memory.collect"),
+        ),
         "failed",
       );
       assertEquals(missing.body.error.code, "file_not_found");
@@ -160,13 +175,23 @@ Deno.test("file.text and file.csv sources read temp files", async () => {
 Deno.test("transforms: filter (fields and bare values)", async () => {
   await withNode(async (node) => {
     assertEquals(
-      await transformed(node, "wf-f1", [{ amount: 5 }, { amount: 20 }, { amount: 15 }], n("t", "transform/filter", {
-        condition: "amount > 10",
-      })),
+      await transformed(
+        node,
+        "wf-f1",
+        [{ amount: 5 }, { amount: 20 }, { amount: 15 }],
+        n("t", "transform/filter", {
+          condition: "amount > 10",
+        }),
+      ),
       [{ amount: 20 }, { amount: 15 }],
     );
     assertEquals(
-      await transformed(node, "wf-f2", [1, 2, 3, 4], n("t", "transform/filter", { condition: "value % 2 = 0" })),
+      await transformed(
+        node,
+        "wf-f2",
+        [1, 2, 3, 4],
+        n("t", "transform/filter", { condition: "value % 2 = 0" }),
+      ),
       [2, 4],
     );
   });
@@ -190,7 +215,11 @@ Deno.test("transforms: map by expression and by fields", async () => {
     // $index and $input are bound.
     const r = await runWorkflow(
       node,
-      through("wf-m3", ["a", "b"], n("t", "transform/map", { expression: "$string($index) & value & $input.s" })),
+      through(
+        "wf-m3",
+        ["a", "b"],
+        n("t", "transform/map", { expression: "$string($index) & value & $input.s" }),
+      ),
       "completed",
       { input: { s: "!" } },
     );
@@ -201,7 +230,12 @@ Deno.test("transforms: map by expression and by fields", async () => {
 Deno.test("transforms: distinct, batch, limit", async () => {
   await withNode(async (node) => {
     assertEquals(
-      await transformed(node, "wf-d1", [1, 2, 1, 3, 2, { a: 1, b: 2 }, { b: 2, a: 1 }], n("t", "transform/distinct")),
+      await transformed(
+        node,
+        "wf-d1",
+        [1, 2, 1, 3, 2, { a: 1, b: 2 }, { b: 2, a: 1 }],
+        n("t", "transform/distinct"),
+      ),
       [1, 2, 3, { a: 1, b: 2 }],
     );
     assertEquals(
@@ -228,7 +262,12 @@ Deno.test("transforms: aggregate, aggregate.count, sort", async () => {
   await withNode(async (node) => {
     const rows = [{ g: "a", x: 1 }, { g: "b", x: 5 }, { g: "a", x: 3 }];
     assertEquals(
-      await transformed(node, "wf-a1", rows, n("t", "transform/aggregate", { groupBy: "g", op: "sum", field: "x" })),
+      await transformed(
+        node,
+        "wf-a1",
+        rows,
+        n("t", "transform/aggregate", { groupBy: "g", op: "sum", field: "x" }),
+      ),
       [{ g: "a", sum: 4 }, { g: "b", sum: 5 }],
     );
     assertEquals(
@@ -236,7 +275,12 @@ Deno.test("transforms: aggregate, aggregate.count, sort", async () => {
       [{ max: 5 }],
     );
     assertEquals(
-      await transformed(node, "wf-a3", rows, n("t", "transform/aggregate", { groupBy: ["g"], op: "avg", field: "x" })),
+      await transformed(
+        node,
+        "wf-a3",
+        rows,
+        n("t", "transform/aggregate", { groupBy: ["g"], op: "avg", field: "x" }),
+      ),
       [{ g: "a", avg: 2 }, { g: "b", avg: 5 }],
     );
     assertEquals(
@@ -317,7 +361,11 @@ Deno.test("control: http calls a local target and emits {status, headers, body}"
       // 404 is not worth a retry: failed after one attempt, even with the default policy.
       const failed = await runWorkflow(
         node,
-        chain("wf-http-404", n("h", "control/http", { url: `${target.url}/missing` }), n("out", "sink/memory.collect")),
+        chain(
+          "wf-http-404",
+          n("h", "control/http", { url: `${target.url}/missing` }),
+          n("out", "sink/memory.collect"),
+        ),
         "failed",
       );
       assertEquals([failed.body.error.code, failed.body.error.nodeId], ["http_status", "h"]);
@@ -417,7 +465,9 @@ Deno.test("control: signal.wait keeps the execution running until POST /signals/
     const unknown = await postJson(node, `/api/v1/executions/${id}/signals/nope`, {});
     assertApiError(unknown, 404, "signal_unknown");
 
-    const signalled = await postJson(node, `/api/v1/executions/${id}/signals/approve`, { payload: { by: "ops" } });
+    const signalled = await postJson(node, `/api/v1/executions/${id}/signals/approve`, {
+      payload: { by: "ops" },
+    });
     assertEquals(signalled.status, 200, signalled.text);
     assertEquals(signalled.body.executionId, id);
     const done = await waitForExecution(node, id, (v) => v.status !== "running");
@@ -443,7 +493,11 @@ pgTest("sql.insert and sql.query against PostgreSQL", async () => {
       chain(
         "wf-sql-in",
         n("src", "source/memory.collection", {
-          data: [{ id: 1, name: "a", tags: ["x"] }, { id: 2, name: "b" }, { id: 1, name: "c", tags: { k: 1 } }],
+          data: [{ id: 1, name: "a", tags: ["x"] }, { id: 2, name: "b" }, {
+            id: 1,
+            name: "c",
+            tags: { k: 1 },
+          }],
         }),
         n("ins", "sink/sql.insert", { table, upsertKey: "id", connectionUrl: TEST_DATABASE_URL }),
       ),
@@ -484,7 +538,9 @@ pgTest("sql.insert and sql.query against PostgreSQL", async () => {
       "failed",
     );
     assertEquals([missing.body.error.code, viewNode(missing.body, "ins").attempts], ["sql_table_missing", 1]);
-    await sql.unsafe(`delete from engine_sink_marks where idempotency_key = $1`, [`${insert.body.executionId}:ins`]);
+    await sql.unsafe(`delete from engine_sink_marks where idempotency_key = $1`, [
+      `${insert.body.executionId}:ins`,
+    ]);
   } finally {
     await node.close();
     await sql.unsafe(`drop table if exists ${table}`).catch(() => {});
@@ -530,7 +586,11 @@ Deno.test("retries with backoff: 503, 503, 200 → completed after 3 attempts wi
       assertEquals(viewNode(r.body, "h").status, "completed");
       assertEquals((await nodeOutput(node, id, "out"))[0].body, { attempt: 3 });
       assertEquals(target.seen.length, 3);
-      assertEquals(target.seen.map((s) => s.headers.get("idempotency-key")), [`${id}:h`, `${id}:h`, `${id}:h`]);
+      assertEquals(target.seen.map((s) => s.headers.get("idempotency-key")), [
+        `${id}:h`,
+        `${id}:h`,
+        `${id}:h`,
+      ]);
       assert(target.seen[1].at - target.seen[0].at >= 50, "≥ 50 ms before attempt 2");
       assert(target.seen[2].at - target.seen[1].at >= 100, "≥ 100 ms before attempt 3");
 
@@ -632,9 +692,13 @@ Deno.test("cancel: a waiting execution → cancelled; cancel again → 409 execu
   await withNode(async (node) => {
     await createWorkflow(
       node,
-      chain("wf-cancel", n("src", "source/memory.collection", { data: [1] }), n("w", "control/signal.wait", {
-        name: "go",
-      })),
+      chain(
+        "wf-cancel",
+        n("src", "source/memory.collection", { data: [1] }),
+        n("w", "control/signal.wait", {
+          name: "go",
+        }),
+      ),
     );
     const started = await execute(node, "wf-cancel", { wait: 0 });
     assertEquals(started.status, 202, started.text);
@@ -648,7 +712,11 @@ Deno.test("cancel: a waiting execution → cancelled; cancel again → 409 execu
     assertEquals(view.body.status, "cancelled");
 
     assertApiError(await postJson(node, `/api/v1/executions/${id}/cancel`, {}), 409, "execution_terminal");
-    assertApiError(await postJson(node, `/api/v1/executions/${id}/signals/go`, {}), 409, "execution_terminal");
+    assertApiError(
+      await postJson(node, `/api/v1/executions/${id}/signals/go`, {}),
+      409,
+      "execution_terminal",
+    );
     const events = await eventsOf(node, id);
     assertEquals(events.filter((x) => x.type === "ExecutionCancelled").length, 1);
   });
@@ -679,7 +747,10 @@ Deno.test("idempotent submit: same key → same execution (replayed); same key, 
     const timeoutToo = await execute(node, "wf-idem", { input: { a: 1 }, timeoutMs: 5000, headers: key });
     assertApiError(timeoutToo, 422, "idempotency_mismatch");
 
-    const other = await execute(node, "wf-idem", { input: { a: 1 }, headers: { "idempotency-key": "order-43" } });
+    const other = await execute(node, "wf-idem", {
+      input: { a: 1 },
+      headers: { "idempotency-key": "order-43" },
+    });
     assertEquals(other.status, 200, other.text);
     assert(other.body.executionId !== id, "another key, another execution");
     const list = await getJson(node, "/api/v1/workflows/wf-idem/executions");
@@ -739,7 +810,12 @@ Deno.test("status, executions list, events and logs", async () => {
       "version",
       "workflowId",
     ]);
-    assertEquals([last.executionId, last.status, last.version, last.workflowId], [first, "completed", 1, "wf-read"]);
+    assertEquals([last.executionId, last.status, last.version, last.workflowId], [
+      first,
+      "completed",
+      1,
+      "wf-read",
+    ]);
     assertEquals(last.duration, last.endTime - last.startTime);
 
     const list = await getJson(node, "/api/v1/workflows/wf-read/executions");
@@ -750,7 +826,10 @@ Deno.test("status, executions list, events and logs", async () => {
     assertEquals(page.body.length, 1);
     const cursor = page.headers.get("x-next-cursor");
     assert(cursor, "a next cursor");
-    const page2 = await getJson(node, `/api/v1/workflows/wf-read/executions?limit=1&cursor=${encodeURIComponent(cursor)}`);
+    const page2 = await getJson(
+      node,
+      `/api/v1/workflows/wf-read/executions?limit=1&cursor=${encodeURIComponent(cursor)}`,
+    );
     assertEquals(page2.body.map((x: { executionId: string }) => x.executionId), [first]);
     assertEquals(page2.headers.get("x-next-cursor"), null);
 
@@ -790,7 +869,10 @@ Deno.test("the old history routes answer with their shapes", async () => {
     assertEquals(history.status, 200, history.text);
     assertEquals(Object.keys(history.body).sort(), ["executions", "workflowId"]);
     assertEquals(history.body.workflowId, "wf-1");
-    assertEquals(history.body.executions.map((x: { executionId: string }) => x.executionId), [b.executionId, a.executionId]);
+    assertEquals(history.body.executions.map((x: { executionId: string }) => x.executionId), [
+      b.executionId,
+      a.executionId,
+    ]);
     const h = history.body.executions[1];
     assertEquals(Object.keys(h).sort(), [
       "duration",
@@ -810,12 +892,15 @@ Deno.test("the old history routes answer with their shapes", async () => {
       a.endTime,
       a.duration,
     ]);
-    assertEquals(h.nodes.map((x: { nodeId: string; nodeType: string; recordsProcessed: number; error: null }) => [
-      x.nodeId,
-      x.nodeType,
-      x.recordsProcessed,
-      x.error,
-    ]), [["n1", "sequence.numbers", 100, null], ["n2", "filter", 100, null], ["n3", "console.log", 50, null]]);
+    assertEquals(
+      h.nodes.map((x: { nodeId: string; nodeType: string; recordsProcessed: number; error: null }) => [
+        x.nodeId,
+        x.nodeType,
+        x.recordsProcessed,
+        x.error,
+      ]),
+      [["n1", "sequence.numbers", 100, null], ["n2", "filter", 100, null], ["n3", "console.log", 50, null]],
+    );
     assertEquals(Object.keys(h.nodes[0]).sort(), [
       "duration",
       "endTime",
@@ -832,8 +917,15 @@ Deno.test("the old history routes answer with their shapes", async () => {
 
     const status = await getJson(node, "/api/history/wf-1/status");
     assertEquals(status.status, 200);
-    assertEquals([status.body.workflowId, status.body.state, status.body.executionCount], ["wf-1", "completed", 2]);
-    assertEquals([status.body.currentExecution, status.body.lastExecution.executionId], [null, b.executionId]);
+    assertEquals([status.body.workflowId, status.body.state, status.body.executionCount], [
+      "wf-1",
+      "completed",
+      2,
+    ]);
+    assertEquals([status.body.currentExecution, status.body.lastExecution.executionId], [
+      null,
+      b.executionId,
+    ]);
 
     const one = await getJson(node, `/api/history/wf-1/execution/${a.executionId}`);
     assertEquals([one.status, one.body], [200, h]);

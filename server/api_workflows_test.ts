@@ -222,7 +222,11 @@ Deno.test("PUT stores version 2; an execution started on version 1 keeps version
     const mismatch = await putJson(node, "/api/v1/workflows/wf-v", { ...v2, id: "other" });
     assertApiError(mismatch, 400, "id_mismatch");
     assertEquals(mismatch.body.error.details[0].path, "$.id");
-    assertApiError(await putJson(node, "/api/v1/workflows/nope", { ...v2, id: "nope" }), 404, "workflow_not_found");
+    assertApiError(
+      await putJson(node, "/api/v1/workflows/nope", { ...v2, id: "nope" }),
+      404,
+      "workflow_not_found",
+    );
     // A body without an id takes the id of the path.
     const { id: _id, ...noId } = v2;
     assertApiError(await putJson(node, "/api/v1/workflows/nope", noId), 404, "workflow_not_found");
@@ -309,7 +313,14 @@ Deno.test("node-types lists every catalog kind per category with its config sche
       Object.entries(r.body).map(([c, kinds]) => [c, (kinds as { type: string }[]).map((k) => k.type)]),
     );
     assertEquals(names, {
-      source: ["sequence.numbers", "random.numbers", "memory.collection", "file.text", "file.csv", "sql.query"],
+      source: [
+        "sequence.numbers",
+        "random.numbers",
+        "memory.collection",
+        "file.text",
+        "file.csv",
+        "sql.query",
+      ],
       transform: ["filter", "map", "distinct", "batch", "aggregate", "aggregate.count", "sort", "limit"],
       sink: ["console.log", "file.text", "file.csv", "file.jsonl", "memory.collect", "sql.insert"],
       control: ["http", "delay", "condition", "signal.wait"],

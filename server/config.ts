@@ -5,12 +5,14 @@
  *
  * @module
  */
+import { parseDuration } from "../core/duration.ts";
 
 /** The whole configuration of a node. */
 export interface EngineConfig {
   host: string;
   port: number;
-  storage: "memory";
+  /** `auto`: PostgreSQL when a database URL is set, else the embedded store. */
+  storage: "auto" | "memory" | "embedded" | "postgres";
   dataDir: string;
   /** The engine's PostgreSQL database (sql.* nodes default to it). */
   databaseUrl: string | undefined;
@@ -21,9 +23,13 @@ export interface EngineConfig {
   maxOutputRecords: number;
   maxOutputBytes: number;
   maxActiveExecutions: number;
+  /** How long finished executions keep their history, in ms (0: forever). */
+  retentionMs: number;
+  /** PostgreSQL connections at most. */
+  databasePoolMax: number;
 }
 
-type Kind = "string" | "port" | "int" | "enum" | "url";
+type Kind = "string" | "port" | "int" | "enum" | "url" | "duration";
 
 interface Setting {
   key: keyof EngineConfig;
@@ -51,8 +57,8 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--storage",
     env: "ENGINE_STORAGE",
     kind: "enum",
-    values: ["memory"],
-    help: "storage backend",
+    values: ["auto", "memory", "embedded", "postgres"],
+    help: "storage backend (auto: postgres with a database URL, else embedded)",
   },
   { key: "dataDir", flag: "--data-dir", env: "ENGINE_DATA_DIR", kind: "string", help: "data directory" },
   {
@@ -115,13 +121,29 @@ export const SETTINGS: readonly Setting[] = [
     max: 10_000_000,
     help: "executions live at once before submissions get 503",
   },
+  {
+    key: "retentionMs",
+    flag: "--retention",
+    env: "ENGINE_RETENTION",
+    kind: "duration",
+    help: "how long finished executions are kept (e.g. 7d, 12h; 0 keeps them)",
+  },
+  {
+    key: "databasePoolMax",
+    flag: "--database-pool-max",
+    env: "ENGINE_DATABASE_POOL_MAX",
+    kind: "int",
+    min: 1,
+    max: 1000,
+    help: "PostgreSQL connections at most",
+  },
 ];
 
 /** The defaults. */
 export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   host: "127.0.0.1",
   port: 8080,
-  storage: "memory",
+  storage: "auto",
   dataDir: ".data",
   databaseUrl: undefined,
   nodeName: "node-1",
@@ -131,6 +153,8 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   maxOutputRecords: 100_000,
   maxOutputBytes: 16 * 1024 * 1024,
   maxActiveExecutions: 100_000,
+  retentionMs: 7 * 24 * 3_600_000,
+  databasePoolMax: 10,
 });
 
 /** A configuration error: one line naming the setting. */
@@ -168,6 +192,16 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
         );
       }
       return text;
+    case "duration": {
+      if (text === "0") return 0;
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        throw new ConfigError(
+          `${where}: must be a duration such as 30s, 12h or 7d, got ${JSON.stringify(text)}`,
+        );
+      }
+      return ms;
+    }
     case "url": {
       let url: URL;
       try {

@@ -15,7 +15,15 @@ import { compilePlan, type Plan, type PlanNode } from "../core/plan.ts";
 import { evolve, type ExecutionState, initialState, replay } from "../core/state.ts";
 import { pendingTimers, pendingWork } from "../core/timers.ts";
 import { executionSummary, type ExecutionView, executionView } from "../core/view.ts";
-import type { AppendError, Fence, OutputWrite, Storage, StoredWorkflow } from "../storage/storage.ts";
+import type {
+  AppendError,
+  AppendRequest,
+  AppendResult,
+  Fence,
+  OutputWrite,
+  Storage,
+  StoredWorkflow,
+} from "../storage/storage.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { enforceLimits } from "./nodes/limits.ts";
@@ -34,6 +42,12 @@ export interface EngineLimits {
   maxConcurrentAttempts: number;
   /** Waiters on `wait()` at once. */
   maxWaiters: number;
+  /** How long a finished execution keeps its history (retention); 0 keeps it forever. */
+  retentionMs: number;
+  /** How often the maintenance sweep runs (reconcile running executions, retention). */
+  sweepIntervalMs: number;
+  /** Executions deleted per retention batch. */
+  retentionBatch: number;
 }
 
 /** The defaults of `EngineLimits`. */
@@ -43,6 +57,9 @@ export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxActiveExecutions: 100_000,
   maxConcurrentAttempts: 256,
   maxWaiters: 10_000,
+  retentionMs: 7 * 24 * 3_600_000,
+  sweepIntervalMs: 5_000,
+  retentionBatch: 500,
 });
 
 /** What an engine is made of. */
@@ -58,6 +75,8 @@ export interface EngineOptions {
   log: Logger;
   shardCount?: number;
   limits?: Partial<EngineLimits>;
+  /** Where appends go: a commit group over `storage` (default: `storage` itself). */
+  appender?: { append(request: AppendRequest): Promise<AppendResult> };
 }
 
 /** A submission of one execution. */
@@ -123,11 +142,14 @@ export class Engine {
   #waiters = 0;
   #started = false;
   #stopped = false;
+  #sweepTimer: unknown = null;
+  #appender: { append(request: AppendRequest): Promise<AppendResult> };
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_ENGINE_LIMITS, ...(opts.limits ?? {}) };
     this.shardCount = opts.shardCount ?? DEFAULT_SHARD_COUNT;
     this.#attemptSlots = this.limits.maxConcurrentAttempts;
+    this.#appender = opts.appender ?? opts.storage;
     this.#timers = new TimerQueue(opts.clock, (executionId, timerId) => {
       const actor = this.#actors.get(executionId);
       if (actor) {
@@ -164,11 +186,48 @@ export class Engine {
     for (const exec of running) await this.#recover(exec.executionId);
     this.#started = true;
     this.opts.log.info("engine started", { shards: this.shardCount, recovered: running.length });
+    this.#scheduleSweep();
+  }
+
+  #scheduleSweep(): void {
+    if (this.#stopped) return;
+    this.#sweepTimer = this.opts.clock.setTimer(this.limits.sweepIntervalMs, () => {
+      this.sweep().catch((err) => this.opts.log.warn("sweep failed", { error: String(err) }))
+        .finally(() => this.#scheduleSweep());
+    });
+  }
+
+  /**
+   * Maintenance: continues running executions of owned shards that are not live
+   * here (an append whose acknowledgement was lost, say), then deletes, in
+   * bounded batches, executions that ended longer ago than the retention.
+   * Returns what it did.
+   */
+  async sweep(): Promise<{ recovered: number; deleted: number }> {
+    let recovered = 0;
+    for (const exec of await this.opts.storage.listRunning([...this.#epochs.keys()])) {
+      if (!this.#actors.has(exec.executionId)) {
+        await this.#recover(exec.executionId);
+        recovered++;
+      }
+    }
+    let deleted = 0;
+    if (this.limits.retentionMs > 0) {
+      const before = this.opts.clock.now() - this.limits.retentionMs;
+      for (let round = 0; round < 20; round++) {
+        const n = await this.opts.storage.deleteFinishedBefore(before, this.limits.retentionBatch);
+        deleted += n;
+        if (n < this.limits.retentionBatch) break;
+      }
+    }
+    if (recovered > 0 || deleted > 0) this.opts.log.info("sweep", { recovered, deleted });
+    return { recovered, deleted };
   }
 
   /** Stops timers and node attempts. Acknowledged work stays in storage for the next start. */
   stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#sweepTimer !== null) this.opts.clock.clearTimer(this.#sweepTimer);
     this.#timers.stop();
     for (const actor of this.#actors.values()) {
       for (const c of actor.inflight.values()) c.abort(new Error("engine stopping"));
@@ -396,7 +455,7 @@ export class Engine {
         if (events.length > 0) {
           let failure: AppendError | undefined;
           try {
-            const r = await this.opts.storage.append({
+            const r = await this.#appender.append({
               executionId,
               expectedSeq: actor.state.lastSeq,
               fence: actor.fence,

@@ -5,7 +5,10 @@
  *
  * @module
  */
+import { CommitGroup } from "../storage/commit_group.ts";
+import { openEmbedded } from "../storage/embedded.ts";
 import { MemoryStorage } from "../storage/memory.ts";
+import { openPostgres } from "../storage/postgres.ts";
 import type { Storage } from "../storage/storage.ts";
 import { createApi } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -23,6 +26,7 @@ export interface RunningNode {
   port: number;
   engine: Engine;
   storage: Storage;
+  commitGroup: CommitGroup;
   log: Logger;
   /** Stops serving, then the engine, then storage. */
   close(): Promise<void>;
@@ -35,11 +39,20 @@ export interface NodeOverrides {
   storage?: Storage;
 }
 
-/** Opens the storage a configuration names. */
-export function openStorage(config: EngineConfig): Storage {
-  switch (config.storage) {
+/**
+ * Opens the storage a configuration names: `auto` is PostgreSQL when a database
+ * URL is set and the embedded store under the data directory otherwise.
+ */
+export async function openStorage(config: EngineConfig, now: () => number = Date.now): Promise<Storage> {
+  const kind = config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
+  switch (kind) {
     case "memory":
       return new MemoryStorage();
+    case "embedded":
+      return await openEmbedded({ dataDir: config.dataDir, now });
+    case "postgres":
+      if (!config.databaseUrl) throw new Error("storage postgres needs --database-url (ENGINE_DATABASE_URL)");
+      return await openPostgres({ url: config.databaseUrl, poolMax: config.databasePoolMax, now });
   }
 }
 
@@ -62,7 +75,8 @@ export async function startNode(
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ??
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeName });
-  const storage = overrides.storage ?? openStorage(config);
+  const storage = overrides.storage ?? await openStorage(config, () => clock.now());
+  const commitGroup = new CommitGroup(storage);
   const services = realServices({
     databaseUrl: config.databaseUrl,
     log: (line, fields) => log.info(line, fields),
@@ -80,11 +94,19 @@ export async function startNode(
       maxRecords: config.maxOutputRecords,
       maxBytes: config.maxOutputBytes,
       maxActiveExecutions: config.maxActiveExecutions,
+      retentionMs: config.retentionMs,
     },
+    appender: commitGroup,
   });
   const workflows = new WorkflowService(storage, () => clock.now());
-  const handler = createApi({ engine, workflows, storage, log });
-  await engine.start();
+  const handler = createApi({ engine, workflows, storage, log, storageHealthy: () => storage.ping() });
+  try {
+    await engine.start();
+  } catch (err) {
+    await services.close();
+    await storage.close();
+    throw err;
+  }
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -99,6 +121,7 @@ export async function startNode(
     port,
     engine,
     storage,
+    commitGroup,
     log,
     async close() {
       await server.shutdown();

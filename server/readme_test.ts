@@ -17,7 +17,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const node = await startNode({ port: 0, logLevel: "error" });
+    const node = await startNode({ port: 0, logLevel: "error", storage: "memory" });
     try {
       const script = walkthrough(await Deno.readTextFile(new URL("../README.md", import.meta.url)))
         .replaceAll("127.0.0.1:8080", `127.0.0.1:${node.port}`)

@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals } from "../core/testing.ts";
-import { startNode, type RunningNode } from "./node.ts";
+import { type RunningNode, startNode } from "./node.ts";
 
 /** The old engine's sample workflow, as the JSON text its UI posted. */
 export const SAMPLE_WORKFLOW_JSON =
@@ -27,7 +27,7 @@ export function sampleWorkflow(id = "wf-1"): Record<string, unknown> {
 
 /** Starts a real node on a free port, quiet. */
 export function startTestNode(): Promise<RunningNode> {
-  return startNode({ port: 0, host: "127.0.0.1", logLevel: "error" });
+  return startNode({ port: 0, host: "127.0.0.1", logLevel: "error", storage: "memory" });
 }
 
 /** Runs `fn` with a fresh node and always closes it. */
@@ -130,13 +130,22 @@ export interface ExecuteOptions {
 }
 
 /** POST .../execute, optionally waiting for the end. */
-export function execute(node: { url: string }, workflowId: string, opts: ExecuteOptions = {}): Promise<Reply> {
+export function execute(
+  node: { url: string },
+  workflowId: string,
+  opts: ExecuteOptions = {},
+): Promise<Reply> {
   const wait = opts.wait ?? 10_000;
   const body: Record<string, unknown> = {};
   if (opts.input !== undefined) body.input = opts.input;
   if (opts.timeoutMs !== undefined) body.timeoutMs = opts.timeoutMs;
   const query = wait > 0 ? `?wait=${wait}` : "";
-  return postJson(node, `/api/v1/workflows/${encodeURIComponent(workflowId)}/execute${query}`, body, opts.headers);
+  return postJson(
+    node,
+    `/api/v1/workflows/${encodeURIComponent(workflowId)}/execute${query}`,
+    body,
+    opts.headers,
+  );
 }
 
 /** Executes with `?wait=10000` and asserts it ended with `status` (200 and the view). */
@@ -246,7 +255,12 @@ export function chain(id: string, ...nodes: TestNode[]) {
 
 /** A source of `data` feeding `middle`, ending in a memory.collect node `out`. */
 export function through(id: string, data: unknown[], ...middle: TestNode[]) {
-  return chain(id, n("src", "source/memory.collection", { data }), ...middle, n("out", "sink/memory.collect"));
+  return chain(
+    id,
+    n("src", "source/memory.collection", { data }),
+    ...middle,
+    n("out", "sink/memory.collect"),
+  );
 }
 
 // ---- local HTTP targets
@@ -271,7 +285,13 @@ export function startTarget(
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const body = await req.text();
     const index = seen.length;
-    seen.push({ method: req.method, path: new URL(req.url).pathname, headers: req.headers, body, at: Date.now() });
+    seen.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      headers: req.headers,
+      body,
+      at: Date.now(),
+    });
     return await handler(req, index, closing.signal);
   });
   return {

@@ -51,3 +51,21 @@ export function pgTest(name: string, fn: (t: Deno.TestContext) => Promise<void>)
     },
   });
 }
+
+/**
+ * Creates a fresh database on the test server, runs `fn` with its URL, then
+ * drops it (forcing out any connection left open).
+ */
+export async function withTempDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `flowmesh_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    return await fn(url.toString());
+  } finally {
+    await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+    await admin.end({ timeout: 2 });
+  }
+}

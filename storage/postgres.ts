@@ -46,7 +46,9 @@ export function isUnavailable(err: unknown): boolean {
   if (!e || typeof e !== "object") return false;
   if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith("08"))) return true;
   if (e.errno && UNAVAILABLE_CODES.has(e.errno)) return true;
-  return /connection (refused|reset|closed|terminated)|ECONNREFUSED|write CONNECTION_CLOSED/i.test(e.message ?? "");
+  return /connection (refused|reset|closed|terminated)|ECONNREFUSED|write CONNECTION_CLOSED/i.test(
+    e.message ?? "",
+  );
 }
 
 /** Hides the password of a database URL, for messages. */
@@ -69,9 +71,12 @@ export async function openPostgres(opts: PostgresOptions): Promise<SqlStorage> {
   const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
   const classify = (err: unknown) =>
     isUnavailable(err)
-      ? new StorageUnavailable(`PostgreSQL at ${redactUrl(opts.url)} is unavailable: ${(err as Error).message}`, {
-        cause: err,
-      })
+      ? new StorageUnavailable(
+        `PostgreSQL at ${redactUrl(opts.url)} is unavailable: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      )
       : err;
   const storage = new SqlStorage(db, { kind: "postgres", classify, close: () => db.destroy() });
   try {
@@ -80,7 +85,9 @@ export async function openPostgres(opts: PostgresOptions): Promise<SqlStorage> {
     await client.end({ timeout: 1 }).catch(() => {});
     const e = classify(err);
     if (e instanceof StorageUnavailable) throw e;
-    throw new StorageUnavailable(`PostgreSQL at ${redactUrl(opts.url)}: ${(err as Error).message}`, { cause: err });
+    throw new StorageUnavailable(`PostgreSQL at ${redactUrl(opts.url)}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return storage;
 }

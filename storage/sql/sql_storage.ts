@@ -48,7 +48,9 @@ function toExecution(r: ExecutionRow): StoredExecution {
   };
 }
 
-function toWorkflow(r: { id: string; version: number; definition: unknown; hash: string; created_at: unknown }) {
+function toWorkflow(
+  r: { id: string; version: number; definition: unknown; hash: string; created_at: unknown },
+) {
   return {
     id: r.id,
     version: r.version,
@@ -95,7 +97,12 @@ export class SqlStorage implements Storage {
     }
   }
 
-  putWorkflow(def: WorkflowDefinition, hash: string, expected: number, now: number): Promise<PutWorkflowResult> {
+  putWorkflow(
+    def: WorkflowDefinition,
+    hash: string,
+    expected: number,
+    now: number,
+  ): Promise<PutWorkflowResult> {
     return this.#run(() =>
       this.db.transaction().execute(async (trx): Promise<PutWorkflowResult> => {
         const head = await trx.selectFrom("workflow_heads").selectAll().where("id", "=", def.id).forUpdate()
@@ -131,7 +138,10 @@ export class SqlStorage implements Storage {
     return this.#run(async () => {
       if (version !== undefined) return await this.#version(this.db, id, version);
       const r = await this.db.selectFrom("workflow_heads as h")
-        .innerJoin("workflows as w", (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"))
+        .innerJoin(
+          "workflows as w",
+          (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"),
+        )
         .select(["w.id", "w.version", "w.definition", "w.hash", "w.created_at"])
         .where("h.id", "=", id).where("h.deleted", "=", false)
         .executeTakeFirst();
@@ -142,7 +152,10 @@ export class SqlStorage implements Storage {
   listWorkflows(limit: number, cursor?: string | null): Promise<Page<StoredWorkflow>> {
     return this.#run(async () => {
       let q = this.db.selectFrom("workflow_heads as h")
-        .innerJoin("workflows as w", (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"))
+        .innerJoin(
+          "workflows as w",
+          (j) => j.onRef("w.id", "=", "h.id").onRef("w.version", "=", "h.latest_version"),
+        )
         .select(["w.id", "w.version", "w.definition", "w.hash", "w.created_at"])
         .where("h.deleted", "=", false)
         .orderBy("h.id")
@@ -234,7 +247,8 @@ export class SqlStorage implements Storage {
             error: {
               code: "execution_exists",
               message: `execution ${id} exists`,
-              existing: found ?? toExecution({ ...row(requests[i]), start_time: requests[i].summary.startTime }),
+              existing: found ??
+                toExecution({ ...row(requests[i]), start_time: requests[i].summary.startTime }),
             },
           };
         }
@@ -255,7 +269,11 @@ export class SqlStorage implements Storage {
         written.push(i);
         continue;
       }
-      const current = await trx.selectFrom("executions").select("last_seq").where("execution_id", "=", req.executionId)
+      const current = await trx.selectFrom("executions").select("last_seq").where(
+        "execution_id",
+        "=",
+        req.executionId,
+      )
         .executeTakeFirst();
       results[i] = {
         ok: false,

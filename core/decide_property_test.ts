@@ -101,11 +101,13 @@ function definition(gens: readonly NodeGen[]): { nodes: WorkflowNode[]; edges: W
   return { nodes, edges };
 }
 
-const planArb: fc.Arbitrary<Plan> = fc.array(nodeGen, { minLength: 1, maxLength: 25, size: "max" }).map((gens) => {
-  const result = validateWorkflow({ id: "wf-p", name: "random", ...definition(gens) });
-  if (!result.ok) throw new Error(`generated an invalid workflow: ${JSON.stringify(result.problems)}`);
-  return compilePlan(result.workflow, 1);
-});
+const planArb: fc.Arbitrary<Plan> = fc.array(nodeGen, { minLength: 1, maxLength: 25, size: "max" }).map(
+  (gens) => {
+    const result = validateWorkflow({ id: "wf-p", name: "random", ...definition(gens) });
+    if (!result.ok) throw new Error(`generated an invalid workflow: ${JSON.stringify(result.problems)}`);
+    return compilePlan(result.workflow, 1);
+  },
+);
 
 const scenarioArb = fc.record({
   plan: planArb,

@@ -58,9 +58,7 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
 };
 
 function engineError(error: EngineError): ApiError {
-  // The engine's `not_found` is always an unknown execution: the same code as GET /executions/{id}.
-  const code = error.code === "not_found" ? "execution_not_found" : error.code;
-  return new ApiError(ENGINE_STATUS[error.code], code, error.message);
+  return new ApiError(ENGINE_STATUS[error.code], error.code, error.message);
 }
 
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
@@ -176,7 +174,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const current = running.items[0] ?? null;
     return {
       workflowId,
-      state: current ? "running" : "idle",
+      state: current ? "running" : last ? last.status : "idle",
       executionCount: count,
       currentExecution: current && executionRow(current),
       lastExecution: last && executionRow(last),
@@ -234,7 +232,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
     const w = await workflows.get(params.id, version);
     if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
-    return json(w.definition, 200, {});
+    return json(w.definition, 200, { "x-workflow-version": String(w.version) });
   });
   router.on("PUT", "/api/v1/workflows/:id", async ({ req, params }) => {
     const r = await workflows.update(params.id, await readJson(req));
@@ -292,7 +290,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (!r.ok) throw engineError(r.error);
     const { executionId, created } = r.value;
     const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
-
+    if (!created) headers["idempotent-replayed"] = "true";
     const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
     if (view && view.status !== "running" && wait > 0) {
       return json({ ...view, message: "execution finished" }, 200, headers);
@@ -448,6 +446,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       startTime: h.startTime,
       endTime: h.endTime,
       duration: h.duration,
+      nodes: h.nodes,
     });
   });
 

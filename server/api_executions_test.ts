@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { assert, assertEquals } from "../core/testing.ts";
 import { pgTest, TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+import { createLogger } from "./log.ts";
 import {
   assertApiError,
   chain,
@@ -952,4 +953,44 @@ Deno.test("health: /health, /health/live and /health/ready answer 200 once start
     const ready = await getJson(node, "/health/ready");
     assertEquals([ready.status, ready.body], [200, { status: "ready", engine: true, storage: true }]);
   });
+});
+
+Deno.test("each node attempt runs once, even when parallel nodes finish together", async () => {
+  // console.log lines are the observable side effect: captured from the node's logger.
+  const lines: { msg: string; executionId?: string; nodeId?: string }[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  const dir = await Deno.makeTempDir({ prefix: "api-once-" });
+  try {
+    await withNode(async (node) => {
+      const width = 4;
+      const nodes = [
+        n("a", "source/memory.collection", { data: ["x"] }),
+        n("b", "source/memory.collection", { data: ["y"] }),
+      ];
+      const edges = [];
+      for (let i = 0; i < width; i++) {
+        nodes.push(
+          n(`log${i}`, "sink/console.log"),
+          n(`file${i}`, "sink/file.text", { path: `${dir}/${i}.txt` }),
+        );
+        edges.push(e("a", `log${i}`), e("b", `file${i}`));
+      }
+      await createWorkflow(node, wf("wf-once", nodes, edges));
+      for (let round = 0; round < 10; round++) {
+        const id: string = (await executeAndWait(node, "wf-once")).body.executionId;
+        const logged = lines.filter((l) => l.executionId === id && l.nodeId !== undefined)
+          .map((l) => l.msg).sort();
+        assertEquals(
+          logged,
+          Array.from({ length: width }, (_, i) => `[log${i}] x`),
+          `round ${round}: ${JSON.stringify(logged)}`,
+        );
+        const names: string[] = [];
+        for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+        assertEquals(names.filter((x) => x.includes(".tmp-")), [], `round ${round}: no write still running`);
+      }
+    }, { log });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -27,63 +27,106 @@ function spawnServe(args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-Deno.test("deno task serve as a real process: serves, runs the sample, stops cleanly on SIGTERM", async () => {
-  const port = freePort();
-  const child = spawnServe([...await serveTaskArgs(), "--port", String(port)]);
-  const base = { url: `http://127.0.0.1:${port}` };
-  let output: Deno.CommandOutput | undefined;
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const r = await getJson(base, "/health").catch(() => undefined);
-      if (r?.status === 200) {
-        assertEquals(r.body, { status: "ok", storage: "memory", ready: true });
-        break;
-      }
-      if (Date.now() > deadline) throw new Error("the process never became healthy");
-      await sleep(50);
-    }
-    const ready = await getJson(base, "/health/ready");
-    assertEquals(ready.status, 200, ready.text);
+/** The storage `auto` picks in this environment: PostgreSQL with a database URL, else the embedded store. */
+function expectedStorage(): string {
+  const set = Deno.env.get("ENGINE_STORAGE");
+  if (set && set !== "auto") return set;
+  return Deno.env.get("ENGINE_DATABASE_URL") ? "postgres" : "embedded";
+}
 
-    const created = await postJson(base, "/api/v1/workflows", JSON.parse(SAMPLE_WORKFLOW_JSON));
+/** Starts the serve task on a free port with its data in `dataDir`; resolves once /health answers 200. */
+async function startServe(dataDir: string): Promise<{ child: Deno.ChildProcess; base: { url: string } }> {
+  const port = freePort();
+  const child = spawnServe([...await serveTaskArgs(), "--port", String(port), "--data-dir", dataDir]);
+  const base = { url: `http://127.0.0.1:${port}` };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await getJson(base, "/health").catch(() => undefined);
+    if (r?.status === 200) {
+      assertEquals(r.body, { status: "ok", storage: expectedStorage(), ready: true });
+      return { child, base };
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      const out = await child.output();
+      throw new Error(`the process never became healthy: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** SIGTERM, then the exit and the parsed JSON log lines of stderr. */
+async function stopServe(child: Deno.ChildProcess) {
+  child.kill("SIGTERM");
+  const output = await child.output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  // A clean exit from the SIGTERM handler (death by the signal would be signal SIGTERM, code 143).
+  assertEquals([output.code, output.signal, output.success], [0, null, true], stderr);
+  const lines = stderr.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  return { stderr, lines, messages: lines.map((l) => String(l.msg)) };
+}
+
+Deno.test("deno task serve as a real process: serves, runs the sample, stops on SIGTERM, keeps its data", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "api-serve-" });
+  let running: Deno.ChildProcess | undefined;
+  try {
+    const first = await startServe(dataDir);
+    running = first.child;
+    const ready = await getJson(first.base, "/health/ready");
+    assertEquals([ready.status, ready.body], [200, { status: "ready", engine: true, storage: true }]);
+
+    const created = await postJson(first.base, "/api/v1/workflows", JSON.parse(SAMPLE_WORKFLOW_JSON));
     assertEquals(
       [created.status, created.body.workflowId, created.body.version],
       [201, "wf-1", 1],
       created.text,
     );
-    const run = await postJson(base, "/api/v1/workflows/wf-1/execute?wait=10000", {});
+    const run = await postJson(first.base, "/api/v1/workflows/wf-1/execute?wait=10000", {});
     assertEquals([run.status, run.body.status], [200, "completed"], run.text);
-    const out = await nodeOutput(base, run.body.executionId, "n3");
-    assertEquals(out, Array.from({ length: 50 }, (_, i) => 51 + i));
+    const executionId = run.body.executionId;
+    const fifty = Array.from({ length: 50 }, (_, i) => 51 + i);
+    assertEquals(await nodeOutput(first.base, executionId, "n3"), fifty);
 
-    child.kill("SIGTERM");
-    output = await child.output();
+    running = undefined;
+    const stopped = await stopServe(first.child);
+    assert(stopped.messages.includes("listening"), stopped.stderr);
+    assert(stopped.messages.includes("stopping"), stopped.stderr);
+    assertEquals(stopped.lines.find((l) => l.msg === "listening").url, first.base.url);
+    // console.log printed the first 10 records of n3 to the log, then a line about the other 40.
+    assert(
+      stopped.messages.includes("[n3] 51") && stopped.messages.includes("[n3] 60") &&
+        !stopped.messages.includes("[n3] 61"),
+      stopped.stderr,
+    );
+    assert(stopped.messages.some((m) => m.includes("40 more records not shown")), stopped.stderr);
+    // The port is free again.
+    Deno.listen({ hostname: "127.0.0.1", port: Number(new URL(first.base.url).port) }).close();
+
+    // A restart on the same data directory still has the workflow and the execution.
+    const second = await startServe(dataDir);
+    running = second.child;
+    const got = await getJson(second.base, "/api/v1/workflows/wf-1");
+    assertEquals([got.status, got.headers.get("x-workflow-version"), got.body.name], [
+      200,
+      "1",
+      "My Workflow",
+    ]);
+    const again = await postJson(second.base, "/api/v1/workflows", JSON.parse(SAMPLE_WORKFLOW_JSON));
+    assertEquals([again.status, again.body.message], [200, "workflow unchanged"], again.text);
+    const view = await getJson(second.base, `/api/v1/executions/${executionId}`);
+    assertEquals([view.status, view.body.status, view.body.version], [200, "completed", 1], view.text);
+    assertEquals(await nodeOutput(second.base, executionId, "n3"), fifty);
+    running = undefined;
+    await stopServe(second.child);
   } finally {
-    if (!output) {
+    if (running) {
       try {
-        child.kill("SIGKILL");
+        running.kill("SIGKILL");
       } catch { /* already gone */ }
-      await child.output();
+      await running.output();
     }
+    await Deno.remove(dataDir, { recursive: true });
   }
-  const stderr = new TextDecoder().decode(output.stderr);
-  // A clean exit from the SIGTERM handler (not death by the signal: that would be signal SIGTERM, code 143).
-  assertEquals([output.code, output.signal, output.success], [0, null, true], stderr);
-  const lines = stderr.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-  const messages = lines.map((l) => l.msg);
-  assert(messages.includes("listening"), stderr);
-  assert(messages.includes("stopping"), stderr);
-  assertEquals(lines.find((l) => l.msg === "listening").url, `http://127.0.0.1:${port}`);
-  // console.log wrote the first 10 records of n3 to the log, then a line about the other 40.
-  assert(
-    messages.includes("[n3] 51") && messages.includes("[n3] 60") && !messages.includes("[n3] 61"),
-    stderr,
-  );
-  assert(messages.some((m) => m.includes("40 more records not shown")), stderr);
-  // The port is free again.
-  const again = Deno.listen({ hostname: "127.0.0.1", port });
-  again.close();
 });
 
 Deno.test("deno task serve --port abc: a non-zero exit and one stderr line naming --port", async () => {

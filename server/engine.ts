@@ -637,7 +637,9 @@ export class Engine {
       this.#releaseSlot();
     }
     if (controller.signal.aborted || this.#actors.get(executionId) !== actor) return;
-    actor.inflight.delete(`${node.id}#${attempt}`);
+    // The attempt stays in `inflight` until its result is decided: `#react` drops it once the node is no
+    // longer running it. Dropping it here let a `#react` of another append (while this result waits in
+    // the inbox) see the node still running without an attempt in flight and run the attempt again.
     this.#enqueue(executionId, actor, { command, outputs });
   }
 

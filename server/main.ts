@@ -26,7 +26,7 @@ if (import.meta.main) {
   try {
     node = await startNode(loaded.config);
   } catch (err) {
-    console.error(`start-up failed: ${(err as Error).message ?? err}`);
+    console.error(`start-up failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
     Deno.exit(1);
   }
   const stop = async () => {

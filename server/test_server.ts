@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals } from "../core/testing.ts";
-import { type RunningNode, startNode } from "./node.ts";
+import { type NodeOverrides, type RunningNode, startNode } from "./node.ts";
 
 /** The old engine's sample workflow, as the JSON text its UI posted. */
 export const SAMPLE_WORKFLOW_JSON =
@@ -25,14 +25,21 @@ export function sampleWorkflow(id = "wf-1"): Record<string, unknown> {
   return { ...JSON.parse(SAMPLE_WORKFLOW_JSON), id };
 }
 
-/** Starts a real node on a free port, quiet. */
-export function startTestNode(): Promise<RunningNode> {
-  return startNode({ port: 0, host: "127.0.0.1", logLevel: "error", storage: "memory" });
+/**
+ * Starts a real node on a free port, quiet, on memory storage: the default (`auto`)
+ * is the embedded store under `./.data`, which would share state between tests and
+ * hold a lock that a parallel test file cannot take.
+ */
+export function startTestNode(overrides: NodeOverrides = {}): Promise<RunningNode> {
+  return startNode({ port: 0, host: "127.0.0.1", logLevel: "error", storage: "memory" }, overrides);
 }
 
 /** Runs `fn` with a fresh node and always closes it. */
-export async function withNode(fn: (node: RunningNode) => Promise<void>): Promise<void> {
-  const node = await startTestNode();
+export async function withNode(
+  fn: (node: RunningNode) => Promise<void>,
+  overrides: NodeOverrides = {},
+): Promise<void> {
+  const node = await startTestNode(overrides);
   try {
     await fn(node);
   } finally {

@@ -18,7 +18,7 @@ export interface PostgresOptions {
   url: string;
   /** Pool size (default 10). */
   poolMax?: number;
-  /** Give up connecting after this many seconds (default 10). */
+  /** Give up connecting after this many seconds (default 5, so start-up fails within 10 s). */
   connectTimeoutSeconds?: number;
   now?: () => number;
 }
@@ -63,7 +63,7 @@ export function redactUrl(url: string): string {
 export async function openPostgres(opts: PostgresOptions): Promise<SqlStorage> {
   const client = postgres(opts.url, {
     max: opts.poolMax ?? 10,
-    connect_timeout: opts.connectTimeoutSeconds ?? 10,
+    connect_timeout: opts.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
     onnotice: () => {},
     connection: { application_name: "flowmesh" },

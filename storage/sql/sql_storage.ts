@@ -113,13 +113,18 @@ export class SqlStorage implements Storage {
           return { ok: false, code: "version_conflict", current };
         }
         const version = expected + 1;
-        await trx.insertInto("workflows").values({
+        // Without a head row there is nothing to lock: a concurrent first put may have stored this version.
+        const inserted = await trx.insertInto("workflows").values({
           id: def.id,
           version,
           definition: def,
           hash,
           created_at: now,
-        }).execute();
+        }).onConflict((oc) => oc.columns(["id", "version"]).doNothing()).returning("version")
+          .executeTakeFirst();
+        if (!inserted) {
+          return { ok: false, code: "version_conflict", current: await this.#version(trx, def.id, version) };
+        }
         await trx.insertInto("workflow_heads").values({ id: def.id, latest_version: version, deleted: false })
           .onConflict((oc) => oc.column("id").doUpdateSet({ latest_version: version, deleted: false }))
           .execute();
@@ -232,15 +237,20 @@ export class SqlStorage implements Storage {
       const inserted = await trx.insertInto("executions").values(creates.map((i) => row(requests[i])))
         .onConflict((oc) => oc.column("execution_id").doNothing()).returning("execution_id").execute();
       const ok = new Set(inserted.map((r) => r.execution_id));
-      const duplicate = creates.filter((i) => !ok.has(requests[i].executionId));
+      // Two requests creating one id in one group: the first (inserted in order) wins.
+      const winners = new Set<number>();
+      for (const i of creates) {
+        if (ok.delete(requests[i].executionId)) winners.add(i);
+      }
+      const duplicate = creates.filter((i) => !winners.has(i));
       const existing = duplicate.length === 0 ? [] : await trx.selectFrom("executions").selectAll()
         .where("execution_id", "in", duplicate.map((i) => requests[i].executionId)).execute();
       const byId = new Map(existing.map((r) => [r.execution_id, toExecution(r)]));
       for (const i of creates) {
         const id = requests[i].executionId;
-        if (ok.has(id)) written.push(i);
+        if (winners.has(i)) written.push(i);
         else {
-          // Two requests creating one id in one group: the first wins, the second sees it exists.
+          // An existing id, or the second create of one id in this group: it sees the row that won.
           const found = byId.get(id);
           results[i] = {
             ok: false,
@@ -254,35 +264,52 @@ export class SqlStorage implements Storage {
         }
       }
     }
+    // Round k holds the k-th append of each execution in this group, so appends to one execution apply
+    // in order (a joined update changes a row once: two in one statement would both look written).
+    const rounds: number[][] = [];
+    const appendsOf = new Map<string, number>();
     for (const i of updates) {
-      const req = requests[i];
-      const r = row(req);
-      const updated = await trx.updateTable("executions").set({
-        status: r.status,
-        end_time: r.end_time,
-        last_seq: r.last_seq,
-        next_timer_at: r.next_timer_at,
-      }).where("execution_id", "=", req.executionId).where("last_seq", "=", req.expectedSeq)
-        .where("shard", "=", req.fence.shard)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 1) {
-        written.push(i);
-        continue;
+      const k = appendsOf.get(requests[i].executionId) ?? 0;
+      appendsOf.set(requests[i].executionId, k + 1);
+      (rounds[k] ??= []).push(i);
+    }
+    for (const round of rounds) {
+      // One statement updates every execution whose sequence and shard still match.
+      const values = round.map((i) => {
+        const req = requests[i];
+        const r = row(req);
+        return sql`(${req.executionId}::text, ${req.expectedSeq}::int, ${r.last_seq}::int, ${r.status}::text,
+          ${r.end_time}::bigint, ${r.next_timer_at}::bigint, ${req.fence.shard}::int)`;
+      });
+      const updated = await sql<{ execution_id: string }>`
+        update executions as e
+        set status = v.status, end_time = v.end_time, last_seq = v.last_seq, next_timer_at = v.next_timer_at
+        from (values ${sql.join(values)}) as v(execution_id, expected_seq, last_seq, status, end_time,
+          next_timer_at, shard)
+        where e.execution_id = v.execution_id and e.last_seq = v.expected_seq and e.shard = v.shard
+        returning e.execution_id`.execute(trx);
+      const ok = new Set(updated.rows.map((r) => r.execution_id));
+      const missed = round.filter((i) => !ok.has(requests[i].executionId));
+      const current = missed.length === 0 ? [] : await trx.selectFrom("executions")
+        .select(["execution_id", "last_seq"])
+        .where("execution_id", "in", missed.map((i) => requests[i].executionId)).execute();
+      const seqOf = new Map(current.map((r) => [r.execution_id, r.last_seq]));
+      for (const i of round) {
+        const req = requests[i];
+        if (ok.has(req.executionId)) {
+          written.push(i);
+          continue;
+        }
+        const lastSeq = seqOf.get(req.executionId);
+        results[i] = {
+          ok: false,
+          error: {
+            code: "sequence_conflict",
+            message: `expected seq ${req.expectedSeq}, found ${lastSeq ?? "no execution"}`,
+            lastSeq: lastSeq ?? 0,
+          },
+        };
       }
-      const current = await trx.selectFrom("executions").select("last_seq").where(
-        "execution_id",
-        "=",
-        req.executionId,
-      )
-        .executeTakeFirst();
-      results[i] = {
-        ok: false,
-        error: {
-          code: "sequence_conflict",
-          message: `expected seq ${req.expectedSeq}, found ${current?.last_seq ?? "no execution"}`,
-          lastSeq: current?.last_seq ?? 0,
-        },
-      };
     }
     const eventRows = written.flatMap((i) =>
       requests[i].events.map((e) => ({ execution_id: requests[i].executionId, seq: e.seq, event: e }))

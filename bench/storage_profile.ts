@@ -1,0 +1,97 @@
+/**
+ * Measures what durability costs on PostgreSQL for the standard 5-node workflow
+ * (`sequence.numbers(1..10) → map → filter → map → memory.collect`): commits per
+ * execution and per node transition (a commit group is one transaction), and
+ * rows written per execution (counted in the fresh database). Runs a node in-process on a fresh database.
+ *
+ *   deno run -A bench/storage_profile.ts [executions=500] [concurrency=50]
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { startNode } from "../server/node.ts";
+import { TEST_DATABASE_URL, withTempDatabase } from "../storage/pg_testing.ts";
+
+const total = Number(Deno.args[0] ?? 500);
+const concurrency = Number(Deno.args[1] ?? 50);
+
+const STANDARD = {
+  id: "standard-5",
+  name: "standard 5-node",
+  nodes: [
+    { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+    { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
+    { id: "big", type: "transform", nodeType: "filter", config: { condition: "value > 5" } },
+    { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
+    { id: "collect", type: "sink", nodeType: "memory.collect", config: {} },
+  ],
+  edges: [
+    { source: "src", target: "double" },
+    { source: "double", target: "big" },
+    { source: "big", target: "inc" },
+    { source: "inc", target: "collect" },
+  ],
+};
+
+async function counts(sql: postgres.Sql) {
+  const [r] = await sql`select
+    (select count(*)::int from executions) as executions,
+    (select count(*)::int from events) as events,
+    (select count(*)::int from outputs) as outputs`;
+  return r as unknown as { executions: number; events: number; outputs: number };
+}
+
+async function run(url: string, n: number, parallel: number) {
+  const node = await startNode({ port: 0, storage: "postgres", databaseUrl: url, logLevel: "error" });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await fetch(`${node.url}/api/v1/workflows`, { method: "POST", body: JSON.stringify(STANDARD) }).then((
+      r,
+    ) => r.body?.cancel());
+    const before = { ...node.commitGroup.stats };
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        next++;
+        const r = await fetch(`${node.url}/api/v1/workflows/standard-5/execute?wait=30000`, {
+          method: "POST",
+        });
+        const body = await r.json();
+        if (body.status !== "completed") throw new Error(`execution ended ${body.status}`);
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: parallel }, worker));
+    const seconds = (performance.now() - t0) / 1000;
+    const flushes = node.commitGroup.stats.flushes - before.flushes;
+    const appends = node.commitGroup.stats.appends - before.appends;
+    const rows = await counts(sql);
+    const transitions = n * 5;
+    return {
+      executions: n,
+      concurrency: parallel,
+      executionsPerSecond: Math.round(n / seconds),
+      appendsPerExecution: +(appends / n).toFixed(2),
+      writeCommitsPerExecution: +(flushes / n).toFixed(2),
+      writeCommitsPerTransition: +(flushes / transitions).toFixed(3),
+      largestCommitGroup: node.commitGroup.stats.maxBatch,
+      rowsPerExecution: {
+        executionsInserted: +(rows.executions / n).toFixed(2),
+        executionRowUpdates: +((appends - n) / n).toFixed(2),
+        eventsInserted: +(rows.events / n).toFixed(2),
+        outputsInserted: +(rows.outputs / n).toFixed(2),
+      },
+    };
+  } finally {
+    await sql.end();
+    await node.close();
+  }
+}
+
+if (import.meta.main) {
+  console.log(`PostgreSQL ${TEST_DATABASE_URL.replace(/\/\/[^@]*@/, "//")}`);
+  for (const [n, c] of [[Math.min(total, 100), 1], [total, concurrency]]) {
+    const r = await withTempDatabase((url) => run(url, n, c));
+    console.log(JSON.stringify(r));
+  }
+}

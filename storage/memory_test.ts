@@ -1,0 +1,4 @@
+import { conformance } from "./conformance.ts";
+import { MemoryStorage } from "./memory.ts";
+
+conformance("memory", () => Promise.resolve({ storage: new MemoryStorage(), cleanup: () => Promise.resolve() }));

@@ -1,0 +1,104 @@
+import postgres from "postgres";
+import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
+import { conformance, type OpenedStorage } from "./conformance.ts";
+import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "./pg_testing.ts";
+import { openPostgres } from "./postgres.ts";
+import { migrate, MIGRATIONS } from "./sql/migrations.ts";
+import { StorageUnavailable } from "./storage.ts";
+
+/** PostgreSQL storage on a fresh temporary database, dropped by `cleanup`. */
+function openTemp(): Promise<OpenedStorage> {
+  return new Promise((resolve, reject) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => release = r);
+    const done = withTempDatabase(async (url) => {
+      const storage = await openPostgres({ url, poolMax: 5 });
+      try {
+        resolve({
+          storage,
+          cleanup: async () => {
+            release();
+            await done;
+          },
+        });
+        await released;
+      } finally {
+        await storage.close();
+      }
+    });
+    done.catch(reject);
+  });
+}
+
+conformance("postgres", openTemp, (name, fn) => pgTest(name, fn));
+
+pgTest("postgres: migrations are idempotent", async () => {
+  await withTempDatabase(async (url) => {
+    const storage = await openPostgres({ url });
+    try {
+      assertEquals(await migrate(storage.db, Date.now()), []);
+      assertEquals(await migrate(storage.db, Date.now()), []);
+      const rows = await storage.db.selectFrom("engine_migrations").select(["version", "name"]).orderBy("version")
+        .execute();
+      assertEquals(rows, MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    } finally {
+      await storage.close();
+    }
+    // Opening again applies nothing and loses nothing.
+    const again = await openPostgres({ url });
+    try {
+      assertStrictEquals(
+        (await again.db.selectFrom("engine_migrations").selectAll().execute()).length,
+        MIGRATIONS.length,
+      );
+      assertStrictEquals(await again.ping(), true);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+pgTest("postgres: two nodes opening a fresh database at once both succeed, migrating once", async () => {
+  await withTempDatabase(async (url) => {
+    const opened = await Promise.allSettled([openPostgres({ url }), openPostgres({ url }), openPostgres({ url })]);
+    try {
+      for (const r of opened) assert(r.status === "fulfilled", `open failed: ${JSON.stringify(r)}`);
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const rows = await sql<{ version: number; n: number }[]>`
+          select version, count(*)::int as n from engine_migrations group by version order by version`;
+        assertEquals([...rows].map((r) => ({ ...r })), MIGRATIONS.map((m) => ({ version: m.version, n: 1 })));
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+    } finally {
+      for (const r of opened) if (r.status === "fulfilled") await r.value.close();
+    }
+  });
+});
+
+/** Asserts that opening `url` rejects with a one-line `StorageUnavailable` in time, without the password. */
+async function assertUnavailable(url: string, password: string): Promise<void> {
+  const started = Date.now();
+  let error: unknown;
+  try {
+    const storage = await openPostgres({ url, connectTimeoutSeconds: 2 });
+    await storage.close();
+  } catch (err) {
+    error = err;
+  }
+  const elapsed = Date.now() - started;
+  assert(error instanceof StorageUnavailable, `expected StorageUnavailable, got ${error}`);
+  assert(elapsed < 10_000, `took ${elapsed} ms`);
+  assert(!error.message.includes("\n"), `one line: ${JSON.stringify(error.message)}`);
+  assert(!error.message.includes(password), `the password leaked: ${error.message}`);
+  assert(error.message.length > 0);
+}
+
+pgTest("postgres: an unreachable server or a bad database rejects with StorageUnavailable, password hidden", async () => {
+  await assertUnavailable("postgres://postgres:s3cr3t-pw@127.0.0.1:1/x", "s3cr3t-pw");
+  const missing = new URL(TEST_DATABASE_URL);
+  missing.password = "an0ther-pw";
+  missing.pathname = "/flowmesh_no_such_database";
+  await assertUnavailable(missing.toString(), "an0ther-pw");
+});

@@ -51,10 +51,74 @@ function oneOf(keys: string[]) {
       : [{ path, code: "config_missing", message: `one of ${keys.join(", ")} is required` }];
 }
 
-const aggregateCheck = (config: Record<string, unknown>, path: string): Problem[] =>
-  config.op !== "count" && config.op !== undefined && config.field === undefined
+/** A field that names one column or a list of them. */
+function namesCheck(key: string) {
+  return (config: Record<string, unknown>, path: string): Problem[] => {
+    const v = config[key];
+    if (v === undefined) return [];
+    const ok = typeof v === "string" ? v !== "" : Array.isArray(v) && v.length > 0 &&
+      v.every((x) => typeof x === "string" && x !== "");
+    return ok ? [] : [{
+      path: `${path}.${key}`,
+      code: "config_type",
+      message: `${key} must be a field name or a non-empty list of field names`,
+    }];
+  };
+}
+
+const aggregateCheck = (config: Record<string, unknown>, path: string): Problem[] => [
+  ...namesCheck("groupBy")(config, path),
+  ...(config.op !== "count" && config.op !== undefined && config.field === undefined
     ? [{ path: `${path}.field`, code: "config_missing", message: `field is required for op ${config.op}` }]
+    : []),
+];
+
+const csvDelimiterCheck = (config: Record<string, unknown>, path: string): Problem[] =>
+  typeof config.delimiter === "string" && /^["\r\n]$/.test(config.delimiter)
+    ? [{
+      path: `${path}.delimiter`,
+      code: "config_range",
+      message: "delimiter must not be a quote or a line break",
+    }]
     : [];
+
+function httpCheck(config: Record<string, unknown>, path: string): Problem[] {
+  const problems: Problem[] = [];
+  if (typeof config.url === "string") {
+    let protocol = "";
+    try {
+      protocol = new URL(config.url).protocol;
+    } catch {
+      protocol = "";
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+      problems.push({
+        path: `${path}.url`,
+        code: "config_type",
+        message: "url must be an absolute http(s) URL",
+      });
+    }
+  }
+  if (config.body !== undefined && (config.method === "GET" || config.method === "HEAD")) {
+    problems.push({
+      path: `${path}.body`,
+      code: "config_range",
+      message: `a ${config.method} request has no body`,
+    });
+  }
+  if (config.headers && typeof config.headers === "object") {
+    for (const [name, value] of Object.entries(config.headers as Record<string, unknown>)) {
+      if (!["string", "number", "boolean"].includes(typeof value)) {
+        problems.push({
+          path: `${path}.headers.${name}`,
+          code: "config_type",
+          message: `header ${name} must be a string, number or boolean`,
+        });
+      }
+    }
+  }
+  return problems;
+}
 
 /** Every node kind, in palette order. */
 export const CATALOG: readonly NodeKindSpec[] = [
@@ -135,6 +199,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
       delimiter: { type: "string", default: ",", maxLength: 1, label: "Delimiter" },
       header: { type: "boolean", default: true, label: "First row is a header" },
     },
+    check: csvDelimiterCheck,
   },
   {
     type: "source",
@@ -231,6 +296,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     acceptsInput: true,
     outputs: OUT,
     config: { groupBy: { type: "any", label: "Group by" } },
+    check: namesCheck("groupBy"),
   },
   {
     type: "transform",
@@ -294,6 +360,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
       delimiter: { type: "string", default: ",", maxLength: 1, label: "Delimiter" },
       header: { type: "boolean", default: true, label: "Write a header row" },
     },
+    check: csvDelimiterCheck,
   },
   {
     type: "sink",
@@ -331,6 +398,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
       upsertKey: { type: "any", label: "Upsert key", description: "a column or a list of them" },
       connectionUrl,
     },
+    check: namesCheck("upsertKey"),
   },
   // ---- control
   {
@@ -361,6 +429,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
         label: "Timeout (ms)",
       },
     },
+    check: httpCheck,
   },
   {
     type: "control",

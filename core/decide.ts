@@ -79,9 +79,6 @@ export interface Rejection {
 /** A decision: the events to append, or a rejection. An empty list means "nothing to do". */
 export type Decision = { ok: true; events: ExecutionEvent[] } | { ok: false; rejection: Rejection };
 
-/** Signals remembered per execution at most (a bound; later ones are still recorded as events). */
-export const MAX_SIGNAL_NAMES = 1000;
-
 class Emitter {
   readonly events: ExecutionEvent[] = [];
   constructor(public state: ExecutionState, readonly now: number) {}

@@ -48,6 +48,8 @@ export interface ConfigCheck {
 
 const NUMERIC = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
+const article = (type: string) => /^[aeiou]/.test(type) ? "an" : "a";
+
 function typeOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
@@ -91,7 +93,7 @@ export function checkConfig(schema: ConfigSchema, config: unknown, path: string)
         problems.push({
           path: at,
           code: "config_type",
-          message: `${key} must be a ${spec.type}${
+          message: `${key} must be ${article(spec.type)} ${spec.type}${
             spec.coerce ? " or a numeric string" : ""
           }, got "${value}"`,
         });
@@ -108,7 +110,7 @@ export function checkConfig(schema: ConfigSchema, config: unknown, path: string)
       problems.push({
         path: at,
         code: "config_type",
-        message: `${key} must be a ${spec.type}, got ${actual}`,
+        message: `${key} must be ${article(spec.type)} ${spec.type}, got ${actual}`,
       });
       continue;
     }

@@ -586,3 +586,39 @@ Deno.test("limits: at the defaults a 1,001-node workflow is rejected", () => {
   const workflow = largeDag(1001, 1);
   expectProblem(workflow, "too_many_nodes", "$.nodes");
 });
+
+Deno.test("config checks: configs that could only fail at run time are rejected up front", () => {
+  const wf: Loose = {
+    id: "checks",
+    name: "checks",
+    nodes: [
+      { id: "src", type: "source", nodeType: "file.csv", config: { path: "/x.csv", delimiter: '"' } },
+      { id: "get", type: "control", nodeType: "http", config: { url: "ftp://x", method: "GET", body: "{}" } },
+      { id: "hdr", type: "control", nodeType: "http", config: { url: "http://x", headers: { a: { b: 1 } } } },
+      { id: "agg", type: "transform", nodeType: "aggregate", config: { groupBy: 3 } },
+      { id: "cnt", type: "transform", nodeType: "aggregate.count", config: { groupBy: [] } },
+      { id: "ins", type: "sink", nodeType: "sql.insert", config: { table: "t", upsertKey: [""] } },
+    ],
+    edges: [
+      { source: "src", target: "get" },
+      { source: "get", target: "hdr" },
+      { source: "hdr", target: "agg" },
+      { source: "agg", target: "cnt" },
+      { source: "cnt", target: "ins" },
+    ],
+  };
+  const problems = problemsOf(wf);
+  const expected: [string, string][] = [
+    ["config_range", "$.nodes[0].config.delimiter"],
+    ["config_type", "$.nodes[1].config.url"],
+    ["config_range", "$.nodes[1].config.body"],
+    ["config_type", "$.nodes[2].config.headers.a"],
+    ["config_type", "$.nodes[3].config.groupBy"],
+    ["config_type", "$.nodes[4].config.groupBy"],
+    ["config_type", "$.nodes[5].config.upsertKey"],
+  ];
+  for (const [code, path] of expected) {
+    assert(problems.some((p) => p.code === code && p.path === path), `${code} @ ${path}:\n${show(problems)}`);
+  }
+  assertStrictEquals(problems.length, expected.length, show(problems));
+});

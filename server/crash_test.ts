@@ -10,7 +10,15 @@
  */
 import { assert, assertEquals } from "../core/testing.ts";
 import { pgTest, withTempDatabase } from "../storage/pg_testing.ts";
-import { call, freePort, type HttpTarget, pool, type ServerProcess, sleep, spawnServer } from "./process_testing.ts";
+import {
+  call,
+  freePort,
+  type HttpTarget,
+  pool,
+  type ServerProcess,
+  sleep,
+  spawnServer,
+} from "./process_testing.ts";
 
 const SUBMISSIONS = 200;
 const IN_FLIGHT = 20;
@@ -222,11 +230,14 @@ async function crashAndRecover(label: string, storageArgs: string[]): Promise<vo
   }
 }
 
-pgTest("crash: kill -9 mid-flight on PostgreSQL, restart; every acknowledged execution completes once", (_t) =>
-  withTempDatabase((url) => crashAndRecover("pg", ["--storage", "postgres", "--database-url", url])));
+pgTest(
+  "crash: kill -9 mid-flight on PostgreSQL, restart; every acknowledged execution completes once",
+  (_t) => withTempDatabase((url) => crashAndRecover("pg", ["--storage", "postgres", "--database-url", url])),
+);
 
 Deno.test({
-  name: "crash: kill -9 mid-flight on the embedded store, restart; every acknowledged execution completes once",
+  name:
+    "crash: kill -9 mid-flight on the embedded store, restart; every acknowledged execution completes once",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

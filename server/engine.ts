@@ -91,7 +91,8 @@ export interface Submission {
 /** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */
 export type EngineError =
   | Rejection
-  | { code: "not_found"; message: string }
+  | { code: "execution_not_found"; message: string }
+  | { code: "node_not_found"; message: string }
   | { code: "idempotency_mismatch"; message: string; executionId: string }
   | { code: "overloaded"; message: string }
   | { code: "not_owner"; message: string }
@@ -351,10 +352,12 @@ export class Engine {
   /** The records a node emitted (a pass-through node's are its inputs); `undefined` while it has none. */
   async output(executionId: string, nodeId: string): Promise<Result<Json[] | undefined>> {
     const state = await this.state(executionId);
-    if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
+    if (!state) {
+      return { ok: false, error: { code: "execution_not_found", message: `no execution ${executionId}` } };
+    }
     const node = state.plan.byId.get(nodeId);
     if (!node) {
-      return { ok: false, error: { code: "not_found", message: `no node ${nodeId} in ${executionId}` } };
+      return { ok: false, error: { code: "node_not_found", message: `no node ${nodeId} in ${executionId}` } };
     }
     if (state.nodes[nodeId].status !== "completed") return { ok: true, value: undefined };
     const actor = this.#actors.get(executionId);
@@ -397,7 +400,9 @@ export class Engine {
     const actor = this.#actors.get(executionId);
     if (!actor) {
       const state = await this.state(executionId);
-      if (!state) return { ok: false, error: { code: "not_found", message: `no execution ${executionId}` } };
+      if (!state) {
+        return { ok: false, error: { code: "execution_not_found", message: `no execution ${executionId}` } };
+      }
       const d = decide(state, command, this.opts.clock.now());
       if (!d.ok) return { ok: false, error: d.rejection };
       return {

@@ -53,7 +53,9 @@ class TcpProxy {
       this.#conns.add(upstream);
       if (!this.#conns.has(client)) return; // cut while connecting
       await Promise.race([pipe(client, upstream), pipe(upstream, client)]);
-    } catch { /* the upstream refused, or a side closed */ } finally {
+    } catch {
+      /* the upstream refused, or a side closed */
+    } finally {
       for (const c of [client, upstream]) {
         if (c && this.#conns.delete(c)) closeQuietly(c);
       }
@@ -109,7 +111,10 @@ const SLOW = {
     { id: "sq", type: "transform", nodeType: "map", config: { expression: "value * value" } },
     { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
   ],
-  edges: [{ source: "src", target: "wait" }, { source: "wait", target: "sq" }, { source: "sq", target: "out" }],
+  edges: [{ source: "src", target: "wait" }, { source: "wait", target: "sq" }, {
+    source: "sq",
+    target: "out",
+  }],
 };
 
 const FAST = {
@@ -146,112 +151,123 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - started];
 }
 
-pgTest("outage: PostgreSQL goes away while running; 503 fast, nothing acknowledged lost, recovers alone", () =>
-  withTempDatabase(async (dbUrl) => {
-    const direct = new URL(dbUrl);
-    const proxy = new TcpProxy({ hostname: direct.hostname, port: Number(direct.port || 5432) });
-    proxy.listen();
-    const viaProxy = new URL(dbUrl);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
-    const node = await startNode({
-      port: 0,
-      host: "127.0.0.1",
-      storage: "postgres",
-      databaseUrl: viaProxy.toString(),
-      logLevel: "error",
-    });
-    try {
-      for (const w of [SLOW, FAST]) {
-        const r = await call(node, "POST", "/api/v1/workflows", { json: w });
-        assertEquals(r.status, 201, r.text);
-      }
-      const fine = await execute(node, FAST.id, "?wait=10000");
-      assertEquals([fine.status, fine.body.status], [200, "completed"], fine.text);
-      assertEquals((await call(node, "GET", "/health/ready")).status, 200);
-
-      // An execution acknowledged just before the cut: it sits in its 1 s delay during the outage.
-      const inFlight = await execute(node, SLOW.id, "", { "idempotency-key": "in-flight" });
-      assertEquals(inFlight.status, 202, inFlight.text);
-      const inFlightId: string = inFlight.body.executionId;
-
-      // ---- the outage
-      proxy.cut();
-      const cutAt = performance.now();
-      const [refused, refusedMs] = await timed(() => execute(node, FAST.id));
-      assertError(refused, 503, "storage_unavailable");
-      assert(refusedMs < 5_000, `503 took ${refusedMs} ms`);
-      assertEquals(refused.headers.get("retry-after"), "1");
-      const [keyed, keyedMs] = await timed(() => execute(node, FAST.id, "", { "idempotency-key": "during" }));
-      assertError(keyed, 503, "storage_unavailable");
-      assert(keyedMs < 5_000, `503 took ${keyedMs} ms`);
-      const [notReady, notReadyMs] = await timed(() => call(node, "GET", "/health/ready"));
-      assertEquals(notReady.status, 503, notReady.text);
-      assertEquals(notReady.body, { status: "not_ready", engine: true, storage: false });
-      assert(notReadyMs < 5_000, `/health/ready took ${notReadyMs} ms`);
-      // Reads need storage too: 503 as well, not a hang or a 500.
-      const read = await call(node, "GET", `/api/v1/executions/${inFlightId}/events`);
-      assertError(read, 503, "storage_unavailable");
-      // Stay down past the delay's due time, so its timer fires (and its append fails) during the outage.
-      await sleep(Math.max(0, 1_800 - (performance.now() - cutAt)));
-      const stillDown = await execute(node, FAST.id);
-      assertError(stillDown, 503, "storage_unavailable");
-      const outageMs = performance.now() - cutAt;
-
-      // ---- restored: the node recovers by itself
-      proxy.restore();
-      const restoredAt = performance.now();
-      let readyMs: number | undefined;
-      while (readyMs === undefined) {
-        const r = await call(node, "GET", "/health/ready");
-        if (r.status === 200) readyMs = performance.now() - restoredAt;
-        else if (performance.now() - restoredAt > 15_000) throw new Error(`not ready again: ${r.text}`);
-        else await sleep(50);
-      }
-      let view;
-      for (;;) {
-        const r = await call(node, "GET", `/api/v1/executions/${inFlightId}`);
-        if (r.status === 200 && r.body.status !== "running") {
-          view = r.body;
-          break;
+pgTest(
+  "outage: PostgreSQL goes away while running; 503 fast, nothing acknowledged lost, recovers alone",
+  () =>
+    withTempDatabase(async (dbUrl) => {
+      const direct = new URL(dbUrl);
+      const proxy = new TcpProxy({ hostname: direct.hostname, port: Number(direct.port || 5432) });
+      proxy.listen();
+      const viaProxy = new URL(dbUrl);
+      viaProxy.hostname = "127.0.0.1";
+      viaProxy.port = String(proxy.port);
+      const node = await startNode({
+        port: 0,
+        host: "127.0.0.1",
+        storage: "postgres",
+        databaseUrl: viaProxy.toString(),
+        logLevel: "error",
+      });
+      try {
+        for (const w of [SLOW, FAST]) {
+          const r = await call(node, "POST", "/api/v1/workflows", { json: w });
+          assertEquals(r.status, 201, r.text);
         }
-        if (performance.now() - restoredAt > 20_000) throw new Error(`in-flight execution stuck: ${r.text}`);
-        await sleep(50);
-      }
-      const inFlightDoneMs = performance.now() - restoredAt;
-      assertEquals(view.status, "completed", JSON.stringify(view));
-      const out = await call(node, "GET", `/api/v1/executions/${inFlightId}/nodes/out/output`);
-      assertEquals([out.status, out.body.records], [200, [1, 4, 9]], out.text);
-      const events = await call(node, "GET", `/api/v1/executions/${inFlightId}/events`);
-      // deno-lint-ignore no-explicit-any
-      const list: any[] = events.body.events;
-      assertEquals(list.map((e) => e.seq), list.map((_, i) => i + 1));
-      assertEquals(list.at(-1).type, "ExecutionSucceeded");
-      for (const id of ["src", "wait", "sq", "out"]) {
-        assertEquals(list.filter((e) => e.type === "NodeSucceeded" && e.nodeId === id).length, 1, id);
-      }
+        const fine = await execute(node, FAST.id, "?wait=10000");
+        assertEquals([fine.status, fine.body.status], [200, "completed"], fine.text);
+        assertEquals((await call(node, "GET", "/health/ready")).status, 200);
 
-      // New submissions succeed: 202, and to the end; the key refused during the outage is fresh.
-      const again = await execute(node, FAST.id);
-      assertEquals(again.status, 202, again.text);
-      const keyedAgain = await execute(node, FAST.id, "?wait=10000", { "idempotency-key": "during" });
-      assertEquals([keyedAgain.status, keyedAgain.body.status], [200, "completed"], keyedAgain.text);
-      assertEquals(keyedAgain.headers.get("idempotent-replayed"), null, "refused during the outage: new now");
-      const replay = await execute(node, SLOW.id, "", { "idempotency-key": "in-flight" });
-      assertEquals([replay.status, replay.body.executionId], [202, inFlightId], replay.text);
-      assertEquals(replay.headers.get("idempotent-replayed"), "true");
-      const listed = await call(node, "GET", `/api/v1/workflows/${SLOW.id}/executions`);
-      assertEquals(listed.body.length, 1, listed.text);
+        // An execution acknowledged just before the cut: it sits in its 1 s delay during the outage.
+        const inFlight = await execute(node, SLOW.id, "", { "idempotency-key": "in-flight" });
+        assertEquals(inFlight.status, 202, inFlight.text);
+        const inFlightId: string = inFlight.body.executionId;
 
-      console.log(
-        `503 in ${refusedMs.toFixed(0)} ms (keyed ${keyedMs.toFixed(0)} ms), /health/ready 503 in ` +
-          `${notReadyMs.toFixed(0)} ms; outage ${outageMs.toFixed(0)} ms; ready again ${
-            readyMs.toFixed(0)
-          } ms after the restore; the in-flight execution completed ${inFlightDoneMs.toFixed(0)} ms ` +
-          `after the restore; ${proxy.accepted} proxied connections`,
-      );
-    } finally {
-      await node.close();
-      await proxy.close();
-    }
-  }));
+        // ---- the outage
+        proxy.cut();
+        const cutAt = performance.now();
+        const [refused, refusedMs] = await timed(() => execute(node, FAST.id));
+        assertError(refused, 503, "storage_unavailable");
+        assert(refusedMs < 5_000, `503 took ${refusedMs} ms`);
+        assertEquals(refused.headers.get("retry-after"), "1");
+        const [keyed, keyedMs] = await timed(() =>
+          execute(node, FAST.id, "", { "idempotency-key": "during" })
+        );
+        assertError(keyed, 503, "storage_unavailable");
+        assert(keyedMs < 5_000, `503 took ${keyedMs} ms`);
+        const [notReady, notReadyMs] = await timed(() => call(node, "GET", "/health/ready"));
+        assertEquals(notReady.status, 503, notReady.text);
+        assertEquals(notReady.body, { status: "not_ready", engine: true, storage: false });
+        assert(notReadyMs < 5_000, `/health/ready took ${notReadyMs} ms`);
+        // Reads need storage too: 503 as well, not a hang or a 500.
+        const read = await call(node, "GET", `/api/v1/executions/${inFlightId}/events`);
+        assertError(read, 503, "storage_unavailable");
+        // Stay down past the delay's due time, so its timer fires (and its append fails) during the outage.
+        await sleep(Math.max(0, 1_800 - (performance.now() - cutAt)));
+        const stillDown = await execute(node, FAST.id);
+        assertError(stillDown, 503, "storage_unavailable");
+        const outageMs = performance.now() - cutAt;
+
+        // ---- restored: the node recovers by itself
+        proxy.restore();
+        const restoredAt = performance.now();
+        let readyMs: number | undefined;
+        while (readyMs === undefined) {
+          const r = await call(node, "GET", "/health/ready");
+          if (r.status === 200) readyMs = performance.now() - restoredAt;
+          else if (performance.now() - restoredAt > 15_000) throw new Error(`not ready again: ${r.text}`);
+          else await sleep(50);
+        }
+        let view;
+        for (;;) {
+          const r = await call(node, "GET", `/api/v1/executions/${inFlightId}`);
+          if (r.status === 200 && r.body.status !== "running") {
+            view = r.body;
+            break;
+          }
+          if (performance.now() - restoredAt > 20_000) {
+            throw new Error(`in-flight execution stuck: ${r.text}`);
+          }
+          await sleep(50);
+        }
+        const inFlightDoneMs = performance.now() - restoredAt;
+        assertEquals(view.status, "completed", JSON.stringify(view));
+        const out = await call(node, "GET", `/api/v1/executions/${inFlightId}/nodes/out/output`);
+        assertEquals([out.status, out.body.records], [200, [1, 4, 9]], out.text);
+        const events = await call(node, "GET", `/api/v1/executions/${inFlightId}/events`);
+        // deno-lint-ignore no-explicit-any
+        const list: any[] = events.body.events;
+        assertEquals(list.map((e) => e.seq), list.map((_, i) => i + 1));
+        assertEquals(list.at(-1).type, "ExecutionSucceeded");
+        for (const id of ["src", "wait", "sq", "out"]) {
+          assertEquals(list.filter((e) => e.type === "NodeSucceeded" && e.nodeId === id).length, 1, id);
+        }
+
+        // New submissions succeed: 202, and to the end; the key refused during the outage is fresh.
+        const again = await execute(node, FAST.id);
+        assertEquals(again.status, 202, again.text);
+        const keyedAgain = await execute(node, FAST.id, "?wait=10000", { "idempotency-key": "during" });
+        assertEquals([keyedAgain.status, keyedAgain.body.status], [200, "completed"], keyedAgain.text);
+        assertEquals(
+          keyedAgain.headers.get("idempotent-replayed"),
+          null,
+          "refused during the outage: new now",
+        );
+        const replay = await execute(node, SLOW.id, "", { "idempotency-key": "in-flight" });
+        assertEquals([replay.status, replay.body.executionId], [202, inFlightId], replay.text);
+        assertEquals(replay.headers.get("idempotent-replayed"), "true");
+        const listed = await call(node, "GET", `/api/v1/workflows/${SLOW.id}/executions`);
+        assertEquals(listed.body.length, 1, listed.text);
+
+        console.log(
+          `503 in ${refusedMs.toFixed(0)} ms (keyed ${keyedMs.toFixed(0)} ms), /health/ready 503 in ` +
+            `${notReadyMs.toFixed(0)} ms; outage ${outageMs.toFixed(0)} ms; ready again ${
+              readyMs.toFixed(0)
+            } ms after the restore; the in-flight execution completed ${inFlightDoneMs.toFixed(0)} ms ` +
+            `after the restore; ${proxy.accepted} proxied connections`,
+        );
+      } finally {
+        await node.close();
+        await proxy.close();
+      }
+    }),
+);

@@ -26,24 +26,35 @@ export type WorkflowWrite =
   | { ok: false; code: "validation_failed"; problems: Problem[] }
   | { ok: false; code: "workflow_exists"; current: StoredWorkflow }
   | { ok: false; code: "workflow_not_found" }
-  | { ok: false; code: "id_mismatch"; message: string };
+  | { ok: false; code: "id_mismatch"; message: string }
+  | { ok: false; code: "workflow_conflict" };
 
-/** Expression fields that do not parse, as problems with their paths. */
-function expressionProblems(def: WorkflowDefinition): Problem[] {
+/**
+ * Expression fields that do not parse, as problems with their paths. Works on
+ * the raw input, so these problems are reported together with the structural ones.
+ */
+function expressionProblems(input: unknown): Problem[] {
   const problems: Problem[] = [];
-  def.nodes.forEach((node, i) => {
-    const kind = findKind(node.type, node.nodeType);
-    if (!kind) return;
+  const nodes = (input as { nodes?: unknown } | null)?.nodes;
+  if (!Array.isArray(nodes)) return problems;
+  nodes.forEach((node: unknown, i) => {
+    if (!node || typeof node !== "object") return;
+    const { type, nodeType, config } = node as { type?: unknown; nodeType?: unknown; config?: unknown };
+    const kind = typeof type === "string" && typeof nodeType === "string"
+      ? findKind(type, nodeType)
+      : undefined;
+    if (!kind || !config || typeof config !== "object") return;
+    const values = config as Record<string, unknown>;
     const check = (text: unknown, path: string) => {
-      if (typeof text !== "string") return;
+      if (typeof text !== "string" || text === "") return;
       const error = validateExpression(text);
       if (error) problems.push({ path, code: "expression_invalid", message: error });
     };
     for (const [key, spec] of Object.entries(kind.config)) {
-      if (spec.expression) check(node.config[key], `$.nodes[${i}].config.${key}`);
+      if (spec.expression) check(values[key], `$.nodes[${i}].config.${key}`);
     }
-    if (node.nodeType === "map" && node.config.fields && typeof node.config.fields === "object") {
-      for (const [field, expr] of Object.entries(node.config.fields as Record<string, unknown>)) {
+    if (kind.nodeType === "map" && values.fields && typeof values.fields === "object") {
+      for (const [field, expr] of Object.entries(values.fields as Record<string, unknown>)) {
         const path = `$.nodes[${i}].config.fields.${field}`;
         if (typeof expr !== "string") {
           problems.push({
@@ -64,9 +75,11 @@ export function checkWorkflow(input: unknown): { ok: true; value: CheckedWorkflo
   problems: Problem[];
 } {
   const result = validateWorkflow(input);
-  if (!result.ok) return { ok: false, problems: result.problems };
-  const problems = expressionProblems(result.workflow);
-  if (problems.length > 0) return { ok: false, problems };
+  const expressions = result.ok || !result.problems.some((p) => p.code === "too_large")
+    ? expressionProblems(input)
+    : [];
+  if (!result.ok) return { ok: false, problems: [...result.problems, ...expressions] };
+  if (expressions.length > 0) return { ok: false, problems: expressions };
   return { ok: true, value: { definition: result.workflow, hash: hash128(canonicalJson(result.workflow)) } };
 }
 
@@ -119,7 +132,7 @@ export class WorkflowService {
       const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
       if (put.ok) return { ok: true, status: "updated", workflow: put.workflow };
     }
-    throw new Error(`workflow ${id} is being updated concurrently; retry`);
+    return { ok: false, code: "workflow_conflict" };
   }
 
   get(id: string, version?: number): Promise<StoredWorkflow | undefined> {

@@ -27,7 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `create table workflows (
         id text not null,
         version integer not null,
-        definition jsonb not null,
+        definition json not null,
         hash text not null,
         created_at bigint not null,
         primary key (id, version))`,
@@ -59,12 +59,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `create table events (
         execution_id text not null,
         seq integer not null,
-        event jsonb not null,
+        event json not null,
         primary key (execution_id, seq))`,
       `create table outputs (
         execution_id text not null,
         ref text not null,
-        body jsonb not null,
+        body json not null,
         primary key (execution_id, ref))`,
       `create table cluster_meta (
         key text primary key,

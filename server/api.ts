@@ -13,6 +13,7 @@ import type { ExecutionView } from "../core/view.ts";
 import { MAX_TIMEOUT_MS } from "../core/validate.ts";
 import { NODE_CATEGORIES } from "../core/workflow.ts";
 import {
+  InvalidCursor,
   type Storage,
   StorageUnavailable,
   type StoredExecution,
@@ -468,6 +469,11 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       return await handler({ req, url, params } satisfies RouteContext);
     } catch (err) {
       if (err instanceof ApiError) return errorResponse(err);
+      if (err instanceof InvalidCursor) {
+        return errorResponse(
+          new ApiError(400, "invalid_parameter", err.message, [{ path: "?cursor", message: err.message }]),
+        );
+      }
       if (err instanceof StorageUnavailable) {
         return errorResponse(
           new ApiError(503, "storage_unavailable", err.message, [], { "retry-after": "1" }),

@@ -8,16 +8,18 @@
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
-import type {
-  AppendRequest,
-  AppendResult,
-  ExecutionQuery,
-  Page,
-  PutWorkflowResult,
-  ShardRecord,
-  Storage,
-  StoredExecution,
-  StoredWorkflow,
+import {
+  type AppendRequest,
+  type AppendResult,
+  decodeExecutionCursor,
+  encodeExecutionCursor,
+  type ExecutionQuery,
+  type Page,
+  type PutWorkflowResult,
+  type ShardRecord,
+  type Storage,
+  type StoredExecution,
+  type StoredWorkflow,
 } from "./storage.ts";
 
 interface ExecutionRow {
@@ -26,9 +28,10 @@ interface ExecutionRow {
   outputs: Map<string, Json[]>;
 }
 
-/** Orders executions newest first; the cursor is the last item's key. */
-function executionKey(e: StoredExecution): string {
-  return `${String(e.startTime).padStart(16, "0")}|${e.executionId}`;
+/** Newest first: by start time, then execution id, both descending. */
+function newerFirst(a: StoredExecution, b: StoredExecution): number {
+  return b.startTime - a.startTime ||
+    (a.executionId < b.executionId ? 1 : a.executionId > b.executionId ? -1 : 0);
 }
 
 /**
@@ -175,16 +178,20 @@ export class MemoryStorage implements Storage {
   }
 
   listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>> {
+    const c = query.cursor ? decodeExecutionCursor(query.cursor) : undefined;
     const all = [...this.#executions.values()]
       .map((r) => r.record)
       .filter((r) =>
         (query.workflowId === undefined || r.workflowId === query.workflowId) &&
         (query.status === undefined || r.status === query.status) &&
-        (query.cursor == null || executionKey(r) < query.cursor)
+        (c === undefined || r.startTime < c.time || (r.startTime === c.time && r.executionId < c.id))
       )
-      .sort((a, b) => (executionKey(a) < executionKey(b) ? 1 : -1));
+      .sort(newerFirst);
     const items = all.slice(0, query.limit);
-    return Promise.resolve({ items, next: all.length > query.limit ? executionKey(items.at(-1)!) : null });
+    return Promise.resolve({
+      items,
+      next: all.length > query.limit ? encodeExecutionCursor(items.at(-1)!) : null,
+    });
   }
 
   countExecutions(workflowId: string): Promise<number> {

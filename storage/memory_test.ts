@@ -1,4 +1,7 @@
 import { conformance } from "./conformance.ts";
 import { MemoryStorage } from "./memory.ts";
 
-conformance("memory", () => Promise.resolve({ storage: new MemoryStorage(), cleanup: () => Promise.resolve() }));
+conformance(
+  "memory",
+  () => Promise.resolve({ storage: new MemoryStorage(), cleanup: () => Promise.resolve() }),
+);

@@ -38,7 +38,9 @@ pgTest("postgres: migrations are idempotent", async () => {
     try {
       assertEquals(await migrate(storage.db, Date.now()), []);
       assertEquals(await migrate(storage.db, Date.now()), []);
-      const rows = await storage.db.selectFrom("engine_migrations").select(["version", "name"]).orderBy("version")
+      const rows = await storage.db.selectFrom("engine_migrations").select(["version", "name"]).orderBy(
+        "version",
+      )
         .execute();
       assertEquals(rows, MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     } finally {
@@ -60,7 +62,11 @@ pgTest("postgres: migrations are idempotent", async () => {
 
 pgTest("postgres: two nodes opening a fresh database at once both succeed, migrating once", async () => {
   await withTempDatabase(async (url) => {
-    const opened = await Promise.allSettled([openPostgres({ url }), openPostgres({ url }), openPostgres({ url })]);
+    const opened = await Promise.allSettled([
+      openPostgres({ url }),
+      openPostgres({ url }),
+      openPostgres({ url }),
+    ]);
     try {
       for (const r of opened) assert(r.status === "fulfilled", `open failed: ${JSON.stringify(r)}`);
       const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -95,10 +101,13 @@ async function assertUnavailable(url: string, password: string): Promise<void> {
   assert(error.message.length > 0);
 }
 
-pgTest("postgres: an unreachable server or a bad database rejects with StorageUnavailable, password hidden", async () => {
-  await assertUnavailable("postgres://postgres:s3cr3t-pw@127.0.0.1:1/x", "s3cr3t-pw");
-  const missing = new URL(TEST_DATABASE_URL);
-  missing.password = "an0ther-pw";
-  missing.pathname = "/flowmesh_no_such_database";
-  await assertUnavailable(missing.toString(), "an0ther-pw");
-});
+pgTest(
+  "postgres: an unreachable server or a bad database rejects with StorageUnavailable, password hidden",
+  async () => {
+    await assertUnavailable("postgres://postgres:s3cr3t-pw@127.0.0.1:1/x", "s3cr3t-pw");
+    const missing = new URL(TEST_DATABASE_URL);
+    missing.password = "an0ther-pw";
+    missing.pathname = "/flowmesh_no_such_database";
+    await assertUnavailable(missing.toString(), "an0ther-pw");
+  },
+);

@@ -152,3 +152,24 @@ export class StorageUnavailable extends Error {
     this.name = "StorageUnavailable";
   }
 }
+
+/** A listing cursor that this storage did not hand out; the API answers 400. */
+export class InvalidCursor extends Error {
+  constructor(cursor: string) {
+    super(`not a cursor of this listing: ${JSON.stringify(cursor.slice(0, 100))}`);
+    this.name = "InvalidCursor";
+  }
+}
+
+/** Execution listings page newest first; a cursor is the last item's `startTime:executionId`. */
+export function encodeExecutionCursor(e: { startTime: number; executionId: string }): string {
+  return `${e.startTime}:${e.executionId}`;
+}
+
+/** Reads an execution cursor, or throws `InvalidCursor`. */
+export function decodeExecutionCursor(cursor: string): { time: number; id: string } {
+  const at = cursor.indexOf(":");
+  const time = Number(cursor.slice(0, at));
+  if (at <= 0 || !Number.isSafeInteger(time) || at === cursor.length - 1) throw new InvalidCursor(cursor);
+  return { time, id: cursor.slice(at + 1) };
+}

@@ -13,16 +13,18 @@ import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
 import type { ExecutionStatus } from "../../core/state.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
-import type {
-  AppendRequest,
-  AppendResult,
-  ExecutionQuery,
-  Page,
-  PutWorkflowResult,
-  ShardRecord,
-  Storage,
-  StoredExecution,
-  StoredWorkflow,
+import {
+  type AppendRequest,
+  type AppendResult,
+  decodeExecutionCursor,
+  encodeExecutionCursor,
+  type ExecutionQuery,
+  type Page,
+  type PutWorkflowResult,
+  type ShardRecord,
+  type Storage,
+  type StoredExecution,
+  type StoredWorkflow,
 } from "../storage.ts";
 import type { Database, ExecutionsTable } from "./schema.ts";
 
@@ -58,18 +60,6 @@ function toWorkflow(
     hash: r.hash,
     createdAt: num(r.created_at as string | number),
   } satisfies StoredWorkflow;
-}
-
-/** Execution listings are newest first; the cursor is the last row's (start_time, execution_id). */
-function encodeCursor(e: StoredExecution): string {
-  return `${e.startTime}:${e.executionId}`;
-}
-
-function decodeCursor(cursor: string): { time: number; id: string } | undefined {
-  const at = cursor.indexOf(":");
-  const time = Number(cursor.slice(0, at));
-  if (at <= 0 || !Number.isFinite(time)) return undefined;
-  return { time, id: cursor.slice(at + 1) };
 }
 
 /** Options of `SqlStorage`. */
@@ -354,7 +344,7 @@ export class SqlStorage implements Storage {
         .orderBy("start_time", "desc").orderBy("execution_id", "desc").limit(query.limit + 1);
       if (query.workflowId !== undefined) q = q.where("workflow_id", "=", query.workflowId);
       if (query.status !== undefined) q = q.where("status", "=", query.status);
-      const c = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const c = query.cursor ? decodeExecutionCursor(query.cursor) : undefined;
       if (c) {
         q = q.where((eb) =>
           eb.or([
@@ -365,7 +355,7 @@ export class SqlStorage implements Storage {
       }
       const rows = (await q.execute()).map(toExecution);
       const items = rows.slice(0, query.limit);
-      return { items, next: rows.length > query.limit ? encodeCursor(items.at(-1)!) : null };
+      return { items, next: rows.length > query.limit ? encodeExecutionCursor(items.at(-1)!) : null };
     });
   }
 

@@ -16,13 +16,11 @@ export interface Clock {
   clearTimer(handle: TimerHandle): void;
 }
 
-/** The wall clock. Timers are unref'd so they never keep a stopping process alive. */
+/** The wall clock. (The engine clears its timers when it stops.) */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(delayMs, fn) {
-    const id = setTimeout(fn, Math.max(0, Math.min(delayMs, 2_147_483_647)));
-    Deno.unrefTimer(id as unknown as number);
-    return id;
+    return setTimeout(fn, Math.max(0, Math.min(delayMs, 2_147_483_647)));
   },
   clearTimer: (handle) => clearTimeout(handle as number),
 };

@@ -6,6 +6,8 @@
  * @module
  */
 if (import.meta.main) {
-  console.error("deno task sim: not yet — the deterministic simulator lands with its own issue (see docs/ARCHITECTURE.md)");
+  console.error(
+    "deno task sim: not yet — the deterministic simulator lands with its own issue (see docs/ARCHITECTURE.md)",
+  );
   Deno.exit(3);
 }

@@ -73,7 +73,7 @@ function engineError(error: EngineError): ApiError {
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return fallback;
-  const n = Number(raw);
+  const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ApiError(400, "invalid_parameter", `${name} must be an integer from ${min} to ${max}`, [
       { path: `?${name}`, message: `got ${JSON.stringify(raw)}` },

@@ -22,6 +22,7 @@ import {
   sampleWorkflow,
   sleep,
   startTarget,
+  startTestNode,
   through,
   viewNode,
   waitForExecution,
@@ -395,6 +396,8 @@ Deno.test("control: delay durationMs 100 holds the execution at least 100 ms", a
     assert(r.body.duration >= 100, `duration ${r.body.duration}`);
     assert(viewNode(r.body, "d").duration >= 100, r.text);
     assertEquals(await nodeOutput(node, r.body.executionId, "out"), [7]);
+    // A delay node's output is the input it passed on.
+    assertEquals(await nodeOutput(node, r.body.executionId, "d"), [7]);
     const events = await eventsOf(node, r.body.executionId);
     const dStarted = events.find((x) => x.type === "NodeStarted" && x.nodeId === "d")!;
     assertEquals(dStarted.wakeAt - dStarted.at, 100);
@@ -486,7 +489,7 @@ Deno.test("control: signal.wait keeps the execution running until POST /signals/
 pgTest("sql.insert and sql.query against PostgreSQL", async () => {
   const table = `api_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  const node = await (await import("./test_server.ts")).startTestNode();
+  const node = await startTestNode();
   try {
     await sql.unsafe(`create table ${table} (id int primary key, name text not null, tags jsonb)`);
     const insert = await runWorkflow(

@@ -39,7 +39,7 @@ async function startServe(dataDir: string): Promise<{ child: Deno.ChildProcess; 
   const port = freePort();
   const child = spawnServe([...await serveTaskArgs(), "--port", String(port), "--data-dir", dataDir]);
   const base = { url: `http://127.0.0.1:${port}` };
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 45_000;
   for (;;) {
     const r = await getJson(base, "/health").catch(() => undefined);
     if (r?.status === 200) {

@@ -195,6 +195,14 @@ async function walk<T>(
 
 const ids = (executions: readonly StoredExecution[]) => executions.map((e) => e.executionId);
 
+/** `Promise.all` that lets every racer finish before failing (nothing left in flight at cleanup). */
+async function race<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** Registers the conformance cases of one backend. */
 export function conformance(
   name: string,
@@ -344,7 +352,7 @@ export function conformance(
     assertEquals((await s.getShards()).find((r) => r.shard === shard), { shard, owner: "node-a", epoch: 1 });
     assertEquals(await s.claimShard(shard, "node-b", 1), { shard, owner: "node-b", epoch: 2 });
 
-    const racing = await Promise.all(
+    const racing = await race(
       Array.from({ length: 5 }, (_, i) => s.claimShard(shard, `racer-${i}`, 2)),
     );
     const winners = racing.filter((r) => r !== undefined);
@@ -354,7 +362,7 @@ export function conformance(
 
     // A fresh shard claimed by several nodes at once: one wins epoch 1.
     const other = c.shard(1);
-    const first = await Promise.all(Array.from({ length: 5 }, (_, i) => s.claimShard(other, `n-${i}`, 0)));
+    const first = await race(Array.from({ length: 5 }, (_, i) => s.claimShard(other, `n-${i}`, 0)));
     assertEquals(first.filter((r) => r !== undefined).map((r) => r?.epoch), [1]);
   });
 
@@ -369,7 +377,7 @@ export function conformance(
       (_, i) =>
         appendOf(spec, 1, 1, { tag: `racer${i}-`, outputs: [{ ref: "out", records: [{ racer: i }] }] }),
     );
-    const results = await Promise.all(requests.map((r) => s.append(r)));
+    const results = await race(requests.map((r) => s.append(r)));
     const winners = results.flatMap((r, i) => r.ok ? [i] : []);
     assertStrictEquals(winners.length, 1, `one winner, got ${JSON.stringify(results)}`);
     for (const r of results) if (!r.ok) assertSequenceConflict(r, 2);
@@ -381,7 +389,7 @@ export function conformance(
     // Racing creates of one id: one creates it, the others see it exists.
     const raced: ExecSpec = { ...spec, id: c.id("raced") };
     const creates = Array.from({ length: N }, (_, i) => appendOf(raced, 0, 2, { tag: `creator${i}-` }));
-    const created = await Promise.all(creates.map((r) => s.append(r)));
+    const created = await race(creates.map((r) => s.append(r)));
     const creators = created.flatMap((r, i) => r.ok ? [i] : []);
     assertStrictEquals(creators.length, 1, `one creator, got ${JSON.stringify(created)}`);
     for (const r of created) if (!r.ok) assertStrictEquals(existingOf(r).executionId, raced.id);
@@ -734,13 +742,13 @@ export function conformance(
 
     // Racing puts on one expected version: exactly one stores the next version, the rest are conflicts.
     // (Puts of other ids first, so that a pooled backend has its connections open and the races overlap.)
-    await Promise.all(Array.from({ length: 5 }, (_, i) => putOk(s, definition(c.id(`warm${i}`)), 0)));
+    await race(Array.from({ length: 5 }, (_, i) => putOk(s, definition(c.id(`warm${i}`)), 0)));
     const races: [string, number][] = [
       [id, 2],
       ...Array.from({ length: 4 }, (_, i): [string, number] => [c.id(`new${i}`), 0]),
     ];
     for (const [wid, expected] of races) {
-      const racing = await Promise.all(
+      const racing = await race(
         Array.from(
           { length: 5 },
           (_, i) => s.putWorkflow(definition(wid, `racer ${i}`), `h${i}`, expected, T + 9),

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import postgres from "postgres";
 import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
 import { conformance, type OpenedStorage } from "./conformance.ts";
@@ -109,5 +110,21 @@ pgTest(
     missing.password = "an0ther-pw";
     missing.pathname = "/flowmesh_no_such_database";
     await assertUnavailable(missing.toString(), "an0ther-pw");
+  },
+);
+
+pgTest(
+  "postgres: close with a query in flight returns in bounded time; the query still completes",
+  async () => {
+    await withTempDatabase(async (url) => {
+      const storage = await openPostgres({ url });
+      const slow = sql`select pg_sleep(0.3)`.execute(storage.db).then(() => "done", (e) => `failed: ${e}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      await storage.close();
+      const elapsed = Date.now() - started;
+      assert(elapsed < 8_000, `close took ${elapsed} ms`);
+      assertStrictEquals(await slow, "done");
+    });
   },
 );

@@ -1,0 +1,221 @@
+import postgres from "postgres";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "../core/testing.ts";
+import { CommitGroup } from "./commit_group.ts";
+import { MemoryStorage } from "./memory.ts";
+import { pgTest, withTempDatabase } from "./pg_testing.ts";
+import { openPostgres } from "./postgres.ts";
+import type { SqlStorage } from "./sql/sql_storage.ts";
+import { type AppendRequest, type AppendResult, type Storage, StorageUnavailable } from "./storage.ts";
+
+const T = 1_700_000_000_000;
+
+/** A create of one execution with one event, on shard 0 at epoch 0 (never claimed). */
+function create(executionId: string): AppendRequest {
+  return {
+    executionId,
+    expectedSeq: 0,
+    fence: { shard: 0, epoch: 0 },
+    events: [{
+      v: 1,
+      seq: 1,
+      at: T,
+      type: "ExecutionStarted",
+      executionId,
+      workflowId: "wf",
+      version: 1,
+      input: null,
+      timeoutAt: null,
+      idempotencyKey: null,
+    }],
+    summary: { executionId, workflowId: "wf", version: 1, status: "running", startTime: T, endTime: null },
+  };
+}
+
+/** A storage whose `appendMany` calls are recorded, and can be held or made to throw. */
+class ControlledStorage {
+  readonly batches: number[] = [];
+  /** Calls wait for this before going on. */
+  gate: Promise<void> = Promise.resolve();
+  /** Makes the call with this number (1-based) throw it. */
+  failures = new Map<number, Error>();
+
+  constructor(readonly inner: Storage) {}
+
+  async appendMany(requests: AppendRequest[]): Promise<AppendResult[]> {
+    this.batches.push(requests.length);
+    const call = this.batches.length;
+    await this.gate;
+    const failure = this.failures.get(call);
+    if (failure) throw failure;
+    return await this.inner.appendMany(requests);
+  }
+
+  /** Holds every call from now on until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => open = resolve);
+    return open;
+  }
+}
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+Deno.test("commit group: 200 concurrent appends over memory are batched, within maxBatch", async () => {
+  const memory = new MemoryStorage();
+  const storage = new ControlledStorage(memory);
+  const group = new CommitGroup(storage, { maxBatch: 50 });
+  const ids = Array.from({ length: 200 }, (_, i) => `e${String(i).padStart(3, "0")}`);
+  const results = await Promise.all(ids.map((id) => group.append(create(id))));
+  assertEquals(results, ids.map(() => ({ ok: true })));
+  assertStrictEquals(group.stats.appends, 200);
+  assert(group.stats.flushes < 200, `batched: ${group.stats.flushes} flushes for 200 appends`);
+  assert(group.stats.flushes >= 4, `at most 50 a flush: ${group.stats.flushes} flushes`);
+  assert(group.stats.maxBatch <= 50, `maxBatch ${group.stats.maxBatch}`);
+  assert(group.stats.maxBatch > 1, "some flush carried several appends");
+  assertStrictEquals(storage.batches.length, group.stats.flushes);
+  assertStrictEquals(storage.batches.reduce((a, b) => a + b, 0), 200);
+  assertStrictEquals(Math.max(...storage.batches), group.stats.maxBatch);
+  assertStrictEquals(group.queued, 0);
+  for (const id of ids) assertStrictEquals((await memory.getExecution(id))?.lastSeq, 1);
+});
+
+Deno.test("commit group: each caller gets its own result (a refused append among ok ones)", async () => {
+  const memory = new MemoryStorage();
+  assertEquals((await memory.append(create("taken"))).ok, true);
+  const group = new CommitGroup(memory, { maxBatch: 10, maxInFlight: 1 });
+  const results = await Promise.all(["a", "taken", "b"].map((id) => group.append(create(id))));
+  assertEquals(results[0], { ok: true });
+  assertStrictEquals(!results[1].ok && results[1].error.code, "execution_exists");
+  assertEquals(results[2], { ok: true });
+});
+
+Deno.test("commit group: beyond maxQueue an append is refused at once with StorageUnavailable", async () => {
+  const storage = new ControlledStorage(new MemoryStorage());
+  const open = storage.hold();
+  const group = new CommitGroup(storage, { maxBatch: 1, maxQueue: 3, maxInFlight: 1 });
+  const first = group.append(create("q1")); // in flight, held
+  const queued = ["q2", "q3", "q4"].map((id) => group.append(create(id)));
+  assertStrictEquals(group.queued, 3);
+  await assertRejects(group.append(create("q5")), (err: unknown) => {
+    assert(err instanceof StorageUnavailable, `expected StorageUnavailable, got ${err}`);
+    assert(/queue full/.test(err.message), err.message);
+    return true;
+  });
+  assertStrictEquals(group.queued, 3);
+  assertEquals(storage.batches, [1]);
+  open();
+  assertEquals(await Promise.all([first, ...queued]), [{ ok: true }, { ok: true }, { ok: true }, {
+    ok: true,
+  }]);
+  assertStrictEquals(group.queued, 0);
+  // Room again: the refused append goes through now.
+  assertEquals(await group.append(create("q5")), { ok: true });
+  assertEquals(storage.batches, [1, 1, 1, 1, 1]);
+});
+
+Deno.test("commit group: a throwing appendMany rejects its whole batch; later appends still work", async () => {
+  const memory = new MemoryStorage();
+  const storage = new ControlledStorage(memory);
+  const boom = new StorageUnavailable("connection lost");
+  storage.failures.set(2, boom);
+  const open = storage.hold();
+  const group = new CommitGroup(storage, { maxBatch: 10, maxInFlight: 1 });
+  const first = group.append(create("t1")); // flush 1, held
+  const batch = ["t2", "t3", "t4"].map((id) => group.append(create(id))); // flush 2: throws
+  const settled = Promise.allSettled(batch);
+  await tick();
+  assertStrictEquals(group.queued, 3);
+  open();
+  assertEquals(await first, { ok: true });
+  const outcomes = await settled;
+  for (const o of outcomes) {
+    assertStrictEquals(o.status, "rejected");
+    assertStrictEquals((o as PromiseRejectedResult).reason, boom);
+  }
+  assertEquals(storage.batches, [1, 3]);
+  for (const id of ["t2", "t3", "t4"]) assertStrictEquals(await memory.getExecution(id), undefined);
+  // The group goes on: new appends and retries of the failed ones.
+  assertEquals(await Promise.all(["t5", "t2"].map((id) => group.append(create(id)))), [{ ok: true }, {
+    ok: true,
+  }]);
+  assertStrictEquals((await memory.getExecution("t2"))?.lastSeq, 1);
+  assertStrictEquals(group.queued, 0);
+});
+
+/** Waits until no other client is connected to the admin's database, so their statistics are flushed. */
+async function settle(admin: postgres.Sql): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const [r] = await admin`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'`;
+    if (r.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("connections to the test database did not close");
+}
+
+/** Transactions committed in the admin's database (as far as the statistics are flushed). */
+async function commits(admin: postgres.Sql): Promise<number> {
+  await settle(admin);
+  await admin`select pg_stat_clear_snapshot()`;
+  const [r] =
+    await admin`select xact_commit::int as n from pg_stat_database where datname = current_database()`;
+  return r.n;
+}
+
+/**
+ * Commits while `fn` runs on a fresh storage (opened and closed around it: closed
+ * backends have flushed their statistics). Includes opening (a no-op migration)
+ * and a few bookkeeping statements of the admin connection.
+ */
+async function commitsDuring(url: string, admin: postgres.Sql, fn: (s: SqlStorage) => Promise<void>) {
+  await (await openPostgres({ url, poolMax: 10 })).close(); // migrated before counting
+  const before = await commits(admin);
+  const storage = await openPostgres({ url, poolMax: 10 });
+  try {
+    await fn(storage);
+  } finally {
+    await storage.close();
+  }
+  return (await commits(admin)) - before;
+}
+
+pgTest(
+  "commit group over PostgreSQL: 200 concurrent creates take far fewer commits than 200 appends",
+  async () => {
+    await withTempDatabase(async (url) => {
+      const admin = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const baseline = await commitsDuring(url, admin, async (s) => {
+          assertStrictEquals(await s.ping(), true);
+        });
+        let stats = { flushes: 0, appends: 0, maxBatch: 0 };
+        const grouped = await commitsDuring(url, admin, async (s) => {
+          const group = new CommitGroup(s);
+          const results = await Promise.all(
+            Array.from({ length: 200 }, (_, i) => group.append(create(`grouped-${i}`))),
+          );
+          assert(results.every((r) => r.ok), JSON.stringify(results.find((r) => !r.ok)));
+          stats = { ...group.stats };
+        });
+        const direct = await commitsDuring(url, admin, async (s) => {
+          const results = await Promise.all(
+            Array.from({ length: 200 }, (_, i) => s.append(create(`direct-${i}`))),
+          );
+          assert(results.every((r) => r.ok), JSON.stringify(results.find((r) => !r.ok)));
+        });
+        console.log(
+          `commits: baseline (open, ping, close) ${baseline}; 200 creates through a commit group ${grouped} ` +
+            `(${stats.flushes} flushes, largest ${stats.maxBatch}); 200 direct appends ${direct}`,
+        );
+        assertStrictEquals(stats.appends, 200);
+        assert(grouped < 100, `grouped: ${grouped} commits`);
+        assert(direct >= 200, `direct: ${direct} commits`);
+        assert(grouped < direct / 2, `grouped ${grouped} vs direct ${direct}`);
+        const [r] = await admin`select count(*)::int as n from executions`;
+        assertStrictEquals(r.n, 400);
+      } finally {
+        await admin.end({ timeout: 2 });
+      }
+    });
+  },
+);

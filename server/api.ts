@@ -6,7 +6,7 @@
  * @module
  */
 import { CATALOG } from "../core/catalog.ts";
-import { hash128 } from "../core/ids.ts";
+import { executionIdFor, hash128, shardOf } from "../core/ids.ts";
 import { canonicalJson, type Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
 import type { ExecutionView } from "../core/view.ts";
@@ -20,11 +20,13 @@ import {
   type StoredWorkflow,
 } from "../storage/storage.ts";
 import type { Engine, EngineError } from "./engine.ts";
-import { readJson } from "./http/body.ts";
+import { parseJson, readBody, readJson } from "./http/body.ts";
 import { ApiError, errorResponse, json } from "./http/errors.ts";
 import { type RouteContext, Router } from "./http/router.ts";
 import type { Logger } from "./log.ts";
 import type { WorkflowService } from "./workflows.ts";
+import type { ClusterMember } from "./cluster.ts";
+import { EXECUTION_ID_HEADER, FORWARDED_HEADER, forwardedRequest, type ShardRouting } from "./routing.ts";
 
 /** What the API serves from. */
 export interface ApiDeps {
@@ -34,6 +36,21 @@ export interface ApiDeps {
   log: Logger;
   /** Is storage reachable right now (for /health/ready)? */
   storageHealthy?: () => Promise<boolean>;
+  cluster: ClusterMember;
+  routing: ShardRouting;
+}
+
+/** Requests that arrived over the cluster transport (trusted with cluster headers). */
+const forwardedRequests = new WeakSet<Request>();
+
+/** Marks a request as forwarded by another member (only the cluster transport's responder does). */
+export function markForwarded(req: Request): Request {
+  forwardedRequests.add(req);
+  return req;
+}
+
+function isForwarded(req: Request): boolean {
+  return forwardedRequests.has(req) && req.headers.get(FORWARDED_HEADER) !== null;
 }
 
 /** The longest `?wait=` honoured, in ms. */
@@ -159,7 +176,7 @@ export function nodeTypes() {
 
 /** Builds the API's request handler. */
 export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
-  const { engine, workflows, storage } = deps;
+  const { engine, workflows, storage, routing } = deps;
   const router = new Router();
 
   const workflowOr404 = async (id: string): Promise<StoredWorkflow> => {
@@ -191,13 +208,23 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   };
 
   // ---- health
-  router.on("GET", "/health", () => json({ status: "ok", storage: storage.kind, ready: engine.ready }));
+  router.on(
+    "GET",
+    "/health",
+    () => json({ status: "ok", storage: storage.kind, ready: engine.ready && deps.cluster.ready }),
+  );
   router.on("GET", "/health/live", () => json({ status: "ok" }));
   router.on("GET", "/health/ready", async () => {
     const storageUp = deps.storageHealthy ? await deps.storageHealthy() : true;
-    const ready = engine.ready && storageUp;
+    const ready = engine.ready && deps.cluster.ready && storageUp;
     return json(
-      { status: ready ? "ready" : "not_ready", engine: engine.ready, storage: storageUp },
+      {
+        status: ready ? "ready" : "not_ready",
+        engine: engine.ready,
+        cluster: deps.cluster.ready,
+        storage: storageUp,
+        shards: engine.ownedShards.size,
+      },
       ready ? 200 : 503,
     );
   });
@@ -271,7 +298,31 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   // ---- executions
   router.on("POST", "/api/v1/workflows/:id/execute", async ({ req, url, params }) => {
     const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
-    const body = await readJson(req, {});
+    const text = await readBody(req);
+    const key = req.headers.get("idempotency-key") ?? undefined;
+    if (key !== undefined && (key.length === 0 || key.length > 255)) {
+      throw new ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", [
+        { path: "headers.Idempotency-Key", message: `length ${key.length}` },
+      ]);
+    }
+    const forwarded = isForwarded(req);
+    const executionId = (forwarded ? req.headers.get(EXECUTION_ID_HEADER) : null) ??
+      (key !== undefined ? executionIdFor(params.id, key) : `ex-${crypto.randomUUID()}`);
+    const request = forwardedRequest(req, url, text, { [EXECUTION_ID_HEADER]: executionId });
+    return await routing.route(
+      shardOf(executionId, engine.shardCount),
+      request,
+      forwarded,
+      () => executeHere(params.id, executionId, key, wait, parseJson(text, {})),
+    );
+  });
+  const executeHere = async (
+    workflowId: string,
+    executionId: string,
+    key: string | undefined,
+    wait: number,
+    body: unknown,
+  ): Promise<Response> => {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       throw new ApiError(400, "validation_failed", "the body must be an object {input?, timeoutMs?}", [
         { path: "$", message: "expected an object" },
@@ -291,21 +342,16 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
         ],
       );
     }
-    const key = req.headers.get("idempotency-key") ?? undefined;
-    if (key !== undefined && (key.length === 0 || key.length > 255)) {
-      throw new ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", [
-        { path: "headers.Idempotency-Key", message: `length ${key.length}` },
-      ]);
-    }
-    const workflow = await workflowOr404(params.id);
+    const workflow = await workflowOr404(workflowId);
     const r = await engine.submit(workflow, {
+      executionId,
       input,
       idempotencyKey: key,
       requestHash: key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs })),
       timeoutMs: timeoutMs as number | undefined,
     });
     if (!r.ok) throw engineError(r.error);
-    const { executionId, created } = r.value;
+    const { created } = r.value;
     const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
     if (!created) headers["idempotent-replayed"] = "true";
     const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
@@ -323,7 +369,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       202,
       headers,
     );
-  });
+  };
   router.on(
     "GET",
     "/api/v1/workflows/:id/status",
@@ -389,22 +435,126 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       records: r.value.slice(offset, offset + limit),
     });
   });
-  router.on("POST", "/api/v1/executions/:executionId/cancel", async ({ req, params }) => {
-    const body = await readJson(req, {}) as { reason?: unknown };
+  router.on("POST", "/api/v1/executions/:executionId/cancel", async ({ req, url, params }) => {
+    const text = await readBody(req);
+    return await routing.route(
+      shardOf(params.executionId, engine.shardCount),
+      forwardedRequest(req, url, text),
+      isForwarded(req),
+      () => cancelHere(params.executionId, parseJson(text, {})),
+    );
+  });
+  const cancelHere = async (executionId: string, parsed: unknown): Promise<Response> => {
+    const body = parsed as { reason?: unknown };
     const reason = typeof body?.reason === "string" ? body.reason.slice(0, 1000) : "cancelled by request";
-    const r = await engine.cancel(params.executionId, reason);
+    const r = await engine.cancel(executionId, reason);
     if (!r.ok) throw engineError(r.error);
     return json(r.value);
-  });
-  router.on("POST", "/api/v1/executions/:executionId/signals/:name", async ({ req, params }) => {
-    const body = await readJson(req, {}) as { payload?: Json } | null;
+  };
+  router.on("POST", "/api/v1/executions/:executionId/signals/:name", async ({ req, url, params }) => {
+    const text = await readBody(req);
+    const body = parseJson(text, {}) as { payload?: Json } | null;
     const payload = body && typeof body === "object" && "payload" in body ? body.payload ?? null : null;
     if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_SIGNAL_BYTES) {
       throw new ApiError(413, "payload_too_large", `a signal payload is at most ${MAX_SIGNAL_BYTES} bytes`);
     }
-    const r = await engine.signal(params.executionId, params.name, payload);
-    if (!r.ok) throw engineError(r.error);
-    return json(r.value);
+    return await routing.route(
+      shardOf(params.executionId, engine.shardCount),
+      forwardedRequest(req, url, text),
+      isForwarded(req),
+      async () => {
+        const r = await engine.signal(params.executionId, params.name, payload);
+        if (!r.ok) throw engineError(r.error);
+        return json(r.value);
+      },
+    );
+  });
+
+  // ---- cluster
+  router.on("GET", "/api/v1/cluster/stats", async () => {
+    const snap = deps.cluster.snapshot;
+    const running = await storage.countRunningByShard();
+    const byOwner = new Map<string, { shards: number; executions: number }>();
+    for (const s of snap.shards) {
+      if (s.owner === null) continue;
+      const o = byOwner.get(s.owner) ?? { shards: 0, executions: 0 };
+      o.shards++;
+      o.executions += running.get(s.shard) ?? 0;
+      byOwner.set(s.owner, o);
+    }
+    const self = deps.cluster.member(deps.cluster.opts.nodeId);
+    return json({
+      clusterName: "flowmesh",
+      nodeCount: snap.members.filter((m) => m.status !== "down").length,
+      leader: snap.leader,
+      selfAddress: deps.cluster.opts.address || deps.cluster.opts.httpAddress,
+      selfId: deps.cluster.opts.nodeId,
+      selfRoles: deps.cluster.opts.roles,
+      members: snap.members.map((m) => ({
+        id: m.id,
+        address: m.address,
+        httpAddress: m.httpAddress,
+        status: m.status,
+        roles: m.roles,
+        lastHeartbeat: m.heartbeatAt,
+        shardCount: byOwner.get(m.id)?.shards ?? 0,
+        liveExecutions: byOwner.get(m.id)?.executions ?? 0,
+      })),
+      sharding: {
+        totalShards: snap.shards.length,
+        activeShards: snap.shards.filter((s) => s.owner !== null).length,
+        totalEntities: [...running.values()].reduce((a, b) => a + b, 0),
+        selfShards: engine.ownedShards.size,
+        selfLiveExecutions: engine.activeExecutions,
+        selfStatus: self?.status ?? "unknown",
+      },
+      at: snap.at,
+    });
+  });
+  router.on("GET", "/api/v1/cluster/shards", async () => {
+    const snap = deps.cluster.snapshot;
+    const running = await storage.countRunningByShard();
+    return json({
+      entityType: "execution",
+      totalShards: snap.shards.length,
+      activeShards: snap.shards.filter((s) => s.owner !== null).length,
+      shards: snap.shards.map((s) => ({
+        shardId: s.shard,
+        location: s.owner,
+        epoch: s.epoch,
+        entityCount: running.get(s.shard) ?? 0,
+      })),
+    });
+  });
+  const location = (executionId: string) => {
+    const shard = shardOf(executionId, engine.shardCount);
+    const a = deps.cluster.snapshot.shards[shard];
+    const owner = a?.owner ?? null;
+    const member = owner === null ? undefined : deps.cluster.member(owner);
+    return {
+      executionId,
+      shardId: shard,
+      owner,
+      nodeAddress: member?.httpAddress ?? null,
+      epoch: a?.epoch ?? 0,
+    };
+  };
+  router.on("GET", "/api/v1/cluster/executions/:executionId/location", async ({ params }) => {
+    await viewOr404(params.executionId);
+    return json(location(params.executionId));
+  });
+  router.on("GET", "/api/v1/cluster/workflow/:id/location", async ({ params }) => {
+    await workflowOr404(params.id);
+    const latest = await storage.listExecutions({ workflowId: params.id, limit: 1 });
+    if (latest.items.length === 0) {
+      throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+    }
+    return json({ workflowId: params.id, ...location(latest.items[0].executionId) });
+  });
+  router.on("GET", "/api/v1/events", async ({ url }) => {
+    const limit = intParam(url, "limit", 100, 1, 1000);
+    const type = url.searchParams.get("type") || undefined;
+    return json({ events: await storage.listClusterEvents(limit, type) });
   });
 
   // ---- the old engine's history routes

@@ -954,7 +954,13 @@ Deno.test("health: /health, /health/live and /health/ready answer 200 once start
     const live = await getJson(node, "/health/live");
     assertEquals([live.status, live.body], [200, { status: "ok" }]);
     const ready = await getJson(node, "/health/ready");
-    assertEquals([ready.status, ready.body], [200, { status: "ready", engine: true, storage: true }]);
+    assertEquals([ready.status, ready.body], [200, {
+      status: "ready",
+      engine: true,
+      cluster: true,
+      storage: true,
+      shards: 128,
+    }]);
   });
 });
 

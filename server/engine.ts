@@ -81,6 +81,8 @@ export interface EngineOptions {
 
 /** A submission of one execution. */
 export interface Submission {
+  /** The execution id, when the caller derived it already (routing needs it first). */
+  executionId?: string;
   input: Json;
   idempotencyKey?: string;
   /** A hash of the request, compared when the idempotency key was seen before. */
@@ -175,19 +177,66 @@ export class Engine {
     return this.#timers.size;
   }
 
-  /** Claims every shard (a single node owns them all) and recovers the executions still running. */
-  async start(): Promise<void> {
-    const known = new Map((await this.opts.storage.getShards()).map((s) => [s.shard, s.epoch]));
-    for (let shard = 0; shard < this.shardCount; shard++) {
-      const claimed = await this.opts.storage.claimShard(shard, this.opts.nodeName, known.get(shard) ?? 0);
-      if (!claimed) throw new Error(`could not claim shard ${shard}: another node took it meanwhile`);
-      this.#epochs.set(shard, claimed.epoch);
+  /**
+   * Starts the engine. Standalone (the default), it claims every shard — a single
+   * node owns them all — and recovers the executions still running. In a cluster
+   * (`claimAllShards: false`) it owns nothing until the cluster hands it shards
+   * with `acquireShard`.
+   */
+  async start(opts: { claimAllShards?: boolean } = {}): Promise<void> {
+    let recovered = 0;
+    if (opts.claimAllShards ?? true) {
+      const known = new Map((await this.opts.storage.getShards()).map((s) => [s.shard, s.epoch]));
+      for (let shard = 0; shard < this.shardCount; shard++) {
+        const claimed = await this.opts.storage.claimShard(shard, this.opts.nodeName, known.get(shard) ?? 0);
+        if (!claimed) throw new Error(`could not claim shard ${shard}: another node took it meanwhile`);
+        this.#epochs.set(shard, claimed.epoch);
+      }
+      const running = await this.opts.storage.listRunning([...this.#epochs.keys()]);
+      for (const exec of running) await this.#recover(exec.executionId);
+      recovered = running.length;
     }
-    const running = await this.opts.storage.listRunning([...this.#epochs.keys()]);
-    for (const exec of running) await this.#recover(exec.executionId);
     this.#started = true;
-    this.opts.log.info("engine started", { shards: this.shardCount, recovered: running.length });
+    this.opts.log.info("engine started", { shards: this.#epochs.size, recovered });
     this.#scheduleSweep();
+  }
+
+  /** The shards this engine owns, with the epoch it holds each at. */
+  get ownedShards(): ReadonlyMap<number, number> {
+    return this.#epochs;
+  }
+
+  /** Live executions per shard. */
+  liveByShard(): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const a of this.#actors.values()) counts.set(a.fence.shard, (counts.get(a.fence.shard) ?? 0) + 1);
+    return counts;
+  }
+
+  /**
+   * Takes over a shard the cluster assigned to this node at `epoch` (already
+   * claimed in storage): its running executions are loaded and continued.
+   * Returns how many were recovered.
+   */
+  async acquireShard(shard: number, epoch: number): Promise<number> {
+    const held = this.#epochs.get(shard);
+    if (held !== undefined && held >= epoch) return 0;
+    if (held !== undefined) this.releaseShard(shard);
+    this.#epochs.set(shard, epoch);
+    const running = await this.opts.storage.listRunning([shard]);
+    for (const exec of running) {
+      if (this.#epochs.get(shard) !== epoch) break; // lost it again meanwhile
+      if (!this.#actors.has(exec.executionId)) await this.#recover(exec.executionId);
+    }
+    return running.length;
+  }
+
+  /** Gives a shard up at once: its live executions stop here (their state is in storage). */
+  releaseShard(shard: number): void {
+    this.#epochs.delete(shard);
+    for (const [id, actor] of [...this.#actors]) {
+      if (actor.fence.shard === shard) this.#retire(id, actor);
+    }
   }
 
   #scheduleSweep(): void {
@@ -269,9 +318,10 @@ export class Engine {
     sub: Submission,
   ): Promise<Result<{ executionId: string; created: boolean }>> {
     if (!this.ready) return { ok: false, error: { code: "overloaded", message: "the engine is not ready" } };
-    const executionId = sub.idempotencyKey !== undefined
-      ? executionIdFor(workflow.id, sub.idempotencyKey)
-      : `ex-${this.opts.newId()}`;
+    const executionId = sub.executionId ??
+      (sub.idempotencyKey !== undefined
+        ? executionIdFor(workflow.id, sub.idempotencyKey)
+        : `ex-${this.opts.newId()}`);
     if (sub.idempotencyKey !== undefined) {
       const existing = this.#actors.get(executionId)?.state ??
         await this.opts.storage.getExecution(executionId);

@@ -10,7 +10,10 @@ import { openEmbedded } from "../storage/embedded.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { openPostgres } from "../storage/postgres.ts";
 import type { Storage } from "../storage/storage.ts";
+import { ROLES } from "../core/cluster.ts";
 import { createApi } from "./api.ts";
+import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "./cluster.ts";
+import { ShardRouting } from "./routing.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { DEFAULT_CONFIG, type EngineConfig } from "./config.ts";
 import { Engine } from "./engine.ts";
@@ -27,6 +30,7 @@ export interface RunningNode {
   engine: Engine;
   storage: Storage;
   commitGroup: CommitGroup;
+  cluster: ClusterMember;
   log: Logger;
   /** Stops serving, then the engine, then storage. */
   close(): Promise<void>;
@@ -99,22 +103,60 @@ export async function startNode(
     appender: commitGroup,
   });
   const workflows = new WorkflowService(storage, () => clock.now());
-  const handler = createApi({ engine, workflows, storage, log, storageHealthy: () => storage.ping() });
   try {
-    await engine.start();
+    await engine.start({ claimAllShards: false });
   } catch (err) {
     await services.close();
     await storage.close();
     throw err;
   }
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: () => {},
-  }, handler);
+  let api: ((req: Request) => Promise<Response>) | undefined;
+  const server = Deno.serve(
+    { hostname: config.host, port: config.port, onListen: () => {} },
+    (req) =>
+      api ? api(req) : Promise.resolve(
+        Response.json({ error: { code: "not_ready", message: "the node is starting", details: [] } }, {
+          status: 503,
+          headers: { "retry-after": "1" },
+        }),
+      ),
+  );
   const port = server.addr.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const cluster = new ClusterMember(
+    {
+      ...DEFAULT_CLUSTER_OPTIONS,
+      nodeId: config.nodeName,
+      address: "",
+      httpAddress: url.slice("http://".length),
+      roles: ROLES,
+      shardCount: config.shards,
+    },
+    storage,
+    engine,
+    clock,
+    log,
+  );
+  const routing = new ShardRouting(engine, cluster, null, clock);
+  api = createApi({
+    engine,
+    workflows,
+    storage,
+    log,
+    storageHealthy: () => storage.ping(),
+    cluster,
+    routing,
+  });
+  try {
+    await cluster.start();
+  } catch (err) {
+    await server.shutdown();
+    await engine.stop();
+    await services.close();
+    await storage.close();
+    throw err;
+  }
   log.info("listening", { url, storage: storage.kind });
   return {
     url,
@@ -123,7 +165,9 @@ export async function startNode(
     storage,
     commitGroup,
     log,
+    cluster,
     async close() {
+      cluster.stop();
       await server.shutdown();
       await engine.stop();
       await services.close();

@@ -5,12 +5,14 @@
  *
  * @module
  */
+import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import {
   type AppendRequest,
   type AppendResult,
+  type ClusterEvent,
   decodeExecutionCursor,
   encodeExecutionCursor,
   type ExecutionQuery,
@@ -50,6 +52,8 @@ export class MemoryStorage implements Storage {
   #workflows = new Map<string, { versions: StoredWorkflow[]; deleted: boolean }>();
   #executions = new Map<string, ExecutionRow>();
   #shards = new Map<number, ShardRecord>();
+  #members = new Map<string, MemberRecord>();
+  #clusterEvents: ClusterEvent[] = [];
 
   putWorkflow(
     definition: WorkflowDefinition,
@@ -200,6 +204,14 @@ export class MemoryStorage implements Storage {
     return Promise.resolve(n);
   }
 
+  countRunningByShard(): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    for (const { record: r } of this.#executions.values()) {
+      if (r.status === "running") counts.set(r.shard, (counts.get(r.shard) ?? 0) + 1);
+    }
+    return Promise.resolve(counts);
+  }
+
   listRunning(shards: readonly number[]): Promise<StoredExecution[]> {
     const wanted = new Set(shards);
     return Promise.resolve(
@@ -248,6 +260,40 @@ export class MemoryStorage implements Storage {
 
   getShards(): Promise<ShardRecord[]> {
     return Promise.resolve([...this.#shards.values()].sort((a, b) => a.shard - b.shard));
+  }
+
+  heartbeat(member: MemberRecord): Promise<void> {
+    const known = this.#members.get(member.id);
+    this.#members.set(member.id, { ...member, joinedAt: known?.joinedAt ?? member.joinedAt });
+    return Promise.resolve();
+  }
+
+  listMembers(): Promise<MemberRecord[]> {
+    return Promise.resolve([...this.#members.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
+  }
+
+  removeMember(id: string): Promise<void> {
+    this.#members.delete(id);
+    return Promise.resolve();
+  }
+
+  appendClusterEvent(event: ClusterEvent): Promise<void> {
+    this.#clusterEvents.push(event);
+    return Promise.resolve();
+  }
+
+  listClusterEvents(limit: number, type?: string): Promise<ClusterEvent[]> {
+    const out: ClusterEvent[] = [];
+    for (let i = this.#clusterEvents.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = this.#clusterEvents[i];
+      if (type === undefined || e.type === type) out.push(e);
+    }
+    return Promise.resolve(out);
+  }
+
+  trimClusterEvents(keep: number): Promise<void> {
+    if (this.#clusterEvents.length > keep) this.#clusterEvents = this.#clusterEvents.slice(-keep);
+    return Promise.resolve();
   }
 
   ping(): Promise<boolean> {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
@@ -127,6 +128,8 @@ export interface Storage {
   listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>>;
   /** How many executions a workflow has had. */
   countExecutions(workflowId: string): Promise<number>;
+  /** Running executions per shard (shards with none are absent). */
+  countRunningByShard(): Promise<Map<number, number>>;
   /** Executions still running in the given shards (for recovery). */
   listRunning(shards: readonly number[]): Promise<StoredExecution[]>;
   /** Running executions of the given shards with a timer due at or before `before`, earliest first. */
@@ -140,9 +143,31 @@ export interface Storage {
   claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined>;
   getShards(): Promise<ShardRecord[]>;
 
+  /** Records a member's heartbeat (registering it on the first one; `joinedAt` is kept from then). */
+  heartbeat(member: MemberRecord): Promise<void>;
+  listMembers(): Promise<MemberRecord[]>;
+  /** Forgets a member (long gone). */
+  removeMember(id: string): Promise<void>;
+  /** Appends a cluster event (the cluster log behind `/api/v1/events`). */
+  appendClusterEvent(event: ClusterEvent): Promise<void>;
+  /** Cluster events newest first, optionally of one type; at most `limit`. */
+  listClusterEvents(limit: number, type?: string): Promise<ClusterEvent[]>;
+  /** Keeps only the newest `keep` cluster events. */
+  trimClusterEvents(keep: number): Promise<void>;
+
   /** Whether the backend answers now (health). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** An entry of the cluster log: `member_event`, `shard_rebalance`, `workflow_failover`, ... */
+export interface ClusterEvent {
+  /** Epoch ms. */
+  at: number;
+  type: string;
+  /** The node that recorded it. */
+  node: string;
+  details: Record<string, unknown>;
 }
 
 /** The backend could not be reached; the API answers 503 and nothing is acknowledged. */

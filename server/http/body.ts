@@ -41,9 +41,8 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
   }
 }
 
-/** Reads a JSON body; an empty body gives `fallback` (or 400 when none is allowed). */
-export async function readJson(req: Request, fallback?: unknown): Promise<unknown> {
-  const text = await readBody(req);
+/** Parses a JSON body already read; an empty one gives `fallback` (or 400 when none is allowed). */
+export function parseJson(text: string, fallback?: unknown): unknown {
   if (text.trim() === "") {
     if (fallback !== undefined) return fallback;
     throw new ApiError(400, "malformed_json", "a JSON body is required", [{
@@ -58,4 +57,9 @@ export async function readJson(req: Request, fallback?: unknown): Promise<unknow
       { path: "$", message: (err as Error).message },
     ]);
   }
+}
+
+/** Reads a JSON body; an empty body gives `fallback` (or 400 when none is allowed). */
+export async function readJson(req: Request, fallback?: unknown): Promise<unknown> {
+  return parseJson(await readBody(req), fallback);
 }

@@ -71,6 +71,27 @@ export const MIGRATIONS: readonly Migration[] = [
         value jsonb not null)`,
     ],
   },
+  {
+    version: 2,
+    name: "cluster membership and events",
+    statements: [
+      `create table members (
+        id text primary key,
+        address text not null,
+        http_address text not null,
+        roles text not null,
+        joined_at bigint not null,
+        heartbeat_at bigint not null,
+        leaving boolean not null default false)`,
+      `create table cluster_events (
+        id bigserial primary key,
+        at bigint not null,
+        type text not null,
+        node text not null,
+        details json not null)`,
+      `create index cluster_events_by_type on cluster_events (type, id desc)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied; returns the versions it applied. */

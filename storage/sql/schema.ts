@@ -67,6 +67,24 @@ export interface MigrationsTable {
   applied_at: BigIntColumn;
 }
 
+export interface MembersTable {
+  id: string;
+  address: string;
+  http_address: string;
+  roles: string;
+  joined_at: BigIntColumn;
+  heartbeat_at: BigIntColumn;
+  leaving: boolean;
+}
+
+export interface ClusterEventsTable {
+  id: ColumnType<string | number, never, never>;
+  at: BigIntColumn;
+  type: string;
+  node: string;
+  details: unknown;
+}
+
 /** The whole database. */
 export interface Database {
   engine_migrations: MigrationsTable;
@@ -77,4 +95,6 @@ export interface Database {
   events: EventsTable;
   outputs: OutputsTable;
   cluster_meta: ClusterMetaTable;
+  members: MembersTable;
+  cluster_events: ClusterEventsTable;
 }

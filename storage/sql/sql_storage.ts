@@ -9,6 +9,7 @@
  * @module
  */
 import { type Kysely, sql, type Transaction } from "kysely";
+import type { MemberRecord, Role } from "../../core/cluster.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
 import type { ExecutionStatus } from "../../core/state.ts";
@@ -16,6 +17,7 @@ import type { WorkflowDefinition } from "../../core/workflow.ts";
 import {
   type AppendRequest,
   type AppendResult,
+  type ClusterEvent,
   decodeExecutionCursor,
   encodeExecutionCursor,
   type ExecutionQuery,
@@ -367,6 +369,14 @@ export class SqlStorage implements Storage {
     });
   }
 
+  countRunningByShard(): Promise<Map<number, number>> {
+    return this.#run(async () => {
+      const rows = await this.db.selectFrom("executions").select((eb) => ["shard", eb.fn.countAll().as("n")])
+        .where("status", "=", "running").groupBy("shard").execute();
+      return new Map(rows.map((r) => [r.shard, Number(r.n)]));
+    });
+  }
+
   listRunning(shards: readonly number[]): Promise<StoredExecution[]> {
     if (shards.length === 0) return Promise.resolve([]);
     return this.#run(async () =>
@@ -431,6 +441,84 @@ export class SqlStorage implements Storage {
         epoch: num(r.epoch as string | number),
       }))
     );
+  }
+
+  heartbeat(m: MemberRecord): Promise<void> {
+    return this.#run(async () => {
+      await this.db.insertInto("members").values({
+        id: m.id,
+        address: m.address,
+        http_address: m.httpAddress,
+        roles: m.roles.join(","),
+        joined_at: m.joinedAt,
+        heartbeat_at: m.heartbeatAt,
+        leaving: m.leaving,
+      }).onConflict((oc) =>
+        oc.column("id").doUpdateSet({
+          address: m.address,
+          http_address: m.httpAddress,
+          roles: m.roles.join(","),
+          heartbeat_at: m.heartbeatAt,
+          leaving: m.leaving,
+        })
+      ).execute();
+    });
+  }
+
+  listMembers(): Promise<MemberRecord[]> {
+    return this.#run(async () =>
+      (await this.db.selectFrom("members").selectAll().orderBy("id").execute()).map((r) => ({
+        id: r.id,
+        address: r.address,
+        httpAddress: r.http_address,
+        roles: r.roles === "" ? [] : r.roles.split(",") as Role[],
+        joinedAt: num(r.joined_at as string | number),
+        heartbeatAt: num(r.heartbeat_at as string | number),
+        leaving: r.leaving,
+      }))
+    );
+  }
+
+  removeMember(id: string): Promise<void> {
+    return this.#run(async () => {
+      await this.db.deleteFrom("members").where("id", "=", id).execute();
+    });
+  }
+
+  appendClusterEvent(e: ClusterEvent): Promise<void> {
+    return this.#run(async () => {
+      await this.db.insertInto("cluster_events").values({
+        at: e.at,
+        type: e.type,
+        node: e.node,
+        details: e.details,
+      })
+        .execute();
+    });
+  }
+
+  listClusterEvents(limit: number, type?: string): Promise<ClusterEvent[]> {
+    return this.#run(async () => {
+      let q = this.db.selectFrom("cluster_events").select(["at", "type", "node", "details"]).orderBy(
+        "id",
+        "desc",
+      )
+        .limit(limit);
+      if (type !== undefined) q = q.where("type", "=", type);
+      return (await q.execute()).map((r) => ({
+        at: num(r.at as string | number),
+        type: r.type,
+        node: r.node,
+        details: r.details as Record<string, unknown>,
+      }));
+    });
+  }
+
+  trimClusterEvents(keep: number): Promise<void> {
+    return this.#run(async () => {
+      await sql`delete from cluster_events where id <= (
+        select id from cluster_events order by id desc offset ${keep} limit 1)`.execute(this.db);
+    });
   }
 
   async ping(): Promise<boolean> {

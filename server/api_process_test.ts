@@ -73,7 +73,13 @@ Deno.test("deno task serve as a real process: serves, runs the sample, stops on 
     const first = await startServe(dataDir);
     running = first.child;
     const ready = await getJson(first.base, "/health/ready");
-    assertEquals([ready.status, ready.body], [200, { status: "ready", engine: true, storage: true }]);
+    assertEquals([ready.status, ready.body], [200, {
+      status: "ready",
+      engine: true,
+      cluster: true,
+      storage: true,
+      shards: 128,
+    }]);
 
     const created = await postJson(first.base, "/api/v1/workflows", JSON.parse(SAMPLE_WORKFLOW_JSON));
     assertEquals(

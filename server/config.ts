@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type Role, ROLES } from "../core/cluster.ts";
 import { parseDuration } from "../core/duration.ts";
 
 /** The whole configuration of a node. */
@@ -16,7 +17,17 @@ export interface EngineConfig {
   dataDir: string;
   /** The engine's PostgreSQL database (sql.* nodes default to it). */
   databaseUrl: string | undefined;
-  nodeName: string;
+  /** This node's id in the cluster (and in shard ownership records). */
+  nodeId: string;
+  /** Cluster transport port; 0 with no seeds: a standalone node. */
+  clusterPort: number;
+  /** Other members' cluster addresses (`host:port`). */
+  seeds: string[];
+  roles: Role[];
+  /** Shared secret every member proves in the transport handshake. */
+  clusterSecret: string | undefined;
+  /** How long a forwarded call waits for the owner (ask timeout), ms. */
+  askTimeoutMs: number;
   shards: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
@@ -29,7 +40,7 @@ export interface EngineConfig {
   databasePoolMax: number;
 }
 
-type Kind = "string" | "port" | "int" | "enum" | "url" | "duration";
+type Kind = "string" | "port" | "int" | "enum" | "url" | "duration" | "id" | "seeds" | "roles" | "secret";
 
 interface Setting {
   key: keyof EngineConfig;
@@ -68,7 +79,48 @@ export const SETTINGS: readonly Setting[] = [
     kind: "url",
     help: "PostgreSQL URL (postgres://...)",
   },
-  { key: "nodeName", flag: "--node-name", env: "ENGINE_NODE_NAME", kind: "string", help: "this node's name" },
+  {
+    key: "nodeId",
+    flag: "--node-id",
+    env: "ENGINE_NODE_ID",
+    kind: "id",
+    help: "this node's id in the cluster",
+  },
+  {
+    key: "clusterPort",
+    flag: "--cluster-port",
+    env: "ENGINE_CLUSTER_PORT",
+    kind: "port",
+    help: "cluster transport port (0 and no seeds: standalone)",
+  },
+  {
+    key: "seeds",
+    flag: "--seeds",
+    env: "ENGINE_SEEDS",
+    kind: "seeds",
+    help: "other members' cluster addresses, host:port,...",
+  },
+  {
+    key: "roles",
+    flag: "--roles",
+    env: "ENGINE_ROLES",
+    kind: "roles",
+    help: "coordinator,worker,api-gateway (any of them)",
+  },
+  {
+    key: "clusterSecret",
+    flag: "--cluster-secret",
+    env: "ENGINE_CLUSTER_SECRET",
+    kind: "secret",
+    help: "shared secret of the cluster (16+ characters)",
+  },
+  {
+    key: "askTimeoutMs",
+    flag: "--ask-timeout",
+    env: "ENGINE_ASK_TIMEOUT",
+    kind: "duration",
+    help: "how long a forwarded call waits for the shard's owner",
+  },
   {
     key: "shards",
     flag: "--shards",
@@ -146,7 +198,12 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   storage: "auto",
   dataDir: ".data",
   databaseUrl: undefined,
-  nodeName: "node-1",
+  nodeId: "node-1",
+  clusterPort: 0,
+  seeds: [],
+  roles: ["coordinator", "worker", "api-gateway"] as Role[],
+  clusterSecret: undefined,
+  askTimeoutMs: 5_000,
   shards: 128,
   logLevel: "info",
   logFormat: "json",
@@ -166,7 +223,7 @@ export class ConfigError extends Error {
 }
 
 function parseValue(s: Setting, raw: unknown, where: string): unknown {
-  const text = typeof raw === "number" ? String(raw) : raw;
+  const text = typeof raw === "number" ? String(raw) : Array.isArray(raw) ? raw.join(",") : raw;
   if (typeof text !== "string") {
     throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
   }
@@ -192,6 +249,34 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
         );
       }
       return text;
+    case "id":
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(text)) {
+        throw new ConfigError(`${where}: must be 1 to 64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(text)}`);
+      }
+      return text;
+    case "secret":
+      if (text.length < 16) throw new ConfigError(`${where}: must be at least 16 characters`);
+      return text;
+    case "seeds": {
+      const seeds = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+      for (const seed of seeds) {
+        const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(seed);
+        if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+          throw new ConfigError(`${where}: not host:port: ${JSON.stringify(seed)}`);
+        }
+      }
+      return seeds;
+    }
+    case "roles": {
+      const roles = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+      if (roles.length === 0) throw new ConfigError(`${where}: at least one role is needed`);
+      for (const r of roles) {
+        if (!ROLES.includes(r as Role)) {
+          throw new ConfigError(`${where}: unknown role ${JSON.stringify(r)} (use ${ROLES.join(", ")})`);
+        }
+      }
+      return [...new Set(roles)];
+    }
     case "duration": {
       if (text === "0") return 0;
       const ms = parseDuration(text);
@@ -291,5 +376,43 @@ export function loadConfig(
     if (v !== undefined && v !== "") config[s.key] = parseValue(s, v, `environment ${s.env}`);
   }
   for (const [s, v] of flags) config[s.key] = parseValue(s, v, `flag ${s.flag}`);
+  validateConfig(config as unknown as EngineConfig);
   return { config: config as unknown as EngineConfig, help };
+}
+
+/** Whether a configuration makes this node a cluster member (rather than a standalone node). */
+export function isClustered(config: EngineConfig): boolean {
+  return config.clusterPort > 0 || config.seeds.length > 0;
+}
+
+/** Checks combinations of settings; throws a one-line `ConfigError` naming them. */
+export function validateConfig(config: EngineConfig): void {
+  if (!isClustered(config)) {
+    if (!config.roles.includes("worker")) {
+      throw new ConfigError("roles: a standalone node needs the worker role (no node would own shards)");
+    }
+    return;
+  }
+  const storage = config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
+  if (storage !== "postgres") {
+    throw new ConfigError(
+      `storage: a cluster needs shared storage (--database-url postgres://...), not ${storage}`,
+    );
+  }
+  if (!config.clusterSecret) {
+    throw new ConfigError("cluster-secret: a cluster member needs --cluster-secret (ENGINE_CLUSTER_SECRET)");
+  }
+  if (config.clusterPort === 0) {
+    throw new ConfigError("cluster-port: a cluster member needs --cluster-port (ENGINE_CLUSTER_PORT)");
+  }
+  if (config.seeds.length === 0 && !config.roles.includes("worker")) {
+    throw new ConfigError(
+      "roles: the first member (no --seeds) needs the worker role, or no node owns shards",
+    );
+  }
+  if (config.seeds.length === 0 && !config.roles.includes("coordinator")) {
+    throw new ConfigError(
+      "roles: the first member (no --seeds) needs the coordinator role, or no node leads",
+    );
+  }
 }

@@ -100,3 +100,51 @@ Deno.test("config: usage lists every flag and environment variable", () => {
     assert(text.includes(s.env), s.env);
   }
 });
+
+Deno.test("config: cluster settings parse, and bad combinations are refused with one line", () => {
+  const url = "postgres://postgres@127.0.0.1:5432/x";
+  const secret = "0123456789abcdef";
+  const ok = loadConfig(
+    [
+      "--database-url",
+      url,
+      "--cluster-port",
+      "7400",
+      "--seeds",
+      "127.0.0.1:7401, host-b:7402",
+      "--cluster-secret",
+      secret,
+      "--roles",
+      "worker,coordinator",
+      "--node-id",
+      "n-2",
+    ],
+    noEnv,
+    noFile,
+  ).config;
+  assertEquals(ok.seeds, ["127.0.0.1:7401", "host-b:7402"]);
+  assertEquals(ok.roles, ["worker", "coordinator"]);
+  assertStrictEquals(ok.nodeId, "n-2");
+  const cases: [string[], RegExp][] = [
+    [["--cluster-port", "7400", "--cluster-secret", secret], /^storage: a cluster needs shared storage/],
+    [["--database-url", url, "--cluster-port", "7400"], /^cluster-secret: /],
+    [["--database-url", url, "--seeds", "a:1", "--cluster-secret", secret], /^cluster-port: /],
+    [["--seeds", "nohost"], /--seeds: not host:port: "nohost"/],
+    [["--seeds", "a:99999"], /--seeds: not host:port/],
+    [["--roles", "worker,boss"], /--roles: unknown role "boss"/],
+    [["--roles", "api-gateway"], /^roles: a standalone node needs the worker role/],
+    [["--cluster-secret", "short"], /--cluster-secret: must be at least 16 characters/],
+    [["--node-id", "a b"], /--node-id: must be 1 to 64/],
+    [["--shards", "0"], /--shards: must be an integer from 1 to 65536/],
+    [["--shards", "65537"], /--shards/],
+    [
+      ["--database-url", url, "--cluster-port", "7400", "--cluster-secret", secret, "--roles", "api-gateway"],
+      /^roles: the first member \(no --seeds\) needs the worker role/,
+    ],
+  ];
+  for (const [args, pattern] of cases) {
+    const err = configError(() => loadConfig(args, noEnv, noFile));
+    assertMatch(err.message, pattern);
+    assert(!err.message.includes("\n"));
+  }
+});

@@ -78,7 +78,7 @@ export async function startNode(
   const config: EngineConfig = { ...DEFAULT_CONFIG, ...partial };
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ??
-    createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeName });
+    createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
   const storage = overrides.storage ?? await openStorage(config, () => clock.now());
   const commitGroup = new CommitGroup(storage);
   const services = realServices({
@@ -91,7 +91,7 @@ export async function startNode(
     newId: () => crypto.randomUUID(),
     executorFor,
     services,
-    nodeName: config.nodeName,
+    nodeName: config.nodeId,
     log,
     shardCount: config.shards,
     limits: {
@@ -127,7 +127,7 @@ export async function startNode(
   const cluster = new ClusterMember(
     {
       ...DEFAULT_CLUSTER_OPTIONS,
-      nodeId: config.nodeName,
+      nodeId: config.nodeId,
       address: "",
       httpAddress: url.slice("http://".length),
       roles: ROLES,

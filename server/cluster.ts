@@ -44,6 +44,13 @@ export interface ClusterOptions {
   allocation: AllocationOptions;
   /** Cluster events kept in storage. */
   keepEvents: number;
+  /**
+   * A verifier of the cluster secret (an HMAC of a fixed text under it). The first
+   * member stores it; a member whose verifier differs is refused at start.
+   */
+  secretVerifier?: string;
+  /** Told the members after every read (the transport learns peers' addresses from it). */
+  onMembers?: (members: readonly Member[]) => void;
 }
 
 /** The defaults: heartbeat 500 ms, poll 250 ms, down after 2.5 s, 8 moves a round, 10,000 events kept. */
@@ -54,6 +61,27 @@ export const DEFAULT_CLUSTER_OPTIONS = Object.freeze({
   allocation: DEFAULT_ALLOCATION,
   keepEvents: 10_000,
 });
+
+/** This node's cluster secret is not the one the cluster was created with. */
+export class WrongClusterSecret extends Error {
+  constructor() {
+    super("wrong cluster secret: --cluster-secret does not match the cluster's (refusing to join)");
+    this.name = "WrongClusterSecret";
+  }
+}
+
+/** The verifier of a cluster secret: HMAC-SHA256(secret, "flowmesh cluster secret v1"), hex. */
+export async function secretVerifier(secret: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("flowmesh cluster secret v1"));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** What this member knows of the cluster after its last poll. */
 export interface ClusterSnapshot {
@@ -109,6 +137,12 @@ export class ClusterMember {
 
   /** Registers, runs the first round (so a standalone node owns its shards when this resolves), then polls. */
   async start(): Promise<void> {
+    if (this.opts.secretVerifier !== undefined) {
+      const stored = await this.storage.claimClusterMeta("secret_verifier", this.opts.secretVerifier);
+      if (stored !== this.opts.secretVerifier) {
+        throw new WrongClusterSecret();
+      }
+    }
     await this.#heartbeat(true);
     await this.#record("member_event", { member: this.opts.nodeId, event: "joined", roles: this.opts.roles });
     await this.poll();
@@ -182,8 +216,10 @@ export class ClusterMember {
       throw err;
     }
     let snapshot = await this.#read();
+    // Every member tracks statuses and leadership, so a member that takes over
+    // leadership records the changes that made it leader (its predecessor down).
+    await this.#observe(snapshot, snapshot.leader === this.opts.nodeId);
     if (snapshot.leader === this.opts.nodeId) {
-      await this.#observe(snapshot);
       if (await this.#lead(snapshot)) snapshot = await this.#read();
     }
     const previous = this.#snapshot;
@@ -201,18 +237,19 @@ export class ClusterMember {
       shards.push({ shard, owner: r?.owner ?? null, epoch: r?.epoch ?? 0 });
     }
     const ms = members(records, now, this.opts.timings);
+    this.opts.onMembers?.(ms);
     return { at: now, leader: leaderOf(ms), members: ms, shards };
   }
 
-  /** The leader records member status changes and leadership. */
-  async #observe(s: ClusterSnapshot): Promise<void> {
+  /** Tracks member statuses and leadership; the leader (`record`) records their changes. */
+  async #observe(s: ClusterSnapshot, record: boolean): Promise<void> {
     if (this.#previousLeader !== s.leader) {
-      await this.#record("leader_changed", { from: this.#previousLeader, to: s.leader });
+      if (record) await this.#record("leader_changed", { from: this.#previousLeader, to: s.leader });
       this.#previousLeader = s.leader;
     }
     for (const m of s.members) {
       const before = this.#previousStatus.get(m.id);
-      if (before !== undefined && before !== m.status) {
+      if (record && before !== undefined && before !== m.status) {
         await this.#record(
           m.status === "down" || m.status === "suspect" ? "unreachable_member" : "member_event",
           {

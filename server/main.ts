@@ -29,9 +29,12 @@ if (import.meta.main) {
     console.error(`start-up failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
     Deno.exit(1);
   }
+  let stopping = false;
   const stop = async () => {
-    node.log.info("stopping");
-    await node.close();
+    if (stopping) return;
+    stopping = true;
+    node.log.info("stopping", { handOff: node.clustered });
+    await node.leave();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

@@ -10,12 +10,14 @@ import { openEmbedded } from "../storage/embedded.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { openPostgres } from "../storage/postgres.ts";
 import type { Storage } from "../storage/storage.ts";
-import { ROLES } from "../core/cluster.ts";
+import { Rpc } from "../transport/rpc.ts";
+import { WebSocketTransport } from "../transport/websocket.ts";
 import { createApi } from "./api.ts";
-import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "./cluster.ts";
+import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster.ts";
 import { ShardRouting } from "./routing.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { DEFAULT_CONFIG, type EngineConfig } from "./config.ts";
+import { DEFAULT_CONFIG, type EngineConfig, isClustered } from "./config.ts";
+import { RpcForwarder, serveForwarded } from "./forwarding.ts";
 import { Engine } from "./engine.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { executorFor } from "./nodes/registry.ts";
@@ -31,7 +33,11 @@ export interface RunningNode {
   storage: Storage;
   commitGroup: CommitGroup;
   cluster: ClusterMember;
+  /** A member of a cluster (rather than a standalone node). */
+  clustered: boolean;
   log: Logger;
+  /** Graceful leave: hands this node's shards to the others first (a cluster member), then closes. */
+  leave(timeoutMs?: number): Promise<void>;
   /** Stops serving, then the engine, then storage. */
   close(): Promise<void>;
 }
@@ -41,6 +47,13 @@ export interface NodeOverrides {
   clock?: Clock;
   log?: Logger;
   storage?: Storage;
+}
+
+function unavailable(code: string, message: string): Response {
+  return Response.json({ error: { code, message, details: [] } }, {
+    status: 503,
+    headers: { "retry-after": "1" },
+  });
 }
 
 /**
@@ -111,34 +124,64 @@ export async function startNode(
     throw err;
   }
   let api: ((req: Request) => Promise<Response>) | undefined;
+  const gateway = config.roles.includes("api-gateway");
   const server = Deno.serve(
     { hostname: config.host, port: config.port, onListen: () => {} },
-    (req) =>
-      api ? api(req) : Promise.resolve(
-        Response.json({ error: { code: "not_ready", message: "the node is starting", details: [] } }, {
-          status: 503,
-          headers: { "retry-after": "1" },
-        }),
-      ),
+    (req) => {
+      if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
+      if (!gateway && !new URL(req.url).pathname.startsWith("/health")) {
+        return Promise.resolve(
+          unavailable("not_a_gateway", "this node has no api-gateway role; call another"),
+        );
+      }
+      return api(req);
+    },
   );
   const port = server.addr.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const clustered = isClustered(config);
+  const transport = clustered
+    ? new WebSocketTransport({
+      self: config.nodeId,
+      secret: config.clusterSecret!,
+      hostname: config.host,
+      port: config.clusterPort,
+      logger: { warn: (message, fields) => log.warn(message, fields) },
+    })
+    : null;
+  const rpc = transport ? new Rpc(transport, { logger: { warn: (m, f) => log.warn(m, f) } }) : null;
   const cluster = new ClusterMember(
     {
       ...DEFAULT_CLUSTER_OPTIONS,
       nodeId: config.nodeId,
-      address: "",
+      address: transport ? `${host === "0.0.0.0" ? "127.0.0.1" : host}:${transport.port}` : "",
       httpAddress: url.slice("http://".length),
-      roles: ROLES,
+      roles: config.roles,
       shardCount: config.shards,
+      secretVerifier: config.clusterSecret ? await secretVerifier(config.clusterSecret) : undefined,
+      onMembers: transport
+        ? (ms) => {
+          for (const m of ms) {
+            if (m.id !== config.nodeId && m.address !== "" && m.status !== "down") {
+              transport.addPeer({ id: m.id, address: m.address });
+            }
+          }
+        }
+        : undefined,
     },
     storage,
     engine,
     clock,
     log,
   );
-  const routing = new ShardRouting(engine, cluster, null, clock);
+  const routing = new ShardRouting(
+    engine,
+    cluster,
+    rpc ? new RpcForwarder(rpc) : null,
+    clock,
+    config.askTimeoutMs,
+  );
   api = createApi({
     engine,
     workflows,
@@ -148,16 +191,27 @@ export async function startNode(
     cluster,
     routing,
   });
-  try {
-    await cluster.start();
-  } catch (err) {
+  if (rpc) serveForwarded(rpc, api);
+  const closeAll = async () => {
+    cluster.stop();
     await server.shutdown();
+    rpc?.close();
+    await transport?.close();
     await engine.stop();
     await services.close();
     await storage.close();
+  };
+  try {
+    await cluster.start();
+  } catch (err) {
+    await closeAll();
     throw err;
   }
-  log.info("listening", { url, storage: storage.kind });
+  log.info("listening", {
+    url,
+    storage: storage.kind,
+    cluster: transport ? cluster.opts.address : "standalone",
+  });
   return {
     url,
     port,
@@ -166,12 +220,11 @@ export async function startNode(
     commitGroup,
     log,
     cluster,
-    async close() {
-      cluster.stop();
-      await server.shutdown();
-      await engine.stop();
-      await services.close();
-      await storage.close();
+    clustered,
+    async leave(timeoutMs = 10_000) {
+      if (clustered) await cluster.leave(timeoutMs);
+      await closeAll();
     },
+    close: closeAll,
   };
 }

@@ -54,6 +54,7 @@ export class MemoryStorage implements Storage {
   #shards = new Map<number, ShardRecord>();
   #members = new Map<string, MemberRecord>();
   #clusterEvents: ClusterEvent[] = [];
+  #meta = new Map<string, string>();
 
   putWorkflow(
     definition: WorkflowDefinition,
@@ -262,6 +263,11 @@ export class MemoryStorage implements Storage {
     return Promise.resolve([...this.#shards.values()].sort((a, b) => a.shard - b.shard));
   }
 
+  claimClusterMeta(key: string, value: string): Promise<string> {
+    if (!this.#meta.has(key)) this.#meta.set(key, value);
+    return Promise.resolve(this.#meta.get(key)!);
+  }
+
   heartbeat(member: MemberRecord): Promise<void> {
     const known = this.#members.get(member.id);
     this.#members.set(member.id, { ...member, joinedAt: known?.joinedAt ?? member.joinedAt });
@@ -292,7 +298,9 @@ export class MemoryStorage implements Storage {
   }
 
   trimClusterEvents(keep: number): Promise<void> {
-    if (this.#clusterEvents.length > keep) this.#clusterEvents = this.#clusterEvents.slice(-keep);
+    if (this.#clusterEvents.length > keep) {
+      this.#clusterEvents = keep > 0 ? this.#clusterEvents.slice(-keep) : []; // slice(-0) would keep all
+    }
     return Promise.resolve();
   }
 

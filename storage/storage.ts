@@ -143,6 +143,8 @@ export interface Storage {
   claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined>;
   getShards(): Promise<ShardRecord[]>;
 
+  /** Stores `value` under `key` unless a value is there already; returns the stored value (cluster metadata). */
+  claimClusterMeta(key: string, value: string): Promise<string>;
   /** Records a member's heartbeat (registering it on the first one; `joinedAt` is kept from then). */
   heartbeat(member: MemberRecord): Promise<void>;
   listMembers(): Promise<MemberRecord[]>;

@@ -443,6 +443,16 @@ export class SqlStorage implements Storage {
     );
   }
 
+  claimClusterMeta(key: string, value: string): Promise<string> {
+    return this.#run(async () => {
+      await this.db.insertInto("cluster_meta").values({ key, value: { value } })
+        .onConflict((oc) => oc.column("key").doNothing()).execute();
+      const r = await this.db.selectFrom("cluster_meta").select("value").where("key", "=", key)
+        .executeTakeFirstOrThrow();
+      return (r.value as { value: string }).value;
+    });
+  }
+
   heartbeat(m: MemberRecord): Promise<void> {
     return this.#run(async () => {
       await this.db.insertInto("members").values({

@@ -1,0 +1,85 @@
+/**
+ * Wire frames of the WebSocket transport (text frames, JSON):
+ *
+ * - a data frame is a JSON array of envelopes: every envelope queued for a peer in the same tick goes out
+ *   as one frame (bounded by the maximum frame size and the batch size);
+ * - `{"t":"ping"}` is a heartbeat;
+ * - `{"t":"challenge"|"auth"|"ok", ...}` are handshake frames (`handshake.ts`).
+ *
+ * @module
+ */
+
+/** The heartbeat frame. */
+export const PING = '{"t":"ping"}';
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** An envelope serialized for the wire, with its UTF-8 size. */
+export interface Encoded {
+  text: string;
+  bytes: number;
+}
+
+/**
+ * Takes envelopes from the head of `queue` into one data frame of at most `maxBytes` bytes and `maxCount`
+ * envelopes (at least one envelope: each one fits alone, see the size check at send). Mutates `queue`.
+ *
+ * @example
+ * ```ts
+ * import { takeFrame } from "./frames.ts";
+ * const q = [{ text: "1", bytes: 1 }, { text: "2", bytes: 1 }, { text: "3", bytes: 1 }];
+ * const f = takeFrame(q, 1024, 2);
+ * if (f.frame !== "[1,2]" || f.count !== 2 || q.length !== 1) throw new Error();
+ * ```
+ */
+export function takeFrame(
+  queue: Encoded[],
+  maxBytes: number,
+  maxCount: number,
+): { frame: string; count: number } {
+  let bytes = 2; // "[" and "]"
+  let count = 0;
+  while (count < queue.length && count < maxCount) {
+    const add = queue[count].bytes + (count > 0 ? 1 : 0);
+    if (count > 0 && bytes + add > maxBytes) break;
+    bytes += add;
+    count++;
+  }
+  const taken = queue.splice(0, count);
+  return { frame: `[${taken.map((e) => e.text).join(",")}]`, count };
+}
+
+/** A decoded incoming frame. */
+export type Incoming =
+  | { kind: "data"; items: unknown[] }
+  | { kind: "ping" }
+  | { kind: "invalid"; reason: string };
+
+/** Decodes a frame received on an authenticated connection. */
+export function decodeFrame(text: string): Incoming {
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch {
+    return { kind: "invalid", reason: "not JSON" };
+  }
+  if (Array.isArray(x)) return { kind: "data", items: x };
+  if (typeof x === "object" && x !== null && (x as { t?: unknown }).t === "ping") return { kind: "ping" };
+  return { kind: "invalid", reason: "unknown frame" };
+}

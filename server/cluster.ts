@@ -125,6 +125,11 @@ export class ClusterMember {
     return this.#ready && !this.#stopped;
   }
 
+  /** Whether this member has failed to heartbeat into storage for longer than a member may (it gave its shards up). */
+  get cutOff(): boolean {
+    return this.#ready && this.clock.now() - this.#lastHeartbeatOk >= this.opts.timings.downAfterMs;
+  }
+
   /** The owner of a shard in the last snapshot. */
   ownerOf(shard: number): string | null {
     return this.#snapshot.shards[shard]?.owner ?? null;

@@ -10,6 +10,7 @@ import type { Clock } from "./clock.ts";
 import type { ClusterMember } from "./cluster.ts";
 import type { Engine } from "./engine.ts";
 import { ApiError } from "./http/errors.ts";
+import { StorageUnavailable } from "../storage/storage.ts";
 
 /** A request as it crosses the cluster. */
 export interface ForwardedRequest {
@@ -74,6 +75,9 @@ export class ShardRouting {
     let reason = "no owner";
     for (;;) {
       if (this.engine.ownedShards.has(shard)) return await local();
+      if (this.cluster.cutOff) {
+        throw new StorageUnavailable("this node cannot reach storage; it owns no shards until it can");
+      }
       const owner = this.cluster.ownerOf(shard);
       const self = this.cluster.opts.nodeId;
       const member = owner === null ? undefined : this.cluster.member(owner);

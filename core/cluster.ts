@@ -99,8 +99,12 @@ export function holdsShards(m: Member): boolean {
 
 /** The leader: the live coordinator with the smallest id (every node computes the same one). */
 export function leaderOf(ms: readonly Member[]): string | null {
-  const live = ms.filter((m) => (m.status === "up" || m.status === "suspect") && m.roles.includes("coordinator"));
-  return live.length === 0 ? null : live[0].id;
+  const live = ms.filter((m) =>
+    (m.status === "up" || m.status === "suspect") && m.roles.includes("coordinator")
+  );
+  let leader: string | null = null;
+  for (const m of live) if (leader === null || m.id < leader) leader = m.id;
+  return leader;
 }
 
 /** Allocation settings. */

@@ -12,9 +12,11 @@ import type { Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
 import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import type { MemberRecord } from "../core/cluster.ts";
 import type {
   AppendRequest,
   AppendResult,
+  ClusterEvent,
   Fence,
   OutputWrite,
   Storage,
@@ -873,5 +875,161 @@ export function conformance(
   test("ping answers true", async (c) => {
     assertStrictEquals(await c.storage.ping(), true);
     assertStrictEquals(typeof c.storage.kind, "string");
+  });
+
+  // ---------------------------------------------------------------------------
+  // Cluster membership, cluster events and running counts per shard.
+  // (Members and events are not scoped by shard: these cases filter by their own
+  // ids and event types, and a shared storage's other cases use neither.)
+  // ---------------------------------------------------------------------------
+
+  const memberRecord = (id: string, o: Partial<MemberRecord> = {}): MemberRecord => ({
+    id,
+    address: "10.0.0.1:7000",
+    httpAddress: "10.0.0.1:8080",
+    roles: ["worker"],
+    joinedAt: T,
+    heartbeatAt: T,
+    leaving: false,
+    ...o,
+  });
+  const membersOf = async (s: Storage, prefix: string) =>
+    (await s.listMembers()).filter((m) => m.id.startsWith(prefix));
+
+  test("heartbeat registers a member, then updates it; joinedAt is kept from the first", async (c) => {
+    const s = c.storage;
+    const id = c.id("a");
+    const first = memberRecord(id, { roles: ["coordinator", "worker", "api-gateway"] });
+    await s.heartbeat(first);
+    assertEquals(await membersOf(s, c.id("")), [first]);
+    await s.heartbeat(memberRecord(id, {
+      address: "10.0.0.2:7001",
+      httpAddress: "10.0.0.2:8081",
+      roles: ["worker"],
+      joinedAt: T + 5_000, // a restarted process's own idea: storage keeps the first
+      heartbeatAt: T + 9_000,
+      leaving: true,
+    }));
+    assertEquals(await membersOf(s, c.id("")), [{
+      id,
+      address: "10.0.0.2:7001",
+      httpAddress: "10.0.0.2:8081",
+      roles: ["worker"],
+      joinedAt: T,
+      heartbeatAt: T + 9_000,
+      leaving: true,
+    }]);
+    // And back: a rejoin clears the leave flag; roles may be empty.
+    await s.heartbeat(memberRecord(id, { roles: [], joinedAt: T + 20_000, heartbeatAt: T + 20_000 }));
+    const [again] = await membersOf(s, c.id(""));
+    assertEquals(again, memberRecord(id, { roles: [], joinedAt: T, heartbeatAt: T + 20_000 }));
+    assertStrictEquals(again.leaving, false);
+    assertStrictEquals(typeof again.heartbeatAt, "number");
+  });
+
+  test("listMembers is ordered by id; removeMember forgets one", async (c) => {
+    const s = c.storage;
+    for (const k of ["c", "a", "d", "b"]) {
+      await s.heartbeat(memberRecord(c.id(k), { heartbeatAt: T + k.charCodeAt(0) }));
+    }
+    assertEquals((await membersOf(s, c.id(""))).map((m) => m.id), ["a", "b", "c", "d"].map((k) => c.id(k)));
+    await s.removeMember(c.id("b"));
+    assertEquals((await membersOf(s, c.id(""))).map((m) => m.id), ["a", "c", "d"].map((k) => c.id(k)));
+    await s.removeMember(c.id("b")); // gone already: no error
+    await s.removeMember(c.id("never"));
+    assertEquals((await membersOf(s, c.id(""))).map((m) => m.id), ["a", "c", "d"].map((k) => c.id(k)));
+    // A removed member that heartbeats again registers anew, with its own joinedAt.
+    await s.heartbeat(memberRecord(c.id("b"), { joinedAt: T + 100, heartbeatAt: T + 100 }));
+    const b = (await membersOf(s, c.id(""))).find((m) => m.id === c.id("b"));
+    assertEquals(b, memberRecord(c.id("b"), { joinedAt: T + 100, heartbeatAt: T + 100 }));
+  });
+
+  test("cluster events: listed newest first, filtered by type, limited", async (c) => {
+    const s = c.storage;
+    const x = c.id("x-event"), y = c.id("y-event");
+    const event = (type: string, k: number, at = T + k): ClusterEvent => ({
+      at,
+      type,
+      node: `node-${k}`,
+      details: { k, shard: k * 3, nested: { list: [k, "two", null], ok: true }, none: null },
+    });
+    const appended = [event(x, 1), event(y, 2), event(x, 3), event(x, 4), event(y, 5)];
+    for (const e of appended) await s.appendClusterEvent(e);
+    assertEquals(await s.listClusterEvents(100, x), [appended[3], appended[2], appended[0]]);
+    assertEquals(await s.listClusterEvents(100, y), [appended[4], appended[1]]);
+    assertEquals(await s.listClusterEvents(2, x), [appended[3], appended[2]]);
+    assertEquals(await s.listClusterEvents(1, y), [appended[4]]);
+    // Without a type: every type, newest first.
+    assertEquals(await s.listClusterEvents(3), [appended[4], appended[3], appended[2]]);
+    assertEquals(await s.listClusterEvents(100, c.id("no-such-type")), []);
+    // Newest means appended last, not the largest `at`.
+    const late = event(x, 6, T - 1_000);
+    await s.appendClusterEvent(late);
+    assertEquals(await s.listClusterEvents(2, x), [late, appended[3]]);
+  });
+
+  test("trimClusterEvents keeps only the newest N", async (c) => {
+    const s = c.storage;
+    const t = c.id("trimmed");
+    const appended: ClusterEvent[] = [];
+    for (let k = 0; k < 6; k++) {
+      const e: ClusterEvent = { at: T + k, type: t, node: "node-1", details: { k } };
+      appended.push(e);
+      await s.appendClusterEvent(e);
+    }
+    const newestFirst = [...appended].reverse();
+    await s.trimClusterEvents(10);
+    assertEquals(await s.listClusterEvents(100, t), newestFirst);
+    await s.trimClusterEvents(4);
+    assertEquals(await s.listClusterEvents(100, t), newestFirst.slice(0, 4));
+    assertStrictEquals((await s.listClusterEvents(1_000)).length, 4);
+    await s.trimClusterEvents(1);
+    assertEquals(await s.listClusterEvents(100, t), newestFirst.slice(0, 1));
+    await s.trimClusterEvents(0);
+    assertEquals(await s.listClusterEvents(100), []);
+    // The log goes on after a trim.
+    const after: ClusterEvent = { at: T + 10, type: t, node: "node-1", details: { k: 10 } };
+    await s.appendClusterEvent(after);
+    assertEquals(await s.listClusterEvents(100, t), [after]);
+  });
+
+  test("countRunningByShard counts only running executions, per shard; shards with none are absent", async (c) => {
+    const s = c.storage;
+    const [f0, f1, f2] = [
+      await claimFresh(s, c.shard(0)),
+      await claimFresh(s, c.shard(1)),
+      await claimFresh(
+        s,
+        c.shard(2),
+      ),
+    ];
+    const wf = c.id("wf");
+    const make = async (name: string, fence: Fence, status: ExecutionStatus) => {
+      const spec: ExecSpec = { id: c.id(name), workflowId: wf, fence };
+      assertOk(await s.append(appendOf(spec, 0, 1)));
+      if (status !== "running") assertOk(await s.append(appendOf(spec, 1, 1, { status })));
+      return spec;
+    };
+    await make("a1", f0, "running");
+    await make("a2", f0, "running");
+    await make("a3", f0, "completed");
+    const b1 = await make("b1", f1, "running");
+    await make("b2", f1, "failed");
+    await make("c1", f2, "cancelled");
+    await make("c2", f2, "timed_out");
+    const counts = await s.countRunningByShard();
+    assertStrictEquals(counts.get(c.shard(0)), 2);
+    assertStrictEquals(counts.get(c.shard(1)), 1);
+    assertStrictEquals(counts.has(c.shard(2)), false);
+    assertStrictEquals(counts.has(c.shard(3)), false);
+    for (const [shard, n] of counts) {
+      assertStrictEquals(typeof shard, "number");
+      assert(Number.isInteger(n) && n > 0, `shard ${shard}: ${n}`);
+    }
+    // The last running one of shard 1 ends: its shard drops out.
+    assertOk(await s.append(appendOf(b1, 1, 1, { status: "completed" })));
+    const later = await s.countRunningByShard();
+    assertStrictEquals(later.get(c.shard(0)), 2);
+    assertStrictEquals(later.has(c.shard(1)), false);
   });
 }

@@ -164,12 +164,14 @@ export class ClusterMember {
       await new Promise<void>((r) => this.clock.setTimer(this.opts.pollMs, r));
     }
     await this.#record("member_event", { member: this.opts.nodeId, event: "left" }).catch(() => {});
-    this.stop();
+    await this.stop();
   }
 
-  stop(): void {
+  /** Stops polling; resolves once a round in progress has ended. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) this.clock.clearTimer(this.#timer);
+    await this.#polling?.catch(() => {});
   }
 
   #schedule(): void {

@@ -74,8 +74,7 @@ class TestCluster {
     const node = this.nodes.get(id)!;
     if (node.stopped) return;
     node.stopped = true;
-    node.member.stop();
-    await node.member.poll(); // the round in flight, if any
+    await node.member.stop(); // waits for the round in flight, if any
     await node.engine.stop();
   }
 

@@ -193,7 +193,7 @@ export async function startNode(
   });
   if (rpc) serveForwarded(rpc, api);
   const closeAll = async () => {
-    cluster.stop();
+    await cluster.stop();
     await server.shutdown();
     rpc?.close();
     await transport?.close();

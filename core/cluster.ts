@@ -177,7 +177,8 @@ export function allocate(
   for (let i = 0; i < opts.maxMovesPerRound; i++) {
     const sorted = [...load.keys()].sort(order);
     const least = sorted[0], most = sorted[sorted.length - 1];
-    if (load.get(most)! - load.get(least)! <= opts.rebalanceThreshold) break;
+    // A move only helps when the gap is 2 or more; a threshold below 1 would move shards back and forth.
+    if (load.get(most)! - load.get(least)! <= Math.max(1, opts.rebalanceThreshold)) break;
     const candidates = owned.get(most)!.sort((a, b) => b.shard - a.shard);
     const s = candidates.shift();
     if (!s) break;

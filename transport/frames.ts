@@ -38,7 +38,8 @@ export interface Encoded {
 
 /**
  * Takes envelopes from the head of `queue` into one data frame of at most `maxBytes` bytes and `maxCount`
- * envelopes (at least one envelope: each one fits alone, see the size check at send). Mutates `queue`.
+ * envelopes (at least one envelope: each one fits alone, see the size check at send). Mutates `queue`;
+ * `bytes` is the size of the envelopes taken.
  *
  * @example
  * ```ts
@@ -52,17 +53,19 @@ export function takeFrame(
   queue: Encoded[],
   maxBytes: number,
   maxCount: number,
-): { frame: string; count: number } {
-  let bytes = 2; // "[" and "]"
+): { frame: string; count: number; bytes: number } {
+  let size = 2; // "[" and "]"
+  let bytes = 0; // of the envelopes alone
   let count = 0;
   while (count < queue.length && count < maxCount) {
     const add = queue[count].bytes + (count > 0 ? 1 : 0);
-    if (count > 0 && bytes + add > maxBytes) break;
-    bytes += add;
+    if (count > 0 && size + add > maxBytes) break;
+    size += add;
+    bytes += queue[count].bytes;
     count++;
   }
   const taken = queue.splice(0, count);
-  return { frame: `[${taken.map((e) => e.text).join(",")}]`, count };
+  return { frame: `[${taken.map((e) => e.text).join(",")}]`, count, bytes };
 }
 
 /** A decoded incoming frame. */

@@ -117,6 +117,8 @@ interface Conn {
   pending: boolean;
   /** Dropped for silence: its close will not be answered. */
   silent: boolean;
+  /** The handshake deadline. */
+  deadline?: Timer;
 }
 
 interface Peer {
@@ -254,10 +256,11 @@ export class WebSocketTransport implements Transport {
     return true;
   }
 
-  /** Forgets a peer: closes its connection, drops its queue. */
+  /** Forgets a peer: closes its connection (peer-down fires if it was up), drops its queue. */
   removePeer(id: string): void {
     const p = this.#peers.get(id);
     if (!p) return;
+    this.#setUp(p, false);
     this.#peers.delete(id);
     clearTimeout(p.dialTimer);
     clearTimeout(p.retryTimer);
@@ -461,6 +464,7 @@ export class WebSocketTransport implements Transport {
   }
 
   #onClosed(c: Conn): void {
+    clearTimeout(c.deadline);
     this.#unpend(c);
     this.#conns.delete(c);
     this.#detach(c);
@@ -469,6 +473,7 @@ export class WebSocketTransport implements Transport {
 
   /** A handshake completed: the connection carries envelopes from now on. */
   #attach(c: Conn, id: string): void {
+    clearTimeout(c.deadline);
     this.#unpend(c);
     const p = this.#peer(id);
     const old = p.conn;
@@ -514,11 +519,12 @@ export class WebSocketTransport implements Transport {
       if (!(await verifyProof(key, c.nonce, f.nodeId, f.hmac))) {
         return this.#reject(c, "wrong cluster secret", { peer: f.nodeId });
       }
-      if (f.nodeId === this.self) return this.#reject(c, "peer claims our id", { peer: f.nodeId });
+      if (f.nodeId === this.self || f.nodeId === "") {
+        return this.#reject(c, "peer claims an invalid id", { peer: f.nodeId });
+      }
+      const hmac = await prove(key, f.nonce, this.self);
       if (c.phase !== "auth" || this.#closed) return;
-      c.socket.send(
-        JSON.stringify({ t: "ok", nodeId: this.self, hmac: await prove(key, f.nonce, this.self) }),
-      );
+      c.socket.send(JSON.stringify({ t: "ok", nodeId: this.self, hmac }));
       this.#attach(c, f.nodeId);
     } else if (c.phase === "challenge" && f?.t === "challenge") { // client: prove ourselves
       const hmac = await prove(key, f.nonce, this.self);
@@ -611,7 +617,7 @@ export class WebSocketTransport implements Transport {
       buffered: () => socket.bufferedAmount,
     }, remote);
     this.#pendingInbound++;
-    const deadline = setTimeout(() => {
+    c.deadline = setTimeout(() => {
       if (c.phase === "auth") this.#reject(c, "handshake timeout", {});
     }, this.#opts.peerTimeoutMs);
     socket.onopen = () => {
@@ -624,10 +630,7 @@ export class WebSocketTransport implements Transport {
       else this.#drop(c, 1003, "text frames only");
     };
     socket.onerror = () => {};
-    socket.onclose = () => {
-      clearTimeout(deadline);
-      this.#onClosed(c);
-    };
+    socket.onclose = () => this.#onClosed(c);
     return response;
   }
 
@@ -673,7 +676,7 @@ export class WebSocketTransport implements Transport {
       p.id,
     );
     p.dialing = c;
-    const deadline = setTimeout(() => {
+    c.deadline = setTimeout(() => {
       if (c.phase === "challenge" || c.phase === "ok") this.#drop(c, POLICY_VIOLATION, "handshake timeout");
     }, this.#opts.peerTimeoutMs);
     ws.on("open", () => c.lastSeen = performance.now());
@@ -683,7 +686,6 @@ export class WebSocketTransport implements Transport {
     });
     ws.on("error", () => {}); // the close event follows
     ws.on("close", (code) => {
-      clearTimeout(deadline);
       if (code === POLICY_VIOLATION && c.phase !== "closed" && c.phase !== "open") {
         this.#warn("transport: peer refused our handshake", { peer: p.id, address: p.address });
       }

@@ -123,11 +123,12 @@ export async function startNode(
     await storage.close();
     throw err;
   }
-  let api: ((req: Request) => Promise<Response>) | undefined;
+  const handler: { api?: (req: Request) => Promise<Response> } = {};
   const gateway = config.roles.includes("api-gateway");
   const server = Deno.serve(
     { hostname: config.host, port: config.port, onListen: () => {} },
     (req) => {
+      const api = handler.api;
       if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
       if (!gateway && !new URL(req.url).pathname.startsWith("/health")) {
         return Promise.resolve(
@@ -178,11 +179,11 @@ export async function startNode(
   const routing = new ShardRouting(
     engine,
     cluster,
-    rpc ? new RpcForwarder(rpc) : null,
+    rpc && transport ? new RpcForwarder(rpc, (peer) => transport.connectedPeers().includes(peer)) : null,
     clock,
     config.askTimeoutMs,
   );
-  api = createApi({
+  const api = handler.api = createApi({
     engine,
     workflows,
     storage,

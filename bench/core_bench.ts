@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { allocate, DEFAULT_ALLOCATION } from "../core/cluster.ts";
 import { decide } from "../core/decide.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import { compilePlan } from "../core/plan.ts";
@@ -82,4 +83,14 @@ Deno.bench(`encode + decode ${history.length} events as JSON`, { group: "encodin
 const dag1000 = largeDag(1000);
 Deno.bench("validate a 1,000-node DAG (~5,000 edges)", { group: "validate" }, () => {
   if (!validateWorkflow(dag1000).ok) throw new Error("invalid");
+});
+
+const shards128 = Array.from({ length: 128 }, (_, shard) => ({ shard, owner: null, epoch: 0 }));
+const fiveMembers = ["n1", "n2", "n3", "n4", "n5"];
+Deno.bench("allocate 128 fresh shards over 5 members", { group: "cluster" }, () => {
+  allocate(shards128, fiveMembers, new Set(fiveMembers), DEFAULT_ALLOCATION);
+});
+const skewed = shards128.map((s) => ({ ...s, owner: s.shard < 100 ? "n1" : "n2", epoch: 1 }));
+Deno.bench("allocate: rebalance round of a skewed 128-shard map", { group: "cluster" }, () => {
+  allocate(skewed, fiveMembers, new Set(fiveMembers), DEFAULT_ALLOCATION);
 });

@@ -1,0 +1,376 @@
+/**
+ * The load harness: drives real nodes over HTTP and reports completed
+ * executions/s, end-to-end latency (submit → finished), engine overhead per node
+ * transition, PostgreSQL commits and rows per execution, server CPU seconds per
+ * 1,000 executions and peak memory.
+ *
+ *   deno task bench:load --start postgres --workload standard --mode closed --concurrency 64 --duration 20s
+ *   deno task bench:load --start memory --mode rate --rate 500 --duration 20s
+ *   deno task bench:load --start postgres --nodes 3 --kill-one --duration 30s
+ *   deno task bench:load --target http://127.0.0.1:8080 --mode closed
+ *
+ * `--start` spawns the nodes as real processes (`server/main.ts`) on free ports
+ * and a fresh database or data directory; `--target` drives a running node.
+ * Closed-loop mode (`--concurrency` workers, each waiting for its execution to
+ * finish) finds the sustainable rate; rate mode submits open-loop at `--rate`
+ * per second (at most `--max-in-flight` outstanding; beyond it a submission is
+ * counted as dropped) and measures latency at that load.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { parseDuration } from "../core/duration.ts";
+import { TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+
+/** The three standard workloads. */
+export const WORKLOADS: Record<string, Record<string, unknown>> = {
+  standard: {
+    id: "bench-standard",
+    name: "standard 5-node",
+    nodes: [
+      { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+      { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
+      { id: "big", type: "transform", nodeType: "filter", config: { condition: "value > 5" } },
+      { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
+      { id: "collect", type: "sink", nodeType: "memory.collect", config: {} },
+    ],
+    edges: [
+      { source: "src", target: "double" },
+      { source: "double", target: "big" },
+      { source: "big", target: "inc" },
+      { source: "inc", target: "collect" },
+    ],
+  },
+  fanout: {
+    id: "bench-fanout",
+    name: "10-node fan-out/fan-in",
+    nodes: [
+      { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+      ...Array.from({ length: 8 }, (_, i) => ({
+        id: `b${i}`,
+        type: "transform",
+        nodeType: "map",
+        config: { expression: `value + ${i}` },
+      })),
+      { id: "join", type: "sink", nodeType: "memory.collect", config: {} },
+    ],
+    edges: [
+      ...Array.from({ length: 8 }, (_, i) => ({ source: "src", target: `b${i}` })),
+      ...Array.from({ length: 8 }, (_, i) => ({ source: `b${i}`, target: "join" })),
+    ],
+  },
+  delay: {
+    id: "bench-delay",
+    name: "with a 100 ms delay",
+    nodes: [
+      { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+      { id: "wait", type: "control", nodeType: "delay", config: { durationMs: 100 } },
+      { id: "collect", type: "sink", nodeType: "memory.collect", config: {} },
+    ],
+    edges: [{ source: "src", target: "wait" }, { source: "wait", target: "collect" }],
+  },
+};
+
+interface Options {
+  target?: string;
+  start?: "memory" | "embedded" | "postgres";
+  nodes: number;
+  workload: string;
+  mode: "closed" | "rate";
+  concurrency: number;
+  rate: number;
+  maxInFlight: number;
+  durationMs: number;
+  killOne: boolean;
+  json: boolean;
+}
+
+function parseArgs(args: string[]): Options {
+  const get = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  return {
+    target: get("target"),
+    start: get("start") as Options["start"],
+    nodes: Number(get("nodes") ?? 1),
+    workload: get("workload") ?? "standard",
+    mode: (get("mode") ?? "closed") as Options["mode"],
+    concurrency: Number(get("concurrency") ?? 32),
+    rate: Number(get("rate") ?? 200),
+    maxInFlight: Number(get("max-in-flight") ?? 2000),
+    durationMs: parseDuration(get("duration") ?? "15s") ?? 15_000,
+    killOne: args.includes("--kill-one"),
+    json: args.includes("--json"),
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+interface Server {
+  url: string;
+  child: Deno.ChildProcess;
+}
+
+/** CPU seconds (user + system) and peak resident memory (bytes) of a process, from /proc. */
+async function processStats(pid: number): Promise<{ cpuSeconds: number; peakBytes: number }> {
+  try {
+    const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
+    const ticks = Number(stat[11]) + Number(stat[12]);
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    return { cpuSeconds: ticks / 100, peakBytes: hwm };
+  } catch {
+    return { cpuSeconds: 0, peakBytes: 0 };
+  }
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/health/ready`).then(async (r) => {
+      await r.body?.cancel();
+      return r.ok;
+    }).catch(() => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+async function startServers(o: Options, databaseUrl: string | undefined, dataDir: string): Promise<Server[]> {
+  const secret = "bench-secret-0123456789";
+  const specs = Array.from(
+    { length: o.nodes },
+    (_, i) => ({ id: `n${i + 1}`, port: freePort(), cport: freePort() }),
+  );
+  const servers: Server[] = [];
+  for (const s of specs) {
+    const args = [
+      "run",
+      "-A",
+      "server/main.ts",
+      "--port",
+      String(s.port),
+      "--node-id",
+      s.id,
+      "--log-level",
+      "error",
+    ];
+    if (o.start === "memory") args.push("--storage", "memory");
+    if (o.start === "embedded") args.push("--storage", "embedded", "--data-dir", `${dataDir}/${s.id}`);
+    if (o.start === "postgres") args.push("--storage", "postgres", "--database-url", databaseUrl!);
+    if (o.nodes > 1) {
+      const seeds = specs.filter((x) => x !== s).map((x) => `127.0.0.1:${x.cport}`).join(",");
+      args.push("--cluster-port", String(s.cport), "--seeds", seeds, "--cluster-secret", secret);
+    }
+    const child = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "inherit" }).spawn();
+    servers.push({ url: `http://127.0.0.1:${s.port}`, child });
+  }
+  for (const s of servers) await waitReady(s.url, 120_000);
+  return servers;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface Sample {
+  latencyMs: number;
+  overheadPerTransitionMs: number;
+}
+
+/** One execution through `url`, waiting for its end; returns its latency and engine overhead. */
+async function runOne(url: string, workflowId: string, key: string): Promise<Sample | undefined> {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/api/v1/workflows/${workflowId}/execute?wait=60000`, {
+    method: "POST",
+    headers: { "idempotency-key": key, "content-type": "application/json" },
+    body: "{}",
+  });
+  const body = await r.json();
+  const latencyMs = performance.now() - t0;
+  if (r.status !== 200 || body.status !== "completed") return undefined;
+  // Server-side time per node transition: the execution's duration (first event to last) over its
+  // transitions (start + one per node). Node work in the standard workload takes microseconds, so this is
+  // the engine's overhead (decide, append, commit, schedule); the delay workload's includes its 100 ms.
+  const nodes = body.nodes as unknown[];
+  return { latencyMs, overheadPerTransitionMs: (body.duration as number) / (nodes.length + 1) };
+}
+
+async function pgCounts(url: string) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [r] = await sql`select xact_commit::bigint as commits,
+      (select count(*) from events)::int as events, (select count(*) from outputs)::int as outputs
+      from pg_stat_database where datname = current_database()`;
+    return { commits: Number(r.commits), events: r.events as number, outputs: r.outputs as number };
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Runs the load; returns the report. */
+export async function runLoad(o: Options): Promise<Record<string, unknown>> {
+  const dataDir = await Deno.makeTempDir({ prefix: "flowmesh-bench-" });
+  let databaseUrl: string | undefined;
+  let admin: postgres.Sql | undefined;
+  let dbName = "";
+  if (o.start === "postgres") {
+    admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    dbName = `flowmesh_bench_${Date.now()}`;
+    await admin.unsafe(`create database ${dbName}`);
+    const u = new URL(TEST_DATABASE_URL);
+    u.pathname = `/${dbName}`;
+    databaseUrl = u.toString();
+  }
+  const servers = o.start ? await startServers(o, databaseUrl, dataDir) : [];
+  const urls = o.target ? [o.target] : servers.map((s) => s.url);
+  try {
+    const wf = WORKLOADS[o.workload];
+    if (!wf) throw new Error(`unknown workload ${o.workload} (${Object.keys(WORKLOADS).join(", ")})`);
+    await fetch(`${urls[0]}/api/v1/workflows`, { method: "POST", body: JSON.stringify(wf) }).then((r) =>
+      r.body?.cancel()
+    );
+    // Warm-up: compile plans and expressions, fill pools.
+    for (let i = 0; i < 20; i++) {
+      await runOne(urls[i % urls.length], wf.id as string, `warm-${i}-${Date.now()}`);
+    }
+    const cpu0 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
+    const pg0 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
+    const samples: Sample[] = [];
+    let failed = 0, dropped = 0, seq = 0, inFlight = 0;
+    const started = performance.now();
+    const end = started + o.durationMs;
+    const prefix = `load-${Date.now()}`;
+    const timeline: { t: number; completed: number }[] = [];
+    let killedAt: number | null = null;
+    const one = async () => {
+      const n = seq++;
+      inFlight++;
+      try {
+        const s = await runOne(urls[n % urls.length], wf.id as string, `${prefix}-${n}`).catch(() =>
+          undefined
+        );
+        if (s) samples.push(s);
+        else failed++;
+      } finally {
+        inFlight--;
+      }
+    };
+    const ticker = setInterval(
+      () => timeline.push({ t: performance.now() - started, completed: samples.length }),
+      500,
+    );
+    if (o.killOne && servers.length > 1) {
+      setTimeout(() => {
+        killedAt = performance.now() - started;
+        servers[servers.length - 1].child.kill("SIGKILL");
+        urls.pop();
+      }, o.durationMs / 3);
+    }
+    if (o.mode === "closed") {
+      await Promise.all(Array.from({ length: o.concurrency }, async () => {
+        while (performance.now() < end) await one();
+      }));
+    } else {
+      const pending: Promise<void>[] = [];
+      const interval = 1000 / o.rate;
+      for (let next = performance.now(); next < end; next += interval) {
+        const wait = next - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        if (inFlight >= o.maxInFlight) dropped++;
+        else pending.push(one());
+      }
+      await Promise.all(pending);
+    }
+    clearInterval(ticker);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu1 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
+    const pg1 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
+    const lat = samples.map((s) => s.latencyMs).sort((a, b) => a - b);
+    const over = samples.map((s) => s.overheadPerTransitionMs).sort((a, b) => a - b);
+    const cpuSeconds = cpu1.reduce((a, c, i) => a + c.cpuSeconds - cpu0[i].cpuSeconds, 0);
+    const completed = samples.length;
+    const report: Record<string, unknown> = {
+      workload: o.workload,
+      storage: o.start ?? "target",
+      nodes: o.nodes,
+      mode: o.mode,
+      ...(o.mode === "closed" ? { concurrency: o.concurrency } : { rate: o.rate, dropped }),
+      seconds: +seconds.toFixed(1),
+      completed,
+      failed,
+      executionsPerSecond: Math.round(completed / seconds),
+      latencyMs: {
+        p50: +percentile(lat, 50).toFixed(1),
+        p95: +percentile(lat, 95).toFixed(1),
+        p99: +percentile(lat, 99).toFixed(1),
+        max: +(lat.at(-1) ?? NaN).toFixed(1),
+      },
+      overheadPerTransitionMs: {
+        p50: +percentile(over, 50).toFixed(2),
+        p99: +percentile(over, 99).toFixed(2),
+      },
+      serverCpuSecondsPer1000: servers.length
+        ? +((cpuSeconds / Math.max(1, completed)) * 1000).toFixed(2)
+        : null,
+      peakMemoryMiB: servers.length
+        ? +(Math.max(...cpu1.map((c) => c.peakBytes)) / 1048576).toFixed(1)
+        : null,
+    };
+    if (pg0 && pg1) {
+      const n = Math.max(1, completed + failed);
+      report.postgres = {
+        commitsPerExecution: +((pg1.commits - pg0.commits) / n).toFixed(2),
+        eventRowsPerExecution: +((pg1.events - pg0.events) / n).toFixed(1),
+        outputRowsPerExecution: +((pg1.outputs - pg0.outputs) / n).toFixed(1),
+        note: "commits include the API's read transactions",
+      };
+    }
+    if (killedAt !== null) {
+      const before = timeline.filter((p) => p.t < killedAt!);
+      const rate = (a: { t: number; completed: number }, b: { t: number; completed: number }) =>
+        (b.completed - a.completed) / ((b.t - a.t) / 1000);
+      const steady = before.length > 2 ? rate(before[1], before.at(-1)!) : NaN;
+      const after = timeline.filter((p) => p.t >= killedAt!);
+      let dipRate = Infinity, recoveredAt: number | null = null;
+      for (let i = 1; i < after.length; i++) {
+        const r = rate(after[i - 1], after[i]);
+        dipRate = Math.min(dipRate, r);
+        if (recoveredAt === null && i > 1 && r >= 0.8 * steady) recoveredAt = after[i].t;
+      }
+      report.killOne = {
+        killedAtSeconds: +(killedAt / 1000).toFixed(1),
+        steadyPerSecond: Math.round(steady),
+        dipPerSecond: Math.round(dipRate),
+        recoverySeconds: recoveredAt === null ? null : +((recoveredAt - killedAt) / 1000).toFixed(1),
+      };
+    }
+    return report;
+  } finally {
+    for (const s of servers) {
+      try {
+        s.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await s.child.status;
+    }
+    if (admin) {
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
+      await admin.end();
+    }
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  const o = parseArgs(Deno.args);
+  const report = await runLoad(o);
+  console.log(o.json ? JSON.stringify(report) : JSON.stringify(report, null, 2));
+}

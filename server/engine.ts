@@ -111,6 +111,9 @@ interface Pending {
 }
 
 const STORAGE_RETRY_MS = [50, 100, 200, 500, 1000, 2000];
+/** Finished executions kept in memory for reads right after their end: how many, and how long. */
+const FINISHED_CACHE = 10_000;
+const FINISHED_TTL_MS = 60_000;
 
 class ExecutionActor {
   inbox: Pending[] = [];
@@ -137,6 +140,7 @@ export class Engine {
   readonly limits: EngineLimits;
   readonly shardCount: number;
   #actors = new Map<string, ExecutionActor>();
+  #finished = new Map<string, { state: ExecutionState; until: number }>();
   #epochs = new Map<number, number>();
   #plans = new Map<string, Plan>();
   #timers: TimerQueue;
@@ -270,6 +274,7 @@ export class Engine {
         if (n < this.limits.retentionBatch) break;
       }
     }
+    if (deleted > 0) this.#finished.clear(); // never serve what retention deleted
     if (recovered > 0 || deleted > 0) this.opts.log.info("sweep", { recovered, deleted });
     return { recovered, deleted };
   }
@@ -379,6 +384,8 @@ export class Engine {
   async state(executionId: string): Promise<ExecutionState | undefined> {
     const actor = this.#actors.get(executionId);
     if (actor) return actor.state;
+    const finished = this.#finished.get(executionId);
+    if (finished && finished.until > this.opts.clock.now()) return finished.state;
     const stored = await this.opts.storage.getExecution(executionId);
     if (!stored) return undefined;
     const plan = await this.plan(stored.workflowId, stored.version);
@@ -581,8 +588,16 @@ export class Engine {
   #retire(executionId: string, actor: ExecutionActor): void {
     for (const c of actor.inflight.values()) c.abort(new Error("execution no longer live here"));
     actor.inflight.clear();
+    if (actor.state.status !== null && actor.state.status !== "running") this.#remember(actor.state);
     for (const w of actor.waiters) w();
     if (this.#actors.get(executionId) === actor) this.#actors.delete(executionId);
+  }
+
+  /** Keeps a finished execution's (final, committed) state for a while, so reads right after need no storage. */
+  #remember(state: ExecutionState): void {
+    this.#finished.delete(state.executionId);
+    this.#finished.set(state.executionId, { state, until: this.opts.clock.now() + FINISHED_TTL_MS });
+    if (this.#finished.size > FINISHED_CACHE) this.#finished.delete(this.#finished.keys().next().value!);
   }
 
   /** Acts on committed state: timers, node attempts, waiters; retires a finished execution. */

@@ -28,6 +28,36 @@ import type { WorkflowService } from "./workflows.ts";
 import type { ClusterMember } from "./cluster.ts";
 import { EXECUTION_ID_HEADER, FORWARDED_HEADER, forwardedRequest, type ShardRouting } from "./routing.ts";
 
+/**
+ * Observability hooks of the API (server/metrics.ts and server/tracing.ts implement them). All optional;
+ * called on every request, so each must be cheap and must not throw.
+ */
+export interface ApiObserver {
+  /**
+   * A request was answered. `route` is the pattern it matched (`/api/v1/executions/:executionId`), or
+   * `unmatched` for a 404/405: never the raw path. Not called for requests another member forwarded here
+   * (the member that received them counts them).
+   */
+  requestEnded?(method: string, route: string, status: number, ms: number): void;
+  /**
+   * Runs `respond`, the handling of a request another member forwarded here, inside the trace context the
+   * request carries (its `traceparent`); `route()` names the pattern it matched once `respond` ran.
+   */
+  forwarded?(req: Request, route: () => string, respond: () => Promise<Response>): Promise<Response>;
+}
+
+/** Measures of the process for `/health`. */
+export interface RuntimeHealth {
+  /** The event loop's latest lag (a periodic timer's drift), in ms; `null` before the first measure. */
+  eventLoopLagMs: number | null;
+}
+
+/** The pattern of the requests no route matched, as metrics label it. */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/** Above this event-loop lag, `/health` says `degraded` (still 200: the node works, slowly). */
+export const EVENT_LOOP_SLOW_MS = 1_000;
+
 /** What the API serves from. */
 export interface ApiDeps {
   engine: Engine;
@@ -38,6 +68,12 @@ export interface ApiDeps {
   storageHealthy?: () => Promise<boolean>;
   cluster: ClusterMember;
   routing: ShardRouting;
+  /** Request metrics and traces (none by default). */
+  observer?: ApiObserver;
+  /** The Prometheus exposition `GET /metrics` serves; without it there is no /metrics route. */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** Event-loop lag for `/health` (without it: `null`). */
+  runtime?: () => RuntimeHealth;
 }
 
 /** Requests that arrived over the cluster transport (trusted with cluster headers). */
@@ -75,6 +111,7 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   overloaded: 503,
   not_owner: 503,
   conflict: 409,
+  execution_exists: 409,
 };
 
 function engineError(error: EngineError): ApiError {
@@ -208,11 +245,47 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   };
 
   // ---- health
-  router.on(
-    "GET",
-    "/health",
-    () => json({ status: "ok", storage: storage.kind, ready: engine.ready && deps.cluster.ready }),
-  );
+  router.on("GET", "/health", async () => {
+    const t0 = performance.now();
+    const storageUp = deps.storageHealthy ? await deps.storageHealthy() : true;
+    const storageMs = performance.now() - t0;
+    const engineUp = engine.ready;
+    const clusterUp = deps.cluster.ready;
+    const lagMs = deps.runtime?.().eventLoopLagMs ?? null;
+    const slow = lagMs !== null && lagMs > EVENT_LOOP_SLOW_MS;
+    const healthy = storageUp && engineUp && clusterUp;
+    const members: Record<string, number> = {};
+    for (const m of deps.cluster.snapshot.members) members[m.status] = (members[m.status] ?? 0) + 1;
+    const memory = Deno.memoryUsage();
+    return json({
+      status: !healthy ? "unhealthy" : slow ? "degraded" : "ok",
+      storage: storage.kind,
+      ready: healthy,
+      node: deps.cluster.opts.nodeId,
+      checks: {
+        storage: { status: storageUp ? "up" : "down", kind: storage.kind, pingMs: round(storageMs) },
+        engine: {
+          status: engineUp ? "up" : "down",
+          shards: engine.ownedShards.size,
+          liveExecutions: engine.activeExecutions,
+          pendingTimers: engine.pendingTimers,
+        },
+        cluster: {
+          status: clusterUp ? "up" : "down",
+          cutOff: deps.cluster.cutOff,
+          leader: deps.cluster.snapshot.leader,
+          members,
+        },
+        eventLoop: { status: slow ? "slow" : "ok", lagMs: lagMs === null ? null : round(lagMs) },
+      },
+      memory: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        externalBytes: memory.external,
+      },
+    }, healthy ? 200 : 503);
+  });
   router.on("GET", "/health/live", () => json({ status: "ok" }));
   router.on("GET", "/health/ready", async () => {
     const storageUp = deps.storageHealthy ? await deps.storageHealthy() : true;
@@ -612,10 +685,19 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     });
   });
 
-  return async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    router.on("GET", "/metrics", async () => {
+      const { contentType, text } = await metrics();
+      return new Response(text, { headers: { "content-type": contentType } });
+    });
+  }
+
+  /** Answers one request; `seen.route` is set to the pattern matched. */
+  const respond = async (req: Request, url: URL, seen: { route: string }): Promise<Response> => {
     try {
-      const { handler, params } = router.match(req.method, url);
+      const { handler, params, pattern } = router.match(req.method, url);
+      seen.route = pattern;
       return await handler({ req, url, params } satisfies RouteContext);
     } catch (err) {
       if (err instanceof ApiError) return errorResponse(err);
@@ -638,4 +720,25 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       return errorResponse(new ApiError(500, "internal", "internal error; see the server log"));
     }
   };
+
+  const observer = deps.observer;
+  return async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const seen = { route: UNMATCHED_ROUTE };
+    if (!observer) return await respond(req, url, seen);
+    if (isForwarded(req)) {
+      return observer.forwarded
+        ? await observer.forwarded(req, () => seen.route, () => respond(req, url, seen))
+        : await respond(req, url, seen);
+    }
+    const t0 = performance.now();
+    const res = await respond(req, url, seen);
+    observer.requestEnded?.(req.method, seen.route, res.status, performance.now() - t0);
+    return res;
+  };
+}
+
+/** `x` to 0.1. */
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
 }

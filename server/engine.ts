@@ -12,7 +12,7 @@ import type { ExecutionEvent } from "../core/events.ts";
 import { DEFAULT_SHARD_COUNT, executionIdFor, shardOf } from "../core/ids.ts";
 import type { Json } from "../core/json.ts";
 import { compilePlan, type Plan, type PlanNode } from "../core/plan.ts";
-import { evolve, type ExecutionState, initialState, replay } from "../core/state.ts";
+import { evolve, type ExecutionState, type ExecutionStatus, initialState, replay } from "../core/state.ts";
 import { pendingTimers, pendingWork } from "../core/timers.ts";
 import { executionSummary, type ExecutionView, executionView } from "../core/view.ts";
 import type {
@@ -27,7 +27,13 @@ import type {
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { enforceLimits } from "./nodes/limits.ts";
-import { type Executor, NodeError, type NodeInputs, type NodeServices } from "./nodes/executor.ts";
+import {
+  type Executor,
+  type NodeContext,
+  NodeError,
+  type NodeInputs,
+  type NodeServices,
+} from "./nodes/executor.ts";
 import { TimerQueue } from "./timer_queue.ts";
 
 /** Bounds of one engine. */
@@ -62,6 +68,61 @@ export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   retentionBatch: 500,
 });
 
+/** An execution as observers see it. */
+export interface ObservedExecution {
+  executionId: string;
+  workflowId: string;
+  version: number;
+  shard: number;
+  /** When it was submitted (epoch ms, the engine's clock). */
+  submittedAt: number;
+  /** False when it was just submitted here; true when it was loaded from storage (a restart, a failover). */
+  recovered: boolean;
+}
+
+/** One node attempt as observers see it. */
+export interface ObservedAttempt {
+  executionId: string;
+  nodeId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** How an attempt's executor ended: returned records, threw, or was aborted (superseded, cancelled, moved). */
+export type AttemptOutcome = "completed" | "failed" | "aborted";
+
+/**
+ * Hooks the engine calls as executions and attempts run (server/metrics.ts counts them, server/tracing.ts
+ * makes spans of them). Every method is optional; each is called synchronously on the engine's path, so it
+ * must be cheap (O(1)) and must not throw. `kind` is a node's `${type}/${nodeType}` (a bounded set: the
+ * catalog). A value returned by `executionStarted` / `attemptStarted` is a handle the engine keeps and hands
+ * back (a span, say); the engine never looks into it.
+ */
+export interface EngineObserver {
+  /** An execution became live here: its first events committed, or it was recovered from storage. */
+  executionStarted?(execution: ObservedExecution): unknown;
+  /** Its terminal event committed here; `durationMs` runs from submission to the end (both from events). */
+  executionEnded?(status: ExecutionStatus, durationMs: number, handle: unknown): void;
+  /** It stopped being live here without ending (its shard moved, the engine stopped, a reload). */
+  executionReleased?(handle: unknown): void;
+  /** An executor is about to run an attempt of a node of this kind. */
+  attemptStarted?(kind: string, attempt: ObservedAttempt, execution: unknown): unknown;
+  /** The executor returned, threw, or was aborted, after `durationMs`. */
+  attemptEnded?(kind: string, outcome: AttemptOutcome, durationMs: number, handle: unknown): void;
+  /** Runs the executor "inside" the attempt (a tracer makes its span the active one); returns `fn()`. */
+  runAttempt?<T>(handle: unknown, fn: () => T): T;
+  /** The W3C `traceparent` of an attempt, handed to executors (the http node sends it). */
+  traceparent?(handle: unknown): string | undefined;
+  /** A failed attempt of a node of this kind will be retried (NodeRetryScheduled committed). */
+  retryScheduled?(kind: string): void;
+  /** A node of this kind failed for good (NodeFailed committed). */
+  nodeFailed?(kind: string): void;
+  /** One append of `events` events committed (or was refused) after `ms`, queueing in a commit group included. */
+  appendCommitted?(ms: number, events: number): void;
+  /** An append threw (storage unreachable) after `ms`. */
+  appendFailed?(ms: number): void;
+}
+
 /** What an engine is made of. */
 export interface EngineOptions {
   storage: Storage;
@@ -77,6 +138,8 @@ export interface EngineOptions {
   limits?: Partial<EngineLimits>;
   /** Where appends go: a commit group over `storage` (default: `storage` itself). */
   appender?: { append(request: AppendRequest): Promise<AppendResult> };
+  /** Metrics and traces (none by default: the simulator runs without them). */
+  observer?: EngineObserver;
 }
 
 /** A submission of one execution. */
@@ -98,7 +161,8 @@ export type EngineError =
   | { code: "idempotency_mismatch"; message: string; executionId: string }
   | { code: "overloaded"; message: string }
   | { code: "not_owner"; message: string }
-  | { code: "conflict"; message: string };
+  | { code: "conflict"; message: string }
+  | { code: "execution_exists"; message: string };
 
 /** A result: a value or an `EngineError`. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError };
@@ -123,7 +187,16 @@ class ExecutionActor {
   armed = new Set<string>();
   outputs = new Map<string, Json[]>();
   waiters = new Set<() => void>();
+  /** The observer's handle of this execution (see `EngineObserver.executionStarted`). */
+  observed: unknown = undefined;
+  /** Whether the observer was told it started and not yet that it ended or was released. */
+  observing = false;
   constructor(public state: ExecutionState, readonly fence: Fence) {}
+}
+
+/** A node's kind as observers label it. */
+function kindOf(node: PlanNode): string {
+  return `${node.type}/${node.nodeType}`;
 }
 
 /**
@@ -151,8 +224,10 @@ export class Engine {
   #stopped = false;
   #sweepTimer: unknown = null;
   #appender: { append(request: AppendRequest): Promise<AppendResult> };
+  #observer: EngineObserver | undefined;
 
   constructor(private readonly opts: EngineOptions) {
+    this.#observer = opts.observer;
     this.limits = { ...DEFAULT_ENGINE_LIMITS, ...(opts.limits ?? {}) };
     this.shardCount = opts.shardCount ?? DEFAULT_SHARD_COUNT;
     this.#attemptSlots = this.limits.maxConcurrentAttempts;
@@ -287,6 +362,7 @@ export class Engine {
     for (const actor of this.#actors.values()) {
       for (const c of actor.inflight.values()) c.abort(new Error("engine stopping"));
       for (const w of actor.waiters) w();
+      this.#released(actor);
     }
     this.#actors.clear();
     return Promise.resolve();
@@ -353,8 +429,10 @@ export class Engine {
       timeoutMs: sub.timeoutMs ?? null,
     }, sub.requestHash);
     if (!decision.ok) {
-      if ("error" in decision && decision.error.code === "conflict" && sub.idempotencyKey !== undefined) {
-        return this.#duplicate(executionId, sub);
+      if ("error" in decision && decision.error.code === "execution_exists") {
+        // Another submission created it first: with a key it is this one's duplicate.
+        if (sub.idempotencyKey !== undefined) return this.#duplicate(executionId, sub);
+        return { ok: false, error: { code: "conflict", message: decision.error.message } };
       }
       return { ok: false, error: "error" in decision ? decision.error : decision.rejection };
     }
@@ -515,6 +593,8 @@ export class Engine {
           }
         }
         if (events.length > 0) {
+          const obs = this.#observer;
+          const t0 = obs ? performance.now() : 0;
           let failure: AppendError | undefined;
           try {
             const r = await this.#appender.append({
@@ -530,16 +610,20 @@ export class Engine {
             });
             if (!r.ok) failure = r.error;
           } catch (err) {
+            obs?.appendFailed?.(performance.now() - t0);
             this.#storageFailed(executionId, actor, batch, err);
             return;
           }
+          obs?.appendCommitted?.(performance.now() - t0, events.length);
           if (failure) {
             this.#appendRefused(executionId, actor, batch, failure);
             return;
           }
+          const before = actor.state;
           actor.failures = 0;
           actor.state = state;
           for (const o of outputs) actor.outputs.set(o.ref, o.records);
+          this.#committed(actor, before, events);
         }
         batch.forEach((item, i) => item.resolve?.(decisions[i]));
         this.#react(executionId, actor);
@@ -549,12 +633,65 @@ export class Engine {
     }
   }
 
+  /** Tells the observer (and the debug log) what a committed batch did: a start, retries, failures, the end. */
+  #committed(actor: ExecutionActor, before: ExecutionState, events: ExecutionEvent[]): void {
+    const state = actor.state;
+    const obs = this.#observer;
+    if (before.lastSeq === 0 && state.status !== null) {
+      if (obs?.executionStarted) {
+        actor.observed = obs.executionStarted({
+          executionId: state.executionId,
+          workflowId: state.plan.workflowId,
+          version: state.plan.version,
+          shard: actor.fence.shard,
+          submittedAt: state.startedAt ?? this.opts.clock.now(),
+          recovered: false,
+        });
+      }
+      actor.observing = true;
+      this.opts.log.debug("execution started", this.#fields("execution_started", actor));
+    }
+    if (obs && (obs.retryScheduled || obs.nodeFailed)) {
+      for (const e of events) {
+        if (e.type === "NodeRetryScheduled") obs.retryScheduled?.(kindOf(state.plan.byId.get(e.nodeId)!));
+        else if (e.type === "NodeFailed") obs.nodeFailed?.(kindOf(state.plan.byId.get(e.nodeId)!));
+      }
+    }
+    if (state.status !== null && state.status !== "running" && before.status !== state.status) {
+      const durationMs = (state.endedAt ?? 0) - (state.startedAt ?? 0);
+      if (actor.observing) obs?.executionEnded?.(state.status, durationMs, actor.observed);
+      actor.observing = false;
+      this.opts.log.debug("execution ended", {
+        ...this.#fields("execution_ended", actor),
+        status: state.status,
+        durationMs,
+      });
+    }
+  }
+
+  /** The execution is no longer live here without having ended: the observer lets go of it. */
+  #released(actor: ExecutionActor): void {
+    if (!actor.observing) return;
+    actor.observing = false;
+    this.#observer?.executionReleased?.(actor.observed);
+  }
+
+  /** The log fields of an execution. */
+  #fields(event: string, actor: ExecutionActor): Record<string, unknown> {
+    return {
+      event,
+      executionId: actor.state.executionId,
+      workflowId: actor.state.plan.workflowId,
+      shard: actor.fence.shard,
+    };
+  }
+
   /** Storage threw: callers waiting on an answer get the error; internal commands are retried. */
   #storageFailed(executionId: string, actor: ExecutionActor, batch: Pending[], err: unknown): void {
     const internal = batch.filter((p) => !p.resolve);
     for (const p of batch) p.reject?.(err);
     this.opts.log.warn("append failed; will retry", {
-      executionId,
+      ...this.#fields("append_failed", actor),
       error: String(err),
       retrying: internal.length,
     });
@@ -573,15 +710,26 @@ export class Engine {
 
   /** Storage refused the append: a stale epoch means the shard is lost; otherwise reload. */
   #appendRefused(executionId: string, actor: ExecutionActor, batch: Pending[], error: AppendError): void {
-    const answer = { ok: false as const, error: { code: "conflict" as const, message: error.message } };
+    // What the callers hear: a duplicate creation is for submit to resolve; a fenced-off write means this
+    // node no longer owns the shard (retry: the call will be routed to the new owner); else a conflict.
+    const answer: { ok: false; error: EngineError } = {
+      ok: false,
+      error: error.code === "execution_exists"
+        ? { code: "execution_exists", message: error.message }
+        : error.code === "stale_epoch"
+        ? { code: "not_owner", message: `shard ${actor.fence.shard} moved to another node; retry` }
+        : { code: "conflict", message: error.message },
+    };
     for (const p of batch) p.resolve?.(answer);
     this.#retire(executionId, actor);
     if (error.code === "stale_epoch") {
-      this.opts.log.warn("shard lost: write fenced off", { executionId, shard: actor.fence.shard });
-      this.#epochs.delete(actor.fence.shard);
+      this.opts.log.warn("shard lost: write fenced off", this.#fields("shard_lost", actor));
+      this.releaseShard(actor.fence.shard);
     } else if (error.code === "sequence_conflict") {
-      this.opts.log.warn("sequence conflict; reloading execution", { executionId });
-      void this.#recover(executionId);
+      this.opts.log.warn("sequence conflict; reloading execution", this.#fields("sequence_conflict", actor));
+      this.#recover(executionId).catch((err) =>
+        this.opts.log.warn("reload failed; the sweep will retry", { executionId, error: String(err) })
+      );
     }
   }
 
@@ -590,6 +738,7 @@ export class Engine {
     actor.inflight.clear();
     if (actor.state.status !== null && actor.state.status !== "running") this.#remember(actor.state);
     for (const w of actor.waiters) w();
+    this.#released(actor);
     if (this.#actors.get(executionId) === actor) this.#actors.delete(executionId);
   }
 
@@ -654,14 +803,23 @@ export class Engine {
     await this.#acquireSlot();
     let command: Command;
     let outputs: OutputWrite[] | undefined;
+    const obs = this.#observer;
+    const kind = obs ? kindOf(node) : "";
+    let observed: unknown = undefined;
+    let startedAt = -1;
+    let outcome: AttemptOutcome = "failed";
     try {
       if (controller.signal.aborted) return;
+      if (obs) {
+        observed = obs.attemptStarted?.(kind, { executionId, nodeId: node.id, attempt }, actor.observed);
+        startedAt = performance.now();
+      }
       const executor = this.opts.executorFor(node.type, node.nodeType);
       if (!executor) {
         throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
       }
       const inputs = await this.#inputsOf(actor.state, actor, node);
-      const result = await executor({
+      const context: NodeContext = {
         executionId,
         workflowId: actor.state.plan.workflowId,
         nodeId: node.id,
@@ -673,7 +831,12 @@ export class Engine {
         limits: { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
         signal: controller.signal,
         services: this.opts.services,
-      });
+      };
+      const traceparent = obs?.traceparent?.(observed);
+      if (traceparent !== undefined) context.traceparent = traceparent;
+      const result = await (obs?.runAttempt
+        ? obs.runAttempt(observed, () => executor(context))
+        : executor(context));
       enforceLimits(
         result.records,
         { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
@@ -694,6 +857,7 @@ export class Engine {
         recordsEmitted: result.records.length,
         ...(result.handle === undefined ? {} : { handle: result.handle }),
       };
+      outcome = "completed";
     } catch (err) {
       const e = err instanceof NodeError ? err : undefined;
       command = {
@@ -705,6 +869,14 @@ export class Engine {
       };
     } finally {
       this.#releaseSlot();
+    }
+    if (startedAt >= 0) {
+      obs!.attemptEnded?.(
+        kind,
+        controller.signal.aborted ? "aborted" : outcome,
+        performance.now() - startedAt,
+        observed,
+      );
     }
     if (controller.signal.aborted || this.#actors.get(executionId) !== actor) return;
     // The attempt stays in `inflight` until its result is decided: `#react` drops it once the node is no
@@ -753,6 +925,18 @@ export class Engine {
     const state = replay(executionId, plan, await this.opts.storage.readEvents(executionId));
     const actor = new ExecutionActor(state, { shard: stored.shard, epoch });
     this.#actors.set(executionId, actor);
+    if (this.#observer?.executionStarted) {
+      actor.observed = this.#observer.executionStarted({
+        executionId,
+        workflowId: plan.workflowId,
+        version: plan.version,
+        shard: stored.shard,
+        submittedAt: state.startedAt ?? this.opts.clock.now(),
+        recovered: true,
+      });
+    }
+    actor.observing = true;
+    this.opts.log.debug("execution recovered", this.#fields("execution_recovered", actor));
     // Scheduled-but-unstarted nodes are started, running attempts re-run, due timers fire.
     const toStart = pendingWork(state).toStart;
     if (toStart.length > 0) {

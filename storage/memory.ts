@@ -49,12 +49,21 @@ function newerFirst(a: StoredExecution, b: StoredExecution): number {
  */
 export class MemoryStorage implements Storage {
   readonly kind = "memory";
+  readonly #fencing: boolean;
   #workflows = new Map<string, { versions: StoredWorkflow[]; deleted: boolean }>();
   #executions = new Map<string, ExecutionRow>();
   #shards = new Map<number, ShardRecord>();
   #members = new Map<string, MemberRecord>();
   #clusterEvents: ClusterEvent[] = [];
   #meta = new Map<string, string>();
+
+  /**
+   * @param options.unsafeDisableFencing TEST-ONLY: accept appends whatever epoch they carry. Exists so the
+   * simulator's self-test can prove its invariants catch a broken fence; never set it anywhere else.
+   */
+  constructor(options: { unsafeDisableFencing?: boolean } = {}) {
+    this.#fencing = !options.unsafeDisableFencing;
+  }
 
   putWorkflow(
     definition: WorkflowDefinition,
@@ -115,7 +124,7 @@ export class MemoryStorage implements Storage {
   #appendOne(req: AppendRequest): AppendResult {
     const shard = this.#shards.get(req.fence.shard);
     const epoch = shard?.epoch ?? 0;
-    if (epoch !== req.fence.epoch) {
+    if (this.#fencing && epoch !== req.fence.epoch) {
       return {
         ok: false,
         error: {

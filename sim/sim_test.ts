@@ -1,0 +1,146 @@
+import { assert, assertEquals, assertNotEquals } from "../core/testing.ts";
+import { main } from "./main.ts";
+import { Random } from "./random.ts";
+import { runSimulation } from "./run.ts";
+import { Scheduler } from "./scheduler.ts";
+import { replayCommand, shrink } from "./swarm.ts";
+
+// The runtime arms real (unref'd) AbortSignal timeouts in the http node; runs leave no other ops behind.
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("random: same seed same stream, forks independent", () => {
+  const a = new Random(7), b = new Random(7);
+  const xs = Array.from({ length: 5 }, () => a.next());
+  assertEquals(xs, Array.from({ length: 5 }, () => b.next()));
+  assertNotEquals(new Random(7).fork("x").next(), new Random(7).fork("y").next());
+  assertEquals(new Random(7).fork("x").id(), new Random(7).fork("x").id());
+});
+
+Deno.test(
+  "scheduler: (time, seq) order, promise chains finish between events, pauses defer",
+  opts,
+  async () => {
+    const s = new Scheduler();
+    const seen: string[] = [];
+    s.after(10, () => {
+      seen.push("a");
+      Promise.resolve().then(() => Promise.resolve()).then(() => seen.push("a-chain"));
+    });
+    s.after(10, () => seen.push("b"));
+    s.after(5, () => seen.push("c"), "n1");
+    s.pause("n1", 20);
+    await s.run(100);
+    assertEquals(seen, ["a", "a-chain", "b", "c"]);
+    assertEquals(s.now, 100);
+    const clock = s.clock("n2", 50);
+    let fired = false;
+    clock.setTimer(10, () => fired = true);
+    clock.kill();
+    await s.run(200);
+    assert(!fired, "a dead clock's timers never fire");
+  },
+);
+
+Deno.test(
+  "determinism: same seed twice gives the same report and trace hash; another seed differs",
+  opts,
+  async () => {
+    const a = await runSimulation({ seed: 11, durationMs: 20_000 });
+    const b = await runSimulation({ seed: 11, durationMs: 20_000 });
+    const c = await runSimulation({ seed: 12, durationMs: 20_000 });
+    assertEquals(a.traceHash, b.traceHash);
+    assertEquals(a.events, b.events);
+    const strip = (r: typeof a) => ({ ...r, wallMs: 0, simPerWall: 0 });
+    assertEquals(strip(a), strip(b));
+    assertNotEquals(a.traceHash, c.traceHash);
+    assert(
+      a.acknowledged > 50 && a.finished > 50,
+      `a run does work: ${a.acknowledged} acked, ${a.finished} finished`,
+    );
+  },
+);
+
+Deno.test("invariants hold over 100 seeds (3 nodes, 20 s, every fault kind)", opts, async () => {
+  const failures: string[] = [];
+  let finished = 0, faults = 0;
+  const t0 = performance.now();
+  for (let seed = 1; seed <= 100; seed++) {
+    const r = await runSimulation({ seed, nodes: 3, durationMs: 20_000 });
+    finished += r.finished;
+    faults += Object.values(r.faultsInjected).reduce((x, y) => x + y, 0);
+    for (const v of r.violations) {
+      failures.push(
+        `seed ${seed}: [${v.invariant}] ${v.message}\n  ${
+          replayCommand({ ...r, seed, faults: r.faultsAllowed as never, rate: 5 })
+        }`,
+      );
+    }
+  }
+  console.log(
+    `100 seeds in ${
+      Math.round(performance.now() - t0)
+    } ms: ${finished} executions finished, ${faults} faults`,
+  );
+  assertEquals(failures, []);
+});
+
+Deno.test(
+  "self-test: with fencing disabled in storage the simulator catches a violation within 50 seeds",
+  opts,
+  async () => {
+    let caught: number | null = null;
+    for (let seed = 1; seed <= 50 && caught === null; seed++) {
+      const r = await runSimulation({ seed, nodes: 3, durationMs: 20_000, unsafeDisableFencing: true });
+      if (r.violations.some((v) => !v.known && v.invariant.startsWith("2"))) caught = seed;
+    }
+    assert(caught !== null, "no fencing violation caught in 50 seeds");
+  },
+);
+
+Deno.test("shrink: keeps a failing run failing while making it smaller", opts, async () => {
+  const { DEFAULT_RUN } = await import("./run.ts");
+  let seed = 1;
+  while (seed < 50 && (await runSimulation({ seed, durationMs: 20_000, unsafeDisableFencing: true })).ok) {
+    seed++;
+  }
+  const s = await shrink({ ...DEFAULT_RUN, seed, durationMs: 20_000, unsafeDisableFencing: true }, {
+    any: true,
+    maxRuns: 8,
+  });
+  assert(!s.report.ok);
+  assert(s.options.durationMs <= 20_000 && s.options.nodes <= 3);
+});
+
+Deno.test("cli: prints the report fields", opts, async () => {
+  const out: string[] = [];
+  const code = await main([
+    "--seed",
+    "3",
+    "--nodes",
+    "3",
+    "--duration",
+    "10s",
+    "--faults",
+    "crash,partition,loss",
+  ], (s) => out.push(s));
+  const text = out.join("\n");
+  for (
+    const field of [
+      "seed:",
+      "executions:",
+      "throughput:",
+      "latency:",
+      "failover detect:",
+      "failover takeover:",
+      "first progress:",
+      "faults injected:",
+      "simulated/wall:",
+      "trace hash:",
+    ]
+  ) assert(text.includes(field), `missing ${field} in\n${text}`);
+  assert(code === 0 || code === 1);
+  const json: string[] = [];
+  await main(["--seed", "3", "--duration", "10s", "--json"], (s) => json.push(s));
+  assertEquals(JSON.parse(json[0]).seed, 3);
+  assertEquals(await main(["--bogus"], () => {}), 2);
+});

@@ -18,6 +18,7 @@ export type Handler = (ctx: RouteContext) => Promise<Response> | Response;
 
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: Handler;
 }
@@ -28,19 +29,19 @@ export class Router {
 
   /** Adds a route; `:name` segments capture (URL-decoded). */
   on(method: string, pattern: string, handler: Handler): this {
-    this.#routes.push({ method, parts: pattern.split("/").filter(Boolean), handler });
+    this.#routes.push({ method, pattern, parts: pattern.split("/").filter(Boolean), handler });
     return this;
   }
 
-  /** Finds the handler of a request, or throws the 404/405 ApiError. */
-  match(method: string, url: URL): { handler: Handler; params: Record<string, string> } {
+  /** Finds the handler of a request (and the pattern it matched), or throws the 404/405 ApiError. */
+  match(method: string, url: URL): { handler: Handler; params: Record<string, string>; pattern: string } {
     const segments = url.pathname.split("/").filter(Boolean);
     const allowed = new Set<string>();
     for (const route of this.#routes) {
       const params = matchParts(route.parts, segments);
       if (!params) continue;
       if (route.method === method || (method === "HEAD" && route.method === "GET")) {
-        return { handler: route.handler, params };
+        return { handler: route.handler, params, pattern: route.pattern };
       }
       allowed.add(route.method);
     }

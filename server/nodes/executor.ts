@@ -67,6 +67,8 @@ export interface NodeContext {
   /** Aborted when the attempt times out or the execution is cancelled. */
   signal: AbortSignal;
   services: NodeServices;
+  /** The W3C `traceparent` of this attempt's span, when tracing is on (the http node sends it). */
+  traceparent?: string;
 }
 
 /** What an attempt produced. */

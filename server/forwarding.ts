@@ -18,11 +18,19 @@ import {
 /** The RPC type of a forwarded API call. */
 export const FORWARD_TYPE = "api.forward";
 
-/** Forwards API calls over an `Rpc`. */
+/**
+ * Forwards API calls over an `Rpc`. With `connected` (whether the transport has a live connection to a
+ * peer), a call to an owner it has no connection to is answered `unreachable` at once: the transport would
+ * queue it until the owner comes back, and the call would wait out its whole ask timeout (504) while the
+ * routing could have found the shard's next owner (a failover takes less than the ask timeout).
+ */
 export class RpcForwarder implements Forwarder {
-  constructor(private readonly rpc: Rpc) {}
+  constructor(private readonly rpc: Rpc, private readonly connected?: (peer: string) => boolean) {}
 
   async forward(to: string, request: ForwardedRequest, timeoutMs: number) {
+    if (this.connected && !this.connected(to)) {
+      return { ok: false as const, code: "unreachable", message: `no connection to ${to}` };
+    }
     const r = await this.rpc.ask<ForwardedResponse>(to, FORWARD_TYPE, request, {
       timeoutMs,
       trace: request.headers.traceparent,

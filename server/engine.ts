@@ -403,10 +403,10 @@ export class Engine {
       (sub.idempotencyKey !== undefined
         ? executionIdFor(workflow.id, sub.idempotencyKey)
         : `ex-${this.opts.newId()}`);
-    if (sub.idempotencyKey !== undefined) {
-      const existing = this.#actors.get(executionId)?.state ??
-        await this.opts.storage.getExecution(executionId);
-      if (existing) return this.#duplicate(executionId, sub);
+    // A duplicate still live here is answered at once; one stored already is caught by the creating
+    // append (`execution_exists`), so a first submission costs no extra read.
+    if (sub.idempotencyKey !== undefined && this.#actors.has(executionId)) {
+      return this.#duplicate(executionId, sub);
     }
     if (this.#actors.size >= this.limits.maxActiveExecutions) {
       return {

@@ -950,7 +950,15 @@ Deno.test("the old history routes answer with their shapes", async () => {
 Deno.test("health: /health, /health/live and /health/ready answer 200 once started", async () => {
   await withNode(async (node) => {
     const health = await getJson(node, "/health");
-    assertEquals([health.status, health.body], [200, { status: "ok", storage: "memory", ready: true }]);
+    assertEquals([health.status, health.body.status, health.body.storage, health.body.ready], [
+      200,
+      "ok",
+      "memory",
+      true,
+    ]);
+    assertEquals(health.body.checks.storage.status, "up");
+    assertEquals(health.body.checks.engine.status, "up");
+    assertEquals(health.body.checks.cluster.status, "up");
     const live = await getJson(node, "/health/live");
     assertEquals([live.status, live.body], [200, { status: "ok" }]);
     const ready = await getJson(node, "/health/ready");

@@ -51,6 +51,8 @@ export interface ClusterOptions {
   secretVerifier?: string;
   /** Told the members after every read (the transport learns peers' addresses from it). */
   onMembers?: (members: readonly Member[]) => void;
+  /** Told every cluster event this member records (metrics count failovers and rebalances from it). */
+  onEvent?: (type: string, details: Record<string, unknown>) => void;
 }
 
 /** The defaults: heartbeat 500 ms, poll 250 ms, down after 2.5 s, 8 moves a round, 10,000 events kept. */
@@ -67,6 +69,14 @@ export class WrongClusterSecret extends Error {
   constructor() {
     super("wrong cluster secret: --cluster-secret does not match the cluster's (refusing to join)");
     this.name = "WrongClusterSecret";
+  }
+}
+
+/** This node's shard count is not the one the cluster was created with. */
+export class ShardCountMismatch extends Error {
+  constructor(readonly cluster: number, readonly mine: number) {
+    super(`shard count mismatch: the cluster has ${cluster} shards, --shards is ${mine} (refusing to join)`);
+    this.name = "ShardCountMismatch";
   }
 }
 
@@ -148,6 +158,14 @@ export class ClusterMember {
         throw new WrongClusterSecret();
       }
     }
+    if (this.opts.address !== "") {
+      // Members that disagree on the shard count map executions to different shards and allocate
+      // different shard sets: the first member fixes it for the cluster.
+      const stored = await this.storage.claimClusterMeta("shard_count", String(this.opts.shardCount));
+      if (stored !== String(this.opts.shardCount)) {
+        throw new ShardCountMismatch(Number(stored), this.opts.shardCount);
+      }
+    }
     await this.#heartbeat(true);
     await this.#record("member_event", { member: this.opts.nodeId, event: "joined", roles: this.opts.roles });
     await this.poll();
@@ -202,6 +220,7 @@ export class ClusterMember {
   async #record(type: string, details: Record<string, unknown>): Promise<void> {
     const event: ClusterEvent = { at: this.clock.now(), type, node: this.opts.nodeId, details };
     this.log.info(type, details);
+    this.opts.onEvent?.(type, details);
     await this.storage.appendClusterEvent(event);
   }
 
@@ -280,6 +299,7 @@ export class ClusterMember {
     const moves = allocate(s.shards, eligibleIds, holding, this.opts.allocation);
     let moved = 0;
     for (const move of moves) {
+      await this.#heartbeat(); // a long round must not starve our heartbeat (others would see us suspect, down)
       const claimed = await this.storage.claimShard(move.shard, move.to, move.epoch);
       if (!claimed) continue; // someone else changed it; next round sees it
       moved++;
@@ -311,6 +331,7 @@ export class ClusterMember {
     }
     for (const [shard, epoch] of mine) {
       if (this.engine.ownedShards.get(shard) === epoch) continue;
+      await this.#heartbeat(); // as in #lead: recovering many shards takes longer than a heartbeat period
       const claimed = await this.storage.claimShard(shard, this.opts.nodeId, epoch);
       if (!claimed) continue;
       const t0 = this.clock.now();

@@ -115,7 +115,7 @@ export interface EngineObserver {
   traceparent?(handle: unknown): string | undefined;
   /** A failed attempt of a node of this kind will be retried (NodeRetryScheduled committed). */
   retryScheduled?(kind: string): void;
-  /** A node of this kind failed for good (NodeFailed committed). */
+  /** An attempt of a node of this kind failed (NodeFailed committed: an error or a timeout; a retry may follow). */
   nodeFailed?(kind: string): void;
   /** One append of `events` events committed (or was refused) after `ms`, queueing in a commit group included. */
   appendCommitted?(ms: number, events: number): void;

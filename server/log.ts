@@ -1,6 +1,9 @@
 /**
- * Structured logs: one JSON object a line (timestamp, level, message, fields), or
- * a human-readable line with `--log-format pretty`.
+ * Structured logs: one JSON object a line, or a human-readable line with
+ * `--log-format pretty`. A JSON line has `timestamp` (ISO 8601), `level`, `msg`,
+ * the logger's bound fields (`node`: this node's id) and the call's fields; the
+ * engine's lines about an execution carry `event`, `executionId`, `workflowId`
+ * and `shard` (docs/OBSERVABILITY.md, "Logs").
  *
  * @module
  */
@@ -45,14 +48,18 @@ export function createLogger(opts: LoggerOptions, bound: Record<string, unknown>
   const now = opts.now ?? (() => Date.now());
   const emit = (level: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < RANK[opts.level]) return;
-    const ts = new Date(now()).toISOString();
+    const timestamp = new Date(now()).toISOString();
     if (opts.format === "json") {
-      write(JSON.stringify({ ts, level, msg: message, ...bound, ...fields }));
+      write(JSON.stringify({ timestamp, level, msg: message, ...bound, ...fields }));
     } else {
       const extra = Object.entries({ ...bound, ...fields }).map(([k, v]) =>
         `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
       );
-      write(`${ts} ${level.toUpperCase().padEnd(5)} ${message}${extra.length ? " " + extra.join(" ") : ""}`);
+      write(
+        `${timestamp} ${level.toUpperCase().padEnd(5)} ${message}${
+          extra.length ? " " + extra.join(" ") : ""
+        }`,
+      );
     }
   };
   return {

@@ -20,8 +20,17 @@ import { DEFAULT_CONFIG, type EngineConfig, isClustered } from "./config.ts";
 import { RpcForwarder, serveForwarded } from "./forwarding.ts";
 import { Engine } from "./engine.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { executorFor } from "./nodes/registry.ts";
 import { realServices } from "./nodes/services.ts";
+import {
+  combineApiObservers,
+  combineEngineObservers,
+  denoTracing,
+  globalTracer,
+  Tracing,
+} from "./tracing.ts";
+import type { Tracer } from "@opentelemetry/api";
 import { WorkflowService } from "./workflows.ts";
 
 /** A running node. */
@@ -36,17 +45,23 @@ export interface RunningNode {
   /** A member of a cluster (rather than a standalone node). */
   clustered: boolean;
   log: Logger;
+  /** This node's metrics (its own registry), served at `GET /metrics`. */
+  metrics: Metrics;
+  /** This node's spans, when a tracer provider is registered (`OTEL_DENO=true`) or a tracer was given. */
+  tracing: Tracing | undefined;
   /** Graceful leave: hands this node's shards to the others first (a cluster member), then closes. */
   leave(timeoutMs?: number): Promise<void>;
   /** Stops serving, then the engine, then storage. */
   close(): Promise<void>;
 }
 
-/** Overrides for tests: a clock, a logger, a storage. */
+/** Overrides for tests: a clock, a logger, a storage, a tracer. */
 export interface NodeOverrides {
   clock?: Clock;
   log?: Logger;
   storage?: Storage;
+  /** Spans go here (default: the global provider's tracer when one is registered, else no tracing). */
+  tracer?: Tracer;
 }
 
 function unavailable(code: string, message: string): Response {
@@ -93,7 +108,14 @@ export async function startNode(
   const log = overrides.log ??
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
   const storage = overrides.storage ?? await openStorage(config, () => clock.now());
-  const commitGroup = new CommitGroup(storage);
+  const metrics = new Metrics();
+  const tracer = overrides.tracer ?? globalTracer();
+  const tracing = tracer
+    ? new Tracing(tracer, config.nodeId, {
+      httpTraceparent: overrides.tracer !== undefined || !denoTracing(),
+    })
+    : undefined;
+  const commitGroup = new CommitGroup(storage, {}, metrics.commitGroupObserver);
   const services = realServices({
     databaseUrl: config.databaseUrl,
     log: (line, fields) => log.info(line, fields),
@@ -114,11 +136,13 @@ export async function startNode(
       retentionMs: config.retentionMs,
     },
     appender: commitGroup,
+    observer: combineEngineObservers(metrics.engineObserver, tracing?.engineObserver),
   });
   const workflows = new WorkflowService(storage, () => clock.now());
   try {
     await engine.start({ claimAllShards: false });
   } catch (err) {
+    metrics.close();
     await services.close();
     await storage.close();
     throw err;
@@ -130,7 +154,8 @@ export async function startNode(
     (req) => {
       const api = handler.api;
       if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
-      if (!gateway && !new URL(req.url).pathname.startsWith("/health")) {
+      const path = new URL(req.url).pathname;
+      if (!gateway && !path.startsWith("/health") && path !== "/metrics") {
         return Promise.resolve(
           unavailable("not_a_gateway", "this node has no api-gateway role; call another"),
         );
@@ -164,22 +189,28 @@ export async function startNode(
       onMembers: transport
         ? (ms) => {
           for (const m of ms) {
-            if (m.id !== config.nodeId && m.address !== "" && m.status !== "down") {
-              transport.addPeer({ id: m.id, address: m.address });
-            }
+            if (m.id === config.nodeId) continue;
+            // A member that is down is forgotten (no redialing it with a growing backoff); when it heartbeats
+            // again it is added back and dialed at once, not up to 5 s (the backoff's cap) after it got shards.
+            if (m.status === "down") transport.removePeer(m.id);
+            else if (m.address !== "") transport.addPeer({ id: m.id, address: m.address });
           }
         }
         : undefined,
+      onEvent: (type) => metrics.clusterEvent(type),
     },
     storage,
     engine,
     clock,
     log,
   );
+  const rpcForwarder = rpc && transport
+    ? new RpcForwarder(rpc, (peer) => transport.connectedPeers().includes(peer))
+    : null;
   const routing = new ShardRouting(
     engine,
     cluster,
-    rpc && transport ? new RpcForwarder(rpc, (peer) => transport.connectedPeers().includes(peer)) : null,
+    rpcForwarder && metrics.forwarder(tracing ? tracing.forwarder(rpcForwarder) : rpcForwarder),
     clock,
     config.askTimeoutMs,
   );
@@ -191,7 +222,11 @@ export async function startNode(
     storageHealthy: () => storage.ping(),
     cluster,
     routing,
+    observer: combineApiObservers(metrics.apiObserver, tracing?.apiObserver),
+    metrics: () => metrics.render(),
+    runtime: () => ({ eventLoopLagMs: metrics.eventLoopLagMs }),
   });
+  metrics.bind({ engine, cluster, commitGroup, transport, storage });
   if (rpc) serveForwarded(rpc, api);
   const closeAll = async () => {
     await cluster.stop();
@@ -199,6 +234,7 @@ export async function startNode(
     rpc?.close();
     await transport?.close();
     await engine.stop();
+    metrics.close();
     await services.close();
     await storage.close();
   };
@@ -222,6 +258,8 @@ export async function startNode(
     log,
     cluster,
     clustered,
+    metrics,
+    tracing,
     async leave(timeoutMs = 10_000) {
       if (clustered) await cluster.leave(timeoutMs);
       await closeAll();

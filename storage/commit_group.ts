@@ -31,6 +31,17 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Told about every flush (server/metrics.ts turns it into the storage latency and batch size metrics). Called
+ * synchronously; must be cheap and must not throw.
+ */
+export interface CommitGroupObserver {
+  /** One storage call of `batch` appends ended after `ms`: `ok` false when it threw (storage unreachable). */
+  flushed?(batch: number, ms: number, ok: boolean): void;
+  /** An append was refused at once: the queue was full. */
+  refused?(): void;
+}
+
 /** Counters of a commit group. */
 export interface CommitGroupStats {
   flushes: number;
@@ -59,6 +70,7 @@ export class CommitGroup {
   constructor(
     private readonly storage: Pick<Storage, "appendMany">,
     options: Partial<CommitGroupOptions> = {},
+    private readonly observer?: CommitGroupObserver,
   ) {
     this.options = { ...DEFAULT_COMMIT_GROUP, ...options };
   }
@@ -71,6 +83,7 @@ export class CommitGroup {
   /** Queues one append; resolves once its batch committed (or was refused for it). */
   append(request: AppendRequest): Promise<AppendResult> {
     if (this.#queue.length >= this.options.maxQueue) {
+      this.observer?.refused?.();
       return Promise.reject(
         new StorageUnavailable(`commit queue full (${this.options.maxQueue} appends waiting)`),
       );
@@ -93,17 +106,22 @@ export class CommitGroup {
     this.stats.flushes++;
     this.stats.appends += batch.length;
     this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
+    const t0 = this.observer?.flushed ? performance.now() : 0;
+    let ok = false;
     try {
       const results = await this.storage.appendMany(batch.map((w) => w.request));
       if (results.length !== batch.length) {
         throw new Error("assertion: appendMany answered a different count");
       }
+      ok = true;
       batch.forEach((w, i) => w.resolve(results[i]));
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
+      const ms = this.observer?.flushed ? performance.now() - t0 : 0;
       this.#inFlight--;
       this.#pump();
+      this.observer?.flushed?.(batch.length, ms, ok);
     }
   }
 }

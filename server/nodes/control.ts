@@ -125,6 +125,8 @@ export function retryableStatus(status: number): boolean {
  *   `content-type: application/json` unless a content-type header is given.
  * - `Idempotency-Key: ctx.idempotencyKey` is sent on every attempt (the same across
  *   retries) unless `headers` names its own Idempotency-Key.
+ * - `traceparent: ctx.traceparent` is sent when the attempt is traced (unless `headers` names its own), so
+ *   the called service joins the execution's trace.
  * - The call is aborted after `timeoutMs` or when the attempt is aborted.
  *
  * Fails with `http_status` for a non-2xx status (retryable for 408, 429, 5xx),
@@ -150,6 +152,7 @@ export const http: Executor = async (ctx) => {
   }
 
   const headers = new Headers({ "idempotency-key": ctx.idempotencyKey });
+  if (ctx.traceparent !== undefined) headers.set("traceparent", ctx.traceparent);
   for (const [name, value] of Object.entries(headerConfig)) {
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw new NodeError("config_type", `header ${name} must be a string`, false);

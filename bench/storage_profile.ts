@@ -11,27 +11,12 @@
 import postgres from "postgres";
 import { startNode } from "../server/node.ts";
 import { TEST_DATABASE_URL, withTempDatabase } from "../storage/pg_testing.ts";
+import { WORKLOADS } from "./load.ts";
 
 const total = Number(Deno.args[0] ?? 500);
 const concurrency = Number(Deno.args[1] ?? 50);
 
-const STANDARD = {
-  id: "standard-5",
-  name: "standard 5-node",
-  nodes: [
-    { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
-    { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
-    { id: "big", type: "transform", nodeType: "filter", config: { condition: "value > 5" } },
-    { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
-    { id: "collect", type: "sink", nodeType: "memory.collect", config: {} },
-  ],
-  edges: [
-    { source: "src", target: "double" },
-    { source: "double", target: "big" },
-    { source: "big", target: "inc" },
-    { source: "inc", target: "collect" },
-  ],
-};
+const STANDARD = WORKLOADS.standard;
 
 async function counts(sql: postgres.Sql) {
   const [r] = await sql`select
@@ -53,7 +38,7 @@ async function run(url: string, n: number, parallel: number) {
     const worker = async () => {
       while (next < n) {
         next++;
-        const r = await fetch(`${node.url}/api/v1/workflows/standard-5/execute?wait=30000`, {
+        const r = await fetch(`${node.url}/api/v1/workflows/${STANDARD.id}/execute?wait=30000`, {
           method: "POST",
         });
         const body = await r.json();

@@ -57,10 +57,16 @@ interface Incarnation {
 export type NodeState = "down" | "starting" | "up" | "leaving";
 
 /** Fake node services: deterministic fetch, in-memory files, no SQL. */
-function fakeServices(world: NodeWorld): NodeServices {
+function fakeServices(world: NodeWorld, clock: SimClock): NodeServices {
   const files = new Map<string, string>();
   return {
     fetch: world.fetch,
+    // Virtual time, never a real timer: the run stays deterministic however long it takes in wall time.
+    timeout: (ms) => {
+      const c = new AbortController();
+      clock.setTimer(ms, () => c.abort(new DOMException("timed out", "TimeoutError")));
+      return c.signal;
+    },
     readTextFile: (path) =>
       files.has(path) ? Promise.resolve(files.get(path)!) : Promise.reject(new Error(`no file ${path}`)),
     writeFileAtomic: (path, text) => {
@@ -135,7 +141,7 @@ export class SimNode {
         const e = executorFor(type, nodeType);
         return e && withCpu(e);
       },
-      services: fakeServices(world),
+      services: fakeServices(world, clock),
       nodeName: this.id,
       log: silentLogger,
       shardCount: world.shardCount,

@@ -5,7 +5,7 @@ import { runSimulation } from "./run.ts";
 import { Scheduler } from "./scheduler.ts";
 import { replayCommand, shrink } from "./swarm.ts";
 
-// The runtime arms real (unref'd) AbortSignal timeouts in the http node; runs leave no other ops behind.
+// A run's virtual timers may outlive it (a finished run is simply dropped), so op sanitizers are off.
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test("random: same seed same stream, forks independent", () => {

@@ -187,7 +187,7 @@ export const http: Executor = async (ctx) => {
     headers.set("content-type", json ? "application/json" : "text/plain; charset=utf-8");
   }
 
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = ctx.services.timeout(timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
   const aborted = (e: unknown): never => {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? e;

@@ -39,6 +39,8 @@ export interface NodeServices {
   sql(url: string | undefined): SqlClient;
   /** A log line from a node (console.log writes here). */
   log(line: string, fields: Record<string, unknown>): void;
+  /** A signal aborted after `ms` (the http node's timeout); injected so the simulator can use virtual time. */
+  timeout(ms: number): AbortSignal;
 }
 
 /** The little of a SQL client the sql.* nodes need. */

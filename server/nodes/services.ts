@@ -175,6 +175,7 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
 
   return {
     fetch: (input, init) => globalThis.fetch(input, init),
+    timeout: (ms) => AbortSignal.timeout(ms),
     readTextFile: (path) => readTextFileBounded(path),
     writeFileAtomic,
     log,

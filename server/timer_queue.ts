@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MinHeap } from "../core/heap.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 
 interface Entry {
@@ -16,7 +17,7 @@ interface Entry {
 
 /** A min-heap of timers over an injected clock. */
 export class TimerQueue {
-  #heap: Entry[] = [];
+  #heap = new MinHeap<Entry>((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq));
   #seq = 0;
   #armed: { handle: TimerHandle; dueAt: number } | null = null;
   #stopped = false;
@@ -28,12 +29,12 @@ export class TimerQueue {
 
   /** Timers waiting. */
   get size(): number {
-    return this.#heap.length;
+    return this.#heap.size;
   }
 
   /** Arms `timerId` of `key` (an execution id) for `dueAt`. */
   add(key: string, timerId: string, dueAt: number): void {
-    this.#push({ dueAt, seq: this.#seq++, key, timerId });
+    this.#heap.push({ dueAt, seq: this.#seq++, key, timerId });
     this.#rearm();
   }
 
@@ -41,12 +42,12 @@ export class TimerQueue {
     this.#stopped = true;
     if (this.#armed) this.clock.clearTimer(this.#armed.handle);
     this.#armed = null;
-    this.#heap = [];
+    this.#heap.clear();
   }
 
   #rearm(): void {
     if (this.#stopped) return;
-    const first = this.#heap[0];
+    const first = this.#heap.peek();
     if (!first) return;
     if (this.#armed && this.#armed.dueAt <= first.dueAt) return;
     if (this.#armed) this.clock.clearTimer(this.#armed.handle);
@@ -58,44 +59,8 @@ export class TimerQueue {
     this.#armed = null;
     const now = this.clock.now();
     const due: Entry[] = [];
-    while (this.#heap.length > 0 && this.#heap[0].dueAt <= now) due.push(this.#pop());
+    while (this.#heap.size > 0 && this.#heap.peek()!.dueAt <= now) due.push(this.#heap.pop()!);
     for (const e of due) this.onDue(e.key, e.timerId);
     this.#rearm();
-  }
-
-  #less(a: Entry, b: Entry): boolean {
-    return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq);
-  }
-
-  #push(e: Entry): void {
-    const h = this.#heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-
-  #pop(): Entry {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && this.#less(h[l], h[m])) m = l;
-        if (r < h.length && this.#less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { MinHeap } from "../core/heap.ts";
 import { setImmediate } from "node:timers";
 import type { Clock, TimerHandle } from "../server/clock.ts";
 
@@ -65,20 +66,20 @@ export class Scheduler {
   executed = 0;
   /** Errors thrown by callbacks (the runtime's own timers should never throw). */
   readonly errors: string[] = [];
-  #heap: SimEvent[] = [];
+  #heap = new MinHeap<SimEvent>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   #seq = 0;
   #paused = new Map<string, number>();
   #stopped = false;
 
   /** Pending events. */
   get pending(): number {
-    return this.#heap.length;
+    return this.#heap.size;
   }
 
   /** Schedules `fn` at virtual time `at` (not before now). */
   at(at: number, fn: () => void, owner: string | null = null): SimEvent {
     const e: SimEvent = { at: Math.max(at, this.now), seq: this.#seq++, fn, owner, cancelled: false };
-    this.#push(e);
+    this.#heap.push(e);
     return e;
   }
 
@@ -145,15 +146,15 @@ export class Scheduler {
     this.#stopped = false;
     let n = 0;
     await drainMicrotasks();
-    while (this.#heap.length > 0 && this.#heap[0].at <= until && !this.#stopped) {
-      const e = this.#pop();
+    while (this.#heap.size > 0 && this.#heap.peek()!.at <= until && !this.#stopped) {
+      const e = this.#heap.pop()!;
       if (e.cancelled) continue;
       if (e.owner !== null) {
         const resume = this.#paused.get(e.owner);
         if (resume !== undefined && resume > e.at) {
           e.at = resume;
           e.seq = this.#seq++;
-          this.#push(e);
+          this.#heap.push(e);
           continue;
         }
       }
@@ -169,41 +170,5 @@ export class Scheduler {
     }
     if (!this.#stopped) this.now = Math.max(this.now, until);
     return n;
-  }
-
-  #less(a: SimEvent, b: SimEvent): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  #push(e: SimEvent): void {
-    const h = this.#heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-
-  #pop(): SimEvent {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && this.#less(h[l], h[m])) m = l;
-        if (r < h.length && this.#less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -27,6 +27,9 @@ import { pgTest, withTempDatabase } from "../storage/pg_testing.ts";
 import { openPostgres } from "../storage/postgres.ts";
 import {
   call,
+  DELAY_CHAIN_NODES,
+  DELAY_CHAIN_OUTPUT,
+  delayChain,
   freePort,
   type HttpTarget,
   pool,
@@ -44,26 +47,10 @@ const DELAY_MS = 1_500;
 const SECRET = "process-test-cluster-secret";
 const ASK_TIMEOUT_MS = 10_000;
 const WORKFLOW_ID = "wf-cluster";
-const NODES = ["src", "double", "wait", "inc", "out"];
-const EXPECTED = [3, 5, 7, 9, 11];
+const NODES = DELAY_CHAIN_NODES;
+const EXPECTED = DELAY_CHAIN_OUTPUT;
 
-const WORKFLOW = {
-  id: WORKFLOW_ID,
-  name: "cluster process test",
-  nodes: [
-    { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 5 } },
-    { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
-    { id: "wait", type: "control", nodeType: "delay", config: { durationMs: DELAY_MS } },
-    { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
-    { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
-  ],
-  edges: [
-    { source: "src", target: "double" },
-    { source: "double", target: "wait" },
-    { source: "wait", target: "inc" },
-    { source: "inc", target: "out" },
-  ],
-};
+const WORKFLOW = delayChain(WORKFLOW_ID, "cluster process test", DELAY_MS);
 
 /** A member's identity and ports. */
 interface Spec {

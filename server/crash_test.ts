@@ -12,6 +12,9 @@ import { assert, assertEquals } from "../core/testing.ts";
 import { pgTest, withTempDatabase } from "../storage/pg_testing.ts";
 import {
   call,
+  DELAY_CHAIN_NODES,
+  DELAY_CHAIN_OUTPUT,
+  delayChain,
   freePort,
   type HttpTarget,
   pool,
@@ -26,26 +29,10 @@ const IN_FLIGHT = 20;
 const KILL_AFTER_ACKS = 100;
 const DELAY_MS = 600;
 const WORKFLOW_ID = "wf-crash";
-const NODES = ["src", "double", "wait", "inc", "out"];
-const EXPECTED = [3, 5, 7, 9, 11];
+const NODES = DELAY_CHAIN_NODES;
+const EXPECTED = DELAY_CHAIN_OUTPUT;
 
-const WORKFLOW = {
-  id: WORKFLOW_ID,
-  name: "crash test",
-  nodes: [
-    { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 5 } },
-    { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
-    { id: "wait", type: "control", nodeType: "delay", config: { durationMs: DELAY_MS } },
-    { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
-    { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
-  ],
-  edges: [
-    { source: "src", target: "double" },
-    { source: "double", target: "wait" },
-    { source: "wait", target: "inc" },
-    { source: "inc", target: "out" },
-  ],
-};
+const WORKFLOW = delayChain(WORKFLOW_ID, "crash test", DELAY_MS);
 
 /** POST .../execute with an Idempotency-Key; the execution id when acknowledged (202/200), else undefined. */
 async function submit(

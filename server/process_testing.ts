@@ -172,3 +172,28 @@ export class ServerProcess implements HttpTarget {
 export function spawnServer(port: number, args: readonly string[]): ServerProcess {
   return new ServerProcess(["run", "-A", "server/main.ts", "--port", String(port), ...args], port);
 }
+
+/** The nodes of `delayChain`, and the records its sink collects. */
+export const DELAY_CHAIN_NODES = ["src", "double", "wait", "inc", "out"];
+export const DELAY_CHAIN_OUTPUT = [3, 5, 7, 9, 11];
+
+/** The crash tests' workflow: sequence 1..5 → value*2 → delay → value+1 → collect. */
+export function delayChain(id: string, name: string, delayMs: number) {
+  return {
+    id,
+    name,
+    nodes: [
+      { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 5 } },
+      { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
+      { id: "wait", type: "control", nodeType: "delay", config: { durationMs: delayMs } },
+      { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
+      { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
+    ],
+    edges: [
+      { source: "src", target: "double" },
+      { source: "double", target: "wait" },
+      { source: "wait", target: "inc" },
+      { source: "inc", target: "out" },
+    ],
+  };
+}

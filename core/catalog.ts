@@ -26,6 +26,13 @@ export interface NodeKindSpec {
   icon: string;
   description: string;
   behaviour: NodeBehaviour;
+  /**
+   * The kind's executor has no effect outside the execution (no I/O, no services): it reads its inputs and
+   * returns records. The runtime may run such a node inside the commit that starts it, so a chain of local
+   * nodes costs one append instead of one per node. Re-running one (after a crash before the commit) is
+   * harmless, since nothing of it was visible.
+   */
+  local?: true;
   /** Whether the kind takes incoming edges. */
   acceptsInput: boolean;
   /** Output handles; empty for sinks. The first one is the default handle. */
@@ -130,6 +137,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "list-ordered",
     description: "Emits numbers from start to end inclusive, by step.",
     behaviour: "task",
+    local: true,
     acceptsInput: false,
     outputs: OUT,
     config: {
@@ -147,6 +155,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "dice",
     description: "Emits count random integers between min and max inclusive; reproducible with a seed.",
     behaviour: "task",
+    local: true,
     acceptsInput: false,
     outputs: OUT,
     config: {
@@ -167,6 +176,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "database",
     description: "Emits the records of the data array.",
     behaviour: "task",
+    local: true,
     acceptsInput: false,
     outputs: OUT,
     config: { data: { type: "array", required: true, label: "Data" } },
@@ -224,6 +234,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "filter",
     description: "Keeps the records for which the condition is true.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: { condition: { type: "string", required: true, expression: true, label: "Condition" } },
@@ -235,6 +246,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "shuffle",
     description: "Replaces each record by an expression's value, or by an object of field expressions.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: {
@@ -250,6 +262,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "fingerprint",
     description: "Drops records equal to an earlier one, or with an equal key.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: { key: { type: "string", expression: true, label: "Key expression" } },
@@ -261,6 +274,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "layers",
     description: "Groups records into arrays of batchSize (the last one may be shorter).",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: { batchSize: { type: "integer", default: 10, coerce: true, min: 1, label: "Batch size" } },
@@ -272,6 +286,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "sigma",
     description: "Groups records by fields and computes count, sum, avg, min or max.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: {
@@ -293,6 +308,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "hash",
     description: "Counts records, by group when groupBy is set (the old engine's name).",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: { groupBy: { type: "any", label: "Group by" } },
@@ -305,6 +321,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "arrow-down-up",
     description: "Sorts records by a key expression (the record itself by default); stable.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: {
@@ -319,6 +336,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "scissors",
     description: "Keeps the first count records.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: OUT,
     config: { count: { type: "integer", required: true, coerce: true, min: 0, label: "Count" } },
@@ -380,6 +398,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "inbox",
     description: "Keeps the records with the execution; read them at .../nodes/{nodeId}/output.",
     behaviour: "task",
+    local: true,
     acceptsInput: true,
     outputs: NONE,
     config: {},
@@ -461,6 +480,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     icon: "git-branch",
     description: "Evaluates a condition over its input; routes it to the true or the false handle.",
     behaviour: "condition",
+    local: true,
     acceptsInput: true,
     outputs: ["true", "false"],
     config: { condition: { type: "string", required: true, expression: true, label: "Condition" } },

@@ -29,6 +29,8 @@ export interface PlanNode {
   type: NodeCategory;
   nodeType: string;
   behaviour: NodeBehaviour;
+  /** The kind runs inside the engine with no outside effect (`NodeKindSpec.local`). */
+  local: boolean;
   config: Record<string, unknown>;
   retry: RetryPolicy;
   timeoutMs: number | null;
@@ -69,6 +71,7 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
       type: n.type,
       nodeType: n.nodeType,
       behaviour: kind.behaviour,
+      local: kind.local === true,
       config: n.config,
       retry: retryPolicy(n.retry),
       timeoutMs: typeof n.timeoutMs === "number" ? n.timeoutMs : null,

@@ -99,8 +99,13 @@ export type AttemptOutcome = "completed" | "failed" | "aborted";
  * back (a span, say); the engine never looks into it.
  */
 export interface EngineObserver {
-  /** An execution became live here: its first events committed, or it was recovered from storage. */
+  /**
+   * An execution became live here: submitted (called before its first attempt runs, which may be before its
+   * first append commits) or recovered from storage.
+   */
   executionStarted?(execution: ObservedExecution): unknown;
+  /** A submitted execution's first events committed: it exists now (a refused duplicate never gets here). */
+  executionCreated?(handle: unknown): void;
   /** Its terminal event committed here; `durationMs` runs from submission to the end (both from events). */
   executionEnded?(status: ExecutionStatus, durationMs: number, handle: unknown): void;
   /** It stopped being live here without ending (its shard moved, the engine stopped, a reload). */
@@ -169,10 +174,27 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError
 
 interface Pending {
   command: Command;
+  /** Records to store with the command's events (a completed attempt's output). */
   outputs?: OutputWrite[];
   resolve?: (d: Decision | { ok: false; error: EngineError }) => void;
   reject?: (e: unknown) => void;
 }
+
+/** A finished attempt: the command it becomes, the records to store, and their size as JSON. */
+interface AttemptResult {
+  command: Command;
+  outputs?: OutputWrite[];
+  bytes: number;
+}
+
+/**
+ * Local nodes run inside one pump (one append) until their staged outputs reach this many bytes of JSON; the
+ * rest run after the commit, as other nodes do. Bounds the size of one append.
+ */
+const LOCAL_BATCH_BYTES = 1024 * 1024;
+
+/** The abort signal of a local attempt: it runs inside the pump, which nothing interrupts. */
+const LOCAL_SIGNAL = new AbortController().signal;
 
 const STORAGE_RETRY_MS = [50, 100, 200, 500, 1000, 2000];
 /** Finished executions kept in memory for reads right after their end: how many, and how long. */
@@ -191,6 +213,8 @@ class ExecutionActor {
   observed: unknown = undefined;
   /** Whether the observer was told it started and not yet that it ended or was released. */
   observing = false;
+  /** The submission that creates it here: the decision on its first append. */
+  creation: Promise<Decision | { ok: false; error: EngineError }> | undefined = undefined;
   constructor(public state: ExecutionState, readonly fence: Fence) {}
 }
 
@@ -405,7 +429,13 @@ export class Engine {
         : `ex-${this.opts.newId()}`);
     // A duplicate still live here is answered at once; one stored already is caught by the creating
     // append (`execution_exists`), so a first submission costs no extra read.
-    if (sub.idempotencyKey !== undefined && this.#actors.has(executionId)) {
+    const live = this.#actors.get(executionId);
+    if (sub.idempotencyKey !== undefined && live) {
+      // Created here but not committed yet: its creation decides (a refused one must not be acknowledged).
+      if (live.creation !== undefined && live.state.lastSeq === 0) {
+        const first = await live.creation;
+        if (!first.ok) return { ok: false, error: "error" in first ? first.error : first.rejection };
+      }
       return this.#duplicate(executionId, sub);
     }
     if (this.#actors.size >= this.limits.maxActiveExecutions) {
@@ -422,12 +452,13 @@ export class Engine {
     }
     const actor = new ExecutionActor(initialState(executionId, plan), { shard, epoch });
     this.#actors.set(executionId, actor);
-    const decision = await this.#dispatch(executionId, actor, {
+    actor.creation = this.#dispatch(executionId, actor, {
       type: "Start",
       input: sub.input,
       idempotencyKey: sub.idempotencyKey ?? null,
       timeoutMs: sub.timeoutMs ?? null,
     }, sub.requestHash);
+    const decision = await actor.creation;
     if (!decision.ok) {
       if ("error" in decision && decision.error.code === "execution_exists") {
         // Another submission created it first: with a key it is this one's duplicate.
@@ -583,14 +614,58 @@ export class Engine {
             events.push(...d.events);
           }
         };
+        /** Outputs of this batch, not committed yet: local nodes read their inputs here first. */
+        const staged = new Map<string, Json[]>();
+        const startReady = (at: number) => {
+          for (let ready = pendingWork(state).toStart; ready.length > 0; ready = pendingWork(state).toStart) {
+            for (const nodeId of ready) apply(decide(state, { type: "StartNode", nodeId }, at));
+          }
+        };
         for (const item of batch) {
           const d = decide(state, item.command, now);
           decisions.push(d);
-          if (d.ok && d.events.length > 0 && item.outputs) outputs.push(...item.outputs);
-          apply(d);
-          for (let ready = pendingWork(state).toStart; ready.length > 0; ready = pendingWork(state).toStart) {
-            for (const nodeId of ready) apply(decide(state, { type: "StartNode", nodeId }, now));
+          if (d.ok && d.events.length > 0 && item.outputs) {
+            for (const o of item.outputs) {
+              outputs.push(o);
+              staged.set(o.ref, o.records);
+            }
           }
+          apply(d);
+          startReady(now);
+        }
+        // Local nodes started by these events run now, inside this commit: their records and their end
+        // join the same append, and so do the nodes they start, up to a size bound.
+        let stagedBytes = 0;
+        for (let round = 0; stagedBytes < LOCAL_BATCH_BYTES && state.status === "running"; round++) {
+          if (round > state.plan.nodes.length) throw new Error("assertion: local nodes did not converge");
+          const local = pendingWork(state).toRun.filter((w) =>
+            state.plan.byId.get(w.nodeId)!.local && !actor.inflight.has(`${w.nodeId}#${w.attempt}`)
+          );
+          if (local.length === 0) break;
+          if (actor.state.lastSeq === 0) this.#observeStart(actor, state);
+          for (const { nodeId, attempt } of local) {
+            const node = state.plan.byId.get(nodeId)!;
+            const r = await this.#attempt(executionId, actor, state, node, attempt, LOCAL_SIGNAL, staged);
+            const d = decide(state, r.command, this.opts.clock.now());
+            if (d.ok && d.events.length > 0 && r.outputs) {
+              for (const o of r.outputs) {
+                outputs.push(o);
+                staged.set(o.ref, o.records);
+              }
+              stagedBytes += r.bytes;
+            }
+            apply(d);
+            if (this.#stopped || this.#actors.get(executionId) !== actor) {
+              // Retired (its shard moved) or stopped meanwhile: nothing was appended; callers retry elsewhere.
+              const gone = {
+                code: "not_owner" as const,
+                message: `execution ${executionId} is no longer live here`,
+              };
+              for (const item of batch) item.resolve?.({ ok: false, error: gone });
+              return;
+            }
+          }
+          startReady(this.opts.clock.now());
         }
         if (events.length > 0) {
           const obs = this.#observer;
@@ -638,17 +713,8 @@ export class Engine {
     const state = actor.state;
     const obs = this.#observer;
     if (before.lastSeq === 0 && state.status !== null) {
-      if (obs?.executionStarted) {
-        actor.observed = obs.executionStarted({
-          executionId: state.executionId,
-          workflowId: state.plan.workflowId,
-          version: state.plan.version,
-          shard: actor.fence.shard,
-          submittedAt: state.startedAt ?? this.opts.clock.now(),
-          recovered: false,
-        });
-      }
-      actor.observing = true;
+      this.#observeStart(actor, state);
+      obs?.executionCreated?.(actor.observed);
       this.opts.log.debug("execution started", this.#fields("execution_started", actor));
     }
     if (obs && (obs.retryScheduled || obs.nodeFailed)) {
@@ -667,6 +733,26 @@ export class Engine {
         durationMs,
       });
     }
+  }
+
+  /**
+   * Tells the observer a submitted execution started (once): when its first append commits, or just before
+   * local nodes run inside that first append, so their attempts have the execution as their parent.
+   */
+  #observeStart(actor: ExecutionActor, state: ExecutionState): void {
+    if (actor.observing) return;
+    const obs = this.#observer;
+    if (obs?.executionStarted) {
+      actor.observed = obs.executionStarted({
+        executionId: state.executionId,
+        workflowId: state.plan.workflowId,
+        version: state.plan.version,
+        shard: actor.fence.shard,
+        submittedAt: state.startedAt ?? this.opts.clock.now(),
+        recovered: false,
+      });
+    }
+    actor.observing = true;
   }
 
   /** The execution is no longer live here without having ended: the observer lets go of it. */
@@ -696,6 +782,7 @@ export class Engine {
       retrying: internal.length,
     });
     if (actor.state.lastSeq === 0) {
+      this.#released(actor);
       this.#actors.delete(executionId);
       return;
     }
@@ -801,15 +888,40 @@ export class Engine {
     controller: AbortController,
   ): Promise<void> {
     await this.#acquireSlot();
-    let command: Command;
-    let outputs: OutputWrite[] | undefined;
+    let result: AttemptResult;
+    try {
+      if (controller.signal.aborted) return;
+      result = await this.#attempt(executionId, actor, actor.state, node, attempt, controller.signal);
+    } finally {
+      this.#releaseSlot();
+    }
+    if (controller.signal.aborted || this.#actors.get(executionId) !== actor) return;
+    // The attempt stays in `inflight` until its result is decided: `#react` drops it once the node is no
+    // longer running it. Dropping it here let a `#react` of another append (while this result waits in
+    // the inbox) see the node still running without an attempt in flight and run the attempt again.
+    this.#enqueue(executionId, actor, result);
+  }
+
+  /**
+   * Runs one attempt of a node's executor on `state` and turns its end into a command (with the records to
+   * store). `staged` holds outputs not committed yet (local nodes run inside one pump).
+   */
+  async #attempt(
+    executionId: string,
+    actor: ExecutionActor,
+    state: ExecutionState,
+    node: PlanNode,
+    attempt: number,
+    signal: AbortSignal,
+    staged?: ReadonlyMap<string, Json[]>,
+  ): Promise<AttemptResult> {
     const obs = this.#observer;
     const kind = obs ? kindOf(node) : "";
     let observed: unknown = undefined;
     let startedAt = -1;
     let outcome: AttemptOutcome = "failed";
+    let result: AttemptResult;
     try {
-      if (controller.signal.aborted) return;
       if (obs) {
         observed = obs.attemptStarted?.(kind, { executionId, nodeId: node.id, attempt }, actor.observed);
         startedAt = performance.now();
@@ -818,82 +930,83 @@ export class Engine {
       if (!executor) {
         throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
       }
-      const inputs = await this.#inputsOf(actor.state, actor, node);
+      const inputs = await this.#inputsOf(state, actor, node, staged);
       const context: NodeContext = {
         executionId,
-        workflowId: actor.state.plan.workflowId,
+        workflowId: state.plan.workflowId,
         nodeId: node.id,
         attempt,
         idempotencyKey: `${executionId}:${node.id}`,
         config: node.config,
         inputs,
-        executionInput: actor.state.input,
+        executionInput: state.input,
         limits: { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
-        signal: controller.signal,
+        signal,
         services: this.opts.services,
       };
       const traceparent = obs?.traceparent?.(observed);
       if (traceparent !== undefined) context.traceparent = traceparent;
-      const result = await (obs?.runAttempt
+      const out = await (obs?.runAttempt
         ? obs.runAttempt(observed, () => executor(context))
         : executor(context));
-      enforceLimits(
-        result.records,
+      const bytes = enforceLimits(
+        out.records,
         { maxRecords: this.limits.maxRecords, maxBytes: this.limits.maxBytes },
         node.id,
       );
-      if (node.behaviour === "condition" && result.handle !== "true" && result.handle !== "false") {
-        throw new NodeError("condition_handle", `condition returned handle ${result.handle}`, false);
+      if (node.behaviour === "condition" && out.handle !== "true" && out.handle !== "false") {
+        throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
       }
       const ref = `${node.id}@${attempt}`;
-      outputs = [{ ref, records: result.records }];
-      command = {
-        type: "CompleteNode",
-        nodeId: node.id,
-        attempt,
-        outputRef: ref,
-        recordsProcessed: result.recordsProcessed ??
-          (node.type === "source" ? result.records.length : inputs.records.length),
-        recordsEmitted: result.records.length,
-        ...(result.handle === undefined ? {} : { handle: result.handle }),
+      result = {
+        command: {
+          type: "CompleteNode",
+          nodeId: node.id,
+          attempt,
+          outputRef: ref,
+          recordsProcessed: out.recordsProcessed ??
+            (node.type === "source" ? out.records.length : inputs.records.length),
+          recordsEmitted: out.records.length,
+          ...(out.handle === undefined ? {} : { handle: out.handle }),
+        },
+        outputs: [{ ref, records: out.records }],
+        bytes,
       };
       outcome = "completed";
     } catch (err) {
       const e = err instanceof NodeError ? err : undefined;
-      command = {
-        type: "FailNode",
-        nodeId: node.id,
-        attempt,
-        error: { code: e?.code ?? "node_error", message: String((err as Error)?.message ?? err) },
-        retryable: e?.retryable ?? true,
+      result = {
+        command: {
+          type: "FailNode",
+          nodeId: node.id,
+          attempt,
+          error: { code: e?.code ?? "node_error", message: String((err as Error)?.message ?? err) },
+          retryable: e?.retryable ?? true,
+        },
+        bytes: 0,
       };
-    } finally {
-      this.#releaseSlot();
     }
     if (startedAt >= 0) {
       obs!.attemptEnded?.(
         kind,
-        controller.signal.aborted ? "aborted" : outcome,
+        signal.aborted ? "aborted" : outcome,
         performance.now() - startedAt,
         observed,
       );
     }
-    if (controller.signal.aborted || this.#actors.get(executionId) !== actor) return;
-    // The attempt stays in `inflight` until its result is decided: `#react` drops it once the node is no
-    // longer running it. Dropping it here let a `#react` of another append (while this result waits in
-    // the inbox) see the node still running without an attempt in flight and run the attempt again.
-    this.#enqueue(executionId, actor, { command, outputs });
+    return result;
   }
 
   async #inputsOf(
     state: ExecutionState,
     actor: ExecutionActor | undefined,
     node: PlanNode,
+    staged?: ReadonlyMap<string, Json[]>,
   ): Promise<NodeInputs> {
     const inputs: NodeInputs = { records: [], byParent: {}, byHandle: {} };
     for (const edge of node.parents) {
       if (!edgeLive(state, edge)) continue;
-      const records = await this.#outputOf(state, actor, state.plan.byId.get(edge.source)!);
+      const records = await this.#outputOf(state, actor, state.plan.byId.get(edge.source)!, staged);
       for (const r of records) inputs.records.push(r);
       (inputs.byParent[edge.source] ??= []).push(...records);
       (inputs.byHandle[edge.targetHandle] ??= []).push(...records);
@@ -901,10 +1014,15 @@ export class Engine {
     return inputs;
   }
 
-  async #outputOf(state: ExecutionState, actor: ExecutionActor | undefined, node: PlanNode): Promise<Json[]> {
+  async #outputOf(
+    state: ExecutionState,
+    actor: ExecutionActor | undefined,
+    node: PlanNode,
+    staged?: ReadonlyMap<string, Json[]>,
+  ): Promise<Json[]> {
     const ref = state.nodes[node.id].outputRef;
-    if (ref === null) return (await this.#inputsOf(state, actor, node)).records;
-    const cached = actor?.outputs.get(ref);
+    if (ref === null) return (await this.#inputsOf(state, actor, node, staged)).records;
+    const cached = staged?.get(ref) ?? actor?.outputs.get(ref);
     if (cached) return cached;
     const stored = await this.opts.storage.getOutput(state.executionId, ref);
     if (!stored) throw new Error(`assertion: output ${ref} of ${state.executionId} is missing`);

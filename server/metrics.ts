@@ -426,10 +426,7 @@ export class Metrics {
 
   /** The engine's hooks: executions, attempts, retries, failures, appends. */
   readonly engineObserver: EngineObserver = {
-    executionStarted: (e) => {
-      if (!e.recovered) this.created.inc();
-      return undefined;
-    },
+    executionCreated: () => this.created.inc(),
     executionEnded: (status, durationMs) => {
       this.#executionsBy.get(status, [status]).inc();
       this.#durationBy.get(status, [status]).observe(durationMs / 1000);

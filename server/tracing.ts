@@ -250,6 +250,7 @@ export function combineEngineObservers(
   const handles = (h: unknown) => h as unknown[];
   return {
     executionStarted: (e) => list.map((o) => o.executionStarted?.(e)),
+    executionCreated: (h) => list.forEach((o, i) => o.executionCreated?.(handles(h)?.[i])),
     executionEnded: (status, ms, h) =>
       list.forEach((o, i) => o.executionEnded?.(status, ms, handles(h)?.[i])),
     executionReleased: (h) => list.forEach((o, i) => o.executionReleased?.(handles(h)?.[i])),

@@ -16,7 +16,10 @@
  */
 import jsonata from "jsonata";
 import { type Json, NodeError } from "./executor.ts";
+import { compileFast, type FastExpression, SLOW } from "./expression_fast.ts";
 import { isObject } from "./values.ts";
+
+export { SLOW };
 
 /** A compiled expression; get one from {@link compileExpression}. */
 export interface CompiledExpression {
@@ -24,6 +27,8 @@ export interface CompiledExpression {
   readonly text: string;
   /** The compiled JSONata expression (shared: evaluate it only with per-call bindings). */
   readonly expr: jsonata.Expression;
+  /** The same expression as a synchronous closure, when it is simple enough (see `expression_fast.ts`). */
+  readonly fast: FastExpression | undefined;
 }
 
 /** Evaluation guardrails: wall time per evaluation, nesting depth, sequence length. */
@@ -81,7 +86,7 @@ export function compileExpression(text: string): CompiledExpression {
       false,
     );
   }
-  const compiled: CompiledExpression = { text, expr };
+  const compiled: CompiledExpression = { text, expr, fast: compileFast(expr.ast()) };
   cache.set(text, compiled);
   if (cache.size > EXPRESSION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return compiled;
@@ -104,6 +109,21 @@ export function validateExpression(text: string): string | undefined {
 /** The JSONata input for a record: the record when it is an object, else `{value: record}`. */
 export function recordInput(record: Json): Json {
   return isObject(record) ? record : { value: record };
+}
+
+/**
+ * Evaluates `compiled` on one record synchronously when its fast path decides the
+ * case; {@link SLOW} means "call {@link evaluate}" (JSONata itself).
+ */
+export function evaluateFast(
+  compiled: CompiledExpression,
+  record: Json,
+  index: number,
+  executionInput: Json,
+): Json | undefined | typeof SLOW {
+  if (compiled.fast === undefined) return SLOW;
+  const v = compiled.fast({ input: recordInput(record), record, index, executionInput });
+  return v === 0 ? 0 : v; // -0 becomes 0, as toJson does
 }
 
 /**
@@ -225,4 +245,15 @@ export async function matches(
   executionInput: Json,
 ): Promise<boolean> {
   return isTruthy(await evaluate(compiled, record, index, executionInput));
+}
+
+/** `matches`, synchronously when the fast path decides; {@link SLOW} means "call `matches`". */
+export function matchesFast(
+  compiled: CompiledExpression,
+  record: Json,
+  index: number,
+  executionInput: Json,
+): boolean | typeof SLOW {
+  const v = evaluateFast(compiled, record, index, executionInput);
+  return v === SLOW ? SLOW : isTruthy(v);
 }

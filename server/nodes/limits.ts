@@ -28,9 +28,10 @@ export function enforceCount(count: number, limits: OutputLimits, nodeId: string
  * `maxBytes` bytes of UTF-8 as a JSON array. The byte count stops at the first
  * record that crosses the bound.
  *
+ * @returns the size of `records` as a JSON array, in bytes of UTF-8.
  * @throws {NodeError} code `output_too_large`, not retryable.
  */
-export function enforceLimits(records: readonly Json[], limits: OutputLimits, nodeId: string): void {
+export function enforceLimits(records: readonly Json[], limits: OutputLimits, nodeId: string): number {
   enforceCount(records.length, limits, nodeId);
   // "[" + records joined by "," + "]"
   let bytes = records.length === 0 ? 2 : 1 + records.length;
@@ -45,4 +46,5 @@ export function enforceLimits(records: readonly Json[], limits: OutputLimits, no
       throw outputTooLarge(nodeId, `more than ${limits.maxBytes} bytes of JSON`);
     }
   }
+  return bytes;
 }

@@ -6,17 +6,17 @@
  * @module
  */
 import { type Executor, fromSync, type Json, type NodeContext, NodeError } from "./executor.ts";
-import { compileExpression, evaluate, matches } from "./expression.ts";
+import { compileExpression, evaluate, evaluateFast, matches, matchesFast, SLOW } from "./expression.ts";
 import { canonicalJson, compareValues, fieldOf } from "./values.ts";
 
 /** Yields to the event loop and checks the abort signal every this many records. */
 const YIELD_EVERY = 1024;
 
-async function checkpoint(ctx: NodeContext, i: number): Promise<void> {
-  if (i % YIELD_EVERY === YIELD_EVERY - 1) {
-    ctx.signal.throwIfAborted();
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
-  }
+/** Every `YIELD_EVERY` records, a promise to await (a turn of the event loop); `undefined` otherwise. */
+function checkpoint(ctx: NodeContext, i: number): Promise<void> | undefined {
+  if (i % YIELD_EVERY !== YIELD_EVERY - 1) return undefined;
+  ctx.signal.throwIfAborted();
+  return new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
 
 /** filter: keeps the records whose `condition` is truthy (no match counts as false). */
@@ -25,8 +25,10 @@ export const filter: Executor = async (ctx) => {
   const { records: input } = ctx.inputs;
   const records: Json[] = [];
   for (let i = 0; i < input.length; i++) {
-    if (await matches(cond, input[i], i, ctx.executionInput)) records.push(input[i]);
-    await checkpoint(ctx, i);
+    const fast = matchesFast(cond, input[i], i, ctx.executionInput);
+    if (fast === SLOW ? await matches(cond, input[i], i, ctx.executionInput) : fast) records.push(input[i]);
+    const turn = checkpoint(ctx, i);
+    if (turn) await turn;
   }
   return { records };
 };
@@ -44,8 +46,10 @@ export const map: Executor = async (ctx) => {
   if (expression !== undefined) {
     const expr = compileExpression(expression);
     for (let i = 0; i < input.length; i++) {
-      records[i] = (await evaluate(expr, input[i], i, ctx.executionInput)) ?? null;
-      await checkpoint(ctx, i);
+      const fast = evaluateFast(expr, input[i], i, ctx.executionInput);
+      records[i] = (fast === SLOW ? await evaluate(expr, input[i], i, ctx.executionInput) : fast) ?? null;
+      const turn = checkpoint(ctx, i);
+      if (turn) await turn;
     }
     return { records };
   }
@@ -61,11 +65,13 @@ export const map: Executor = async (ctx) => {
   for (let i = 0; i < input.length; i++) {
     const out: { [key: string]: Json } = {};
     for (const [name, expr] of compiled) {
-      const v = await evaluate(expr, input[i], i, ctx.executionInput);
+      const fast = evaluateFast(expr, input[i], i, ctx.executionInput);
+      const v = fast === SLOW ? await evaluate(expr, input[i], i, ctx.executionInput) : fast;
       if (v !== undefined) out[name] = v;
     }
     records[i] = out;
-    await checkpoint(ctx, i);
+    const turn = checkpoint(ctx, i);
+    if (turn) await turn;
   }
   return { records };
 };
@@ -86,7 +92,8 @@ export const distinct: Executor = async (ctx) => {
       seen.add(k);
       records.push(input[i]);
     }
-    await checkpoint(ctx, i);
+    const turn = checkpoint(ctx, i);
+    if (turn) await turn;
   }
   return { records };
 };
@@ -227,7 +234,8 @@ export const sort: Executor = async (ctx) => {
   const keyed: { key: Json | undefined; i: number }[] = new Array(input.length);
   for (let i = 0; i < input.length; i++) {
     keyed[i] = { key: by ? await evaluate(by, input[i], i, ctx.executionInput) : input[i], i };
-    await checkpoint(ctx, i);
+    const turn = checkpoint(ctx, i);
+    if (turn) await turn;
   }
   keyed.sort((a, b) => {
     if (a.key === undefined || b.key === undefined) {

@@ -21,6 +21,7 @@
 import postgres from "postgres";
 import { parseDuration } from "../core/duration.ts";
 import { TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+import { LeanPool } from "./http_client.ts";
 
 /** The three standard workloads. */
 export const WORKLOADS: Record<string, Record<string, unknown>> = {
@@ -186,16 +187,27 @@ interface Sample {
   overheadPerTransitionMs: number;
 }
 
+/** The generator's HTTP client: a lean keep-alive pool per node (see `http_client.ts`). */
+const pools = new Map<string, LeanPool>();
+let poolSize = 64;
+
+function poolFor(url: string): LeanPool {
+  let pool = pools.get(url);
+  if (!pool) pools.set(url, pool = new LeanPool(url, poolSize));
+  return pool;
+}
+
 /** One execution through `url`, waiting for its end; returns its latency and engine overhead. */
 async function runOne(url: string, workflowId: string, key: string): Promise<Sample | undefined> {
   const t0 = performance.now();
-  const r = await fetch(`${url}/api/v1/workflows/${workflowId}/execute?wait=60000`, {
-    method: "POST",
-    headers: { "idempotency-key": key, "content-type": "application/json" },
-    body: "{}",
-  });
-  const body = await r.json();
+  const r = await poolFor(url).request(
+    "POST",
+    `/api/v1/workflows/${workflowId}/execute?wait=60000`,
+    { "idempotency-key": key, "content-type": "application/json" },
+    "{}",
+  );
   const latencyMs = performance.now() - t0;
+  const body = JSON.parse(r.body);
   if (r.status !== 200 || body.status !== "completed") return undefined;
   // Server-side time per node transition: the execution's duration (first event to last) over its
   // transitions (start + one per node). Node work in the standard workload takes microseconds, so this is
@@ -230,6 +242,7 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
     u.pathname = `/${dbName}`;
     databaseUrl = u.toString();
   }
+  poolSize = o.mode === "closed" ? o.concurrency : Math.min(o.maxInFlight, 512);
   const servers = o.start ? await startServers(o, databaseUrl, dataDir) : [];
   const urls = o.target ? [o.target] : servers.map((s) => s.url);
   try {
@@ -355,6 +368,8 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
     }
     return report;
   } finally {
+    for (const pool of pools.values()) pool.close();
+    pools.clear();
     for (const s of servers) {
       try {
         s.child.kill("SIGKILL");

@@ -76,8 +76,13 @@ export interface Rejection {
   message: string;
 }
 
-/** A decision: the events to append, or a rejection. An empty list means "nothing to do". */
-export type Decision = { ok: true; events: ExecutionEvent[] } | { ok: false; rejection: Rejection };
+/**
+ * A decision: the events to append with the state they lead to (`evolve` folded over them), or a
+ * rejection. An empty list means "nothing to do" (the state is the input's).
+ */
+export type Decision =
+  | { ok: true; events: ExecutionEvent[]; state: ExecutionState }
+  | { ok: false; rejection: Rejection };
 
 class Emitter {
   readonly events: ExecutionEvent[] = [];
@@ -93,8 +98,8 @@ const reject = (code: Rejection["code"], message: string): Decision => ({
   ok: false,
   rejection: { code, message },
 });
-const accept = (e: Emitter): Decision => ({ ok: true, events: e.events });
-const NOTHING: Decision = { ok: true, events: [] };
+const accept = (e: Emitter): Decision => ({ ok: true, events: e.events, state: e.state });
+const nothing = (state: ExecutionState): Decision => ({ ok: true, events: [], state });
 
 /** Whether records flow along an edge: its source completed and, for a condition, took the edge's handle. */
 export function edgeLive(state: ExecutionState, edge: PlanEdge): boolean {
@@ -235,13 +240,13 @@ export function decide(state: ExecutionState, command: Command, now: number): De
     if (command.type === "Cancel" || command.type === "Signal") {
       return reject("execution_terminal", `execution ${state.executionId} is already ${state.status}`);
     }
-    return NOTHING; // late results and timers of a finished execution are ignored
+    return nothing(state); // late results and timers of a finished execution are ignored
   }
   switch (command.type) {
     case "StartNode": {
       const node = state.plan.byId.get(command.nodeId);
       if (!node) return reject("unknown_node", `no node ${command.nodeId}`);
-      if (state.nodes[node.id].status !== "scheduled") return NOTHING;
+      if (state.nodes[node.id].status !== "scheduled") return nothing(state);
       startNode(e, node);
       return accept(e);
     }
@@ -250,7 +255,7 @@ export function decide(state: ExecutionState, command: Command, now: number): De
       const node = state.plan.byId.get(command.nodeId);
       if (!node) return reject("unknown_node", `no node ${command.nodeId}`);
       const ns = state.nodes[node.id];
-      if (ns.status !== "running" || ns.attempts !== command.attempt) return NOTHING; // a stale attempt
+      if (ns.status !== "running" || ns.attempts !== command.attempt) return nothing(state); // a stale attempt
       if (command.type === "FailNode") fail(e, node, command.attempt, command.error, command.retryable);
       else {
         succeed(e, node, {

@@ -162,6 +162,7 @@ function drive(plan: Plan, choices: readonly number[], failPct: number): Outcome
       state = evolve(state, e);
       events.push(e);
     }
+    assertEquals(decision.state, state, `the decision's state is not its events evolved (${command.type})`);
     return decision.events;
   };
   const startScheduled = () => {
@@ -341,7 +342,7 @@ Deno.test("decide (property): random DAGs, failures, branches and orders always 
         recordsProcessed: 0,
         recordsEmitted: 0,
       }, 10_000_000);
-      assertEquals(late, { ok: true, events: [] });
+      assertEquals(late, { ok: true, events: [], state: outcome.state });
       const cancel = decide(outcome.state, { type: "Cancel", reason: "late" }, 10_000_000);
       assert(!cancel.ok && cancel.rejection.code === "execution_terminal");
     }),

@@ -12,7 +12,7 @@ import type { ExecutionEvent } from "../core/events.ts";
 import { DEFAULT_SHARD_COUNT, executionIdFor, shardOf } from "../core/ids.ts";
 import type { Json } from "../core/json.ts";
 import { compilePlan, type Plan, type PlanNode } from "../core/plan.ts";
-import { evolve, type ExecutionState, type ExecutionStatus, initialState, replay } from "../core/state.ts";
+import { type ExecutionState, type ExecutionStatus, initialState, replay } from "../core/state.ts";
 import { pendingTimers, pendingWork } from "../core/timers.ts";
 import { executionSummary, type ExecutionView, executionView } from "../core/view.ts";
 import type {
@@ -24,6 +24,7 @@ import type {
   Storage,
   StoredWorkflow,
 } from "../storage/storage.ts";
+import { BoundedCache } from "./cache.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log.ts";
 import { enforceLimits } from "./nodes/limits.ts";
@@ -237,9 +238,9 @@ export class Engine {
   readonly limits: EngineLimits;
   readonly shardCount: number;
   #actors = new Map<string, ExecutionActor>();
-  #finished = new Map<string, { state: ExecutionState; until: number }>();
+  #finished = new BoundedCache<string, { state: ExecutionState; until: number }>(FINISHED_CACHE);
   #epochs = new Map<number, number>();
-  #plans = new Map<string, Plan>();
+  #plans = new BoundedCache<string, Plan>(1000);
   #timers: TimerQueue;
   #attemptSlots: number;
   #attemptQueue: (() => void)[] = [];
@@ -407,7 +408,6 @@ export class Engine {
     let plan = this.#plans.get(key);
     if (!plan) {
       plan = compilePlan(stored.definition, stored.version);
-      if (this.#plans.size >= 1000) this.#plans.delete(this.#plans.keys().next().value!);
       this.#plans.set(key, plan);
     }
     return plan;
@@ -609,9 +609,9 @@ export class Engine {
         const decisions: Decision[] = [];
         const now = this.opts.clock.now();
         const apply = (d: Decision) => {
-          if (d.ok) {
-            for (const e of d.events) state = evolve(state, e);
-            events.push(...d.events);
+          if (d.ok && d.events.length > 0) {
+            state = d.state;
+            for (const e of d.events) events.push(e);
           }
         };
         /** Outputs of this batch, not committed yet: local nodes read their inputs here first. */
@@ -831,9 +831,7 @@ export class Engine {
 
   /** Keeps a finished execution's (final, committed) state for a while, so reads right after need no storage. */
   #remember(state: ExecutionState): void {
-    this.#finished.delete(state.executionId);
     this.#finished.set(state.executionId, { state, until: this.opts.clock.now() + FINISHED_TTL_MS });
-    if (this.#finished.size > FINISHED_CACHE) this.#finished.delete(this.#finished.keys().next().value!);
   }
 
   /** Acts on committed state: timers, node attempts, waiters; retires a finished execution. */

@@ -523,6 +523,19 @@ export function conformance(
     assertStrictEquals(await s.getOutput(c.id("missing"), "n2:1"), undefined);
   });
 
+  test("records and events read back with their keys in the order written", async (c) => {
+    const s = c.storage;
+    const spec: ExecSpec = { id: c.id("e"), workflowId: c.id("wf"), fence: await claimFresh(s, c.shard(0)) };
+    const records: Json[] = [{ zebra: 1, apple: { y: 2, b: 3 }, mango: [{ q: 1, a: 2 }] }, { b: 1, a: 2 }];
+    const create = appendOf(spec, 0, 2, { outputs: [{ ref: "ordered", records }] });
+    assertOk(await s.append(create));
+    assertStrictEquals(JSON.stringify(await s.getOutput(spec.id, "ordered")), JSON.stringify(records));
+    assertStrictEquals(
+      JSON.stringify((await s.readEvents(spec.id)).map((e) => Object.keys(e))),
+      JSON.stringify(create.events.map((e) => Object.keys(e))),
+    );
+  });
+
   test("idempotency key and request hash are stored on create and kept by later appends", async (c) => {
     const s = c.storage;
     const fence = await claimFresh(s, c.shard(0));

@@ -128,3 +128,65 @@ pgTest(
     });
   },
 );
+
+pgTest(
+  "postgres: an append racing a claim of its shard waits for the claim's commit, then is fenced off",
+  async () => {
+    await withTempDatabase(async (url) => {
+      const storage = await openPostgres({ url, poolMax: 4 });
+      const claimer = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const fence = await storage.claimShard(7, "old-owner", 0);
+        assert(fence);
+        const append = (executionId: string) =>
+          storage.append({
+            executionId,
+            expectedSeq: 0,
+            fence: { shard: 7, epoch: fence.epoch },
+            events: [{
+              v: 1,
+              seq: 1,
+              at: 1,
+              type: "ExecutionStarted",
+              executionId,
+              workflowId: "wf",
+              version: 1,
+              input: null,
+              timeoutAt: null,
+              idempotencyKey: null,
+            }],
+            summary: {
+              executionId,
+              workflowId: "wf",
+              version: 1,
+              status: "running",
+              startTime: 1,
+              endTime: null,
+            },
+          });
+        assertEquals(await append("before"), { ok: true });
+        // Another node claims the shard in a transaction it has not committed yet.
+        let commit!: () => void;
+        const committed = new Promise<void>((r) => commit = r);
+        const claim = claimer.begin(async (tx) => {
+          await tx`update shards set epoch = epoch + 1, owner = 'new-owner' where shard = 7`;
+          await committed;
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        let settled = false;
+        const racing = append("during").finally(() => settled = true);
+        await new Promise((r) => setTimeout(r, 300));
+        assert(!settled, "the append did not wait for the claim's transaction");
+        commit();
+        await claim;
+        const result = await racing;
+        assert(!result.ok && result.error.code === "stale_epoch", JSON.stringify(result));
+        assertStrictEquals(await storage.getExecution("during"), undefined);
+        assertStrictEquals((await storage.readEvents("during")).length, 0);
+      } finally {
+        await claimer.end();
+        await storage.close();
+      }
+    });
+  },
+);

@@ -1,6 +1,6 @@
 /**
  * The engine's expression language: JSONata, compiled once per expression text
- * (bounded LRU cache) and evaluated against one record at a time. Never `eval`.
+ * (a bounded, approximately LRU cache) and evaluated against one record at a time. Never `eval`.
  *
  * Binding rules, for an expression evaluated on a record:
  * - an object record is the input itself, so `amount > 10` reads its field;
@@ -15,6 +15,7 @@
  * @module
  */
 import jsonata from "jsonata";
+import { BoundedCache } from "../cache.ts";
 import { type Json, NodeError } from "./executor.ts";
 import { compileFast, type FastExpression, SLOW } from "./expression_fast.ts";
 import { isObject } from "./values.ts";
@@ -37,7 +38,7 @@ const OPTIONS = { timeout: 5_000, stack: 1_000, sequence: 1_000_000 };
 /** How many compiled expressions the cache keeps. */
 export const EXPRESSION_CACHE_SIZE = 1_000;
 
-const cache = new Map<string, CompiledExpression>();
+const cache = new BoundedCache<string, CompiledExpression>(EXPRESSION_CACHE_SIZE);
 
 interface JsonataFailure {
   code?: string;
@@ -71,11 +72,7 @@ export function compileExpression(text: string): CompiledExpression {
     throw new NodeError("expression_invalid", "an expression must be a non-empty string", false);
   }
   const hit = cache.get(text);
-  if (hit) {
-    cache.delete(text);
-    cache.set(text, hit);
-    return hit;
-  }
+  if (hit) return hit;
   let expr: jsonata.Expression;
   try {
     expr = jsonata(text, OPTIONS);
@@ -88,7 +85,6 @@ export function compileExpression(text: string): CompiledExpression {
   }
   const compiled: CompiledExpression = { text, expr, fast: compileFast(expr.ast()) };
   cache.set(text, compiled);
-  if (cache.size > EXPRESSION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return compiled;
 }
 

@@ -1,10 +1,10 @@
 /**
  * The storage contract over PostgreSQL's SQL, through Kysely: the same code
  * serves a PostgreSQL server (postgres.js) and the embedded PGlite. Appends of
- * several executions go in one transaction (a commit group); each is fenced by
- * its shard's epoch, read `for share` in that transaction so that a concurrent
- * claim (an `update` of the shard row) waits for the commit, or commits first
- * and makes the append fail.
+ * several executions (a commit group) go in one statement, one round trip and one
+ * commit; each is fenced by its shard's epoch, read `for share` in that statement
+ * so that a concurrent claim (an `update` of the shard row) waits for the commit,
+ * or commits first and makes the append fail.
  *
  * @module
  */
@@ -186,142 +186,161 @@ export class SqlStorage implements Storage {
 
   appendMany(requests: AppendRequest[]): Promise<AppendResult[]> {
     if (requests.length === 0) return Promise.resolve([]);
-    return this.#run(() => this.db.transaction().execute((trx) => this.#appendIn(trx, requests)));
+    return this.#run(async () => {
+      // Round k holds the k-th append of each execution in this group: one statement never writes an
+      // execution twice, and a later append of an execution sees the earlier one applied.
+      const rounds: number[][] = [];
+      const seen = new Map<string, number>();
+      requests.forEach((req, i) => {
+        const k = seen.get(req.executionId) ?? 0;
+        seen.set(req.executionId, k + 1);
+        (rounds[k] ??= []).push(i);
+      });
+      const results: AppendResult[] = new Array(requests.length);
+      for (const round of rounds) {
+        const batch = round.map((i) => requests[i]);
+        const written = await this.#appendRound(batch);
+        const failed = batch.filter((r) => !written.has(r.executionId));
+        const why = failed.length === 0 ? undefined : await this.#whyRefused(failed);
+        round.forEach((i) => {
+          results[i] = written.has(requests[i].executionId) ? { ok: true } : why!.get(requests[i])!;
+        });
+      }
+      return results;
+    });
   }
 
-  async #appendIn(trx: Transaction<Database>, requests: AppendRequest[]): Promise<AppendResult[]> {
-    const shardIds = [...new Set(requests.map((r) => r.fence.shard))];
-    const shardRows = await trx.selectFrom("shards").select(["shard", "epoch"])
-      .where("shard", "in", shardIds).forShare().execute();
+  /**
+   * Appends a group of appends to distinct executions in one statement (one round trip, one commit):
+   * each append whose shard epoch and expected sequence hold writes its execution row, events and
+   * outputs; the others write nothing. The shard rows are read `for share`, so a concurrent claim
+   * waits for this statement, or commits first and fences it off. Returns the executions written.
+   */
+  async #appendRound(batch: AppendRequest[]): Promise<Set<string>> {
+    const reqs = batch.map((req, i) => ({
+      i,
+      execution_id: req.executionId,
+      shard: req.fence.shard,
+      epoch: req.fence.epoch,
+      expected_seq: req.expectedSeq,
+      last_seq: req.expectedSeq + req.events.length,
+      workflow_id: req.summary.workflowId,
+      version: req.summary.version,
+      status: req.summary.status,
+      start_time: req.summary.startTime,
+      end_time: req.summary.endTime,
+      idempotency_key: req.idempotencyKey ?? null,
+      request_hash: req.requestHash ?? null,
+      next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
+    }));
+    const events = batch.flatMap((req) =>
+      req.events.map((event) => ({ execution_id: req.executionId, seq: event.seq, event }))
+    );
+    const outputs = batch.flatMap((req) =>
+      (req.outputs ?? []).map((o) => ({
+        execution_id: req.executionId,
+        ref: o.ref,
+        body: { records: o.records },
+      }))
+    );
+    // Parameters go as text, cast to json: the json columns keep each document's text (and key order).
+    const r = await sql<{ execution_id: string }>`
+      with req as (
+        select * from json_to_recordset(${JSON.stringify(reqs)}::text::json) as r(
+          i int, execution_id text, shard int, epoch bigint, expected_seq int, last_seq int, workflow_id text,
+          version int, status text, start_time bigint, end_time bigint, idempotency_key text,
+          request_hash text, next_timer_at bigint)
+      ),
+      fence as (
+        select s.shard, s.epoch from shards s where s.shard in (select shard from req) for share
+      ),
+      fenced as (
+        select req.* from req left join fence on fence.shard = req.shard
+        where coalesce(fence.epoch, 0) = req.epoch -- a shard never claimed is at epoch 0
+      ),
+      created as (
+        insert into executions (execution_id, workflow_id, version, status, start_time, end_time, shard,
+          last_seq, idempotency_key, request_hash, next_timer_at)
+        select execution_id, workflow_id, version, status, start_time, end_time, shard, last_seq,
+          idempotency_key, request_hash, next_timer_at
+        from fenced where expected_seq = 0 order by i
+        on conflict (execution_id) do nothing
+        returning execution_id
+      ),
+      updated as (
+        update executions as e
+        set status = f.status, end_time = f.end_time, last_seq = f.last_seq, next_timer_at = f.next_timer_at
+        from fenced f
+        where f.expected_seq > 0 and e.execution_id = f.execution_id and e.last_seq = f.expected_seq
+          and e.shard = f.shard
+        returning e.execution_id
+      ),
+      written as (select execution_id from created union all select execution_id from updated),
+      new_events as (
+        insert into events (execution_id, seq, event)
+        select v.execution_id, v.seq, v.event
+        from json_to_recordset(${
+      JSON.stringify(events)
+    }::text::json) as v(execution_id text, seq int, event json)
+        where v.execution_id in (select execution_id from written)
+        returning 1
+      ),
+      new_outputs as (
+        insert into outputs (execution_id, ref, body)
+        select o.execution_id, o.ref, o.body
+        from json_to_recordset(${
+      JSON.stringify(outputs)
+    }::text::json) as o(execution_id text, ref text, body json)
+        where o.execution_id in (select execution_id from written)
+        on conflict (execution_id, ref) do nothing
+        returning 1
+      )
+      select execution_id from written`.execute(this.db);
+    return new Set(r.rows.map((row) => row.execution_id));
+  }
+
+  /** Why each of `failed` (appends the statement did not write) was refused, read after the fact. */
+  async #whyRefused(failed: AppendRequest[]): Promise<Map<AppendRequest, AppendResult>> {
+    const shardRows = await this.db.selectFrom("shards").select(["shard", "epoch"])
+      .where("shard", "in", [...new Set(failed.map((r) => r.fence.shard))]).execute();
     const epochs = new Map(shardRows.map((r) => [r.shard, num(r.epoch as string | number)]));
-    const results: AppendResult[] = new Array(requests.length);
-    const creates: number[] = [];
-    const updates: number[] = [];
-    requests.forEach((req, i) => {
+    const rows = await this.db.selectFrom("executions").selectAll()
+      .where("execution_id", "in", failed.map((r) => r.executionId)).execute();
+    const byId = new Map(rows.map((r) => [r.execution_id, toExecution(r)]));
+    const why = new Map<AppendRequest, AppendResult>();
+    for (const req of failed) {
       const epoch = epochs.get(req.fence.shard) ?? 0;
+      const found = byId.get(req.executionId);
       if (epoch !== req.fence.epoch) {
-        results[i] = {
+        why.set(req, {
           ok: false,
           error: {
             code: "stale_epoch",
             message: `shard ${req.fence.shard} is at epoch ${epoch}, the write carried ${req.fence.epoch}`,
             currentEpoch: epoch,
           },
-        };
-      } else if (req.expectedSeq === 0) creates.push(i);
-      else updates.push(i);
-    });
-    const row = (req: AppendRequest) => ({
-      execution_id: req.executionId,
-      workflow_id: req.summary.workflowId,
-      version: req.summary.version,
-      status: req.summary.status,
-      start_time: req.summary.startTime,
-      end_time: req.summary.endTime,
-      shard: req.fence.shard,
-      last_seq: req.expectedSeq + req.events.length,
-      idempotency_key: req.idempotencyKey ?? null,
-      request_hash: req.requestHash ?? null,
-      next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
-    });
-    const written: number[] = [];
-    if (creates.length > 0) {
-      const inserted = await trx.insertInto("executions").values(creates.map((i) => row(requests[i])))
-        .onConflict((oc) => oc.column("execution_id").doNothing()).returning("execution_id").execute();
-      const ok = new Set(inserted.map((r) => r.execution_id));
-      // Two requests creating one id in one group: the first (inserted in order) wins.
-      const winners = new Set<number>();
-      for (const i of creates) {
-        if (ok.delete(requests[i].executionId)) winners.add(i);
-      }
-      const duplicate = creates.filter((i) => !winners.has(i));
-      const existing = duplicate.length === 0 ? [] : await trx.selectFrom("executions").selectAll()
-        .where("execution_id", "in", duplicate.map((i) => requests[i].executionId)).execute();
-      const byId = new Map(existing.map((r) => [r.execution_id, toExecution(r)]));
-      for (const i of creates) {
-        const id = requests[i].executionId;
-        if (winners.has(i)) written.push(i);
-        else {
-          // An existing id, or the second create of one id in this group: it sees the row that won.
-          const found = byId.get(id);
-          results[i] = {
-            ok: false,
-            error: {
-              code: "execution_exists",
-              message: `execution ${id} exists`,
-              existing: found ??
-                toExecution({ ...row(requests[i]), start_time: requests[i].summary.startTime }),
-            },
-          };
-        }
-      }
-    }
-    // Round k holds the k-th append of each execution in this group, so appends to one execution apply
-    // in order (a joined update changes a row once: two in one statement would both look written).
-    const rounds: number[][] = [];
-    const appendsOf = new Map<string, number>();
-    for (const i of updates) {
-      const k = appendsOf.get(requests[i].executionId) ?? 0;
-      appendsOf.set(requests[i].executionId, k + 1);
-      (rounds[k] ??= []).push(i);
-    }
-    for (const round of rounds) {
-      // One statement updates every execution whose sequence and shard still match.
-      const values = round.map((i) => {
-        const req = requests[i];
-        const r = row(req);
-        return sql`(${req.executionId}::text, ${req.expectedSeq}::int, ${r.last_seq}::int, ${r.status}::text,
-          ${r.end_time}::bigint, ${r.next_timer_at}::bigint, ${req.fence.shard}::int)`;
-      });
-      const updated = await sql<{ execution_id: string }>`
-        update executions as e
-        set status = v.status, end_time = v.end_time, last_seq = v.last_seq, next_timer_at = v.next_timer_at
-        from (values ${sql.join(values)}) as v(execution_id, expected_seq, last_seq, status, end_time,
-          next_timer_at, shard)
-        where e.execution_id = v.execution_id and e.last_seq = v.expected_seq and e.shard = v.shard
-        returning e.execution_id`.execute(trx);
-      const ok = new Set(updated.rows.map((r) => r.execution_id));
-      const missed = round.filter((i) => !ok.has(requests[i].executionId));
-      const current = missed.length === 0 ? [] : await trx.selectFrom("executions")
-        .select(["execution_id", "last_seq"])
-        .where("execution_id", "in", missed.map((i) => requests[i].executionId)).execute();
-      const seqOf = new Map(current.map((r) => [r.execution_id, r.last_seq]));
-      for (const i of round) {
-        const req = requests[i];
-        if (ok.has(req.executionId)) {
-          written.push(i);
-          continue;
-        }
-        const lastSeq = seqOf.get(req.executionId);
-        results[i] = {
+        });
+      } else if (req.expectedSeq === 0 && found) {
+        why.set(req, {
+          ok: false,
+          error: {
+            code: "execution_exists",
+            message: `execution ${req.executionId} exists`,
+            existing: found,
+          },
+        });
+      } else {
+        why.set(req, {
           ok: false,
           error: {
             code: "sequence_conflict",
-            message: `expected seq ${req.expectedSeq}, found ${lastSeq ?? "no execution"}`,
-            lastSeq: lastSeq ?? 0,
+            message: `expected seq ${req.expectedSeq}, found ${found?.lastSeq ?? "no execution"}`,
+            lastSeq: found?.lastSeq ?? 0,
           },
-        };
+        });
       }
     }
-    const eventRows = written.flatMap((i) =>
-      requests[i].events.map((e) => ({ execution_id: requests[i].executionId, seq: e.seq, event: e }))
-    );
-    for (let at = 0; at < eventRows.length; at += 1000) {
-      await trx.insertInto("events").values(eventRows.slice(at, at + 1000)).execute();
-    }
-    const outputRows = written.flatMap((i) =>
-      (requests[i].outputs ?? []).map((o) => ({
-        execution_id: requests[i].executionId,
-        ref: o.ref,
-        body: { records: o.records },
-      }))
-    );
-    for (let at = 0; at < outputRows.length; at += 100) {
-      await trx.insertInto("outputs").values(outputRows.slice(at, at + 100))
-        .onConflict((oc) => oc.columns(["execution_id", "ref"]).doNothing()).execute();
-    }
-    for (const i of written) results[i] = { ok: true };
-    return results;
+    return why;
   }
 
   readEvents(executionId: string, afterSeq = 0): Promise<ExecutionEvent[]> {

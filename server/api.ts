@@ -112,6 +112,7 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   not_owner: 503,
   conflict: 409,
   execution_exists: 409,
+  workflow_changed: 409,
 };
 
 function engineError(error: EngineError): ApiError {
@@ -415,14 +416,27 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
         ],
       );
     }
-    const workflow = await workflowOr404(workflowId);
-    const r = await engine.submit(workflow, {
-      executionId,
-      input,
-      idempotencyKey: key,
-      requestHash: key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs })),
-      timeoutMs: timeoutMs as number | undefined,
-    });
+    // The latest version, usually from memory: the creating append checks it is still the latest, and a
+    // `workflow_changed` refusal (another node updated or deleted it) reads it again.
+    const requestHash = key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs }));
+    let workflow: StoredWorkflow;
+    let r: Awaited<ReturnType<typeof engine.submit>>;
+    for (let tries = 1;; tries++) {
+      const latest = await workflows.latestForExecute(workflowId);
+      if (!latest) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
+      workflow = latest;
+      r = await engine.submit(workflow, {
+        executionId,
+        input,
+        idempotencyKey: key,
+        requestHash,
+        timeoutMs: timeoutMs as number | undefined,
+        requireLatestVersion: true,
+      });
+      if (r.ok || r.error.code !== "workflow_changed") break;
+      workflows.forgetLatest(workflowId);
+      if (tries === 3) break;
+    }
     if (!r.ok) throw engineError(r.error);
     const { created } = r.value;
     const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };

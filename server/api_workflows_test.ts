@@ -3,12 +3,14 @@
  * re-post, conflicts, validation problems, versions, delete, listing, node types.
  */
 import { CATALOG } from "../core/catalog.ts";
+import { checkWorkflow } from "./workflows.ts";
 import { assert, assertEquals } from "../core/testing.ts";
 import {
   assertApiError,
   chain,
   createWorkflow,
   execute,
+  executeAndWait,
   getJson,
   n,
   nodeOutput,
@@ -351,5 +353,33 @@ Deno.test("node-types lists every catalog kind per category with its config sche
       expression: true,
       label: "Condition",
     });
+  });
+});
+
+Deno.test("execute starts the latest version even when another node changed or deleted it behind this one", async () => {
+  await withNode(async (node) => {
+    const v1 = chain(
+      "wf-behind",
+      n("src", "source/memory.collection", { data: [1] }),
+      n("out", "sink/memory.collect"),
+    );
+    await createWorkflow(node, v1);
+    const first = await executeAndWait(node, "wf-behind");
+    assertEquals([first.body.version, await nodeOutput(node, first.body.executionId, "out")], [1, [1]]);
+    // Version 2 written straight to storage, as another member of the cluster would: this node's API never
+    // saw the update, and its cached version 1 must not be started.
+    const v2 = chain(
+      "wf-behind",
+      n("src", "source/memory.collection", { data: [2] }),
+      n("out", "sink/memory.collect"),
+    );
+    const checked = checkWorkflow(v2);
+    assert(checked.ok);
+    const put = await node.storage.putWorkflow(checked.value.definition, checked.value.hash, 1, Date.now());
+    assert(put.ok);
+    const second = await executeAndWait(node, "wf-behind");
+    assertEquals([second.body.version, await nodeOutput(node, second.body.executionId, "out")], [2, [2]]);
+    assert(await node.storage.deleteWorkflow("wf-behind", Date.now()));
+    assertApiError(await execute(node, "wf-behind"), 404, "workflow_not_found");
   });
 });

@@ -157,6 +157,11 @@ export interface Submission {
   /** A hash of the request, compared when the idempotency key was seen before. */
   requestHash?: string;
   timeoutMs?: number;
+  /**
+   * Create it only if `workflow` is still the latest live version when the first append commits (the
+   * workflow came from a cache); else the submission fails with `workflow_changed`.
+   */
+  requireLatestVersion?: boolean;
 }
 
 /** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */
@@ -168,7 +173,8 @@ export type EngineError =
   | { code: "overloaded"; message: string }
   | { code: "not_owner"; message: string }
   | { code: "conflict"; message: string }
-  | { code: "execution_exists"; message: string };
+  | { code: "execution_exists"; message: string }
+  | { code: "workflow_changed"; message: string };
 
 /** A result: a value or an `EngineError`. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError };
@@ -214,6 +220,8 @@ class ExecutionActor {
   observed: unknown = undefined;
   /** Whether the observer was told it started and not yet that it ended or was released. */
   observing = false;
+  /** Whether its creating append requires its workflow version to be the latest (`Submission`). */
+  requireLatestVersion = false;
   /** The submission that creates it here: the decision on its first append. */
   creation: Promise<Decision | { ok: false; error: EngineError }> | undefined = undefined;
   constructor(public state: ExecutionState, readonly fence: Fence) {}
@@ -451,6 +459,7 @@ export class Engine {
       return { ok: false, error: { code: "not_owner", message: `shard ${shard} is not here` } };
     }
     const actor = new ExecutionActor(initialState(executionId, plan), { shard, epoch });
+    actor.requireLatestVersion = sub.requireLatestVersion === true;
     this.#actors.set(executionId, actor);
     actor.creation = this.#dispatch(executionId, actor, {
       type: "Start",
@@ -682,6 +691,7 @@ export class Engine {
               nextTimerAt: pendingTimers(state)[0]?.dueAt ?? null,
               idempotencyKey: actor.state.lastSeq === 0 ? state.idempotencyKey : undefined,
               requestHash: actor.state.lastSeq === 0 ? requestHash ?? null : undefined,
+              requireLatestVersion: actor.state.lastSeq === 0 && actor.requireLatestVersion,
             });
             if (!r.ok) failure = r.error;
           } catch (err) {
@@ -801,8 +811,8 @@ export class Engine {
     // node no longer owns the shard (retry: the call will be routed to the new owner); else a conflict.
     const answer: { ok: false; error: EngineError } = {
       ok: false,
-      error: error.code === "execution_exists"
-        ? { code: "execution_exists", message: error.message }
+      error: error.code === "execution_exists" || error.code === "workflow_changed"
+        ? { code: error.code, message: error.message }
         : error.code === "stale_epoch"
         ? { code: "not_owner", message: `shard ${actor.fence.shard} moved to another node; retry` }
         : { code: "conflict", message: error.message },

@@ -12,6 +12,7 @@ import type { Problem } from "../core/schema.ts";
 import { validateWorkflow } from "../core/validate.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import type { Storage, StoredWorkflow } from "../storage/storage.ts";
+import { BoundedCache } from "./cache.ts";
 import { validateExpression } from "./nodes/expression.ts";
 
 /** A definition that passed every check, with its content hash. */
@@ -83,9 +84,32 @@ export function checkWorkflow(input: unknown): { ok: true; value: CheckedWorkflo
   return { ok: true, value: { definition: result.workflow, hash: hash128(canonicalJson(result.workflow)) } };
 }
 
+/** Workflows whose latest version `latestForExecute` keeps in memory. */
+const LATEST_CACHE = 1_000;
+
 /** Workflow definitions over a storage. */
 export class WorkflowService {
+  #latest = new BoundedCache<string, StoredWorkflow>(LATEST_CACHE);
+
   constructor(private readonly storage: Storage, private readonly now: () => number) {}
+
+  /**
+   * The latest version to start an execution of, from memory when this node read it before. It may be stale
+   * (another node updated or deleted the workflow): the execution's creating append is made with
+   * `requireLatestVersion`, and a `workflow_changed` refusal calls {@link forgetLatest} and asks again.
+   */
+  async latestForExecute(id: string): Promise<StoredWorkflow | undefined> {
+    const cached = this.#latest.get(id);
+    if (cached) return cached;
+    const w = await this.storage.getWorkflow(id);
+    if (w) this.#latest.set(id, w);
+    return w;
+  }
+
+  /** Drops the cached latest version of `id` (it changed). */
+  forgetLatest(id: string): void {
+    this.#latest.delete(id);
+  }
 
   /** POST: creates version 1 (or the next one after a delete); identical re-post is `unchanged`. */
   async create(input: unknown): Promise<WorkflowWrite> {
@@ -101,7 +125,10 @@ export class WorkflowService {
       }
       const expected = await this.storage.latestVersion(definition.id);
       const put = await this.storage.putWorkflow(definition, hash, expected, this.now());
-      if (put.ok) return { ok: true, status: "created", workflow: put.workflow };
+      if (put.ok) {
+        this.forgetLatest(definition.id);
+        return { ok: true, status: "created", workflow: put.workflow };
+      }
     }
     const current = await this.storage.getWorkflow(definition.id);
     return current
@@ -130,7 +157,10 @@ export class WorkflowService {
       if (!current) return { ok: false, code: "workflow_not_found" };
       if (current.hash === hash) return { ok: true, status: "unchanged", workflow: current };
       const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
-      if (put.ok) return { ok: true, status: "updated", workflow: put.workflow };
+      if (put.ok) {
+        this.forgetLatest(id);
+        return { ok: true, status: "updated", workflow: put.workflow };
+      }
     }
     return { ok: false, code: "workflow_conflict" };
   }
@@ -143,7 +173,9 @@ export class WorkflowService {
     return this.storage.listWorkflows(limit, cursor);
   }
 
-  delete(id: string): Promise<boolean> {
-    return this.storage.deleteWorkflow(id, this.now());
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.storage.deleteWorkflow(id, this.now());
+    this.forgetLatest(id);
+    return deleted;
   }
 }

@@ -523,6 +523,33 @@ export function conformance(
     assertStrictEquals(await s.getOutput(c.id("missing"), "n2:1"), undefined);
   });
 
+  test("requireLatestVersion: a create of a superseded or deleted version is workflow_changed", async (c) => {
+    const s = c.storage;
+    const wf = c.id("wf");
+    const fence = await claimFresh(s, c.shard(0));
+    const createAt = (name: string, version: number, requireLatestVersion = true): AppendRequest => {
+      const r = appendOf({ id: c.id(name), workflowId: wf, fence }, 0, 2);
+      return { ...r, summary: { ...r.summary, version }, requireLatestVersion };
+    };
+    const changed = (result: AppendResult) => assertStrictEquals(errorOf(result).code, "workflow_changed");
+    changed(await s.append(createAt("none-yet", 1)));
+    await putOk(s, definition(wf), 0);
+    assertOk(await s.append(createAt("v1", 1)));
+    await putOk(s, definition(wf, "renamed"), 1);
+    changed(await s.append(createAt("v1-late", 1)));
+    assertStrictEquals(await s.getExecution(c.id("v1-late")), undefined);
+    assertStrictEquals((await s.readEvents(c.id("v1-late"))).length, 0);
+    // Without the flag an old version is still accepted (recovery, replays); an existing id is reported
+    // as existing whatever the version (an idempotent retry).
+    assertOk(await s.append(createAt("v1-unchecked", 1, false)));
+    assertStrictEquals(existingOf(await s.append(createAt("v1", 2))).executionId, c.id("v1"));
+    const [a, b] = await s.appendMany([createAt("group-ok", 2), createAt("group-old", 1)]);
+    assertOk(a);
+    changed(b);
+    assert(await s.deleteWorkflow(wf, T));
+    changed(await s.append(createAt("after-delete", 2)));
+  });
+
   test("records and events read back with their keys in the order written", async (c) => {
     const s = c.storage;
     const spec: ExecSpec = { id: c.id("e"), workflowId: c.id("wf"), fence: await claimFresh(s, c.shard(0)) };

@@ -145,6 +145,19 @@ export class MemoryStorage implements Storage {
         },
       };
     }
+    if (req.expectedSeq === 0 && req.requireLatestVersion) {
+      const wf = this.#workflows.get(req.summary.workflowId);
+      if (!wf || wf.deleted || wf.versions.length !== req.summary.version) {
+        return {
+          ok: false,
+          error: {
+            code: "workflow_changed",
+            message:
+              `workflow ${req.summary.workflowId}@${req.summary.version} is not the latest live version`,
+          },
+        };
+      }
+    }
     const lastSeq = row?.record.lastSeq ?? 0;
     if (lastSeq !== req.expectedSeq) {
       return {

@@ -60,13 +60,20 @@ export interface AppendRequest {
   /** On creation only. */
   idempotencyKey?: string | null;
   requestHash?: string | null;
+  /**
+   * On creation only: refuse with `workflow_changed` unless `summary.version` is still the latest version of a
+   * live (not deleted) workflow when the append commits. A node can then start executions from a cached
+   * workflow without reading it first, and still never start a superseded or deleted one.
+   */
+  requireLatestVersion?: boolean;
 }
 
 /** Why an append was refused. */
 export type AppendError =
   | { code: "stale_epoch"; message: string; currentEpoch: number }
   | { code: "sequence_conflict"; message: string; lastSeq: number }
-  | { code: "execution_exists"; message: string; existing: StoredExecution };
+  | { code: "execution_exists"; message: string; existing: StoredExecution }
+  | { code: "workflow_changed"; message: string };
 
 /** The result of an append. */
 export type AppendResult = { ok: true } | { ok: false; error: AppendError };

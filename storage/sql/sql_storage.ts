@@ -232,6 +232,7 @@ export class SqlStorage implements Storage {
       idempotency_key: req.idempotencyKey ?? null,
       request_hash: req.requestHash ?? null,
       next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
+      require_latest: req.expectedSeq === 0 && req.requireLatestVersion === true,
     }));
     const events = batch.flatMap((req) =>
       req.events.map((event) => ({ execution_id: req.executionId, seq: event.seq, event }))
@@ -249,7 +250,7 @@ export class SqlStorage implements Storage {
         select * from json_to_recordset(${JSON.stringify(reqs)}::text::json) as r(
           i int, execution_id text, shard int, epoch bigint, expected_seq int, last_seq int, workflow_id text,
           version int, status text, start_time bigint, end_time bigint, idempotency_key text,
-          request_hash text, next_timer_at bigint)
+          request_hash text, next_timer_at bigint, require_latest boolean)
       ),
       fence as (
         select s.shard, s.epoch from shards s where s.shard in (select shard from req) for share
@@ -263,7 +264,10 @@ export class SqlStorage implements Storage {
           last_seq, idempotency_key, request_hash, next_timer_at)
         select execution_id, workflow_id, version, status, start_time, end_time, shard, last_seq,
           idempotency_key, request_hash, next_timer_at
-        from fenced where expected_seq = 0 order by i
+        from fenced f where expected_seq = 0 and (not require_latest or exists (
+          select 1 from workflow_heads h
+          where h.id = f.workflow_id and h.latest_version = f.version and not h.deleted))
+        order by i
         on conflict (execution_id) do nothing
         returning execution_id
       ),
@@ -327,6 +331,15 @@ export class SqlStorage implements Storage {
             code: "execution_exists",
             message: `execution ${req.executionId} exists`,
             existing: found,
+          },
+        });
+      } else if (req.expectedSeq === 0 && req.requireLatestVersion) {
+        why.set(req, {
+          ok: false,
+          error: {
+            code: "workflow_changed",
+            message:
+              `workflow ${req.summary.workflowId}@${req.summary.version} is not the latest live version`,
           },
         });
       } else {

@@ -209,7 +209,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   logFormat: "json",
   maxOutputRecords: 100_000,
   maxOutputBytes: 16 * 1024 * 1024,
-  maxActiveExecutions: 100_000,
+  maxActiveExecutions: 250_000,
   retentionMs: 7 * 24 * 3_600_000,
   databasePoolMax: 10,
 });

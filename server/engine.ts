@@ -61,7 +61,7 @@ export interface EngineLimits {
 export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxRecords: 100_000,
   maxBytes: 16 * 1024 * 1024,
-  maxActiveExecutions: 100_000,
+  maxActiveExecutions: 250_000,
   maxConcurrentAttempts: 256,
   maxWaiters: 10_000,
   retentionMs: 7 * 24 * 3_600_000,
@@ -212,10 +212,11 @@ class ExecutionActor {
   inbox: Pending[] = [];
   busy = false;
   failures = 0;
-  inflight = new Map<string, AbortController>();
-  armed = new Set<string>();
-  outputs = new Map<string, Json[]>();
-  waiters = new Set<() => void>();
+  // Created on first use: an idle execution (waiting on a timer or a signal) should cost little memory.
+  inflight: Map<string, AbortController> | undefined = undefined;
+  armed: Set<string> | undefined = undefined;
+  outputs: Map<string, Json[]> | undefined = undefined;
+  waiters: Set<() => void> | undefined = undefined;
   /** The observer's handle of this execution (see `EngineObserver.executionStarted`). */
   observed: unknown = undefined;
   /** Whether the observer was told it started and not yet that it ended or was released. */
@@ -268,7 +269,7 @@ export class Engine {
     this.#timers = new TimerQueue(opts.clock, (executionId, timerId) => {
       const actor = this.#actors.get(executionId);
       if (actor) {
-        actor.armed.delete(timerId);
+        actor.armed?.delete(timerId);
         this.#enqueue(executionId, actor, { command: { type: "FireTimer", timerId } });
       }
     });
@@ -393,8 +394,8 @@ export class Engine {
     if (this.#sweepTimer !== null) this.opts.clock.clearTimer(this.#sweepTimer);
     this.#timers.stop();
     for (const actor of this.#actors.values()) {
-      for (const c of actor.inflight.values()) c.abort(new Error("engine stopping"));
-      for (const w of actor.waiters) w();
+      for (const c of actor.inflight?.values() ?? []) c.abort(new Error("engine stopping"));
+      for (const w of actor.waiters ?? []) w();
       this.#released(actor);
     }
     this.#actors.clear();
@@ -468,6 +469,7 @@ export class Engine {
       timeoutMs: sub.timeoutMs ?? null,
     }, sub.requestHash);
     const decision = await actor.creation;
+    actor.creation = undefined; // decided: later duplicates see the committed state (or no actor)
     if (!decision.ok) {
       if ("error" in decision && decision.error.code === "execution_exists") {
         // Another submission created it first: with a key it is this one's duplicate.
@@ -548,11 +550,11 @@ export class Engine {
         await new Promise<void>((resolve) => {
           const done = () => {
             this.opts.clock.clearTimer(handle);
-            actor.waiters.delete(done);
+            actor.waiters?.delete(done);
             resolve();
           };
           const handle = this.opts.clock.setTimer(ms, done);
-          actor.waiters.add(done);
+          (actor.waiters ??= new Set()).add(done);
         });
       } finally {
         this.#waiters--;
@@ -648,7 +650,7 @@ export class Engine {
         for (let round = 0; stagedBytes < LOCAL_BATCH_BYTES && state.status === "running"; round++) {
           if (round > state.plan.nodes.length) throw new Error("assertion: local nodes did not converge");
           const local = pendingWork(state).toRun.filter((w) =>
-            state.plan.byId.get(w.nodeId)!.local && !actor.inflight.has(`${w.nodeId}#${w.attempt}`)
+            state.plan.byId.get(w.nodeId)!.local && !actor.inflight?.has(`${w.nodeId}#${w.attempt}`)
           );
           if (local.length === 0) break;
           if (actor.state.lastSeq === 0) this.#observeStart(actor, state);
@@ -707,7 +709,7 @@ export class Engine {
           const before = actor.state;
           actor.failures = 0;
           actor.state = state;
-          for (const o of outputs) actor.outputs.set(o.ref, o.records);
+          for (const o of outputs) (actor.outputs ??= new Map()).set(o.ref, o.records);
           this.#committed(actor, before, events);
         }
         batch.forEach((item, i) => item.resolve?.(decisions[i]));
@@ -831,10 +833,10 @@ export class Engine {
   }
 
   #retire(executionId: string, actor: ExecutionActor): void {
-    for (const c of actor.inflight.values()) c.abort(new Error("execution no longer live here"));
-    actor.inflight.clear();
+    for (const c of actor.inflight?.values() ?? []) c.abort(new Error("execution no longer live here"));
+    actor.inflight = undefined;
     if (actor.state.status !== null && actor.state.status !== "running") this.#remember(actor.state);
-    for (const w of actor.waiters) w();
+    for (const w of actor.waiters ?? []) w();
     this.#released(actor);
     if (this.#actors.get(executionId) === actor) this.#actors.delete(executionId);
   }
@@ -852,24 +854,24 @@ export class Engine {
       return;
     }
     for (const t of pendingTimers(state)) {
-      if (!actor.armed.has(t.id)) {
-        actor.armed.add(t.id);
+      if (!actor.armed?.has(t.id)) {
+        (actor.armed ??= new Set()).add(t.id);
         this.#timers.add(executionId, t.id, t.dueAt);
       }
     }
     const work = pendingWork(state);
     const running = new Set(work.toRun.map((w) => `${w.nodeId}#${w.attempt}`));
-    for (const [key, controller] of actor.inflight) {
+    for (const [key, controller] of actor.inflight ?? []) {
       if (!running.has(key)) {
         controller.abort(new Error("attempt superseded"));
-        actor.inflight.delete(key);
+        actor.inflight!.delete(key);
       }
     }
     for (const { nodeId, attempt } of work.toRun) {
       const key = `${nodeId}#${attempt}`;
-      if (actor.inflight.has(key)) continue;
+      if (actor.inflight?.has(key)) continue;
       const controller = new AbortController();
-      actor.inflight.set(key, controller);
+      (actor.inflight ??= new Map()).set(key, controller);
       void this.#runAttempt(executionId, actor, state.plan.byId.get(nodeId)!, attempt, controller);
     }
   }
@@ -1030,11 +1032,11 @@ export class Engine {
   ): Promise<Json[]> {
     const ref = state.nodes[node.id].outputRef;
     if (ref === null) return (await this.#inputsOf(state, actor, node, staged)).records;
-    const cached = staged?.get(ref) ?? actor?.outputs.get(ref);
+    const cached = staged?.get(ref) ?? actor?.outputs?.get(ref);
     if (cached) return cached;
     const stored = await this.opts.storage.getOutput(state.executionId, ref);
     if (!stored) throw new Error(`assertion: output ${ref} of ${state.executionId} is missing`);
-    actor?.outputs.set(ref, stored);
+    if (actor) (actor.outputs ??= new Map()).set(ref, stored);
     return stored;
   }
 

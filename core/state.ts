@@ -111,10 +111,16 @@ export function nodeDone(status: NodeStatus): boolean {
   return status === "completed" || status === "skipped" || status === "failed" || status === "cancelled";
 }
 
-function withNode(state: ExecutionState, nodeId: string, patch: Partial<NodeState>): ExecutionState {
+/** `state` at `seq` with one node patched (one copy of the state, of its node map and of the node). */
+function withNode(
+  state: ExecutionState,
+  seq: number,
+  nodeId: string,
+  patch: Partial<NodeState>,
+): ExecutionState {
   const node = state.nodes[nodeId];
   if (!node) throw new Error(`assertion: event names unknown node ${nodeId}`);
-  return { ...state, nodes: { ...state.nodes, [nodeId]: { ...node, ...patch } } };
+  return { ...state, lastSeq: seq, nodes: { ...state.nodes, [nodeId]: { ...node, ...patch } } };
 }
 
 function endAll(state: ExecutionState, status: ExecutionStatus, at: number, error: ErrorInfo | null) {
@@ -137,11 +143,13 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
       `assertion: event seq ${event.seq} does not follow ${state.lastSeq} in ${state.executionId}`,
     );
   }
-  const s: ExecutionState = { ...state, lastSeq: event.seq };
+  const s = state;
+  const seq = event.seq;
   switch (event.type) {
     case "ExecutionStarted":
       return {
         ...s,
+        lastSeq: seq,
         status: "running",
         input: event.input,
         idempotencyKey: event.idempotencyKey,
@@ -149,9 +157,9 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         timeoutAt: event.timeoutAt,
       };
     case "NodeScheduled":
-      return withNode(s, event.nodeId, { status: "scheduled", retryAt: null });
+      return withNode(s, seq, event.nodeId, { status: "scheduled", retryAt: null });
     case "NodeStarted":
-      return withNode(s, event.nodeId, {
+      return withNode(s, seq, event.nodeId, {
         status: "running",
         attempts: event.attempt,
         startedAt: s.nodes[event.nodeId]?.startedAt ?? event.at,
@@ -161,7 +169,7 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         error: null,
       });
     case "NodeSucceeded":
-      return withNode(s, event.nodeId, {
+      return withNode(s, seq, event.nodeId, {
         status: "completed",
         endedAt: event.at,
         timeoutAt: null,
@@ -172,7 +180,7 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         handle: event.handle ?? null,
       });
     case "NodeFailed":
-      return withNode(s, event.nodeId, {
+      return withNode(s, seq, event.nodeId, {
         status: "failed",
         endedAt: event.at,
         timeoutAt: null,
@@ -181,21 +189,26 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         error: event.error,
       });
     case "NodeRetryScheduled":
-      return withNode(s, event.nodeId, { status: "waiting_retry", retryAt: event.dueAt, endedAt: null });
+      return withNode(s, seq, event.nodeId, { status: "waiting_retry", retryAt: event.dueAt, endedAt: null });
     case "NodeSkipped":
-      return withNode(s, event.nodeId, { status: "skipped", endedAt: event.at });
+      return withNode(s, seq, event.nodeId, { status: "skipped", endedAt: event.at });
     case "TimerFired":
-      return s;
+      return { ...s, lastSeq: seq };
     case "SignalReceived":
-      return s.signals.includes(event.name) ? s : { ...s, signals: [...s.signals, event.name] };
+      return s.signals.includes(event.name)
+        ? { ...s, lastSeq: seq }
+        : { ...s, lastSeq: seq, signals: [...s.signals, event.name] };
     case "ExecutionSucceeded":
-      return { ...s, status: "completed", endedAt: event.at };
+      return { ...s, lastSeq: seq, status: "completed", endedAt: event.at };
     case "ExecutionFailed":
-      return endAll(s, "failed", event.at, event.error);
+      return endAll({ ...s, lastSeq: seq }, "failed", event.at, event.error);
     case "ExecutionCancelled":
-      return endAll(s, "cancelled", event.at, { code: "cancelled", message: event.reason });
+      return endAll({ ...s, lastSeq: seq }, "cancelled", event.at, {
+        code: "cancelled",
+        message: event.reason,
+      });
     case "ExecutionTimedOut":
-      return endAll(s, "timed_out", event.at, {
+      return endAll({ ...s, lastSeq: seq }, "timed_out", event.at, {
         code: "execution_timeout",
         message: "the execution timed out",
       });

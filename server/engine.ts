@@ -1013,6 +1013,13 @@ export class Engine {
     node: PlanNode,
     staged?: ReadonlyMap<string, Json[]>,
   ): Promise<NodeInputs> {
+    if (node.parents.length === 1) {
+      // One parent (a chain): its records are the input as they are, not copied (records are immutable).
+      const edge = node.parents[0];
+      if (!edgeLive(state, edge)) return { records: [], byParent: {}, byHandle: {} };
+      const records = await this.#outputOf(state, actor, state.plan.byId.get(edge.source)!, staged);
+      return { records, byParent: { [edge.source]: records }, byHandle: { [edge.targetHandle]: records } };
+    }
     const inputs: NodeInputs = { records: [], byParent: {}, byHandle: {} };
     for (const edge of node.parents) {
       if (!edgeLive(state, edge)) continue;

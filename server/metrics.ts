@@ -13,6 +13,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CommitGroup, CommitGroupObserver } from "../storage/commit_group.ts";
+import { FastCounter, FastHistogram } from "./fast_metrics.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TransportStats } from "../transport/transport.ts";
 import type { ApiObserver } from "./api.ts";
@@ -107,24 +108,24 @@ export class Metrics {
   readonly routingLatency: Histogram;
   readonly failovers: Counter;
   readonly rebalances: Counter;
-  readonly created: Counter;
-  readonly executions: Counter;
-  readonly executionDuration: Histogram;
-  readonly httpRequests: Counter;
-  readonly httpDuration: Histogram;
+  readonly created: FastCounter;
+  readonly executions: FastCounter;
+  readonly executionDuration: FastHistogram;
+  readonly httpRequests: FastCounter;
+  readonly httpDuration: FastHistogram;
   readonly memberCount: Gauge;
   readonly shardCount: Gauge;
   // ---- node attempts
-  readonly attempts: Counter;
+  readonly attempts: FastCounter;
   readonly retries: Counter;
   readonly nodeFailures: Counter;
-  readonly nodeDuration: Histogram;
+  readonly nodeDuration: FastHistogram;
   // ---- storage
-  readonly appendDuration: Histogram;
-  readonly eventsAppended: Counter;
-  readonly storageDuration: Histogram;
-  readonly flushes: Counter;
-  readonly batchSize: Histogram;
+  readonly appendDuration: FastHistogram;
+  readonly eventsAppended: FastCounter;
+  readonly storageDuration: FastHistogram;
+  readonly flushes: FastCounter;
+  readonly batchSize: FastHistogram;
   readonly commitQueue: Gauge;
   readonly commitRefused: Counter;
   readonly storageUp: Gauge;
@@ -187,31 +188,31 @@ export class Metrics {
       help: "Shard moves this node made as the leader (shard_rebalance cluster events).",
       registers,
     });
-    this.created = new Counter({
+    this.created = new FastCounter({
       name: "workflow_created_total",
       help: "Executions created on this node (submitted and their first events committed).",
       registers,
     });
-    this.executions = new Counter({
+    this.executions = new FastCounter({
       name: "workflow_execution_total",
       help: "Executions that ended on this node (their terminal event committed here), by status.",
       labelNames: ["status"],
       registers,
     });
-    this.executionDuration = new Histogram({
+    this.executionDuration = new FastHistogram({
       name: "workflow_execution_duration_seconds",
       help: "Executions from submission to their end, by end status (counted by the node that ended them).",
       labelNames: ["status"],
       buckets: SECONDS_SLOW,
       registers,
     });
-    this.httpRequests = new Counter({
+    this.httpRequests = new FastCounter({
       name: "http_requests_total",
       help: "HTTP API requests answered by this node, by method, route pattern and status code.",
       labelNames: ["method", "route", "status"],
       registers,
     });
-    this.httpDuration = new Histogram({
+    this.httpDuration = new FastHistogram({
       name: "http_request_duration_seconds",
       help: "HTTP API request handling time, by method, route pattern and status code.",
       labelNames: ["method", "route", "status"],
@@ -245,7 +246,7 @@ export class Metrics {
       },
     });
 
-    this.attempts = new Counter({
+    this.attempts = new FastCounter({
       name: "workflow_node_attempts_total",
       help: "Node attempts started on this node, by node kind (type/nodeType).",
       labelNames: ["kind"],
@@ -263,7 +264,7 @@ export class Metrics {
       labelNames: ["kind"],
       registers,
     });
-    this.nodeDuration = new Histogram({
+    this.nodeDuration = new FastHistogram({
       name: "workflow_node_duration_seconds",
       help: "Node attempt run time (the executor), by node kind and outcome (completed, failed, aborted).",
       labelNames: ["kind", "outcome"],
@@ -271,19 +272,19 @@ export class Metrics {
       registers,
     });
 
-    this.appendDuration = new Histogram({
+    this.appendDuration = new FastHistogram({
       name: "workflow_append_duration_seconds",
       help: "An execution's append as the engine waits for it: queueing in the commit group plus the " +
         "storage call.",
       buckets: SECONDS_FAST,
       registers,
     });
-    this.eventsAppended = new Counter({
+    this.eventsAppended = new FastCounter({
       name: "workflow_events_appended_total",
       help: "Execution events committed to storage by this node.",
       registers,
     });
-    this.storageDuration = new Histogram({
+    this.storageDuration = new FastHistogram({
       name: "workflow_storage_append_duration_seconds",
       help: "Storage append latency: one storage call (a commit group flush, one transaction), by outcome " +
         "(ok, error).",
@@ -291,13 +292,13 @@ export class Metrics {
       buckets: SECONDS_FAST,
       registers,
     });
-    this.flushes = new Counter({
+    this.flushes = new FastCounter({
       name: "workflow_commit_group_flushes_total",
       help: "Commit group flushes (storage calls), by outcome (ok, error).",
       labelNames: ["outcome"],
       registers,
     });
-    this.batchSize = new Histogram({
+    this.batchSize = new FastHistogram({
       name: "workflow_commit_group_batch_size",
       help: "Appends per commit group flush.",
       buckets: BATCH_SIZES,
@@ -384,8 +385,8 @@ export class Metrics {
       },
     });
 
-    for (const status of END_STATUSES) this.executions.inc({ status }, 0);
-    for (const outcome of ["ok", "error"]) this.flushes.inc({ outcome }, 0);
+    for (const status of END_STATUSES) this.executions.labels(status).inc(0);
+    for (const outcome of ["ok", "error"]) this.flushes.labels(outcome).inc(0);
 
     this.#executionsBy = new Children(([status]) => this.executions.labels(status));
     this.#durationBy = new Children(([status]) => this.executionDuration.labels(status));

@@ -39,6 +39,12 @@ export function enforceLimits(records: readonly Json[], limits: OutputLimits, no
     throw outputTooLarge(nodeId, `more than ${limits.maxBytes} bytes`);
   }
   for (const record of records) {
+    if (typeof record === "number" || typeof record === "boolean" || record === null) {
+      // JSON writes these as String() does (a non-finite number as null).
+      bytes += typeof record === "number" && !Number.isFinite(record) ? 4 : String(record).length;
+      if (bytes > limits.maxBytes) throw outputTooLarge(nodeId, `more than ${limits.maxBytes} bytes of JSON`);
+      continue;
+    }
     const text = JSON.stringify(record) ?? "null";
     // A UTF-8 length is at least the UTF-16 length: skip the exact count when even that is over.
     bytes += text.length > limits.maxBytes - bytes ? text.length : utf8Length(text);

@@ -1,4 +1,6 @@
 import { assert, assertEquals, assertStrictEquals, assertThrows } from "../../core/testing.ts";
+import fc from "fast-check";
+import type { Json } from "../../core/json.ts";
 import { NodeError } from "./executor.ts";
 import { enforceCount, enforceLimits, utf8Length } from "./limits.ts";
 
@@ -42,4 +44,17 @@ Deno.test("utf8Length matches TextEncoder", () => {
   for (const s of ["", "abc", "é", "€", "😀", "a\u0000b", "\ud800x", "x\udc00"]) {
     assertStrictEquals(utf8Length(s), new TextEncoder().encode(s).length, JSON.stringify(s));
   }
+});
+
+Deno.test("enforceLimits returns the exact UTF-8 size of the records as a JSON array (property)", () => {
+  const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as Json);
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(json, fc.double(), fc.integer(), fc.boolean(), fc.constant(null))),
+      (records) => {
+        const exact = new TextEncoder().encode(JSON.stringify(records)).length;
+        assertStrictEquals(enforceLimits(records, { maxRecords: 1e9, maxBytes: 1e9 }, "n"), exact);
+      },
+    ),
+  );
 });

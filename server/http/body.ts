@@ -15,6 +15,11 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
     throw new ApiError(413, "body_too_large", `the body is ${declared} bytes; the limit is ${limit}`);
   }
   if (!req.body) return "";
+  if (Number.isFinite(declared)) {
+    // A declared length (within the limit) bounds what HTTP/1.1 framing delivers: read it whole.
+    if (declared === 0) return "";
+    return decodeUtf8(new Uint8Array(await req.arrayBuffer()));
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -34,8 +39,14 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<st
     bytes.set(c, at);
     at += c.byteLength;
   }
+  return decodeUtf8(bytes);
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     throw new ApiError(400, "malformed_body", "the body is not valid UTF-8");
   }

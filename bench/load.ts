@@ -249,9 +249,15 @@ async function pgCounts(url: string) {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const [r] = await sql`select xact_commit::bigint as commits,
-      (select count(*) from events)::int as events, (select count(*) from outputs)::int as outputs
+      (select coalesce(sum(last_seq - first_seq + 1), 0) from event_batches)::int as events,
+      (select count(*) from event_batches)::int as batches, (select count(*) from outputs)::int as outputs
       from pg_stat_database where datname = current_database()`;
-    return { commits: Number(r.commits), events: r.events as number, outputs: r.outputs as number };
+    return {
+      commits: Number(r.commits),
+      events: r.events as number,
+      batches: r.batches as number,
+      outputs: r.outputs as number,
+    };
   } finally {
     await sql.end();
   }
@@ -373,7 +379,8 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
         commitsPerExecution: +((pg1.commits - pg0.commits) / n).toFixed(2),
         commitsPerTransition: +((pg1.commits - pg0.commits) / n / ((wf.nodes as unknown[]).length + 1))
           .toFixed(3),
-        eventRowsPerExecution: +((pg1.events - pg0.events) / n).toFixed(1),
+        eventsPerExecution: +((pg1.events - pg0.events) / n).toFixed(1),
+        eventRowsPerExecution: +((pg1.batches - pg0.batches) / n).toFixed(1),
         outputRowsPerExecution: +((pg1.outputs - pg0.outputs) / n).toFixed(1),
         note:
           "every transaction counts (reads and cluster heartbeats too); a transition: the start or one node",

@@ -21,9 +21,10 @@ const STANDARD = WORKLOADS.standard;
 async function counts(sql: postgres.Sql) {
   const [r] = await sql`select
     (select count(*)::int from executions) as executions,
-    (select count(*)::int from events) as events,
+    (select coalesce(sum(last_seq - first_seq + 1), 0)::int from event_batches) as events,
+    (select count(*)::int from event_batches) as batches,
     (select count(*)::int from outputs) as outputs`;
-  return r as unknown as { executions: number; events: number; outputs: number };
+  return r as unknown as { executions: number; events: number; batches: number; outputs: number };
 }
 
 async function run(url: string, n: number, parallel: number) {
@@ -51,7 +52,7 @@ async function run(url: string, n: number, parallel: number) {
     const flushes = node.commitGroup.stats.flushes - before.flushes;
     const appends = node.commitGroup.stats.appends - before.appends;
     const rows = await counts(sql);
-    const transitions = n * 5;
+    const transitions = n * ((STANDARD.nodes as unknown[]).length + 1); // the start and one per node
     return {
       executions: n,
       concurrency: parallel,
@@ -64,6 +65,7 @@ async function run(url: string, n: number, parallel: number) {
         executionsInserted: +(rows.executions / n).toFixed(2),
         executionRowUpdates: +((appends - n) / n).toFixed(2),
         eventsInserted: +(rows.events / n).toFixed(2),
+        eventRowsInserted: +(rows.batches / n).toFixed(2),
         outputsInserted: +(rows.outputs / n).toFixed(2),
       },
     };

@@ -190,3 +190,42 @@ pgTest(
     });
   },
 );
+
+pgTest(
+  "postgres: migration 3 moves per-event rows into per-append rows, order and key order kept",
+  async () => {
+    await withTempDatabase(async (url) => {
+      const old = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        // A database as version 2 left it, with events in the per-event layout.
+        await old.unsafe(`create table engine_migrations (
+        version integer primary key, name text not null, applied_at bigint not null)`);
+        for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+          for (const statement of m.statements) await old.unsafe(statement);
+          await old`insert into engine_migrations values (${m.version}, ${m.name}, 0)`;
+        }
+        await old.unsafe(`insert into events (execution_id, seq, event) values
+        ('e1', 2, '{"seq":2,"zeta":1,"alpha":2}'), ('e1', 1, '{"type":"ExecutionStarted","seq":1}'),
+        ('e2', 1, '{"seq":1}')`);
+      } finally {
+        await old.end();
+      }
+      const storage = await openPostgres({ url });
+      try {
+        assertStrictEquals(
+          JSON.stringify(await storage.readEvents("e1")),
+          '[{"type":"ExecutionStarted","seq":1},{"seq":2,"zeta":1,"alpha":2}]',
+        );
+        assertStrictEquals(
+          JSON.stringify(await storage.readEvents("e1", 1)),
+          '[{"seq":2,"zeta":1,"alpha":2}]',
+        );
+        assertStrictEquals((await storage.readEvents("e2")).length, 1);
+        const versions = await storage.db.selectFrom("engine_migrations").select("version").execute();
+        assertEquals(versions.map((v) => v.version).sort(), MIGRATIONS.map((m) => m.version));
+      } finally {
+        await storage.close();
+      }
+    });
+  },
+);

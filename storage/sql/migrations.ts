@@ -92,6 +92,23 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index cluster_events_by_type on cluster_events (type, id desc)`,
     ],
   },
+  {
+    version: 3,
+    name: "events stored one row per append",
+    statements: [
+      // One row holds the events of one append (one commit of the execution), in order: an execution's
+      // history is a handful of rows, not one per event.
+      `create table event_batches (
+        execution_id text not null,
+        first_seq integer not null,
+        last_seq integer not null,
+        events json not null,
+        primary key (execution_id, first_seq))`,
+      `insert into event_batches (execution_id, first_seq, last_seq, events)
+        select execution_id, seq, seq, json_build_array(event) from events`,
+      `drop table events`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied; returns the versions it applied. */

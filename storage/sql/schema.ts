@@ -43,10 +43,12 @@ export interface ExecutionsTable {
   next_timer_at: NullableBigInt;
 }
 
-export interface EventsTable {
+/** The events of one append, `first_seq..last_seq`, as a JSON array in order. */
+export interface EventBatchesTable {
   execution_id: string;
-  seq: number;
-  event: unknown;
+  first_seq: number;
+  last_seq: number;
+  events: unknown;
 }
 
 export interface OutputsTable {
@@ -92,7 +94,7 @@ export interface Database {
   workflow_heads: WorkflowHeadsTable;
   shards: ShardsTable;
   executions: ExecutionsTable;
-  events: EventsTable;
+  event_batches: EventBatchesTable;
   outputs: OutputsTable;
   cluster_meta: ClusterMetaTable;
   members: MembersTable;

@@ -234,9 +234,12 @@ export class SqlStorage implements Storage {
       next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
       require_latest: req.expectedSeq === 0 && req.requireLatestVersion === true,
     }));
-    const events = batch.flatMap((req) =>
-      req.events.map((event) => ({ execution_id: req.executionId, seq: event.seq, event }))
-    );
+    const events = batch.filter((req) => req.events.length > 0).map((req) => ({
+      execution_id: req.executionId,
+      first_seq: req.events[0].seq,
+      last_seq: req.events[req.events.length - 1].seq,
+      events: req.events,
+    }));
     const outputs = batch.flatMap((req) =>
       (req.outputs ?? []).map((o) => ({
         execution_id: req.executionId,
@@ -245,9 +248,14 @@ export class SqlStorage implements Storage {
       }))
     );
     // Parameters go as text, cast to json: the json columns keep each document's text (and key order).
+    const [reqsJson, eventsJson, outputsJson] = [
+      JSON.stringify(reqs),
+      JSON.stringify(events),
+      JSON.stringify(outputs),
+    ];
     const r = await sql<{ execution_id: string }>`
       with req as (
-        select * from json_to_recordset(${JSON.stringify(reqs)}::text::json) as r(
+        select * from json_to_recordset(${reqsJson}::text::json) as r(
           i int, execution_id text, shard int, epoch bigint, expected_seq int, last_seq int, workflow_id text,
           version int, status text, start_time bigint, end_time bigint, idempotency_key text,
           request_hash text, next_timer_at bigint, require_latest boolean)
@@ -281,20 +289,17 @@ export class SqlStorage implements Storage {
       ),
       written as (select execution_id from created union all select execution_id from updated),
       new_events as (
-        insert into events (execution_id, seq, event)
-        select v.execution_id, v.seq, v.event
-        from json_to_recordset(${
-      JSON.stringify(events)
-    }::text::json) as v(execution_id text, seq int, event json)
+        insert into event_batches (execution_id, first_seq, last_seq, events)
+        select v.execution_id, v.first_seq, v.last_seq, v.events
+        from json_to_recordset(${eventsJson}::text::json)
+          as v(execution_id text, first_seq int, last_seq int, events json)
         where v.execution_id in (select execution_id from written)
         returning 1
       ),
       new_outputs as (
         insert into outputs (execution_id, ref, body)
         select o.execution_id, o.ref, o.body
-        from json_to_recordset(${
-      JSON.stringify(outputs)
-    }::text::json) as o(execution_id text, ref text, body json)
+        from json_to_recordset(${outputsJson}::text::json) as o(execution_id text, ref text, body json)
         where o.execution_id in (select execution_id from written)
         on conflict (execution_id, ref) do nothing
         returning 1
@@ -358,9 +363,14 @@ export class SqlStorage implements Storage {
 
   readEvents(executionId: string, afterSeq = 0): Promise<ExecutionEvent[]> {
     return this.#run(async () => {
-      const rows = await this.db.selectFrom("events").select("event").where("execution_id", "=", executionId)
-        .where("seq", ">", afterSeq).orderBy("seq").execute();
-      return rows.map((r) => r.event as ExecutionEvent);
+      const rows = await this.db.selectFrom("event_batches").select("events")
+        .where("execution_id", "=", executionId).where("last_seq", ">", afterSeq).orderBy("first_seq")
+        .execute();
+      const events: ExecutionEvent[] = [];
+      for (const r of rows) {
+        for (const e of r.events as ExecutionEvent[]) if (e.seq > afterSeq) events.push(e);
+      }
+      return events;
     });
   }
 
@@ -434,7 +444,7 @@ export class SqlStorage implements Storage {
           .where("status", "<>", "running").where("end_time", "<", before).orderBy("end_time").limit(limit)
           .execute()).map((r) => r.execution_id);
         if (victims.length === 0) return 0;
-        await trx.deleteFrom("events").where("execution_id", "in", victims).execute();
+        await trx.deleteFrom("event_batches").where("execution_id", "in", victims).execute();
         await trx.deleteFrom("outputs").where("execution_id", "in", victims).execute();
         await trx.deleteFrom("executions").where("execution_id", "in", victims).execute();
         return victims.length;

@@ -239,3 +239,40 @@ Deno.test("engine: the sweep deletes executions past retention and keeps running
     await e.stop();
   }
 });
+
+Deno.test("engine: a duplicate submission waits for the first one's creating append, and shares its refusal", async () => {
+  // Holds every append until released; the first is then refused as another node took the shard.
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  class Gated extends MemoryStorage {
+    override async appendMany(requests: AppendRequest[]) {
+      await held;
+      return super.appendMany(requests);
+    }
+    override async append(request: AppendRequest) {
+      await held;
+      return super.append(request);
+    }
+  }
+  const storage = new Gated();
+  const gated = storage;
+  const e = engine(gated);
+  await e.start();
+  try {
+    const wf = await store(storage, chain("dup", []));
+    const first = e.submit(wf, { input: null, idempotencyKey: "k" });
+    let secondDone = false;
+    const second = e.submit(wf, { input: null, idempotencyKey: "k" }).finally(() => secondDone = true);
+    await new Promise((r) => setTimeout(r, 50));
+    assert(!secondDone, "the duplicate was answered before the first submission's append committed");
+    // Another node claims every shard meanwhile: the held append carries a stale epoch.
+    for (const s of await storage.getShards()) await storage.claimShard(s.shard, "node-b", s.epoch);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    assert(!a.ok && a.error.code === "not_owner", JSON.stringify(a));
+    assert(!b.ok && b.error.code === "not_owner", `the duplicate was acknowledged: ${JSON.stringify(b)}`);
+    assertStrictEquals((await storage.listExecutions({ limit: 10 })).items.length, 0);
+  } finally {
+    await e.stop();
+  }
+});

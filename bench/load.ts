@@ -9,6 +9,7 @@
  *   deno task bench:load --start postgres --nodes 3 --kill-one --duration 30s
  *   deno task bench:load --target http://127.0.0.1:8080 --mode closed
  *
+ * Each run first offers the same load for `--warmup` (5 s by default, unmeasured).
  * `--start` spawns the nodes as real processes (`server/main.ts`) on free ports
  * and a fresh database or data directory; `--target` drives a running node.
  * Closed-loop mode (`--concurrency` workers, each waiting for its execution to
@@ -82,6 +83,8 @@ interface Options {
   rate: number;
   maxInFlight: number;
   durationMs: number;
+  /** Load offered before measuring, the same as measured, its samples discarded. */
+  warmupMs: number;
   killOne: boolean;
   json: boolean;
 }
@@ -101,6 +104,7 @@ function parseArgs(args: string[]): Options {
     rate: Number(get("rate") ?? 200),
     maxInFlight: Number(get("max-in-flight") ?? 2000),
     durationMs: parseDuration(get("duration") ?? "15s") ?? 15_000,
+    warmupMs: parseDuration(get("warmup") ?? "5s") ?? 5_000,
     killOne: args.includes("--kill-one"),
     json: args.includes("--json"),
   };
@@ -326,16 +330,9 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
     for (let i = 0; i < 20; i++) {
       await runOne(urls[i % urls.length], wf.id as string, `warm-${i}-${Date.now()}`);
     }
-    const cpu0 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
-    const hist0 = await Promise.all(urls.map(serverHistogram));
-    const pg0 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
-    const samples: Sample[] = [];
+    let samples: Sample[] = [];
     let failed = 0, dropped = 0, seq = 0, inFlight = 0;
-    const started = performance.now();
-    const end = started + o.durationMs;
     const prefix = `load-${Date.now()}`;
-    const timeline: { t: number; completed: number }[] = [];
-    let killedAt: number | null = null;
     const one = async () => {
       const n = seq++;
       inFlight++;
@@ -349,6 +346,35 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
         inFlight--;
       }
     };
+    /** Offers the load (closed loop or open-loop rate) until `end`. */
+    const drive = async (end: number) => {
+      if (o.mode === "closed") {
+        await Promise.all(Array.from({ length: o.concurrency }, async () => {
+          while (performance.now() < end) await one();
+        }));
+      } else {
+        const pending: Promise<void>[] = [];
+        const interval = 1000 / o.rate;
+        for (let next = performance.now(); next < end; next += interval) {
+          const wait = next - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+          if (inFlight >= o.maxInFlight) dropped++;
+          else pending.push(one());
+        }
+        await Promise.all(pending);
+      }
+    };
+    // Warm-up at the same load (the JIT, the pools, PostgreSQL's caches), not measured.
+    if (o.warmupMs > 0) await drive(performance.now() + o.warmupMs);
+    samples = [];
+    failed = dropped = 0;
+    const cpu0 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
+    const hist0 = await Promise.all(urls.map(serverHistogram));
+    const pg0 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
+    const started = performance.now();
+    const end = started + o.durationMs;
+    const timeline: { t: number; completed: number }[] = [];
+    let killedAt: number | null = null;
     const ticker = setInterval(
       () => timeline.push({ t: performance.now() - started, completed: samples.length }),
       500,
@@ -360,21 +386,7 @@ export async function runLoad(o: Options): Promise<Record<string, unknown>> {
         urls.pop();
       }, o.durationMs / 3);
     }
-    if (o.mode === "closed") {
-      await Promise.all(Array.from({ length: o.concurrency }, async () => {
-        while (performance.now() < end) await one();
-      }));
-    } else {
-      const pending: Promise<void>[] = [];
-      const interval = 1000 / o.rate;
-      for (let next = performance.now(); next < end; next += interval) {
-        const wait = next - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-        if (inFlight >= o.maxInFlight) dropped++;
-        else pending.push(one());
-      }
-      await Promise.all(pending);
-    }
+    await drive(end);
     clearInterval(ticker);
     const seconds = (performance.now() - started) / 1000;
     const cpu1 = await Promise.all(servers.map((s) => processStats(s.child.pid)));

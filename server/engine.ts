@@ -196,12 +196,12 @@ interface AttemptResult {
 
 /**
  * Local nodes run inside one pump (one append) until their staged outputs reach this many bytes of JSON; the
- * rest run after the commit, as other nodes do. Bounds the size of one append.
+ * rest run after the commit, as other nodes do. Bounds the size of one append (with one node's output over).
  */
 const LOCAL_BATCH_BYTES = 1024 * 1024;
 
-/** The abort signal of a local attempt: it runs inside the pump, which nothing interrupts. */
-const LOCAL_SIGNAL = new AbortController().signal;
+/** Local nodes run inside one pump for at most this long (clock ms); the rest run after the commit. */
+const LOCAL_BATCH_MS = 50;
 
 const STORAGE_RETRY_MS = [50, 100, 200, 500, 1000, 2000];
 /** Finished executions kept in memory for reads right after their end: how many, and how long. */
@@ -221,6 +221,8 @@ class ExecutionActor {
   observed: unknown = undefined;
   /** Whether the observer was told it started and not yet that it ended or was released. */
   observing = false;
+  /** Aborts the local attempt running inside the pump, if any (the actor retires, the engine stops). */
+  localAbort: AbortController | undefined = undefined;
   /** Whether its creating append requires its workflow version to be the latest (`Submission`). */
   requireLatestVersion = false;
   /** The submission that creates it here: the decision on its first append. */
@@ -395,6 +397,7 @@ export class Engine {
     this.#timers.stop();
     for (const actor of this.#actors.values()) {
       for (const c of actor.inflight?.values() ?? []) c.abort(new Error("engine stopping"));
+      actor.localAbort?.abort(new Error("engine stopping"));
       for (const w of actor.waiters ?? []) w();
       this.#released(actor);
     }
@@ -443,7 +446,11 @@ export class Engine {
       // Created here but not committed yet: its creation decides (a refused one must not be acknowledged).
       if (live.creation !== undefined && live.state.lastSeq === 0) {
         const first = await live.creation;
-        if (!first.ok) return { ok: false, error: "error" in first ? first.error : first.rejection };
+        // Refused as existing: stored before (a retry of a retired execution), so this is a duplicate too.
+        const exists = !first.ok && "error" in first && first.error.code === "execution_exists";
+        if (!first.ok && !exists) {
+          return { ok: false, error: "error" in first ? first.error : first.rejection };
+        }
       }
       return this.#duplicate(executionId, sub);
     }
@@ -645,18 +652,47 @@ export class Engine {
           startReady(now);
         }
         // Local nodes started by these events run now, inside this commit: their records and their end
-        // join the same append, and so do the nodes they start, up to a size bound.
+        // join the same append, and so do the nodes they start. Bounded: at most LOCAL_BATCH_BYTES of output
+        // and LOCAL_BATCH_MS of work, and no further once a command (a cancel, a signal) is waiting; nodes
+        // with a timeout are left to the ordinary path, where their timer is armed before they run. What is
+        // left runs after the commit, as other nodes do (`#react`).
         let stagedBytes = 0;
-        for (let round = 0; stagedBytes < LOCAL_BATCH_BYTES && state.status === "running"; round++) {
+        const localSince = this.opts.clock.now();
+        const within = () =>
+          stagedBytes < LOCAL_BATCH_BYTES && this.opts.clock.now() - localSince < LOCAL_BATCH_MS &&
+          actor.inbox.length === 0 && state.status === "running";
+        for (let round = 0; within(); round++) {
           if (round > state.plan.nodes.length) throw new Error("assertion: local nodes did not converge");
-          const local = pendingWork(state).toRun.filter((w) =>
-            state.plan.byId.get(w.nodeId)!.local && !actor.inflight?.has(`${w.nodeId}#${w.attempt}`)
-          );
+          const local = pendingWork(state).toRun.filter((w) => {
+            const node = state.plan.byId.get(w.nodeId)!;
+            return node.local && node.timeoutMs === null && !actor.inflight?.has(`${w.nodeId}#${w.attempt}`);
+          });
           if (local.length === 0) break;
           if (actor.state.lastSeq === 0) this.#observeStart(actor, state);
+          actor.localAbort = new AbortController();
           for (const { nodeId, attempt } of local) {
+            if (!within()) break;
             const node = state.plan.byId.get(nodeId)!;
-            const r = await this.#attempt(executionId, actor, state, node, attempt, LOCAL_SIGNAL, staged);
+            const r = await this.#attempt(
+              executionId,
+              actor,
+              state,
+              node,
+              attempt,
+              actor.localAbort.signal,
+              staged,
+            );
+            if (this.#stopped || this.#actors.get(executionId) !== actor) {
+              // Retired (its shard moved) or stopped meanwhile: nothing was appended; callers retry elsewhere.
+              const gone = {
+                code: "not_owner" as const,
+                message: `execution ${executionId} is no longer live here`,
+              };
+              for (const item of [...batch, ...actor.inbox.splice(0)]) {
+                item.resolve?.({ ok: false, error: gone });
+              }
+              return;
+            }
             const d = decide(state, r.command, this.opts.clock.now());
             if (d.ok && d.events.length > 0 && r.outputs) {
               for (const o of r.outputs) {
@@ -666,16 +702,8 @@ export class Engine {
               stagedBytes += r.bytes;
             }
             apply(d);
-            if (this.#stopped || this.#actors.get(executionId) !== actor) {
-              // Retired (its shard moved) or stopped meanwhile: nothing was appended; callers retry elsewhere.
-              const gone = {
-                code: "not_owner" as const,
-                message: `execution ${executionId} is no longer live here`,
-              };
-              for (const item of batch) item.resolve?.({ ok: false, error: gone });
-              return;
-            }
           }
+          actor.localAbort = undefined;
           startReady(this.opts.clock.now());
         }
         if (events.length > 0) {
@@ -819,7 +847,8 @@ export class Engine {
         ? { code: "not_owner", message: `shard ${actor.fence.shard} moved to another node; retry` }
         : { code: "conflict", message: error.message },
     };
-    for (const p of batch) p.resolve?.(answer);
+    // Commands queued behind the refused append are answered the same way: this actor will not pump again.
+    for (const p of [...batch, ...actor.inbox.splice(0)]) p.resolve?.(answer);
     this.#retire(executionId, actor);
     if (error.code === "stale_epoch") {
       this.opts.log.warn("shard lost: write fenced off", this.#fields("shard_lost", actor));
@@ -835,6 +864,7 @@ export class Engine {
   #retire(executionId: string, actor: ExecutionActor): void {
     for (const c of actor.inflight?.values() ?? []) c.abort(new Error("execution no longer live here"));
     actor.inflight = undefined;
+    actor.localAbort?.abort(new Error("execution no longer live here"));
     if (actor.state.status !== null && actor.state.status !== "running") this.#remember(actor.state);
     for (const w of actor.waiters ?? []) w();
     this.#released(actor);

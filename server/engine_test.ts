@@ -276,3 +276,55 @@ Deno.test("engine: a duplicate submission waits for the first one's creating app
     await e.stop();
   }
 });
+
+Deno.test("engine: concurrent retries of a stored, retired execution are both answered as duplicates", async () => {
+  const storage = new MemoryStorage();
+  const e = engine(storage);
+  await e.start();
+  try {
+    const wf = await store(storage, chain("retry", []));
+    const first = await e.submit(wf, { input: null, idempotencyKey: "k" });
+    assert(first.ok && first.value.created);
+    assertStrictEquals((await e.wait(first.value.executionId, 5000))?.status, "completed");
+    assertStrictEquals(e.activeExecutions, 0); // retired: the retries meet no live actor
+    const [a, b] = await Promise.all([
+      e.submit(wf, { input: null, idempotencyKey: "k" }),
+      e.submit(wf, { input: null, idempotencyKey: "k" }),
+    ]);
+    for (const r of [a, b]) {
+      assert(r.ok, JSON.stringify(r));
+      assertEquals(r.value, { executionId: first.value.executionId, created: false });
+    }
+  } finally {
+    await e.stop();
+  }
+});
+
+Deno.test("engine: local nodes yield to the commit when their work runs long; a cancel then stops the chain", async () => {
+  const storage = new MemoryStorage();
+  const e = engine(storage);
+  await e.start();
+  try {
+    // Each map takes JSONata's slow path over 100,000 records: far over the 50 ms a pump may spend on them.
+    const slow = (id: string) => ({
+      id,
+      type: "transform" as const,
+      nodeType: "map",
+      config: { expression: "$string(value)" },
+    });
+    const def = chain("long", [slow("m1"), slow("m2"), slow("m3"), slow("m4")]);
+    def.nodes[0].config = { start: 1, end: 100_000 };
+    const wf = await store(storage, def);
+    const r = await e.submit(wf, { input: null });
+    assert(r.ok);
+    // Acknowledged before the chain ended: the rest runs after the first commit, so a cancel can land.
+    const c = await e.cancel(r.value.executionId, "enough");
+    assert(c.ok, JSON.stringify(c));
+    const view = await e.wait(r.value.executionId, 10_000);
+    assertStrictEquals(view?.status, "cancelled");
+    const done = (await storage.readEvents(r.value.executionId)).filter((x) => x.type === "NodeSucceeded");
+    assert(!done.some((x) => x.type === "NodeSucceeded" && x.nodeId === "out"), "the chain ran to its end");
+  } finally {
+    await e.stop();
+  }
+});

@@ -550,6 +550,22 @@ export function conformance(
     changed(await s.append(createAt("after-delete", 2)));
   });
 
+  test("strings JSON can hold but SQL text cannot (NUL, lone surrogates) round-trip, and spoil no group", async (c) => {
+    const s = c.storage;
+    const fence = await claimFresh(s, c.shard(0));
+    const odd: Json[] = ["a\u0000b", "\ud800", { "k\u0000": "x\udfff" }];
+    const spec: ExecSpec = { id: c.id("odd"), workflowId: c.id("wf"), fence };
+    const create = appendOf(spec, 0, 2, { outputs: [{ ref: "odd", records: odd }] });
+    const started = create.events[0] as Extract<ExecutionEvent, { type: "ExecutionStarted" }>;
+    create.events[0] = { ...started, input: { s: "nul\u0000here" } };
+    const plain = appendOf({ id: c.id("plain"), workflowId: c.id("wf"), fence }, 0, 2);
+    const [a, b] = await s.appendMany([create, plain]);
+    assertOk(a, "the odd append");
+    assertOk(b, "an append in the same group");
+    assertEquals(await s.getOutput(spec.id, "odd"), odd);
+    assertEquals(await s.readEvents(spec.id), create.events);
+  });
+
   test("records and events read back with their keys in the order written", async (c) => {
     const s = c.storage;
     const spec: ExecSpec = { id: c.id("e"), workflowId: c.id("wf"), fence: await claimFresh(s, c.shard(0)) };

@@ -168,11 +168,14 @@ pgTest(
         // Another node claims the shard in a transaction it has not committed yet.
         let commit!: () => void;
         const committed = new Promise<void>((r) => commit = r);
+        let locked!: () => void;
+        const updated = new Promise<void>((r) => locked = r);
         const claim = claimer.begin(async (tx) => {
           await tx`update shards set epoch = epoch + 1, owner = 'new-owner' where shard = 7`;
+          locked(); // the claim holds the shard row from here until it commits
           await committed;
         });
-        await new Promise((r) => setTimeout(r, 100));
+        await updated;
         let settled = false;
         const racing = append("during").finally(() => settled = true);
         await new Promise((r) => setTimeout(r, 300));
@@ -223,6 +226,57 @@ pgTest(
         assertStrictEquals((await storage.readEvents("e2")).length, 1);
         const versions = await storage.db.selectFrom("engine_migrations").select("version").execute();
         assertEquals(versions.map((v) => v.version).sort(), MIGRATIONS.map((m) => m.version));
+      } finally {
+        await storage.close();
+      }
+    });
+  },
+);
+
+pgTest(
+  "postgres: a commit group bigger than one statement's share is split, every append whole",
+  async () => {
+    await withTempDatabase(async (url) => {
+      const storage = await openPostgres({ url });
+      try {
+        const fence = await storage.claimShard(3, "n", 0);
+        assert(fence);
+        const big = "x".repeat(3 * 1024 * 1024); // 3 MiB a record: three appends exceed one statement's 8 MiB
+        const requests = Array.from({ length: 3 }, (_, i) => {
+          const executionId = `big-${i}`;
+          return {
+            executionId,
+            expectedSeq: 0,
+            fence: { shard: 3, epoch: fence.epoch },
+            events: [{
+              v: 1,
+              seq: 1,
+              at: 1,
+              type: "ExecutionStarted" as const,
+              executionId,
+              workflowId: "wf",
+              version: 1,
+              input: null,
+              timeoutAt: null,
+              idempotencyKey: null,
+            }],
+            summary: {
+              executionId,
+              workflowId: "wf",
+              version: 1,
+              status: "running" as const,
+              startTime: 1,
+              endTime: null,
+            },
+            outputs: [{ ref: "n@1", records: [big, i] }],
+          };
+        });
+        const results = await storage.appendMany(requests);
+        assertEquals(results, [{ ok: true }, { ok: true }, { ok: true }]);
+        for (let i = 0; i < 3; i++) {
+          const records = await storage.getOutput(`big-${i}`, "n@1");
+          assert(records !== undefined && records[0] === big && records[1] === i);
+        }
       } finally {
         await storage.close();
       }

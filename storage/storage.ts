@@ -61,9 +61,10 @@ export interface AppendRequest {
   idempotencyKey?: string | null;
   requestHash?: string | null;
   /**
-   * On creation only: refuse with `workflow_changed` unless `summary.version` is still the latest version of a
-   * live (not deleted) workflow when the append commits. A node can then start executions from a cached
-   * workflow without reading it first, and still never start a superseded or deleted one.
+   * On creation only: refuse with `workflow_changed` unless `summary.version` is the latest version of a live
+   * (not deleted) workflow as the append's statement sees it. A node can then start executions from a cached
+   * workflow without reading it first, and never start one superseded or deleted before the append; an update
+   * committing while the append runs is concurrent with it, and ordered after it.
    */
   requireLatestVersion?: boolean;
 }

@@ -34,6 +34,25 @@ type Row<T> = { [K in keyof T]: T[K] extends { __select__: infer S } ? S : T[K] 
 type ExecutionRow = Row<ExecutionsTable>;
 
 const num = (v: string | number): number => typeof v === "number" ? v : Number(v);
+
+/** The documents of one statement at most (an append bigger than this is written alone). */
+const STATEMENT_BYTES = 8 * 1024 * 1024;
+
+/** An append with its documents encoded once: the events as one JSON array, each output's body. */
+interface EncodedAppend {
+  request: AppendRequest;
+  eventsText: string | null;
+  outputTexts: string[];
+  /** The documents' length in UTF-16 units (a size estimate for batching). */
+  bytes: number;
+}
+
+function encodeAppend(request: AppendRequest): EncodedAppend {
+  const eventsText = request.events.length > 0 ? JSON.stringify(request.events) : null;
+  const outputTexts = (request.outputs ?? []).map((o) => JSON.stringify({ records: o.records }));
+  const bytes = (eventsText?.length ?? 0) + outputTexts.reduce((a, t) => a + t.length, 0) + 256;
+  return { request, eventsText, outputTexts, bytes };
+}
 const numOrNull = (v: string | number | null): number | null => v === null ? null : num(v);
 
 function toExecution(r: ExecutionRow): StoredExecution {
@@ -198,13 +217,22 @@ export class SqlStorage implements Storage {
       });
       const results: AppendResult[] = new Array(requests.length);
       for (const round of rounds) {
-        const batch = round.map((i) => requests[i]);
-        const written = await this.#appendRound(batch);
-        const failed = batch.filter((r) => !written.has(r.executionId));
-        const why = failed.length === 0 ? undefined : await this.#whyRefused(failed);
-        round.forEach((i) => {
-          results[i] = written.has(requests[i].executionId) ? { ok: true } : why!.get(requests[i])!;
-        });
+        // A statement carries at most STATEMENT_BYTES of documents (an append bigger than that goes alone).
+        const encoded = round.map((i) => ({ index: i, ...encodeAppend(requests[i]) }));
+        for (let at = 0; at < encoded.length;) {
+          let end = at + 1, bytes = encoded[at].bytes;
+          while (end < encoded.length && bytes + encoded[end].bytes <= STATEMENT_BYTES) {
+            bytes += encoded[end++].bytes;
+          }
+          const batch = encoded.slice(at, end);
+          const written = await this.#appendRound(batch);
+          const failed = batch.filter((e) => !written.has(e.request.executionId)).map((e) => e.request);
+          const why = failed.length === 0 ? undefined : await this.#whyRefused(failed);
+          for (const e of batch) {
+            results[e.index] = written.has(e.request.executionId) ? { ok: true } : why!.get(e.request)!;
+          }
+          at = end;
+        }
       }
       return results;
     });
@@ -216,8 +244,8 @@ export class SqlStorage implements Storage {
    * outputs; the others write nothing. The shard rows are read `for share`, so a concurrent claim
    * waits for this statement, or commits first and fences it off. Returns the executions written.
    */
-  async #appendRound(batch: AppendRequest[]): Promise<Set<string>> {
-    const reqs = batch.map((req, i) => ({
+  async #appendRound(encoded: EncodedAppend[]): Promise<Set<string>> {
+    const reqs = encoded.map(({ request: req }, i) => ({
       i,
       execution_id: req.executionId,
       shard: req.fence.shard,
@@ -234,25 +262,26 @@ export class SqlStorage implements Storage {
       next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
       require_latest: req.expectedSeq === 0 && req.requireLatestVersion === true,
     }));
-    const events = batch.filter((req) => req.events.length > 0).map((req) => ({
-      execution_id: req.executionId,
-      first_seq: req.events[0].seq,
-      last_seq: req.events[req.events.length - 1].seq,
-      events: req.events,
-    }));
-    const outputs = batch.flatMap((req) =>
-      (req.outputs ?? []).map((o) => ({
-        execution_id: req.executionId,
-        ref: o.ref,
-        body: { records: o.records },
-      }))
-    );
-    // Parameters go as text, cast to json: the json columns keep each document's text (and key order).
-    const [reqsJson, eventsJson, outputsJson] = [
-      JSON.stringify(reqs),
-      JSON.stringify(events),
-      JSON.stringify(outputs),
-    ];
+    // Events and outputs go as arrays of JSON texts, each cast to json on its own: `json` keeps a document's
+    // text (its key order, and escapes such as \u0000 that SQL text cannot hold), where unpacking them from one
+    // big document would decode those escapes and fail.
+    const ev = { ids: [] as string[], first: [] as number[], last: [] as number[], texts: [] as string[] };
+    const out = { ids: [] as string[], refs: [] as string[], texts: [] as string[] };
+    for (const e of encoded) {
+      const req = e.request;
+      if (e.eventsText !== null) {
+        ev.ids.push(req.executionId);
+        ev.first.push(req.events[0].seq);
+        ev.last.push(req.events[req.events.length - 1].seq);
+        ev.texts.push(e.eventsText);
+      }
+      (req.outputs ?? []).forEach((o, k) => {
+        out.ids.push(req.executionId);
+        out.refs.push(o.ref);
+        out.texts.push(e.outputTexts[k]);
+      });
+    }
+    const reqsJson = JSON.stringify(reqs);
     const r = await sql<{ execution_id: string }>`
       with req as (
         select * from json_to_recordset(${reqsJson}::text::json) as r(
@@ -290,16 +319,16 @@ export class SqlStorage implements Storage {
       written as (select execution_id from created union all select execution_id from updated),
       new_events as (
         insert into event_batches (execution_id, first_seq, last_seq, events)
-        select v.execution_id, v.first_seq, v.last_seq, v.events
-        from json_to_recordset(${eventsJson}::text::json)
-          as v(execution_id text, first_seq int, last_seq int, events json)
+        select v.execution_id, v.first_seq, v.last_seq, v.events::json
+        from unnest(${ev.ids}::text[], ${ev.first}::int[], ${ev.last}::int[], ${ev.texts}::text[])
+          as v(execution_id, first_seq, last_seq, events)
         where v.execution_id in (select execution_id from written)
         returning 1
       ),
       new_outputs as (
         insert into outputs (execution_id, ref, body)
-        select o.execution_id, o.ref, o.body
-        from json_to_recordset(${outputsJson}::text::json) as o(execution_id text, ref text, body json)
+        select o.execution_id, o.ref, o.body::json
+        from unnest(${out.ids}::text[], ${out.refs}::text[], ${out.texts}::text[]) as o(execution_id, ref, body)
         where o.execution_id in (select execution_id from written)
         on conflict (execution_id, ref) do nothing
         returning 1

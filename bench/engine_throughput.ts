@@ -9,11 +9,8 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { parseDuration } from "../core/duration.ts";
-import { startNode } from "../server/node.ts";
-import { checkWorkflow } from "../server/workflows.ts";
-import { TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+import { withInProcessNode } from "./in_process.ts";
 import { WORKLOADS } from "./load.ts";
 
 const args = Deno.args;
@@ -32,30 +29,7 @@ async function cpuSeconds(): Promise<number> {
   return (Number(stat[11]) + Number(stat[12])) / 100;
 }
 
-let admin: postgres.Sql | undefined;
-let dbName = "";
-let databaseUrl: string | undefined;
-if (storageKind === "postgres") {
-  admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  dbName = `flowmesh_engine_${Date.now()}`;
-  await admin.unsafe(`create database ${dbName}`);
-  const u = new URL(TEST_DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  databaseUrl = u.toString();
-}
-const node = await startNode({
-  port: 0,
-  host: "127.0.0.1",
-  logLevel: "error",
-  storage: storageKind,
-  ...(databaseUrl ? { databaseUrl } : {}),
-});
-try {
-  const checked = checkWorkflow(WORKLOADS[workloadName]);
-  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
-  const put = await node.storage.putWorkflow(checked.value.definition, checked.value.hash, 0, Date.now());
-  if (!put.ok) throw new Error("could not store the workflow");
-  const workflow = put.workflow;
+await withInProcessNode(storageKind, WORKLOADS[workloadName], async (node, workflow) => {
   const one = async (): Promise<boolean> => {
     const r = await node.engine.submit(workflow, { input: null });
     if (!r.ok) return false;
@@ -85,10 +59,4 @@ try {
     executionsPerSecond: Math.round(completed / seconds),
     cpuMsPerExecution: +(cpuMs / Math.max(1, completed)).toFixed(3),
   }));
-} finally {
-  await node.close();
-  if (admin) {
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-    await admin.end();
-  }
-}
+});

@@ -13,10 +13,7 @@
  *
  * @module
  */
-import postgres from "postgres";
-import { checkWorkflow } from "../server/workflows.ts";
-import { startNode } from "../server/node.ts";
-import { TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+import { withInProcessNode } from "./in_process.ts";
 
 const args = Deno.args;
 const get = (name: string, fallback: string) => {
@@ -48,30 +45,7 @@ const WAITING = {
   edges: [{ source: "src", target: "wait" }, { source: "wait", target: "collect" }],
 };
 
-let admin: postgres.Sql | undefined;
-let dbName = "";
-let databaseUrl: string | undefined;
-if (storageKind === "postgres") {
-  admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  dbName = `flowmesh_idle_${Date.now()}`;
-  await admin.unsafe(`create database ${dbName}`);
-  const u = new URL(TEST_DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  databaseUrl = u.toString();
-}
-const node = await startNode({
-  port: 0,
-  host: "127.0.0.1",
-  logLevel: "error",
-  storage: storageKind,
-  ...(databaseUrl ? { databaseUrl } : {}),
-});
-try {
-  const checked = checkWorkflow(WAITING);
-  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
-  const put = await node.storage.putWorkflow(checked.value.definition, checked.value.hash, 0, Date.now());
-  if (!put.ok) throw new Error("could not store the workflow");
-  const workflow = put.workflow;
+await withInProcessNode(storageKind, WAITING, async (node, workflow) => {
   // Warm-up: plans, expressions, pools, the first timers.
   for (let i = 0; i < 20; i++) await node.engine.submit(workflow, { input: null });
   const live0 = node.engine.activeExecutions;
@@ -106,10 +80,4 @@ try {
     heapMiB: { before: +(heap0 / 1048576).toFixed(1), after: +(heap1 / 1048576).toFixed(1) },
     rssMiB: { before: +(rss0 / 1048576).toFixed(1), after: +(rss1 / 1048576).toFixed(1) },
   }));
-} finally {
-  await node.close();
-  if (admin) {
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-    await admin.end();
-  }
-}
+});

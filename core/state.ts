@@ -143,12 +143,11 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
       `assertion: event seq ${event.seq} does not follow ${state.lastSeq} in ${state.executionId}`,
     );
   }
-  const s = state;
   const seq = event.seq;
   switch (event.type) {
     case "ExecutionStarted":
       return {
-        ...s,
+        ...state,
         lastSeq: seq,
         status: "running",
         input: event.input,
@@ -157,19 +156,19 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         timeoutAt: event.timeoutAt,
       };
     case "NodeScheduled":
-      return withNode(s, seq, event.nodeId, { status: "scheduled", retryAt: null });
+      return withNode(state, seq, event.nodeId, { status: "scheduled", retryAt: null });
     case "NodeStarted":
-      return withNode(s, seq, event.nodeId, {
+      return withNode(state, seq, event.nodeId, {
         status: "running",
         attempts: event.attempt,
-        startedAt: s.nodes[event.nodeId]?.startedAt ?? event.at,
+        startedAt: state.nodes[event.nodeId]?.startedAt ?? event.at,
         timeoutAt: event.timeoutAt,
         wakeAt: event.wakeAt ?? null,
         awaitSignal: event.awaitSignal ?? null,
         error: null,
       });
     case "NodeSucceeded":
-      return withNode(s, seq, event.nodeId, {
+      return withNode(state, seq, event.nodeId, {
         status: "completed",
         endedAt: event.at,
         timeoutAt: null,
@@ -180,7 +179,7 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         handle: event.handle ?? null,
       });
     case "NodeFailed":
-      return withNode(s, seq, event.nodeId, {
+      return withNode(state, seq, event.nodeId, {
         status: "failed",
         endedAt: event.at,
         timeoutAt: null,
@@ -189,26 +188,30 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         error: event.error,
       });
     case "NodeRetryScheduled":
-      return withNode(s, seq, event.nodeId, { status: "waiting_retry", retryAt: event.dueAt, endedAt: null });
+      return withNode(state, seq, event.nodeId, {
+        status: "waiting_retry",
+        retryAt: event.dueAt,
+        endedAt: null,
+      });
     case "NodeSkipped":
-      return withNode(s, seq, event.nodeId, { status: "skipped", endedAt: event.at });
+      return withNode(state, seq, event.nodeId, { status: "skipped", endedAt: event.at });
     case "TimerFired":
-      return { ...s, lastSeq: seq };
+      return { ...state, lastSeq: seq };
     case "SignalReceived":
-      return s.signals.includes(event.name)
-        ? { ...s, lastSeq: seq }
-        : { ...s, lastSeq: seq, signals: [...s.signals, event.name] };
+      return state.signals.includes(event.name)
+        ? { ...state, lastSeq: seq }
+        : { ...state, lastSeq: seq, signals: [...state.signals, event.name] };
     case "ExecutionSucceeded":
-      return { ...s, lastSeq: seq, status: "completed", endedAt: event.at };
+      return { ...state, lastSeq: seq, status: "completed", endedAt: event.at };
     case "ExecutionFailed":
-      return endAll({ ...s, lastSeq: seq }, "failed", event.at, event.error);
+      return endAll({ ...state, lastSeq: seq }, "failed", event.at, event.error);
     case "ExecutionCancelled":
-      return endAll({ ...s, lastSeq: seq }, "cancelled", event.at, {
+      return endAll({ ...state, lastSeq: seq }, "cancelled", event.at, {
         code: "cancelled",
         message: event.reason,
       });
     case "ExecutionTimedOut":
-      return endAll({ ...s, lastSeq: seq }, "timed_out", event.at, {
+      return endAll({ ...state, lastSeq: seq }, "timed_out", event.at, {
         code: "execution_timeout",
         message: "the execution timed out",
       });

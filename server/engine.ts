@@ -158,8 +158,8 @@ export interface Submission {
   requestHash?: string;
   timeoutMs?: number;
   /**
-   * Create it only if `workflow` is still the latest live version when the first append commits (the
-   * workflow came from a cache); else the submission fails with `workflow_changed`.
+   * Create it only if `workflow` is the latest live version as its creating append sees it (the workflow
+   * came from a cache); else the submission fails with `workflow_changed` (`AppendRequest.requireLatestVersion`).
    */
   requireLatestVersion?: boolean;
 }

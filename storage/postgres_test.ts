@@ -5,7 +5,29 @@ import { conformance, type OpenedStorage } from "./conformance.ts";
 import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "./pg_testing.ts";
 import { openPostgres } from "./postgres.ts";
 import { migrate, MIGRATIONS } from "./sql/migrations.ts";
-import { StorageUnavailable } from "./storage.ts";
+import { type AppendRequest, type Fence, StorageUnavailable } from "./storage.ts";
+
+/** The creating append of a bare execution (one ExecutionStarted event) of workflow `wf`. */
+function creation(executionId: string, fence: Fence): AppendRequest {
+  return {
+    executionId,
+    expectedSeq: 0,
+    fence,
+    events: [{
+      v: 1,
+      seq: 1,
+      at: 1,
+      type: "ExecutionStarted",
+      executionId,
+      workflowId: "wf",
+      version: 1,
+      input: null,
+      timeoutAt: null,
+      idempotencyKey: null,
+    }],
+    summary: { executionId, workflowId: "wf", version: 1, status: "running", startTime: 1, endTime: null },
+  };
+}
 
 /** PostgreSQL storage on a fresh temporary database, dropped by `cleanup`. */
 function openTemp(): Promise<OpenedStorage> {
@@ -139,31 +161,7 @@ pgTest(
         const fence = await storage.claimShard(7, "old-owner", 0);
         assert(fence);
         const append = (executionId: string) =>
-          storage.append({
-            executionId,
-            expectedSeq: 0,
-            fence: { shard: 7, epoch: fence.epoch },
-            events: [{
-              v: 1,
-              seq: 1,
-              at: 1,
-              type: "ExecutionStarted",
-              executionId,
-              workflowId: "wf",
-              version: 1,
-              input: null,
-              timeoutAt: null,
-              idempotencyKey: null,
-            }],
-            summary: {
-              executionId,
-              workflowId: "wf",
-              version: 1,
-              status: "running",
-              startTime: 1,
-              endTime: null,
-            },
-          });
+          storage.append(creation(executionId, { shard: 7, epoch: fence.epoch }));
         assertEquals(await append("before"), { ok: true });
         // Another node claims the shard in a transaction it has not committed yet.
         let commit!: () => void;
@@ -242,35 +240,10 @@ pgTest(
         const fence = await storage.claimShard(3, "n", 0);
         assert(fence);
         const big = "x".repeat(3 * 1024 * 1024); // 3 MiB a record: three appends exceed one statement's 8 MiB
-        const requests = Array.from({ length: 3 }, (_, i) => {
-          const executionId = `big-${i}`;
-          return {
-            executionId,
-            expectedSeq: 0,
-            fence: { shard: 3, epoch: fence.epoch },
-            events: [{
-              v: 1,
-              seq: 1,
-              at: 1,
-              type: "ExecutionStarted" as const,
-              executionId,
-              workflowId: "wf",
-              version: 1,
-              input: null,
-              timeoutAt: null,
-              idempotencyKey: null,
-            }],
-            summary: {
-              executionId,
-              workflowId: "wf",
-              version: 1,
-              status: "running" as const,
-              startTime: 1,
-              endTime: null,
-            },
-            outputs: [{ ref: "n@1", records: [big, i] }],
-          };
-        });
+        const requests = Array.from({ length: 3 }, (_, i) => ({
+          ...creation(`big-${i}`, { shard: 3, epoch: fence.epoch }),
+          outputs: [{ ref: "n@1", records: [big, i] }],
+        }));
         const results = await storage.appendMany(requests);
         assertEquals(results, [{ ok: true }, { ok: true }, { ok: true }]);
         for (let i = 0; i < 3; i++) {

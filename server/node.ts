@@ -71,13 +71,20 @@ function unavailable(code: string, message: string): Response {
   });
 }
 
+/** The storage a configuration names: `auto` is PostgreSQL with a database URL, the embedded store without. */
+export function storageKind(config: EngineConfig): "memory" | "embedded" | "postgres" {
+  return config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
+}
+
+/** The commit group's linger on the embedded store, which blocks the event loop while it writes. */
+const EMBEDDED_LINGER_MS = 2;
+
 /**
  * Opens the storage a configuration names: `auto` is PostgreSQL when a database
  * URL is set and the embedded store under the data directory otherwise.
  */
 export async function openStorage(config: EngineConfig, now: () => number = Date.now): Promise<Storage> {
-  const kind = config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
-  switch (kind) {
+  switch (storageKind(config)) {
     case "memory":
       return new MemoryStorage();
     case "embedded":
@@ -115,7 +122,8 @@ export async function startNode(
       httpTraceparent: overrides.tracer !== undefined || !denoTracing(),
     })
     : undefined;
-  const commitGroup = new CommitGroup(storage, {}, metrics.commitGroupObserver);
+  const lingerMs = !overrides.storage && storageKind(config) === "embedded" ? EMBEDDED_LINGER_MS : 0;
+  const commitGroup = new CommitGroup(storage, { lingerMs }, metrics.commitGroupObserver);
   const services = realServices({
     databaseUrl: config.databaseUrl,
     log: (line, fields) => log.info(line, fields),

@@ -16,13 +16,21 @@ export interface CommitGroupOptions {
   maxQueue: number;
   /** Flushes in flight at once. */
   maxInFlight: number;
+  /**
+   * How long a free flush slot waits before it takes the queue (ms). 0, the default, flushes at once: right
+   * for a storage reached over a socket, where appends queue up while a flush is in flight. A storage that
+   * blocks the event loop while it writes (the embedded PGlite) sees no other append arrive meanwhile, so
+   * without a pause every flush would carry one append.
+   */
+  lingerMs: number;
 }
 
-/** The defaults: 256 appends a flush, 20,000 queued, 2 flushes in flight. */
+/** The defaults: 256 appends a flush, 20,000 queued, 2 flushes in flight, no linger. */
 export const DEFAULT_COMMIT_GROUP: Readonly<CommitGroupOptions> = Object.freeze({
   maxBatch: 256,
   maxQueue: 20_000,
   maxInFlight: 2,
+  lingerMs: 0,
 });
 
 interface Waiting {
@@ -66,6 +74,7 @@ export class CommitGroup {
   readonly stats: CommitGroupStats = { flushes: 0, appends: 0, maxBatch: 0 };
   #queue: Waiting[] = [];
   #inFlight = 0;
+  #lingering = false;
 
   constructor(
     private readonly storage: Pick<Storage, "appendMany">,
@@ -95,6 +104,19 @@ export class CommitGroup {
   }
 
   #pump(): void {
+    if (this.options.lingerMs > 0 && this.#queue.length < this.options.maxBatch) {
+      if (this.#lingering || this.#inFlight >= this.options.maxInFlight || this.#queue.length === 0) return;
+      this.#lingering = true;
+      setTimeout(() => {
+        this.#lingering = false;
+        this.#drain();
+      }, this.options.lingerMs);
+      return;
+    }
+    this.#drain();
+  }
+
+  #drain(): void {
     while (this.#inFlight < this.options.maxInFlight && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.options.maxBatch);
       this.#inFlight++;

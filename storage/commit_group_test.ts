@@ -79,6 +79,25 @@ Deno.test("commit group: 200 concurrent appends over memory are batched, within 
   for (const id of ids) assertStrictEquals((await memory.getExecution(id))?.lastSeq, 1);
 });
 
+Deno.test("commit group: with a linger, appends arriving one task apart share a flush; without, they do not", async () => {
+  // Appends that arrive in separate tasks, as HTTP requests do after a storage call that blocked the loop.
+  const spaced = async (group: CommitGroup, n: number) => {
+    const pending: Promise<AppendResult>[] = [];
+    for (let i = 0; i < n; i++) {
+      pending.push(group.append(create(`spaced-${crypto.randomUUID()}`)));
+      await tick();
+    }
+    return await Promise.all(pending);
+  };
+  const eager = new ControlledStorage(new MemoryStorage());
+  assert((await spaced(new CommitGroup(eager), 8)).every((r) => r.ok));
+  assertEquals(eager.batches, [1, 1, 1, 1, 1, 1, 1, 1]);
+  const lingering = new ControlledStorage(new MemoryStorage());
+  assert((await spaced(new CommitGroup(lingering, { lingerMs: 50 }), 8)).every((r) => r.ok));
+  assert(lingering.batches.length <= 2, `8 spaced appends took ${lingering.batches.length} flushes`);
+  assertStrictEquals(lingering.batches.reduce((a, b) => a + b, 0), 8);
+});
+
 Deno.test("commit group: each caller gets its own result (a refused append among ok ones)", async () => {
   const memory = new MemoryStorage();
   assertEquals((await memory.append(create("taken"))).ok, true);

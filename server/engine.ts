@@ -55,6 +55,13 @@ export interface EngineLimits {
   sweepIntervalMs: number;
   /** Executions deleted per retention batch. */
   retentionBatch: number;
+  /**
+   * Local nodes run inside the append that starts them until their outputs reach this many bytes of JSON
+   * (one node's output may go over); the rest run after the commit. 0 runs every node after a commit.
+   */
+  localBatchBytes: number;
+  /** ... and for at most this long (clock ms). */
+  localBatchMs: number;
 }
 
 /** The defaults of `EngineLimits`. */
@@ -67,6 +74,8 @@ export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   retentionMs: 7 * 24 * 3_600_000,
   sweepIntervalMs: 5_000,
   retentionBatch: 500,
+  localBatchBytes: 1024 * 1024,
+  localBatchMs: 50,
 });
 
 /** An execution as observers see it. */
@@ -193,15 +202,6 @@ interface AttemptResult {
   outputs?: OutputWrite[];
   bytes: number;
 }
-
-/**
- * Local nodes run inside one pump (one append) until their staged outputs reach this many bytes of JSON; the
- * rest run after the commit, as other nodes do. Bounds the size of one append (with one node's output over).
- */
-const LOCAL_BATCH_BYTES = 1024 * 1024;
-
-/** Local nodes run inside one pump for at most this long (clock ms); the rest run after the commit. */
-const LOCAL_BATCH_MS = 50;
 
 const STORAGE_RETRY_MS = [50, 100, 200, 500, 1000, 2000];
 /** Finished executions kept in memory for reads right after their end: how many, and how long. */
@@ -652,14 +652,15 @@ export class Engine {
           startReady(now);
         }
         // Local nodes started by these events run now, inside this commit: their records and their end
-        // join the same append, and so do the nodes they start. Bounded: at most LOCAL_BATCH_BYTES of output
-        // and LOCAL_BATCH_MS of work, and no further once a command (a cancel, a signal) is waiting; nodes
+        // join the same append, and so do the nodes they start. Bounded: at most `localBatchBytes` of output
+        // and `localBatchMs` of work, and no further once a command (a cancel, a signal) is waiting; nodes
         // with a timeout are left to the ordinary path, where their timer is armed before they run. What is
         // left runs after the commit, as other nodes do (`#react`).
         let stagedBytes = 0;
         const localSince = this.opts.clock.now();
         const within = () =>
-          stagedBytes < LOCAL_BATCH_BYTES && this.opts.clock.now() - localSince < LOCAL_BATCH_MS &&
+          stagedBytes < this.limits.localBatchBytes &&
+          this.opts.clock.now() - localSince < this.limits.localBatchMs &&
           actor.inbox.length === 0 && state.status === "running";
         for (let round = 0; within(); round++) {
           if (round > state.plan.nodes.length) throw new Error("assertion: local nodes did not converge");

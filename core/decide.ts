@@ -9,7 +9,7 @@ import { type ErrorInfo, EVENT_VERSION, type EventBody, type ExecutionEvent } fr
 import type { Json } from "./json.ts";
 import type { PlanEdge, PlanNode } from "./plan.ts";
 import { backoffMs } from "./policy.ts";
-import { evolve, type ExecutionState, nodeDone } from "./state.ts";
+import { type ExecutionState, nodeDone, StateBuilder } from "./state.ts";
 import { pendingTimers } from "./timers.ts";
 
 /** Starts an execution (the first command of every execution). */
@@ -86,10 +86,17 @@ export type Decision =
 
 class Emitter {
   readonly events: ExecutionEvent[] = [];
-  constructor(public state: ExecutionState, readonly now: number) {}
+  readonly #built: StateBuilder;
+  constructor(state: ExecutionState, readonly now: number) {
+    this.#built = new StateBuilder(state);
+  }
+  /** The state after the events emitted so far. */
+  get state(): ExecutionState {
+    return this.#built.state;
+  }
   emit(body: EventBody): void {
     const event = { ...body, v: EVENT_VERSION, seq: this.state.lastSeq + 1, at: this.now } as ExecutionEvent;
-    this.state = evolve(this.state, event);
+    this.#built.add(event);
     this.events.push(event);
   }
 }

@@ -111,64 +111,65 @@ export function nodeDone(status: NodeStatus): boolean {
   return status === "completed" || status === "skipped" || status === "failed" || status === "cancelled";
 }
 
-/** `state` at `seq` with one node patched (one copy of the state, of its node map and of the node). */
-function withNode(
-  state: ExecutionState,
-  seq: number,
-  nodeId: string,
-  patch: Partial<NodeState>,
-): ExecutionState {
-  const node = state.nodes[nodeId];
-  if (!node) throw new Error(`assertion: event names unknown node ${nodeId}`);
-  return { ...state, lastSeq: seq, nodes: { ...state.nodes, [nodeId]: { ...node, ...patch } } };
-}
-
-function endAll(state: ExecutionState, status: ExecutionStatus, at: number, error: ErrorInfo | null) {
-  const nodes: Record<string, NodeState> = {};
-  for (const [id, n] of Object.entries(state.nodes)) {
-    nodes[id] = nodeDone(n.status)
-      ? n
-      : { ...n, status: "cancelled", endedAt: n.startedAt === null ? null : at };
-  }
-  return { ...state, status, endedAt: at, nodes, error };
-}
-
 /**
- * Applies one event. Total over valid histories; throws on an event that cannot
- * follow the state (a corrupt history), since no decider ever emits one.
+ * A state being built: a copy of a state whose node map is the builder's own. Events are applied to it in
+ * place; node objects are never changed, only replaced, since earlier states share them.
  */
-export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionState {
-  if (event.seq !== state.lastSeq + 1) {
+type Draft = { -readonly [K in keyof ExecutionState]: ExecutionState[K] } & {
+  nodes: Record<string, NodeState>;
+};
+
+function draftOf(state: ExecutionState): Draft {
+  return { ...state, nodes: { ...state.nodes } };
+}
+
+function patchNode(draft: Draft, nodeId: string, patch: Partial<NodeState>): void {
+  const node = draft.nodes[nodeId];
+  if (!node) throw new Error(`assertion: event names unknown node ${nodeId}`);
+  draft.nodes[nodeId] = { ...node, ...patch };
+}
+
+function endAll(draft: Draft, status: ExecutionStatus, at: number, error: ErrorInfo | null): void {
+  for (const [id, n] of Object.entries(draft.nodes)) {
+    if (!nodeDone(n.status)) {
+      draft.nodes[id] = { ...n, status: "cancelled", endedAt: n.startedAt === null ? null : at };
+    }
+  }
+  draft.status = status;
+  draft.endedAt = at;
+  draft.error = error;
+}
+
+/** Applies one event to a draft, in place (see `evolve`). */
+function apply(draft: Draft, event: ExecutionEvent): void {
+  if (event.seq !== draft.lastSeq + 1) {
     throw new Error(
-      `assertion: event seq ${event.seq} does not follow ${state.lastSeq} in ${state.executionId}`,
+      `assertion: event seq ${event.seq} does not follow ${draft.lastSeq} in ${draft.executionId}`,
     );
   }
-  const seq = event.seq;
+  draft.lastSeq = event.seq;
   switch (event.type) {
     case "ExecutionStarted":
-      return {
-        ...state,
-        lastSeq: seq,
-        status: "running",
-        input: event.input,
-        idempotencyKey: event.idempotencyKey,
-        startedAt: event.at,
-        timeoutAt: event.timeoutAt,
-      };
+      draft.status = "running";
+      draft.input = event.input;
+      draft.idempotencyKey = event.idempotencyKey;
+      draft.startedAt = event.at;
+      draft.timeoutAt = event.timeoutAt;
+      return;
     case "NodeScheduled":
-      return withNode(state, seq, event.nodeId, { status: "scheduled", retryAt: null });
+      return patchNode(draft, event.nodeId, { status: "scheduled", retryAt: null });
     case "NodeStarted":
-      return withNode(state, seq, event.nodeId, {
+      return patchNode(draft, event.nodeId, {
         status: "running",
         attempts: event.attempt,
-        startedAt: state.nodes[event.nodeId]?.startedAt ?? event.at,
+        startedAt: draft.nodes[event.nodeId]?.startedAt ?? event.at,
         timeoutAt: event.timeoutAt,
         wakeAt: event.wakeAt ?? null,
         awaitSignal: event.awaitSignal ?? null,
         error: null,
       });
     case "NodeSucceeded":
-      return withNode(state, seq, event.nodeId, {
+      return patchNode(draft, event.nodeId, {
         status: "completed",
         endedAt: event.at,
         timeoutAt: null,
@@ -179,7 +180,7 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         handle: event.handle ?? null,
       });
     case "NodeFailed":
-      return withNode(state, seq, event.nodeId, {
+      return patchNode(draft, event.nodeId, {
         status: "failed",
         endedAt: event.at,
         timeoutAt: null,
@@ -188,39 +189,71 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
         error: event.error,
       });
     case "NodeRetryScheduled":
-      return withNode(state, seq, event.nodeId, {
-        status: "waiting_retry",
-        retryAt: event.dueAt,
-        endedAt: null,
-      });
+      return patchNode(draft, event.nodeId, { status: "waiting_retry", retryAt: event.dueAt, endedAt: null });
     case "NodeSkipped":
-      return withNode(state, seq, event.nodeId, { status: "skipped", endedAt: event.at });
+      return patchNode(draft, event.nodeId, { status: "skipped", endedAt: event.at });
     case "TimerFired":
-      return { ...state, lastSeq: seq };
+      return;
     case "SignalReceived":
-      return state.signals.includes(event.name)
-        ? { ...state, lastSeq: seq }
-        : { ...state, lastSeq: seq, signals: [...state.signals, event.name] };
+      if (!draft.signals.includes(event.name)) draft.signals = [...draft.signals, event.name];
+      return;
     case "ExecutionSucceeded":
-      return { ...state, lastSeq: seq, status: "completed", endedAt: event.at };
+      draft.status = "completed";
+      draft.endedAt = event.at;
+      return;
     case "ExecutionFailed":
-      return endAll({ ...state, lastSeq: seq }, "failed", event.at, event.error);
+      return endAll(draft, "failed", event.at, event.error);
     case "ExecutionCancelled":
-      return endAll({ ...state, lastSeq: seq }, "cancelled", event.at, {
-        code: "cancelled",
-        message: event.reason,
-      });
+      return endAll(draft, "cancelled", event.at, { code: "cancelled", message: event.reason });
     case "ExecutionTimedOut":
-      return endAll({ ...state, lastSeq: seq }, "timed_out", event.at, {
+      return endAll(draft, "timed_out", event.at, {
         code: "execution_timeout",
         message: "the execution timed out",
       });
   }
 }
 
+/**
+ * Applies one event. Total over valid histories; throws on an event that cannot
+ * follow the state (a corrupt history), since no decider ever emits one.
+ */
+export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionState {
+  const draft = draftOf(state);
+  apply(draft, event);
+  return draft;
+}
+
+/**
+ * Folds events into a state with one copy of the state (not one per event): the
+ * same result as `events.reduce(evolve, state)`. `StateBuilder` does it one event
+ * at a time.
+ */
+export function evolveAll(state: ExecutionState, events: readonly ExecutionEvent[]): ExecutionState {
+  if (events.length === 0) return state;
+  const draft = draftOf(state);
+  for (const e of events) apply(draft, e);
+  return draft;
+}
+
+/**
+ * Folds events into a state one at a time, copying the state once: `state` is
+ * the fold so far. Hand the result on only when done adding (it is the same
+ * object, changed in place by later `add`s).
+ */
+export class StateBuilder {
+  #draft: Draft | undefined;
+  constructor(private readonly base: ExecutionState) {}
+  /** The state after every event added so far. */
+  get state(): ExecutionState {
+    return this.#draft ?? this.base;
+  }
+  /** Applies one event (see `evolve`). */
+  add(event: ExecutionEvent): void {
+    apply(this.#draft ??= draftOf(this.base), event);
+  }
+}
+
 /** Rebuilds a state from its history. */
 export function replay(executionId: string, plan: Plan, events: readonly ExecutionEvent[]): ExecutionState {
-  let state = initialState(executionId, plan);
-  for (const e of events) state = evolve(state, e);
-  return state;
+  return evolveAll(initialState(executionId, plan), events);
 }

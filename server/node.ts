@@ -162,7 +162,7 @@ export async function startNode(
     (req) => {
       const api = handler.api;
       if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
-      const path = new URL(req.url).pathname;
+      const path = gateway ? "" : new URL(req.url).pathname; // a gateway serves every route
       if (!gateway && !path.startsWith("/health") && path !== "/metrics") {
         return Promise.resolve(
           unavailable("not_a_gateway", "this node has no api-gateway role; call another"),

@@ -7,11 +7,8 @@ import { assert, assertEquals } from "../core/testing.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import type { AppendRequest } from "../storage/storage.ts";
-import { systemClock } from "./clock.ts";
-import { Engine, type EngineLimits } from "./engine.ts";
-import { silentLogger } from "./log.ts";
-import { executorFor } from "./nodes/registry.ts";
-import { realServices } from "./nodes/services.ts";
+import type { EngineLimits } from "./engine.ts";
+import { testEngine } from "./engine_testing.ts";
 import { checkWorkflow } from "./workflows.ts";
 
 type Kind = { type: "transform" | "sink"; nodeType: string; config: Record<string, unknown> };
@@ -75,17 +72,7 @@ class CountingStorage extends MemoryStorage {
 
 async function run(def: WorkflowDefinition, limits: Partial<EngineLimits>) {
   const storage = new CountingStorage();
-  const engine = new Engine({
-    storage,
-    clock: systemClock,
-    newId: () => crypto.randomUUID(),
-    executorFor,
-    services: realServices(),
-    nodeName: "n",
-    log: silentLogger,
-    shardCount: 4,
-    limits: { sweepIntervalMs: 3_600_000, ...limits },
-  });
+  const engine = testEngine(storage, limits, { shardCount: 4 });
   await engine.start();
   try {
     const checked = checkWorkflow(def);

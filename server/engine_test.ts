@@ -9,26 +9,11 @@ import {
   StorageUnavailable,
   type StoredWorkflow,
 } from "../storage/storage.ts";
-import { systemClock } from "./clock.ts";
-import { Engine, type EngineLimits } from "./engine.ts";
-import { silentLogger } from "./log.ts";
-import { executorFor } from "./nodes/registry.ts";
-import { realServices } from "./nodes/services.ts";
-
-const services = realServices();
+import type { Engine, EngineLimits } from "./engine.ts";
+import { testEngine } from "./engine_testing.ts";
 
 function engine(storage: Storage, limits: Partial<EngineLimits> = {}, name = "node-a"): Engine {
-  return new Engine({
-    storage,
-    clock: systemClock,
-    newId: () => crypto.randomUUID(),
-    executorFor,
-    services,
-    nodeName: name,
-    log: silentLogger,
-    shardCount: 8,
-    limits: { sweepIntervalMs: 3_600_000, ...limits },
-  });
+  return testEngine(storage, limits, { nodeName: name });
 }
 
 async function store(storage: Storage, def: unknown): Promise<StoredWorkflow> {

@@ -1,5 +1,5 @@
 /**
- * Expression evaluation (`server/nodes/expression.ts`), the cost that filter, map,
+ * Expression evaluation (`server/executors/expression.ts`), the cost that filter, map,
  * sort and condition nodes pay per record: JSONata itself, and the fast path that
  * simple expressions take (`expression_fast.ts`). Each pair is one group, so
  * `deno bench` prints the ratio.
@@ -12,7 +12,7 @@ import {
   evaluateFast,
   matches,
   matchesFast,
-} from "../server/nodes/expression.ts";
+} from "../server/executors/expression.ts";
 
 const predicate = compileExpression("value > 10");
 const objectPredicate = compileExpression('age >= 18 and country = "NL"');

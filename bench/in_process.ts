@@ -6,9 +6,9 @@
  * @module
  */
 import type { StoredWorkflow } from "../storage/storage.ts";
-import { withTempDatabase } from "../storage/pg_testing.ts";
-import { type RunningNode, startNode } from "../server/node.ts";
-import { checkWorkflow } from "../server/workflows.ts";
+import { withTempDatabase } from "../testing/pg.ts";
+import { type RunningNode, startNode } from "../server/start.ts";
+import { checkWorkflow } from "../server/runtime/workflows.ts";
 
 /** Runs `fn` with the node and the stored workflow; closes the node (and drops the database) after. */
 export async function withInProcessNode(

@@ -21,7 +21,7 @@
  */
 import postgres from "postgres";
 import { parseDuration } from "../core/duration.ts";
-import { TEST_DATABASE_URL } from "../storage/pg_testing.ts";
+import { TEST_DATABASE_URL } from "../testing/pg.ts";
 import { LeanPool } from "./http_client.ts";
 
 /** The three standard workloads. */

@@ -9,8 +9,8 @@
  * @module
  */
 import postgres from "postgres";
-import { startNode } from "../server/node.ts";
-import { TEST_DATABASE_URL, withTempDatabase } from "../storage/pg_testing.ts";
+import { startNode } from "../server/start.ts";
+import { TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";
 import { WORKLOADS } from "./load.ts";
 
 const total = Number(Deno.args[0] ?? 500);

@@ -3,10 +3,10 @@
  * gracefully, crash, restart and time passes; after every step the leader's
  * allocation rounds are carried out as compare-and-set claims in a model ledger
  * (a claim applies only at the shard's current epoch and bumps it), and every
- * live member re-claims the shards it takes up, as `server/cluster.ts` does.
+ * live member re-claims the shards it takes up, as `server/cluster/member.ts` does.
  */
 import fc from "fast-check";
-import { assert, assertEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import {
   allocate,
   type AllocationOptions,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import {
   allocate,
   type AllocationOptions,

@@ -4,7 +4,7 @@
  * completion order. (Invalid graphs are covered by `validate_property_test.ts`.)
  */
 import fc from "fast-check";
-import { assert, assertEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { type Command, decide } from "./decide.ts";
 import { EVENT_VERSION, type ExecutionEvent } from "./events.ts";
 import { compilePlan, type Plan, type PlanEdge } from "./plan.ts";

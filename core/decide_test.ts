@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { type Command, type CompleteNodeCommand, decide, type Decision } from "./decide.ts";
 import { EVENT_VERSION, type ExecutionEvent } from "./events.ts";
 import { compilePlan, type Plan } from "./plan.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { buildAdjacency, findCycle, type GraphEdge, topologicalOrder } from "./graph.ts";
 
 const e = (source: string, target: string): GraphEdge => ({ source, target });

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assertEquals, assertStrictEquals } from "./testing.ts";
+import { assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { MinHeap } from "./heap.ts";
 
 Deno.test("MinHeap: pops in order, ties by insertion with a sequence number (property)", () => {

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals, assertMatch, assertNotEquals, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertMatch, assertNotEquals, assertStrictEquals } from "../testing/assert.ts";
 import { DEFAULT_SHARD_COUNT, executionIdFor, hash128, shardOf } from "./ids.ts";
 
 Deno.test("hash128: 32 hex digits, the same for the same text", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals, assertThrows } from "./testing.ts";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "../testing/assert.ts";
 import { compilePlan, DEFAULT_TARGET_HANDLE } from "./plan.ts";
 import { DEFAULT_RETRY_POLICY } from "./policy.ts";
 import { validateWorkflow } from "./validate.ts";

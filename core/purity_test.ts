@@ -4,7 +4,7 @@
  * core source file (tests and `testing.ts` excepted) and names each violation by
  * `file:line`. It needs read access to `core/` (`deno task test` grants it).
  */
-import { assert, assertEquals } from "./testing.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 
 /** One violation. */
 interface Finding {

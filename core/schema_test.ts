@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "../testing/assert.ts";
 import { checkConfig, type ConfigSchema, type Problem } from "./schema.ts";
 import { findKind } from "./catalog.ts";
 

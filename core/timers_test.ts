@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./testing.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { type Command, decide } from "./decide.ts";
 import { compilePlan, type Plan } from "./plan.ts";
 import { evolve, type ExecutionState, initialState } from "./state.ts";

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "./testing.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
 import { PROBLEM_CODES, validateWorkflow, type ValidationResult } from "./validate.ts";
 import { findCycle, topologicalOrder } from "./graph.ts";
 import type { Problem } from "./schema.ts";

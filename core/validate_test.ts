@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertStrictEquals } from "./testing.ts";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "../testing/assert.ts";
 import { DEFAULT_WORKFLOW_LIMITS, MAX_TIMEOUT_MS, PROBLEM_CODES, validateWorkflow } from "./validate.ts";
 import { conditionSample, largeDag, OLD_ENGINE_SAMPLE_JSON, oldEngineSample } from "./samples.ts";
 import type { Problem } from "./schema.ts";

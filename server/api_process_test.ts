@@ -3,8 +3,8 @@
  * deno.json) on a free port, driven over HTTP, stopped with SIGTERM; and a bad
  * flag refused with one stderr line.
  */
-import { assert, assertEquals } from "../core/testing.ts";
-import { freePort, getJson, nodeOutput, postJson, SAMPLE_WORKFLOW_JSON, sleep } from "./test_server.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { freePort, getJson, nodeOutput, postJson, SAMPLE_WORKFLOW_JSON, sleep } from "../testing/server.ts";
 
 const ROOT = new URL("..", import.meta.url);
 

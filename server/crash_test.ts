@@ -8,8 +8,8 @@
  * collected, and one execution per idempotency key. Run on PostgreSQL (a fresh
  * database) and on the embedded store (a fresh data directory).
  */
-import { assert, assertEquals } from "../core/testing.ts";
-import { pgTest, withTempDatabase } from "../storage/pg_testing.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { pgTest, withTempDatabase } from "../testing/pg.ts";
 import {
   call,
   DELAY_CHAIN_NODES,
@@ -21,7 +21,7 @@ import {
   type ServerProcess,
   sleep,
   spawnServer,
-} from "./process_testing.ts";
+} from "../testing/process.ts";
 
 const SUBMISSIONS = 200;
 const IN_FLIGHT = 20;

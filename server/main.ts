@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, usage } from "./config.ts";
-import { startNode } from "./node.ts";
+import { ConfigError, loadConfig, usage } from "./ops/config.ts";
+import { startNode } from "./start.ts";
 
 if (import.meta.main) {
   let loaded;

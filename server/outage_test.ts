@@ -7,10 +7,10 @@
  * after the restore the node recovers by itself (no restart). Then a short blip
  * under load: every request is answered, and every key ends as one execution.
  */
-import { assert, assertEquals } from "../core/testing.ts";
-import { pgTest, withTempDatabase } from "../storage/pg_testing.ts";
-import { startNode } from "./node.ts";
-import { call, type HttpTarget, pool, type Reply, sleep } from "./process_testing.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { pgTest, withTempDatabase } from "../testing/pg.ts";
+import { startNode } from "./start.ts";
+import { call, type HttpTarget, pool, type Reply, sleep } from "../testing/process.ts";
 
 /** A TCP proxy to one address that can be cut and restored on the same port. */
 class TcpProxy {

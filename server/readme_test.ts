@@ -2,8 +2,8 @@
  * The README's curl walk-through, run as written (against a real node on a free
  * port instead of 8080) with bash and curl.
  */
-import { assert, assertStrictEquals } from "../core/testing.ts";
-import { startNode } from "./node.ts";
+import { assert, assertStrictEquals } from "../testing/assert.ts";
+import { startNode } from "./start.ts";
 
 function walkthrough(readme: string): string {
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);

@@ -34,7 +34,7 @@ export interface Violation {
 }
 
 /**
- * Runtime bugs the simulator found, by tag. Both are fixed (server/engine.ts: a
+ * Runtime bugs the simulator found, by tag. Both are fixed (server/runtime/engine.ts: a
  * refused creation is a duplicate only for `execution_exists`, a stale epoch is
  * `not_owner`; the reload after a sequence conflict catches its errors). The tags
  * stay so that a regression is named in the report; a tagged violation still
@@ -43,9 +43,9 @@ export interface Violation {
 export const KNOWN_ISSUES: Record<string, string> = {
   K1: "Engine.submit acknowledges (created: false) an execution whose creating append was refused " +
     "with stale_epoch: with an Idempotency-Key, every refusal is treated as a duplicate, even when " +
-    "nothing was stored (server/engine.ts, submit → #duplicate)",
+    "nothing was stored (server/runtime/engine.ts, submit → #duplicate)",
   K2: "Engine.#appendRefused calls `void this.#recover(id)` on a sequence conflict; a storage failure " +
-    "inside #recover is an unhandled rejection, which kills a real Deno process (server/engine.ts)",
+    "inside #recover is an unhandled rejection, which kills a real Deno process (server/runtime/engine.ts)",
 };
 
 /** Collects violations; `onViolation` stops the run. */

@@ -1,5 +1,5 @@
 /**
- * One simulated node, assembled like `server/node.ts` assembles a real one —
+ * One simulated node, assembled like `server/start.ts` assembles a real one —
  * storage, commit group, engine, workflow service, cluster member, shard
  * routing, RPC forwarding and the API handler — with the real-world parts
  * replaced: a virtual `Clock` instead of `systemClock`, a `FaultyStorage` view of
@@ -17,15 +17,15 @@ import { ROLES } from "../core/cluster.ts";
 import { CommitGroup } from "../storage/commit_group.ts";
 import type { MemoryNetwork, MemoryTransport } from "../transport/memory.ts";
 import { Rpc } from "../transport/rpc.ts";
-import { createApi } from "../server/api.ts";
-import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "../server/cluster.ts";
-import { Engine } from "../server/engine.ts";
-import { RpcForwarder, serveForwarded } from "../server/forwarding.ts";
-import { silentLogger } from "../server/log.ts";
-import type { Executor, NodeServices } from "../server/nodes/executor.ts";
-import { executorFor } from "../server/nodes/registry.ts";
-import { ShardRouting } from "../server/routing.ts";
-import { WorkflowService } from "../server/workflows.ts";
+import { createApi } from "../server/http/api.ts";
+import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "../server/cluster/member.ts";
+import { Engine } from "../server/runtime/engine.ts";
+import { RpcForwarder, serveForwarded } from "../server/http/forwarding.ts";
+import { silentLogger } from "../server/runtime/logger.ts";
+import type { Executor, NodeServices } from "../server/executors/executor.ts";
+import { executorFor } from "../server/executors/registry.ts";
+import { ShardRouting } from "../server/http/routing.ts";
+import { WorkflowService } from "../server/runtime/workflows.ts";
 import { FaultyStorage, type StorageWorld } from "./faulty_storage.ts";
 import type { Random } from "./random.ts";
 import type { Scheduler, SimClock } from "./scheduler.ts";

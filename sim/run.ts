@@ -10,7 +10,7 @@
 import { hash128 } from "../core/ids.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { MemoryNetwork } from "../transport/memory.ts";
-import { silentLogger } from "../server/log.ts";
+import { silentLogger } from "../server/runtime/logger.ts";
 import { type CostModel, DEFAULT_COST } from "./faulty_storage.ts";
 import { FAULT_KINDS, FaultInjector, type FaultKind, planFaults } from "./faults.ts";
 import { InvariantChecker, type Violation } from "./invariants.ts";

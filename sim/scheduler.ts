@@ -16,7 +16,7 @@
  */
 import { MinHeap } from "../core/heap.ts";
 import { setImmediate } from "node:timers";
-import type { Clock, TimerHandle } from "../server/clock.ts";
+import type { Clock, TimerHandle } from "../server/runtime/clock.ts";
 
 /** The epoch the virtual clock starts at (2025-01-01T00:00:00Z), so times look like real ones. */
 export const SIM_EPOCH = Date.UTC(2025, 0, 1);

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertNotEquals } from "../core/testing.ts";
+import { assert, assertEquals, assertNotEquals } from "../testing/assert.ts";
 import { main } from "./main.ts";
 import { Random } from "./random.ts";
 import { runSimulation } from "./run.ts";

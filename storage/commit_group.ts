@@ -40,7 +40,7 @@ interface Waiting {
 }
 
 /**
- * Told about every flush (server/metrics.ts turns it into the storage latency and batch size metrics). Called
+ * Told about every flush (server/ops/metrics.ts turns it into the storage latency and batch size metrics). Called
  * synchronously; must be cheap and must not throw.
  */
 export interface CommitGroupObserver {

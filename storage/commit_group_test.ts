@@ -1,8 +1,8 @@
 import postgres from "postgres";
-import { assert, assertEquals, assertRejects, assertStrictEquals } from "../core/testing.ts";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/assert.ts";
 import { CommitGroup } from "./commit_group.ts";
 import { MemoryStorage } from "./memory.ts";
-import { pgTest, withTempDatabase } from "./pg_testing.ts";
+import { pgTest, withTempDatabase } from "../testing/pg.ts";
 import { openPostgres } from "./postgres.ts";
 import type { SqlStorage } from "./sql/sql_storage.ts";
 import { type AppendRequest, type AppendResult, type Storage, StorageUnavailable } from "./storage.ts";

@@ -4,8 +4,8 @@
  * share one open store (they use distinct ids and shards), and the lock and
  * reopen cases close and reopen it.
  */
-import { assert, assertEquals, assertRejects, assertStrictEquals } from "../core/testing.ts";
-import { conformance, denoTest } from "./conformance.ts";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/assert.ts";
+import { conformance, denoTest } from "../testing/storage_conformance.ts";
 import { DataDirLocked, lockDataDir, openEmbedded } from "./embedded.ts";
 import type { SqlStorage } from "./sql/sql_storage.ts";
 import type { AppendRequest } from "./storage.ts";

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import postgres from "postgres";
-import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
-import { conformance, type OpenedStorage } from "./conformance.ts";
-import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "./pg_testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
+import { conformance, type OpenedStorage } from "../testing/storage_conformance.ts";
+import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";
 import { openPostgres } from "./postgres.ts";
 import { migrate, MIGRATIONS } from "./sql/migrations.ts";
 import { type AppendRequest, type Fence, StorageUnavailable } from "./storage.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { decodeFrame, type Encoded, takeFrame, utf8Length } from "./frames.ts";
 import { importSecret, newNonce, parseHandshake, prove, timingSafeEqual, verifyProof } from "./handshake.ts";
 

@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertStrictEquals, assertThrows } from "../core/testing.ts";
-import { envelope, transportContract } from "./contract.ts";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "../testing/assert.ts";
+import { envelope, transportContract } from "../testing/transport_contract.ts";
 import { type Decision, MemoryNetwork, type MemoryTransport } from "./memory.ts";
 import type { Envelope } from "./transport.ts";
 

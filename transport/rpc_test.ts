@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
-import { envelope } from "./contract.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
+import { envelope } from "../testing/transport_contract.ts";
 import { MemoryNetwork } from "./memory.ts";
 import { Rpc, type RpcTimers } from "./rpc.ts";
 import type { Envelope } from "./transport.ts";

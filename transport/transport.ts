@@ -7,7 +7,7 @@
  * - `transport/websocket.ts`: WebSocket connections between nodes, authenticated by a shared secret.
  *
  * Like a Kysely dialect, the interface is small and every implementation satisfies the same
- * contract suite (`transport/contract.ts`). `transport/rpc.ts` builds request/response on top.
+ * contract suite (`testing/transport_contract.ts`). `transport/rpc.ts` builds request/response on top.
  *
  * Guarantees common to all implementations:
  * - delivery is asynchronous and at most once (a link failure may lose envelopes in flight);

@@ -1,7 +1,7 @@
-import { assert, assertEquals, assertStrictEquals } from "../core/testing.ts";
-import { delay, envelope, transportContract, waitFor } from "./contract.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
+import { delay, envelope, transportContract, waitFor } from "../testing/transport_contract.ts";
 import { backoffDelay, WebSocketTransport, type WebSocketTransportOptions } from "./websocket.ts";
-import { startProxy } from "./proxy_testing.ts";
+import { startProxy } from "../testing/proxy.ts";
 import { Rpc } from "./rpc.ts";
 import { importSecret, prove } from "./handshake.ts";
 

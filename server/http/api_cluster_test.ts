@@ -1,0 +1,234 @@
+/**
+ * The cluster routes over real HTTP against a standalone node, which runs a
+ * cluster of one: stats, the shard map, execution and workflow locations, and
+ * the cluster event log.
+ */
+import { ROLES } from "../../core/cluster.ts";
+import { shardOf } from "../../core/ids.ts";
+import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
+import type { RunningNode } from "../start.ts";
+import {
+  assertApiError,
+  chain,
+  createWorkflow,
+  execute,
+  getJson,
+  n,
+  postJson,
+  sleep,
+  waitForExecution,
+  withNode,
+} from "../../testing/server.ts";
+
+const SHARDS = 128;
+
+/** A workflow that stays running until it is sent the signal `go`. */
+const waiting = (id: string) =>
+  chain(
+    id,
+    n("src", "source/memory.collection", { data: [1] }),
+    n("w", "control/signal.wait", { name: "go" }),
+    n("out", "sink/memory.collect"),
+  );
+
+/** Starts an execution that keeps running; returns its id. */
+async function startWaiting(node: RunningNode, workflowId: string): Promise<string> {
+  const r = await execute(node, workflowId, { wait: 0 });
+  assertEquals(r.status, 202, r.text);
+  return r.body.executionId;
+}
+
+/** Waits until the node's last cluster snapshot agrees with storage (the take-up re-claim is seen). */
+async function settled(node: RunningNode): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  for (;;) {
+    const rows = await node.storage.getShards();
+    const snap = node.cluster.snapshot.shards;
+    if (rows.length === SHARDS && rows.every((r) => snap[r.shard]?.epoch === r.epoch)) return;
+    if (Date.now() > deadline) throw new Error("the cluster snapshot never caught up with storage");
+    await sleep(20);
+  }
+}
+
+Deno.test("cluster api: /api/v1/cluster/stats shows one member, up, leading, with every shard", async () => {
+  await withNode(async (node) => {
+    const self = node.cluster.opts.nodeId;
+    const r = await getJson(node, "/api/v1/cluster/stats");
+    assertEquals(r.status, 200, r.text);
+    assertStrictEquals(r.body.clusterName, "flowmesh");
+    assertStrictEquals(r.body.nodeCount, 1);
+    assertStrictEquals(r.body.leader, self);
+    assertStrictEquals(r.body.selfId, self);
+    assertEquals(r.body.selfRoles, [...ROLES]);
+    assertStrictEquals(r.body.selfAddress, node.url.slice("http://".length));
+    assertStrictEquals(r.body.members.length, 1);
+    const [m] = r.body.members;
+    assertEquals(
+      { id: m.id, status: m.status, roles: m.roles, httpAddress: m.httpAddress, shardCount: m.shardCount },
+      {
+        id: self,
+        status: "up",
+        roles: [...ROLES],
+        httpAddress: node.url.slice("http://".length),
+        shardCount: SHARDS,
+      },
+    );
+    assertStrictEquals(m.liveExecutions, 0);
+    assertStrictEquals(typeof m.lastHeartbeat, "number");
+    assert(m.lastHeartbeat <= Date.now());
+    assertEquals(r.body.sharding, {
+      totalShards: SHARDS,
+      activeShards: SHARDS,
+      totalEntities: 0,
+      selfShards: SHARDS,
+      selfLiveExecutions: 0,
+      selfStatus: "up",
+    });
+    assertStrictEquals(typeof r.body.at, "number");
+  });
+});
+
+Deno.test("cluster api: /api/v1/cluster/shards lists every shard here; entityCount counts running executions", async () => {
+  await withNode(async (node) => {
+    const self = node.cluster.opts.nodeId;
+    await settled(node);
+    const r = await getJson(node, "/api/v1/cluster/shards");
+    assertEquals(r.status, 200, r.text);
+    assertStrictEquals(r.body.entityType, "execution");
+    assertStrictEquals(r.body.totalShards, SHARDS);
+    assertStrictEquals(r.body.activeShards, SHARDS);
+    assertEquals(r.body.shards.map((s: { shardId: number }) => s.shardId), [...Array(SHARDS).keys()]);
+    const epochs = new Map((await node.storage.getShards()).map((s) => [s.shard, s.epoch]));
+    for (const s of r.body.shards) {
+      assertStrictEquals(s.location, self);
+      assert(s.epoch >= 1, `shard ${s.shardId} at epoch ${s.epoch}`);
+      assertStrictEquals(s.epoch, epochs.get(s.shardId));
+      assertStrictEquals(node.engine.ownedShards.get(s.shardId), s.epoch);
+      assertStrictEquals(s.entityCount, 0);
+    }
+
+    await createWorkflow(node, waiting("wf-held"));
+    const id = await startWaiting(node, "wf-held");
+    const shard = shardOf(id, SHARDS);
+    const held = await getJson(node, "/api/v1/cluster/shards");
+    for (const s of held.body.shards) assertStrictEquals(s.entityCount, s.shardId === shard ? 1 : 0);
+    const stats = await getJson(node, "/api/v1/cluster/stats");
+    assertStrictEquals(stats.body.sharding.totalEntities, 1);
+    assertStrictEquals(stats.body.sharding.selfLiveExecutions, 1);
+    assertStrictEquals(stats.body.members[0].liveExecutions, 1);
+
+    // Once it ends it no longer counts.
+    assertEquals((await postJson(node, `/api/v1/executions/${id}/signals/go`, {})).status, 200);
+    await waitForExecution(node, id, (v) => v.status === "completed");
+    const after = await getJson(node, "/api/v1/cluster/shards");
+    assert(after.body.shards.every((s: { entityCount: number }) => s.entityCount === 0));
+  });
+});
+
+Deno.test("cluster api: location of an execution and of a workflow's latest execution", async () => {
+  await withNode(async (node) => {
+    const self = node.cluster.opts.nodeId;
+    await settled(node);
+    await createWorkflow(node, waiting("wf-where"));
+    // No execution yet: 404; unknown workflow: 404.
+    assertApiError(
+      await getJson(node, "/api/v1/cluster/workflow/wf-where/location"),
+      404,
+      "execution_not_found",
+    );
+    assertApiError(await getJson(node, "/api/v1/cluster/workflow/nope/location"), 404, "workflow_not_found");
+
+    const first = await startWaiting(node, "wf-where");
+    const r = await getJson(node, `/api/v1/cluster/executions/${first}/location`);
+    assertEquals(r.status, 200, r.text);
+    const shard = shardOf(first, SHARDS);
+    assertEquals(r.body, {
+      executionId: first,
+      shardId: shard,
+      owner: self,
+      nodeAddress: node.url.slice("http://".length),
+      epoch: node.engine.ownedShards.get(shard),
+    });
+    assertStrictEquals((await node.storage.getExecution(first))?.shard, shard);
+
+    assertApiError(
+      await getJson(node, "/api/v1/cluster/executions/ex-does-not-exist/location"),
+      404,
+      "execution_not_found",
+    );
+
+    const w1 = await getJson(node, "/api/v1/cluster/workflow/wf-where/location");
+    assertEquals(w1.status, 200, w1.text);
+    assertEquals(w1.body, { workflowId: "wf-where", ...r.body });
+
+    await sleep(5); // a later start time
+    const second = await startWaiting(node, "wf-where");
+    const w2 = await getJson(node, "/api/v1/cluster/workflow/wf-where/location");
+    assertStrictEquals(w2.body.workflowId, "wf-where");
+    assertStrictEquals(w2.body.executionId, second);
+    assertStrictEquals(w2.body.shardId, shardOf(second, SHARDS));
+    assertStrictEquals(w2.body.owner, self);
+
+    for (const id of [first, second]) {
+      assertEquals((await postJson(node, `/api/v1/executions/${id}/signals/go`, {})).status, 200);
+      await waitForExecution(node, id, (v) => v.status === "completed");
+    }
+    // Ended executions still have a location.
+    assertStrictEquals((await getJson(node, `/api/v1/cluster/executions/${first}/location`)).status, 200);
+  });
+});
+
+Deno.test("cluster api: /api/v1/events lists the cluster log newest first, by type, limited", async () => {
+  await withNode(async (node) => {
+    const self = node.cluster.opts.nodeId;
+    const all = await getJson(node, "/api/v1/events?limit=1000");
+    assertEquals(all.status, 200, all.text);
+    const events = all.body.events as {
+      at: number;
+      type: string;
+      node: string;
+      details: Record<string, unknown>;
+    }[];
+    const types = new Set(events.map((e) => e.type));
+    for (const t of ["shard_started", "shard_rebalance", "member_event", "leader_changed"]) {
+      assert(types.has(t), t);
+    }
+    for (let i = 1; i < events.length; i++) assert(events[i - 1].at >= events[i].at, "newest first");
+    assert(events.every((e) => e.node === self));
+
+    const started = await getJson(node, "/api/v1/events?type=shard_started&limit=1000");
+    assertEquals(started.status, 200);
+    assertStrictEquals(started.body.events.length, SHARDS);
+    assert(started.body.events.every((e: { type: string }) => e.type === "shard_started"));
+    assertEquals(
+      started.body.events.map((e: { details: { shard: number } }) => e.details.shard).sort((
+        a: number,
+        b: number,
+      ) => a - b),
+      [...Array(SHARDS).keys()],
+    );
+    for (const e of started.body.events) {
+      assert(e.details.epoch >= 1);
+      assertStrictEquals(e.details.recovered, 0);
+      assertStrictEquals(typeof e.details.recoveryMs, "number");
+    }
+    const leader = await getJson(node, "/api/v1/events?type=leader_changed");
+    assertEquals(leader.body.events.map((e: { details: unknown }) => e.details), [{ from: null, to: self }]);
+    const joined = await getJson(node, "/api/v1/events?type=member_event");
+    assertEquals(joined.body.events.at(-1).details, { member: self, event: "joined", roles: [...ROLES] });
+
+    const five = await getJson(node, "/api/v1/events?limit=5");
+    assertEquals(five.body.events, events.slice(0, 5));
+    const two = await getJson(node, "/api/v1/events?type=shard_started&limit=2");
+    assertEquals(two.body.events, started.body.events.slice(0, 2));
+    // The default limit is 100.
+    assertStrictEquals(
+      (await getJson(node, "/api/v1/events")).body.events.length,
+      Math.min(100, events.length),
+    );
+    assertEquals((await getJson(node, "/api/v1/events?type=no_such_type")).body.events, []);
+    for (const bad of ["0", "1001", "x", "-1"]) {
+      assertApiError(await getJson(node, `/api/v1/events?limit=${bad}`), 400, "invalid_parameter");
+    }
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Workflow definitions: validation (the core's, plus expression syntax), content
+ * hashes, and versioned create/update/delete over storage with the API's
+ * semantics (identical re-post 200, different definition 409, PUT a new version).
+ *
+ * @module
+ */
+import { findKind } from "../../core/catalog.ts";
+import { hash128 } from "../../core/ids.ts";
+import { canonicalJson } from "../../core/json.ts";
+import type { Problem } from "../../core/schema.ts";
+import { validateWorkflow } from "../../core/validate.ts";
+import type { WorkflowDefinition } from "../../core/workflow.ts";
+import type { Storage, StoredWorkflow } from "../../storage/storage.ts";
+import { BoundedCache } from "../../core/cache.ts";
+import { validateExpression } from "../executors/expression.ts";
+
+/** A definition that passed every check, with its content hash. */
+export interface CheckedWorkflow {
+  definition: WorkflowDefinition;
+  hash: string;
+}
+
+/** The outcome of a write. */
+export type WorkflowWrite =
+  | { ok: true; status: "created" | "updated" | "unchanged"; workflow: StoredWorkflow }
+  | { ok: false; code: "validation_failed"; problems: Problem[] }
+  | { ok: false; code: "workflow_exists"; current: StoredWorkflow }
+  | { ok: false; code: "workflow_not_found" }
+  | { ok: false; code: "id_mismatch"; message: string }
+  | { ok: false; code: "workflow_conflict" };
+
+/**
+ * Expression fields that do not parse, as problems with their paths. Works on
+ * the raw input, so these problems are reported together with the structural ones.
+ */
+function expressionProblems(input: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const nodes = (input as { nodes?: unknown } | null)?.nodes;
+  if (!Array.isArray(nodes)) return problems;
+  nodes.forEach((node: unknown, i) => {
+    if (!node || typeof node !== "object") return;
+    const { type, nodeType, config } = node as { type?: unknown; nodeType?: unknown; config?: unknown };
+    const kind = typeof type === "string" && typeof nodeType === "string"
+      ? findKind(type, nodeType)
+      : undefined;
+    if (!kind || !config || typeof config !== "object") return;
+    const values = config as Record<string, unknown>;
+    const check = (text: unknown, path: string) => {
+      if (typeof text !== "string" || text === "") return;
+      const error = validateExpression(text);
+      if (error) problems.push({ path, code: "expression_invalid", message: error });
+    };
+    for (const [key, spec] of Object.entries(kind.config)) {
+      if (spec.expression) check(values[key], `$.nodes[${i}].config.${key}`);
+    }
+    if (kind.nodeType === "map" && values.fields && typeof values.fields === "object") {
+      for (const [field, expr] of Object.entries(values.fields as Record<string, unknown>)) {
+        const path = `$.nodes[${i}].config.fields.${field}`;
+        if (typeof expr !== "string") {
+          problems.push({
+            path,
+            code: "config_type",
+            message: `field ${field} must be an expression string`,
+          });
+        } else check(expr, path);
+      }
+    }
+  });
+  return problems;
+}
+
+/** Validates a posted definition completely; on success returns it normalised with its hash. */
+export function checkWorkflow(input: unknown): { ok: true; value: CheckedWorkflow } | {
+  ok: false;
+  problems: Problem[];
+} {
+  const result = validateWorkflow(input);
+  const expressions = result.ok || !result.problems.some((p) => p.code === "too_large")
+    ? expressionProblems(input)
+    : [];
+  if (!result.ok) return { ok: false, problems: [...result.problems, ...expressions] };
+  if (expressions.length > 0) return { ok: false, problems: expressions };
+  return { ok: true, value: { definition: result.workflow, hash: hash128(canonicalJson(result.workflow)) } };
+}
+
+/** Workflows whose latest version `latestForExecute` keeps in memory. */
+const LATEST_CACHE = 1_000;
+
+/** Workflow definitions over a storage. */
+export class WorkflowService {
+  #latest = new BoundedCache<string, StoredWorkflow>(LATEST_CACHE);
+
+  constructor(private readonly storage: Storage, private readonly now: () => number) {}
+
+  /**
+   * The latest version to start an execution of, from memory when this node read it before. It may be stale
+   * (another node updated or deleted the workflow): the execution's creating append is made with
+   * `requireLatestVersion`, and a `workflow_changed` refusal calls {@link forgetLatest} and asks again.
+   */
+  async latestForExecute(id: string): Promise<StoredWorkflow | undefined> {
+    const cached = this.#latest.get(id);
+    if (cached) return cached;
+    const w = await this.storage.getWorkflow(id);
+    if (w) this.#latest.set(id, w);
+    return w;
+  }
+
+  /** Drops the cached latest version of `id` (it changed). */
+  forgetLatest(id: string): void {
+    this.#latest.delete(id);
+  }
+
+  /** POST: creates version 1 (or the next one after a delete); identical re-post is `unchanged`. */
+  async create(input: unknown): Promise<WorkflowWrite> {
+    const checked = checkWorkflow(input);
+    if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
+    const { definition, hash } = checked.value;
+    for (let tries = 0; tries < 3; tries++) {
+      const current = await this.storage.getWorkflow(definition.id);
+      if (current) {
+        return current.hash === hash
+          ? { ok: true, status: "unchanged", workflow: current }
+          : { ok: false, code: "workflow_exists", current };
+      }
+      const expected = await this.storage.latestVersion(definition.id);
+      const put = await this.storage.putWorkflow(definition, hash, expected, this.now());
+      if (put.ok) {
+        this.forgetLatest(definition.id);
+        return { ok: true, status: "created", workflow: put.workflow };
+      }
+    }
+    const current = await this.storage.getWorkflow(definition.id);
+    return current
+      ? { ok: false, code: "workflow_exists", current }
+      : { ok: false, code: "workflow_not_found" };
+  }
+
+  /** PUT: stores a new version of an existing workflow; running executions keep theirs. */
+  async update(id: string, input: unknown): Promise<WorkflowWrite> {
+    if (input && typeof input === "object" && !Array.isArray(input)) {
+      const bodyId = (input as Record<string, unknown>).id;
+      if (bodyId === undefined) input = { ...input, id };
+      else if (bodyId !== id) {
+        return {
+          ok: false,
+          code: "id_mismatch",
+          message: `the body's id ${JSON.stringify(bodyId)} is not ${id}`,
+        };
+      }
+    }
+    const checked = checkWorkflow(input);
+    if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
+    const { definition, hash } = checked.value;
+    for (let tries = 0; tries < 5; tries++) {
+      const current = await this.storage.getWorkflow(id);
+      if (!current) return { ok: false, code: "workflow_not_found" };
+      if (current.hash === hash) return { ok: true, status: "unchanged", workflow: current };
+      const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
+      if (put.ok) {
+        this.forgetLatest(id);
+        return { ok: true, status: "updated", workflow: put.workflow };
+      }
+    }
+    return { ok: false, code: "workflow_conflict" };
+  }
+
+  get(id: string, version?: number): Promise<StoredWorkflow | undefined> {
+    return this.storage.getWorkflow(id, version);
+  }
+
+  list(limit: number, cursor: string | null) {
+    return this.storage.listWorkflows(limit, cursor);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.storage.deleteWorkflow(id, this.now());
+    this.forgetLatest(id);
+    return deleted;
+  }
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import { CATALOG } from "../../core/catalog.ts";
-import { executionIdFor, hash128, shardOf } from "../../core/ids.ts";
+import { hash128, shardOf } from "../../core/ids.ts";
 import { canonicalJson, type Json } from "../../core/json.ts";
 import type { ExecutionStatus } from "../../core/state.ts";
 import type { ExecutionView } from "../../core/view.ts";
@@ -381,7 +381,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     }
     const forwarded = isForwarded(req);
     const executionId = (forwarded ? req.headers.get(EXECUTION_ID_HEADER) : null) ??
-      (key !== undefined ? executionIdFor(params.id, key) : `ex-${crypto.randomUUID()}`);
+      engine.newExecutionId(params.id, key);
     const request = forwardedRequest(req, url, text, { [EXECUTION_ID_HEADER]: executionId });
     return await routing.route(
       shardOf(executionId, engine.shardCount),

@@ -426,6 +426,16 @@ export class Engine {
   }
 
   /**
+   * The id of a new execution of `workflowId`: derived from its idempotency key when it has one (so a retry
+   * finds the same execution, on whichever member it lands), else fresh. The one place an id is made.
+   */
+  newExecutionId(workflowId: string, idempotencyKey?: string): string {
+    return idempotencyKey !== undefined
+      ? executionIdFor(workflowId, idempotencyKey)
+      : `ex-${this.opts.newId()}`;
+  }
+
+  /**
    * Starts an execution of a stored workflow version. Acknowledged (resolved ok)
    * only once its first events are in storage. With an idempotency key, the same
    * key returns the same execution (`created: false`).
@@ -435,10 +445,7 @@ export class Engine {
     sub: Submission,
   ): Promise<Result<{ executionId: string; created: boolean }>> {
     if (!this.ready) return { ok: false, error: { code: "overloaded", message: "the engine is not ready" } };
-    const executionId = sub.executionId ??
-      (sub.idempotencyKey !== undefined
-        ? executionIdFor(workflow.id, sub.idempotencyKey)
-        : `ex-${this.opts.newId()}`);
+    const executionId = sub.executionId ?? this.newExecutionId(workflow.id, sub.idempotencyKey);
     // A duplicate still live here is answered at once; one stored already is caught by the creating
     // append (`execution_exists`), so a first submission costs no extra read.
     const live = this.#actors.get(executionId);

@@ -7,7 +7,7 @@
  */
 import { type ErrorInfo, EVENT_VERSION, type EventBody, type ExecutionEvent } from "./events.ts";
 import type { Json } from "./json.ts";
-import type { PlanEdge, PlanNode } from "./plan.ts";
+import { type PlanEdge, type PlanNode, planNode } from "./plan.ts";
 import { backoffMs } from "./policy.ts";
 import { type ExecutionState, nodeDone, StateBuilder } from "./state.ts";
 import { pendingTimers } from "./timers.ts";
@@ -122,7 +122,7 @@ function advance(e: Emitter, from: readonly PlanNode[]): void {
   while (work.length > 0) {
     const node = work.shift()!;
     for (const edge of node.children) {
-      const child = plan.byId.get(edge.target)!;
+      const child = planNode(plan, edge.target);
       if (e.state.nodes[child.id].status !== "pending") continue;
       if (!child.parents.every((p) => nodeDone(e.state.nodes[p.source].status))) continue;
       if (child.parents.some((p) => edgeLive(e.state, p))) {
@@ -193,7 +193,7 @@ function fireTimer(e: Emitter, timerId: string): void {
     e.emit({ type: "ExecutionTimedOut" });
     return;
   }
-  const node = e.state.plan.byId.get(timer.nodeId!)!;
+  const node = planNode(e.state.plan, timer.nodeId!);
   const attempt = e.state.nodes[node.id].attempts;
   switch (timer.kind) {
     case "retry":

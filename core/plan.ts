@@ -109,3 +109,23 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
     signals,
   };
 }
+
+/**
+ * The node `nodeId` of `plan`, asserted to exist: for ids the plan itself or its committed events produced,
+ * where a miss is a broken invariant (the caller's own lookups of user input use `plan.byId.get`).
+ *
+ * @example
+ * ```ts
+ * import { compilePlan, planNode } from "./plan.ts";
+ * import { oldEngineSample } from "./samples.ts";
+ * const plan = compilePlan(oldEngineSample(), 1);
+ * if (planNode(plan, plan.nodes[0].id) !== plan.nodes[0]) throw new Error("the same node");
+ * ```
+ */
+export function planNode(plan: Plan, nodeId: string): PlanNode {
+  const node = plan.byId.get(nodeId);
+  if (node === undefined) {
+    throw new Error(`assertion: node ${nodeId} is not in ${plan.workflowId}@${plan.version}`);
+  }
+  return node;
+}

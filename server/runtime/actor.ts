@@ -1,0 +1,73 @@
+/**
+ * One live execution: its committed state, its inbox of commands, and what runs for it (attempts in flight,
+ * armed timers, cached outputs, callers waiting for its end). The pump (`pump.ts`) is the only writer of its
+ * state; everything else reads it.
+ *
+ * @module
+ */
+import type { Command, Decision } from "../../core/decide.ts";
+import type { Json } from "../../core/json.ts";
+import type { ExecutionState } from "../../core/state.ts";
+import type { Fence, OutputWrite } from "../../storage/storage.ts";
+import type { EngineError } from "./options.ts";
+
+/** A decision, or an engine error (the append was refused, the actor retired). */
+export type Outcome = Decision | { ok: false; error: EngineError };
+
+/** A command waiting in an actor's inbox, with whoever waits for its outcome. */
+export interface Pending {
+  command: Command;
+  /** Records to store with the command's events (a completed attempt's output). */
+  outputs?: OutputWrite[];
+  resolve?: (d: Outcome) => void;
+  reject?: (e: unknown) => void;
+}
+
+/** A finished attempt: the command it becomes, the records to store, and their size as JSON. */
+export interface AttemptResult extends Pending {
+  bytes: number;
+}
+
+/** What the submission that creates an execution here asks of its first append. */
+export interface Creation {
+  /** A hash of the request, stored with the idempotency key. */
+  requestHash: string | undefined;
+  /** The workflow version must still be the latest (`AppendRequest.requireLatestVersion`). */
+  requireLatestVersion: boolean;
+}
+
+/** A live execution. Collections are created on first use: an idle execution should cost little memory. */
+export class ExecutionActor {
+  inbox: Pending[] = [];
+  busy = false;
+  /** Appends that threw in a row (the retry back-off). */
+  failures = 0;
+  /** Attempts running, by `${nodeId}#${attempt}`. */
+  inflight: Map<string, AbortController> | undefined = undefined;
+  /** Timers armed in the timer queue. */
+  armed: Set<string> | undefined = undefined;
+  /** Outputs by ref, committed (a cache of storage). */
+  outputs: Map<string, Json[]> | undefined = undefined;
+  /** Callers of `Engine.wait`, woken when it ends or leaves. */
+  waiters: Set<() => void> | undefined = undefined;
+  /** The observer's handle of this execution (see `EngineObserver.executionStarted`). */
+  observed: unknown = undefined;
+  /** Whether the observer was told it started and not yet that it ended or was released. */
+  observing = false;
+  /** Aborts the local attempt running inside the pump, if any (the actor retires, the engine stops). */
+  localAbort: AbortController | undefined = undefined;
+  /** The submission that creates it here: the decision on its first append. */
+  creation: Promise<Outcome> | undefined = undefined;
+
+  constructor(
+    public state: ExecutionState,
+    readonly fence: Fence,
+    /** Set when a submission creates it here; read by its first append only. */
+    readonly creating?: Creation,
+  ) {}
+
+  /** The execution's id. */
+  get id(): string {
+    return this.state.executionId;
+  }
+}

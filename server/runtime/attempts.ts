@@ -1,0 +1,231 @@
+/**
+ * Node attempts: running a node's executor on an execution's state with its inputs, bounded by attempt slots,
+ * and turning its end into a command (with the records to store).
+ *
+ * @module
+ */
+import { edgeLive } from "../../core/decide.ts";
+import type { Json } from "../../core/json.ts";
+import { type PlanNode, planNode } from "../../core/plan.ts";
+import type { ExecutionState } from "../../core/state.ts";
+import type { Storage } from "../../storage/storage.ts";
+import { type NodeContext, NodeError, type NodeInputs } from "../executors/executor.ts";
+import { enforceLimits } from "../executors/limits.ts";
+import type { AttemptResult, ExecutionActor } from "./actor.ts";
+import type { LiveExecutions } from "./live.ts";
+import { type AttemptOutcome, kindOf, type Observation } from "./observer.ts";
+import type { EngineLimits, EngineOptions } from "./options.ts";
+
+/** What attempts need. */
+export interface AttemptDeps {
+  opts: Pick<EngineOptions, "executorFor" | "services">;
+  storage: Pick<Storage, "getOutput">;
+  limits: EngineLimits;
+  live: LiveExecutions;
+  observation: Observation;
+  /** Hands a finished attempt's result to its actor's inbox. */
+  deliver: (executionId: string, actor: ExecutionActor, result: AttemptResult) => void;
+}
+
+/** Runs attempts, at most `limits.maxConcurrentAttempts` at once (local ones run inside the pump, unbounded). */
+export class AttemptRunner {
+  #slots: number;
+  #queue: (() => void)[] = [];
+
+  constructor(private readonly deps: AttemptDeps) {
+    this.#slots = deps.limits.maxConcurrentAttempts;
+  }
+
+  /**
+   * Runs an attempt in the background once a slot is free, and delivers its result unless it was aborted or
+   * the actor retired meanwhile.
+   */
+  async start(
+    executionId: string,
+    actor: ExecutionActor,
+    node: PlanNode,
+    attempt: number,
+    controller: AbortController,
+  ): Promise<void> {
+    await this.#acquireSlot();
+    let result: AttemptResult;
+    try {
+      if (controller.signal.aborted) return;
+      result = await this.run(executionId, actor, actor.state, node, attempt, controller.signal);
+    } finally {
+      this.#releaseSlot();
+    }
+    if (controller.signal.aborted || this.deps.live.actors.get(executionId) !== actor) return;
+    // The attempt stays in `inflight` until its result is decided: `react` drops it once the node is no
+    // longer running it. Dropping it here let a `react` of another append (while this result waits in
+    // the inbox) see the node still running without an attempt in flight and run the attempt again.
+    this.deps.deliver(executionId, actor, result);
+  }
+
+  async #acquireSlot(): Promise<void> {
+    if (this.#slots > 0) {
+      this.#slots--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#queue.push(resolve));
+  }
+
+  #releaseSlot(): void {
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#slots++;
+  }
+
+  /**
+   * Runs one attempt of a node's executor on `state` and turns its end into a command (with the records to
+   * store). `staged` holds outputs not committed yet (local nodes run inside one pump).
+   */
+  async run(
+    executionId: string,
+    actor: ExecutionActor,
+    state: ExecutionState,
+    node: PlanNode,
+    attempt: number,
+    signal: AbortSignal,
+    staged?: ReadonlyMap<string, Json[]>,
+  ): Promise<AttemptResult> {
+    const obs = this.deps.observation.observer;
+    const kind = obs ? kindOf(node) : "";
+    let observed: unknown = undefined;
+    let startedAt = -1;
+    let outcome: AttemptOutcome = "failed";
+    let result: AttemptResult;
+    try {
+      if (obs) {
+        observed = obs.attemptStarted?.(kind, { executionId, nodeId: node.id, attempt }, actor.observed);
+        startedAt = performance.now();
+      }
+      const executor = this.deps.opts.executorFor(node.type, node.nodeType);
+      if (!executor) {
+        throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
+      }
+      const inputs = await this.#inputsOf(state, actor, node, staged);
+      const context = this.#context(executionId, state, node, attempt, inputs, signal);
+      const traceparent = obs?.traceparent?.(observed);
+      if (traceparent !== undefined) context.traceparent = traceparent;
+      const out = await (obs?.runAttempt
+        ? obs.runAttempt(observed, () => executor(context))
+        : executor(context));
+      const { maxRecords, maxBytes } = this.deps.limits;
+      const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
+      if (node.behaviour === "condition" && out.handle !== "true" && out.handle !== "false") {
+        throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
+      }
+      const ref = `${node.id}@${attempt}`;
+      result = {
+        command: {
+          type: "CompleteNode",
+          nodeId: node.id,
+          attempt,
+          outputRef: ref,
+          recordsProcessed: out.recordsProcessed ??
+            (node.type === "source" ? out.records.length : inputs.records.length),
+          recordsEmitted: out.records.length,
+          ...(out.handle === undefined ? {} : { handle: out.handle }),
+        },
+        outputs: [{ ref, records: out.records }],
+        bytes,
+      };
+      outcome = "completed";
+    } catch (err) {
+      result = failed(node, attempt, err);
+    }
+    if (startedAt >= 0) {
+      obs!.attemptEnded?.(
+        kind,
+        signal.aborted ? "aborted" : outcome,
+        performance.now() - startedAt,
+        observed,
+      );
+    }
+    return result;
+  }
+
+  /** What an executor is handed. */
+  #context(
+    executionId: string,
+    state: ExecutionState,
+    node: PlanNode,
+    attempt: number,
+    inputs: NodeInputs,
+    signal: AbortSignal,
+  ): NodeContext {
+    return {
+      executionId,
+      workflowId: state.plan.workflowId,
+      nodeId: node.id,
+      attempt,
+      idempotencyKey: `${executionId}:${node.id}`,
+      config: node.config,
+      inputs,
+      executionInput: state.input,
+      limits: { maxRecords: this.deps.limits.maxRecords, maxBytes: this.deps.limits.maxBytes },
+      signal,
+      services: this.deps.opts.services,
+    };
+  }
+
+  async #inputsOf(
+    state: ExecutionState,
+    actor: ExecutionActor | undefined,
+    node: PlanNode,
+    staged?: ReadonlyMap<string, Json[]>,
+  ): Promise<NodeInputs> {
+    if (node.parents.length === 1) {
+      // One parent (a chain): its records are the input as they are, not copied (records are immutable).
+      const edge = node.parents[0];
+      if (!edgeLive(state, edge)) return { records: [], byParent: {}, byHandle: {} };
+      const records = await this.outputOf(state, actor, planNode(state.plan, edge.source), staged);
+      return { records, byParent: { [edge.source]: records }, byHandle: { [edge.targetHandle]: records } };
+    }
+    const inputs: NodeInputs = { records: [], byParent: {}, byHandle: {} };
+    for (const edge of node.parents) {
+      if (!edgeLive(state, edge)) continue;
+      const records = await this.outputOf(state, actor, planNode(state.plan, edge.source), staged);
+      for (const r of records) inputs.records.push(r);
+      (inputs.byParent[edge.source] ??= []).push(...records);
+      (inputs.byHandle[edge.targetHandle] ??= []).push(...records);
+    }
+    return inputs;
+  }
+
+  /**
+   * The records a completed node emitted (a pass-through node's are its inputs): staged in this pump, cached
+   * on the actor, or read from storage (and cached).
+   */
+  async outputOf(
+    state: ExecutionState,
+    actor: ExecutionActor | undefined,
+    node: PlanNode,
+    staged?: ReadonlyMap<string, Json[]>,
+  ): Promise<Json[]> {
+    const ref = state.nodes[node.id].outputRef;
+    if (ref === null) return (await this.#inputsOf(state, actor, node, staged)).records;
+    const cached = staged?.get(ref) ?? actor?.outputs?.get(ref);
+    if (cached) return cached;
+    const stored = await this.deps.storage.getOutput(state.executionId, ref);
+    if (!stored) throw new Error(`assertion: output ${ref} of ${state.executionId} is missing`);
+    if (actor) (actor.outputs ??= new Map()).set(ref, stored);
+    return stored;
+  }
+}
+
+/** The command of an attempt that threw: a `NodeError` says its code and whether a retry may help. */
+function failed(node: PlanNode, attempt: number, err: unknown): AttemptResult {
+  const e = err instanceof NodeError ? err : undefined;
+  return {
+    command: {
+      type: "FailNode",
+      nodeId: node.id,
+      attempt,
+      error: { code: e?.code ?? "node_error", message: String((err as Error)?.message ?? err) },
+      retryable: e?.retryable ?? true,
+    },
+    bytes: 0,
+  };
+}

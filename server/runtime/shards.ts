@@ -1,0 +1,139 @@
+/**
+ * Shard ownership: which shards this engine owns and at which epoch (the fencing token of its appends),
+ * claiming them all when standalone or taking them as the cluster assigns them, giving them up, and
+ * recovering their running executions from storage. The maintenance sweep lives here too: it continues
+ * running executions of owned shards that are not live, and applies retention.
+ *
+ * @module
+ */
+import { replay } from "../../core/state.ts";
+import { pendingWork } from "../../core/timers.ts";
+import type { Storage } from "../../storage/storage.ts";
+import { ExecutionActor } from "./actor.ts";
+import type { Clock } from "./clock.ts";
+import type { LiveExecutions } from "./live.ts";
+import type { Logger } from "./logger.ts";
+import type { Observation } from "./observer.ts";
+import type { EngineLimits } from "./options.ts";
+import { type PlanCache, planOfExecution } from "./plans.ts";
+import type { ActorPump } from "./pump.ts";
+
+/** What shard ownership needs. */
+export interface ShardDeps {
+  storage: Pick<
+    Storage,
+    "getShards" | "claimShard" | "listRunning" | "deleteFinishedBefore" | "getExecution" | "readEvents"
+  >;
+  clock: Clock;
+  log: Logger;
+  limits: EngineLimits;
+  nodeName: string;
+  shardCount: number;
+  live: LiveExecutions;
+  observation: Observation;
+  plans: PlanCache;
+  pump: ActorPump;
+}
+
+/** The shards one engine owns, and their executions' recovery. */
+export class ShardOwnership {
+  /** Owned shards, with the epoch each is held at. */
+  readonly epochs = new Map<number, number>();
+
+  constructor(private readonly deps: ShardDeps) {}
+
+  /** Claims every shard (a single node owns them all) and recovers their running executions; returns how many. */
+  async claimAll(): Promise<number> {
+    const { storage, nodeName, shardCount } = this.deps;
+    const known = new Map((await storage.getShards()).map((s) => [s.shard, s.epoch]));
+    for (let shard = 0; shard < shardCount; shard++) {
+      const claimed = await storage.claimShard(shard, nodeName, known.get(shard) ?? 0);
+      if (!claimed) throw new Error(`could not claim shard ${shard}: another node took it meanwhile`);
+      this.epochs.set(shard, claimed.epoch);
+    }
+    const running = await storage.listRunning([...this.epochs.keys()]);
+    for (const exec of running) await this.recover(exec.executionId);
+    return running.length;
+  }
+
+  /**
+   * Takes over a shard the cluster assigned at `epoch` (already claimed in storage): its running executions
+   * are loaded and continued. Returns how many were recovered.
+   */
+  async acquire(shard: number, epoch: number): Promise<number> {
+    const held = this.epochs.get(shard);
+    if (held !== undefined && held >= epoch) return 0;
+    if (held !== undefined) this.release(shard);
+    this.epochs.set(shard, epoch);
+    const running = await this.deps.storage.listRunning([shard]);
+    for (const exec of running) {
+      if (this.epochs.get(shard) !== epoch) break; // lost it again meanwhile
+      if (!this.deps.live.actors.has(exec.executionId)) await this.recover(exec.executionId);
+    }
+    return running.length;
+  }
+
+  /** Gives a shard up at once: its live executions stop here (their state is in storage). */
+  release(shard: number): void {
+    this.epochs.delete(shard);
+    const live = this.deps.live;
+    for (const [id, actor] of [...live.actors]) {
+      if (actor.fence.shard === shard) live.retire(id, actor);
+    }
+  }
+
+  /**
+   * Maintenance: continues running executions of owned shards that are not live here (an append whose
+   * acknowledgement was lost, say), then deletes, in bounded batches, executions that ended longer ago than
+   * the retention. Returns what it did.
+   */
+  async sweep(): Promise<{ recovered: number; deleted: number }> {
+    const { storage, limits, live } = this.deps;
+    let recovered = 0;
+    for (const exec of await storage.listRunning([...this.epochs.keys()])) {
+      if (!live.actors.has(exec.executionId)) {
+        await this.recover(exec.executionId);
+        recovered++;
+      }
+    }
+    let deleted = 0;
+    if (limits.retentionMs > 0) {
+      const before = this.deps.clock.now() - limits.retentionMs;
+      for (let round = 0; round < 20; round++) {
+        const n = await storage.deleteFinishedBefore(before, limits.retentionBatch);
+        deleted += n;
+        if (n < limits.retentionBatch) break;
+      }
+    }
+    if (deleted > 0) live.forgetFinished(); // never serve what retention deleted
+    if (recovered > 0 || deleted > 0) this.deps.log.info("sweep", { recovered, deleted });
+    return { recovered, deleted };
+  }
+
+  /** Loads a running execution of an owned shard from storage and continues it. */
+  async recover(executionId: string): Promise<void> {
+    const { storage, live, pump } = this.deps;
+    const stored = await storage.getExecution(executionId);
+    if (!stored || stored.status !== "running") return;
+    const epoch = this.epochs.get(stored.shard);
+    if (epoch === undefined) return;
+    const { workflowId, version } = stored;
+    const plan = planOfExecution(
+      await this.deps.plans.get(workflowId, version),
+      executionId,
+      workflowId,
+      version,
+    );
+    const state = replay(executionId, plan, await storage.readEvents(executionId));
+    const actor = new ExecutionActor(state, { shard: stored.shard, epoch });
+    live.actors.set(executionId, actor);
+    this.deps.observation.recovered(actor);
+    // Scheduled-but-unstarted nodes are started, running attempts re-run, due timers fire.
+    const toStart = pendingWork(state).toStart;
+    if (toStart.length > 0) {
+      for (const nodeId of toStart) {
+        pump.enqueue(executionId, actor, { command: { type: "StartNode", nodeId } });
+      }
+    } else pump.react(executionId, actor);
+  }
+}

@@ -21,6 +21,7 @@
  */
 import postgres from "postgres";
 import { parseDuration } from "../core/duration.ts";
+import { freePort } from "../testing/net.ts";
 import { TEST_DATABASE_URL } from "../testing/pg.ts";
 import { LeanPool } from "./http_client.ts";
 
@@ -108,13 +109,6 @@ function parseArgs(args: string[]): Options {
     killOne: args.includes("--kill-one"),
     json: args.includes("--json"),
   };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 interface Server {

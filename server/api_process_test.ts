@@ -4,7 +4,9 @@
  * flag refused with one stderr line.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { freePort, getJson, nodeOutput, postJson, SAMPLE_WORKFLOW_JSON, sleep } from "../testing/server.ts";
+import { getJson, nodeOutput, postJson, SAMPLE_WORKFLOW_JSON } from "../testing/server.ts";
+import { freePort } from "../testing/net.ts";
+import { sleep } from "../testing/wait.ts";
 
 const ROOT = new URL("..", import.meta.url);
 

@@ -10,18 +10,11 @@
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import { pgTest, withTempDatabase } from "../testing/pg.ts";
-import {
-  call,
-  DELAY_CHAIN_NODES,
-  DELAY_CHAIN_OUTPUT,
-  delayChain,
-  freePort,
-  type HttpTarget,
-  pool,
-  type ServerProcess,
-  sleep,
-  spawnServer,
-} from "../testing/process.ts";
+import { call, getRetrying, pool, type ServerProcess, spawnServer, waitEnded } from "../testing/process.ts";
+import { checkDelayChainExecution, delayChain } from "../testing/delay_chain.ts";
+import type { HttpTarget } from "../testing/http.ts";
+import { freePort } from "../testing/net.ts";
+import { sleep } from "../testing/wait.ts";
 
 const SUBMISSIONS = 200;
 const IN_FLIGHT = 20;
@@ -29,8 +22,6 @@ const IN_FLIGHT = 20;
 const KILL_AFTER_ACKS = 100;
 const DELAY_MS = 600;
 const WORKFLOW_ID = "wf-crash";
-const NODES = DELAY_CHAIN_NODES;
-const EXPECTED = DELAY_CHAIN_OUTPUT;
 
 const WORKFLOW = delayChain(WORKFLOW_ID, "crash test", DELAY_MS);
 
@@ -49,52 +40,6 @@ async function submit(
   return { executionId: r.body.executionId, replayed: r.headers.get("idempotent-replayed") === "true" };
 }
 
-/** GET with a few retries on connection errors (a fresh process may drop the very first requests). */
-async function get(target: HttpTarget, path: string) {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await call(target, "GET", path);
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await sleep(100);
-    }
-  }
-}
-
-/** Polls an execution until it ends; returns its view. */
-async function waitEnded(target: HttpTarget, executionId: string, deadline: number) {
-  for (;;) {
-    const r = await get(target, `/api/v1/executions/${executionId}`);
-    assertEquals(r.status, 200, `GET ${executionId}: ${r.text}`);
-    if (r.body.status !== "running") return r.body;
-    if (Date.now() > deadline) throw new Error(`${executionId} still running: ${r.text}`);
-    await sleep(100);
-  }
-}
-
-/** Checks one finished execution's history and output; returns when it ended. */
-async function checkExecution(target: HttpTarget, executionId: string): Promise<number> {
-  const ev = await get(target, `/api/v1/executions/${executionId}/events`);
-  assertEquals(ev.status, 200, ev.text);
-  // deno-lint-ignore no-explicit-any
-  const events: any[] = ev.body.events;
-  const where = `${executionId}: ${events.map((e) => `${e.seq}:${e.type}:${e.nodeId ?? ""}`).join(" ")}`;
-  assertEquals(events.map((e) => e.seq), events.map((_, i) => i + 1), `sequence numbers: ${where}`);
-  assertEquals(events[0].type, "ExecutionStarted", where);
-  assertEquals(events.at(-1).type, "ExecutionSucceeded", where);
-  const count = (type: string, nodeId?: string) =>
-    events.filter((e) => e.type === type && (nodeId === undefined || e.nodeId === nodeId)).length;
-  assertEquals(count("ExecutionStarted"), 1, where);
-  assertEquals(count("ExecutionSucceeded"), 1, where);
-  assertEquals(count("NodeFailed"), 0, where);
-  for (const node of NODES) assertEquals(count("NodeSucceeded", node), 1, `${node} in ${where}`);
-  const out = await get(target, `/api/v1/executions/${executionId}/nodes/out/output`);
-  assertEquals(out.status, 200, out.text);
-  assertEquals(out.body.records, EXPECTED, `collected records of ${executionId}`);
-  assertEquals(out.body.total, EXPECTED.length);
-  return events.at(-1).at;
-}
-
 /** Every execution of the workflow, through the x-next-cursor pages. */
 // deno-lint-ignore no-explicit-any
 async function listExecutions(target: HttpTarget): Promise<any[]> {
@@ -103,7 +48,7 @@ async function listExecutions(target: HttpTarget): Promise<any[]> {
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
     const q: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
-    const r = await get(target, `/api/v1/workflows/${WORKFLOW_ID}/executions?limit=37${q}`);
+    const r = await getRetrying(target, `/api/v1/workflows/${WORKFLOW_ID}/executions?limit=37${q}`);
     assertEquals(r.status, 200, r.text);
     all.push(...r.body);
     cursor = r.headers.get("x-next-cursor");
@@ -187,7 +132,7 @@ async function crashAndRecover(label: string, storageArgs: string[]): Promise<vo
     await pool([...acked.values()], IN_FLIGHT, async (executionId) => {
       const view = await waitEnded(second, executionId, deadline);
       assertEquals(view.status, "completed", JSON.stringify(view));
-      const endedAt = await checkExecution(second, executionId);
+      const endedAt = await checkDelayChainExecution(second, executionId);
       if (ackedBeforeKill.has(executionId) && endedAt >= restartAt) completedAfterRestart++;
       lastEnd = Math.max(lastEnd, endedAt);
     });

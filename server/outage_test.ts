@@ -10,7 +10,9 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { pgTest, withTempDatabase } from "../testing/pg.ts";
 import { startNode } from "./start.ts";
-import { call, type HttpTarget, pool, type Reply, sleep } from "../testing/process.ts";
+import { call, pool } from "../testing/process.ts";
+import type { HttpTarget, Reply } from "../testing/http.ts";
+import { sleep } from "../testing/wait.ts";
 
 /** A TCP proxy to one address that can be cut and restored on the same port. */
 class TcpProxy {

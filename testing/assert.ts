@@ -1,6 +1,6 @@
 /**
- * Test helpers, in one place so that a later swap to `@std/assert` is one edit.
- * Imported only by `*_test.ts` files.
+ * The assertions of the tests, in one place so that a later swap to `@std/assert` is one edit.
+ * Imported only by tests and benches.
  *
  * @module
  */

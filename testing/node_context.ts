@@ -1,6 +1,6 @@
 /**
- * TEST-ONLY helper: builds `NodeContext`s over the real services for the executor
- * tests. Not for production code.
+ * `NodeContext`s over the real services, for the executor tests. Imported only by
+ * tests and benches.
  *
  * @module
  */

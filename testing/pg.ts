@@ -1,6 +1,7 @@
 /**
- * PostgreSQL for tests: the URL to use, and whether the tests that need it run.
- * With CI=true a missing database fails those tests (never a silent skip).
+ * PostgreSQL for tests: the URL to use, whether the tests that need it run, and a
+ * throw-away database. With CI=true a missing database fails those tests (never a
+ * silent skip). Imported only by tests and benches.
  *
  * @module
  */

@@ -1,76 +1,31 @@
 /**
- * TEST-ONLY helpers for tests that run the server as a real process
- * (`server/crash_test.ts`): a free port, `deno run -A server/main.ts ...` spawned
- * with its output drained (so the child never blocks on a full pipe), readiness
- * polling, SIGKILL/SIGTERM, HTTP requests with a timeout over a client of their
- * own (closed with the process, so no pooled connection outlives it), and a
- * bounded-concurrency loop.
+ * Helpers for tests that run the server as a real process (`server/crash_test.ts`,
+ * `server/cluster/cluster_process_test.ts`, `server/outage_test.ts`): `deno run -A
+ * server/main.ts ...` spawned with its output drained (so the child never blocks on a
+ * full pipe), readiness polling, SIGKILL/SIGTERM, HTTP requests with a timeout over a
+ * client of their own (closed with the process, so no pooled connection outlives it),
+ * a bounded-concurrency loop, and reads that retry or poll until an execution ends.
+ * Imported only by tests and benches.
  *
  * @module
  */
+import { assertEquals } from "./assert.ts";
+import { type HttpTarget, type Reply, request, type RequestOptions } from "./http.ts";
+import { sleep } from "./wait.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
-/** A free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A response whose body was read. */
-export interface Reply {
-  status: number;
-  headers: Headers;
-  // deno-lint-ignore no-explicit-any
-  body: any;
-  text: string;
-}
-
-/** Where requests go: a base URL and (optionally) an HTTP client of its own. */
-export interface HttpTarget {
-  url: string;
-  client?: Deno.HttpClient;
-}
-
 /** Options of {@link call}. */
-export interface CallOptions {
-  json?: unknown;
-  headers?: Record<string, string>;
-  /** Abort the request after this many ms (default 10,000). */
-  timeoutMs?: number;
-}
+export type CallOptions = Omit<RequestOptions, "raw">;
 
-/** Sends one request and reads the whole body; rejects on a connection error or timeout. */
-export async function call(
+/** Sends one request and reads the whole body; aborts it after `timeoutMs` (default 10,000). */
+export function call(
   target: HttpTarget,
   method: string,
   path: string,
   opts: CallOptions = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  let body: string | undefined;
-  if (opts.json !== undefined) {
-    body = JSON.stringify(opts.json);
-    headers["content-type"] ??= "application/json";
-  }
-  const res = await fetch(`${target.url}${path}`, {
-    method,
-    headers,
-    body,
-    client: target.client,
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") parsed = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body: parsed, text };
+  return request(target, method, path, { ...opts, timeoutMs: opts.timeoutMs ?? 10_000 });
 }
 
 /** Runs `fn` over `items` with at most `width` calls in flight. */
@@ -173,27 +128,30 @@ export function spawnServer(port: number, args: readonly string[]): ServerProces
   return new ServerProcess(["run", "-A", "server/main.ts", "--port", String(port), ...args], port);
 }
 
-/** The nodes of `delayChain`, and the records its sink collects. */
-export const DELAY_CHAIN_NODES = ["src", "double", "wait", "inc", "out"];
-export const DELAY_CHAIN_OUTPUT = [3, 5, 7, 9, 11];
+/** GET with up to 5 retries, `pauseMs` apart, on connection errors and timeouts (a fresh process may drop the very first requests). */
+export async function getRetrying(target: HttpTarget, path: string, pauseMs = 100): Promise<Reply> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await call(target, "GET", path);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(pauseMs);
+    }
+  }
+}
 
-/** The crash tests' workflow: sequence 1..5 → value*2 → delay → value+1 → collect. */
-export function delayChain(id: string, name: string, delayMs: number) {
-  return {
-    id,
-    name,
-    nodes: [
-      { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 5 } },
-      { id: "double", type: "transform", nodeType: "map", config: { expression: "value * 2" } },
-      { id: "wait", type: "control", nodeType: "delay", config: { durationMs: delayMs } },
-      { id: "inc", type: "transform", nodeType: "map", config: { expression: "value + 1" } },
-      { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
-    ],
-    edges: [
-      { source: "src", target: "double" },
-      { source: "double", target: "wait" },
-      { source: "wait", target: "inc" },
-      { source: "inc", target: "out" },
-    ],
-  };
+/** Polls an execution every `pauseMs` until it ends (fails after `deadline`, a `Date.now()`); returns its view. */
+export async function waitEnded(
+  target: HttpTarget,
+  executionId: string,
+  deadline: number,
+  pauseMs = 100,
+): Promise<Reply["body"]> {
+  for (;;) {
+    const r = await getRetrying(target, `/api/v1/executions/${executionId}`, pauseMs);
+    assertEquals(r.status, 200, `GET ${executionId}: ${r.text}`);
+    if (r.body.status !== "running") return r.body;
+    if (Date.now() > deadline) throw new Error(`${executionId} still running: ${r.text}`);
+    await sleep(pauseMs);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * A loopback TCP proxy for tests, which can freeze: it stops forwarding bytes without closing anything,
- * as a hung process or a silent network does. Imported only by `*_test.ts` files.
+ * as a hung process or a silent network does. Imported only by tests and benches.
  *
  * @module
  */

@@ -1,11 +1,14 @@
 /**
- * TEST-ONLY helpers for the HTTP API tests (`server/api_*_test.ts`): a real node
- * on a free port, small request helpers over real `fetch` that always consume the
- * response body, workflow builders, and local HTTP targets for the http node.
+ * Helpers for the HTTP API tests (`server/http/api_*_test.ts`, `server/ops/*_test.ts`): a real
+ * node on a free port, small request helpers over {@link request} (which always reads the
+ * response body), workflow builders, and local HTTP targets for the http node. Imported only by
+ * tests and benches.
  *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
+import { type Reply, request } from "./http.ts";
+import { sleep } from "./wait.ts";
 import { type NodeOverrides, type RunningNode, startNode } from "../server/start.ts";
 
 /** The old engine's sample workflow, as the JSON text its UI posted. */
@@ -45,44 +48,6 @@ export async function withNode(
   } finally {
     await node.close();
   }
-}
-
-/** A response whose body was read: the status, the headers and the parsed JSON (or text). */
-export interface Reply {
-  status: number;
-  headers: Headers;
-  // deno-lint-ignore no-explicit-any
-  body: any;
-  text: string;
-}
-
-/** Options of {@link request}. */
-export interface RequestOptions {
-  /** A value sent as JSON. */
-  json?: unknown;
-  /** A raw body (sent as-is). */
-  raw?: BodyInit;
-  headers?: Record<string, string>;
-}
-
-/** Sends a request to the node and reads the whole response body. */
-export async function request(
-  node: { url: string },
-  method: string,
-  path: string,
-  opts: RequestOptions = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  let body: BodyInit | undefined = opts.raw;
-  if (opts.json !== undefined) {
-    body = JSON.stringify(opts.json);
-    headers["content-type"] ??= "application/json";
-  }
-  const res = await fetch(`${node.url}${path}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") parsed = JSON.parse(text);
-  return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
 /** GET, body read. */
@@ -204,7 +169,7 @@ export async function waitForExecution(
     const r = await getJson(node, `/api/v1/executions/${executionId}`);
     if (r.status === 200 && predicate(r.body)) return r.body;
     if (Date.now() > deadline) throw new Error(`timed out waiting on ${executionId}: ${r.text}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -309,25 +274,4 @@ export function startTarget(
       return server.shutdown();
     },
   };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const id = setTimeout(done, ms);
-    function done() {
-      clearTimeout(id);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** A free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }

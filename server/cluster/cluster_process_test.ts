@@ -27,17 +27,16 @@ import { pgTest, withTempDatabase } from "../../testing/pg.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import {
   call,
-  DELAY_CHAIN_NODES,
-  DELAY_CHAIN_OUTPUT,
-  delayChain,
-  freePort,
-  type HttpTarget,
+  getRetrying,
   pool,
-  type Reply,
   type ServerProcess,
-  sleep,
   spawnServer,
+  waitEnded,
 } from "../../testing/process.ts";
+import { checkDelayChainExecution, delayChain } from "../../testing/delay_chain.ts";
+import type { HttpTarget, Reply } from "../../testing/http.ts";
+import { freePort } from "../../testing/net.ts";
+import { sleep } from "../../testing/wait.ts";
 
 const SUBMISSIONS = 300;
 const IN_FLIGHT = 20;
@@ -47,8 +46,6 @@ const DELAY_MS = 1_500;
 const SECRET = "process-test-cluster-secret";
 const ASK_TIMEOUT_MS = 10_000;
 const WORKFLOW_ID = "wf-cluster";
-const NODES = DELAY_CHAIN_NODES;
-const EXPECTED = DELAY_CHAIN_OUTPUT;
 
 const WORKFLOW = delayChain(WORKFLOW_ID, "cluster process test", DELAY_MS);
 
@@ -68,17 +65,11 @@ interface View {
   shards: { shardId: number; location: string | null; epoch: number }[];
 }
 
+/** Between retries and polls of the process helpers, in ms. */
+const PAUSE_MS = 200;
+
 /** GET with a few retries on connection errors and timeouts. */
-async function get(target: HttpTarget, path: string): Promise<Reply> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await call(target, "GET", path, { timeoutMs: 10_000 });
-    } catch (err) {
-      if (attempt >= 5) throw err;
-      await sleep(200);
-    }
-  }
-}
+const get = (target: HttpTarget, path: string): Promise<Reply> => getRetrying(target, path, PAUSE_MS);
 
 async function view(target: HttpTarget): Promise<View> {
   const stats = await get(target, "/api/v1/cluster/stats");
@@ -179,39 +170,6 @@ async function submit(
   assertEquals(typeof r.body.executionId, "string", r.text);
   assertEquals(r.body.executionId, executionIdFor(WORKFLOW_ID, key));
   return { ok: true, executionId: r.body.executionId, body: r.body };
-}
-
-/** Polls an execution until it ends; returns its view. */
-async function waitEnded(target: HttpTarget, executionId: string, deadline: number): Promise<Json> {
-  for (;;) {
-    const r = await get(target, `/api/v1/executions/${executionId}`);
-    assertEquals(r.status, 200, `GET ${executionId}: ${r.text}`);
-    if (r.body.status !== "running") return r.body;
-    if (Date.now() > deadline) throw new Error(`${executionId} still running: ${r.text}`);
-    await sleep(200);
-  }
-}
-
-/** Checks one finished execution's history and output; returns when it ended. */
-async function checkExecution(target: HttpTarget, executionId: string): Promise<number> {
-  const ev = await get(target, `/api/v1/executions/${executionId}/events`);
-  assertEquals(ev.status, 200, ev.text);
-  const events: Json[] = ev.body.events;
-  const where = `${executionId}: ${events.map((e) => `${e.seq}:${e.type}:${e.nodeId ?? ""}`).join(" ")}`;
-  assertEquals(events.map((e) => e.seq), events.map((_, i) => i + 1), `sequence numbers: ${where}`);
-  assertEquals(events[0].type, "ExecutionStarted", where);
-  assertEquals(events.at(-1).type, "ExecutionSucceeded", where);
-  const count = (type: string, nodeId?: string) =>
-    events.filter((e) => e.type === type && (nodeId === undefined || e.nodeId === nodeId)).length;
-  assertEquals(count("ExecutionStarted"), 1, where);
-  assertEquals(count("ExecutionSucceeded"), 1, where);
-  assertEquals(count("NodeFailed"), 0, where);
-  for (const node of NODES) assertEquals(count("NodeSucceeded", node), 1, `${node} in ${where}`);
-  const out = await get(target, `/api/v1/executions/${executionId}/nodes/out/output`);
-  assertEquals(out.status, 200, out.text);
-  assertEquals(out.body.records, EXPECTED, `collected records of ${executionId}`);
-  assertEquals(out.body.total, EXPECTED.length);
-  return events.at(-1).at;
 }
 
 /** Cluster events of a type, newest first. */
@@ -358,9 +316,9 @@ async function scenario(url: string): Promise<void> {
     const deadline = Date.now() + 60_000;
     let inFlightAtKill = 0;
     await pool([...acked.values()], IN_FLIGHT, async (executionId) => {
-      const ended = await waitEnded(entry, executionId, deadline);
+      const ended = await waitEnded(entry, executionId, deadline, PAUSE_MS);
       assertEquals(ended.status, "completed", JSON.stringify(ended));
-      const endedAt = await checkExecution(entry, executionId);
+      const endedAt = await checkDelayChainExecution(entry, executionId, PAUSE_MS);
       if (victimShardIds.has(shardOf(executionId, before!.shards.length)) && endedAt >= killedAt) {
         inFlightAtKill++;
       }
@@ -533,7 +491,7 @@ async function scenario(url: string): Promise<void> {
     const one = await submit(entry, "after-intruder", "?wait=20000");
     assert(one.ok, `submission after the intruders: ${!one.ok && one.why}`);
     assertEquals(one.body.status, "completed", JSON.stringify(one.body));
-    await checkExecution(entry, one.executionId);
+    await checkDelayChainExecution(entry, one.executionId, PAUSE_MS);
     const members = (await view(entry)).stats.members.map((m: Json) => m.id);
     assert(!members.includes("n4") && !members.includes("n5"), `an intruder became a member: ${members}`);
     console.log(`[cluster] refused at start: ${refusals.join("; ")}; the cluster kept working`);
@@ -558,9 +516,9 @@ async function scenario(url: string): Promise<void> {
     for (const s of beforeLeave.shards.filter((x) => x.location === leaverId)) {
       assert(afterLeave.view.shards[s.shardId].epoch > s.epoch, `shard ${s.shardId} epoch did not rise`);
     }
-    const finished = await waitEnded(gateway, running.executionId, Date.now() + 30_000);
+    const finished = await waitEnded(gateway, running.executionId, Date.now() + 30_000, PAUSE_MS);
     assertEquals(finished.status, "completed", JSON.stringify(finished));
-    const endedAt = await checkExecution(gateway, running.executionId);
+    const endedAt = await checkDelayChainExecution(gateway, running.executionId, PAUSE_MS);
     assert(endedAt >= leaveAtMs, "the execution finished before the leave began");
     const handedOff = beforeLeave.shards.filter((x) => x.location === leaverId).length;
     console.log(

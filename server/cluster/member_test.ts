@@ -3,22 +3,21 @@
  * own: allocation, failover of a stopped member (its running executions finish
  * on a survivor), graceful leave, and a restarted member rejoining.
  */
-import { balanced, ROLES } from "../../core/cluster.ts";
+import { balanced } from "../../core/cluster.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import { shardOf } from "../../core/ids.ts";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { ClusterEvent, ShardRecord, StoredWorkflow } from "../../storage/storage.ts";
-import { systemClock } from "../runtime/clock.ts";
-import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "./member.ts";
-import { Engine } from "../runtime/engine.ts";
-import { silentLogger } from "../runtime/logger.ts";
-import { executorFor } from "../executors/registry.ts";
+import type { ClusterMember } from "./member.ts";
+import type { Engine } from "../runtime/engine.ts";
 import { realServices } from "../executors/services.ts";
+import { startTestMember, TEST_MEMBER_TIMINGS } from "../../testing/member.ts";
+import { waitUntil } from "../../testing/wait.ts";
 import { checkWorkflow } from "../runtime/workflows.ts";
 
 const SHARDS = 16;
-const TIMINGS = { suspectAfterMs: 150, downAfterMs: 300, joiningForMs: 0 };
+const TIMINGS = TEST_MEMBER_TIMINGS;
 
 /** One node: an engine and its cluster member. */
 interface TestNode {
@@ -34,35 +33,10 @@ class TestCluster {
   readonly nodes = new Map<string, TestNode>();
 
   async start(id: string): Promise<TestNode> {
-    const engine = new Engine({
-      storage: this.storage,
-      clock: systemClock,
-      newId: () => crypto.randomUUID(),
-      executorFor,
-      services: this.services,
-      nodeName: id,
-      log: silentLogger,
+    const { engine, member } = await startTestMember(this.storage, id, {
       shardCount: SHARDS,
-      limits: { sweepIntervalMs: 3_600_000 },
+      services: this.services,
     });
-    await engine.start({ claimAllShards: false });
-    const member = new ClusterMember(
-      {
-        ...DEFAULT_CLUSTER_OPTIONS,
-        nodeId: id,
-        address: "",
-        httpAddress: `${id}.test:8080`,
-        roles: ROLES,
-        shardCount: SHARDS,
-        heartbeatMs: 50,
-        pollMs: 25,
-        timings: TIMINGS,
-      },
-      this.storage,
-      engine,
-      systemClock,
-      silentLogger,
-    );
     const node: TestNode = { id, engine, member, stopped: false };
     this.nodes.set(id, node);
     await member.start();
@@ -121,25 +95,12 @@ function sameMap(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>)
   return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 }
 
-async function waitFor(
-  what: string,
-  predicate: () => Promise<boolean> | boolean,
-  ms = 3_000,
-): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await predicate()) return Date.now() - started;
-    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A cluster of the given members, started one after the other, settled. */
 async function withCluster(ids: string[], fn: (c: TestCluster) => Promise<void>): Promise<void> {
   const c = new TestCluster();
   try {
     for (const id of ids) await c.start(id);
-    await waitFor("the first allocation", () => c.settled(ids));
+    await waitUntil("the first allocation", () => c.settled(ids), 3_000);
     await fn(c);
   } finally {
     await c.close();
@@ -185,7 +146,7 @@ const succeededPerNode = (events: ExecutionEvent[]) => {
 };
 
 async function assertCompletedOnce(c: TestCluster, executionId: string): Promise<void> {
-  await waitFor(
+  await waitUntil(
     `${executionId} to complete`,
     async () => (await c.storage.getExecution(executionId))?.status === "completed",
     5_000,
@@ -251,7 +212,7 @@ for (const victimId of ["b", "a"]) {
       const stoppedAt = Date.now();
       await c.stop(victimId);
       const survivors = ["a", "b", "c"].filter((id) => id !== victimId);
-      const took = await waitFor("failover", () => c.settled(survivors), 2_000);
+      const took = await waitUntil("failover", () => c.settled(survivors), 2_000);
       assert(took < 1_500, `failover took ${took} ms`);
 
       const after = await c.shards();
@@ -332,7 +293,7 @@ for (const leaverId of ["c", "a"]) {
       await c.stop(leaverId);
 
       const others = ["a", "b", "c"].filter((id) => id !== leaverId);
-      await waitFor("the hand-off", () => c.settled(others), 2_000);
+      await waitUntil("the hand-off", () => c.settled(others), 2_000);
       const after = await c.shards();
       for (const old of itsShards) {
         assert(others.includes(after[old.shard].owner!));
@@ -360,7 +321,7 @@ Deno.test("cluster: a restarted member rejoins and receives shards back by rebal
   await withCluster(["a", "b", "c"], async (c) => {
     const wf = await storeWorkflow(c, "slow", 300);
     await c.stop("b");
-    await waitFor("failover", () => c.settled(["a", "c"]), 2_000);
+    await waitUntil("failover", () => c.settled(["a", "c"]), 2_000);
     assertEquals(Object.values(loadsOf(await c.shards())).sort(), [8, 8]);
     // Executions on every shard while b rejoins: whatever moves, each ends exactly once.
     const ids: string[] = [];
@@ -377,7 +338,7 @@ Deno.test("cluster: a restarted member rejoins and receives shards back by rebal
     c.nodes.delete("b");
     const restartedAt = Date.now();
     const b = await c.start("b");
-    await waitFor("the rebalance", () => c.settled(["a", "b", "c"]), 2_000);
+    await waitUntil("the rebalance", () => c.settled(["a", "b", "c"]), 2_000);
     const after = await c.shards();
     assertEquals(Object.values(loadsOf(after)).sort(), [5, 5, 6]);
     const bShards = after.filter((r) => r.owner === "b");

@@ -15,10 +15,10 @@ import {
   getJson,
   n,
   postJson,
-  sleep,
   waitForExecution,
   withNode,
 } from "../../testing/server.ts";
+import { sleep } from "../../testing/wait.ts";
 
 const SHARDS = 128;
 

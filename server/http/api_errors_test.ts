@@ -12,10 +12,10 @@ import {
   getJson,
   n,
   postJson,
-  request,
   sampleWorkflow,
   withNode,
 } from "../../testing/server.ts";
+import { request } from "../../testing/http.ts";
 
 Deno.test("an unknown route is 404 route_not_found (JSON)", async () => {
   await withNode(async (node) => {

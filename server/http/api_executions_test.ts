@@ -20,7 +20,6 @@ import {
   postJson,
   runWorkflow,
   sampleWorkflow,
-  sleep,
   startTarget,
   startTestNode,
   through,
@@ -29,6 +28,7 @@ import {
   wf,
   withNode,
 } from "../../testing/server.ts";
+import { sleep } from "../../testing/wait.ts";
 
 /** Runs `memory.collection(data) → ...middle → memory.collect` and returns what the collect node got. */
 async function transformed(

@@ -16,13 +16,13 @@ import {
   nodeOutput,
   postJson,
   putJson,
-  request,
   SAMPLE_WORKFLOW_JSON,
   sampleWorkflow,
   waitForExecution,
   wf,
   withNode,
 } from "../../testing/server.ts";
+import { request } from "../../testing/http.ts";
 
 Deno.test("POST the old engine's sample: 201 {workflowId, version: 1}, GET round-trips the UI data", async () => {
   await withNode(async (node) => {

@@ -5,14 +5,13 @@
  * engines and members over one shared storage, and the small pieces (forwarding, transport, commit queue).
  */
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { ROLES } from "../../core/cluster.ts";
 import { shardOf } from "../../core/ids.ts";
 import { assert, assertStrictEquals } from "../../testing/assert.ts";
 import { CommitGroup } from "../../storage/commit_group.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { StoredWorkflow } from "../../storage/storage.ts";
 import { systemClock } from "../runtime/clock.ts";
-import { ClusterMember, DEFAULT_CLUSTER_OPTIONS } from "../cluster/member.ts";
+import type { ClusterMember } from "../cluster/member.ts";
 import { Engine } from "../runtime/engine.ts";
 import { silentLogger } from "../runtime/logger.ts";
 import { Metrics } from "./metrics.ts";
@@ -26,12 +25,14 @@ import {
   getJson,
   n,
   postJson,
-  request,
   startTarget,
   through,
   withNode,
 } from "../../testing/server.ts";
+import { request } from "../../testing/http.ts";
 import { checkWorkflow } from "../runtime/workflows.ts";
+import { startTestMember } from "../../testing/member.ts";
+import { waitUntil } from "../../testing/wait.ts";
 
 // ---- the exposition, parsed
 
@@ -354,49 +355,18 @@ interface Member {
 
 async function startMember(storage: MemoryStorage, id: string, services: ReturnType<typeof realServices>) {
   const metrics = new Metrics();
-  const engine = new Engine({
-    storage,
-    clock: systemClock,
-    newId: () => crypto.randomUUID(),
-    executorFor,
-    services,
-    nodeName: id,
-    log: silentLogger,
+  const { engine, member } = await startTestMember(storage, id, {
     shardCount: SHARDS,
-    limits: { sweepIntervalMs: 3_600_000 },
-    appender: new CommitGroup(storage, {}, metrics.commitGroupObserver),
-    observer: metrics.engineObserver,
-  });
-  await engine.start({ claimAllShards: false });
-  const member = new ClusterMember(
-    {
-      ...DEFAULT_CLUSTER_OPTIONS,
-      nodeId: id,
-      address: "",
-      httpAddress: `${id}.test:8080`,
-      roles: ROLES,
-      shardCount: SHARDS,
-      heartbeatMs: 50,
-      pollMs: 25,
-      timings: { suspectAfterMs: 150, downAfterMs: 300, joiningForMs: 0 },
-      onEvent: (type) => metrics.clusterEvent(type),
+    services,
+    engine: {
+      appender: new CommitGroup(storage, {}, metrics.commitGroupObserver),
+      observer: metrics.engineObserver,
     },
-    storage,
-    engine,
-    systemClock,
-    silentLogger,
-  );
+    cluster: { onEvent: (type) => metrics.clusterEvent(type) },
+  });
   metrics.bind({ engine, cluster: member, storage });
   await member.start();
   return { id, engine, member, metrics, stopped: false } satisfies Member;
-}
-
-async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, ms = 5_000) {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function storeDelayWorkflow(storage: MemoryStorage): Promise<StoredWorkflow> {

@@ -9,16 +9,9 @@ import { executionIdFor, shardOf } from "../../core/ids.ts";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { startNode } from "../start.ts";
-import {
-  chain,
-  createWorkflow,
-  executeAndWait,
-  freePort,
-  n,
-  sleep,
-  startTarget,
-  withNode,
-} from "../../testing/server.ts";
+import { chain, createWorkflow, executeAndWait, n, startTarget, withNode } from "../../testing/server.ts";
+import { freePort } from "../../testing/net.ts";
+import { sleep } from "../../testing/wait.ts";
 import { parseTraceparent, Tracing } from "./tracing.ts";
 import {
   type Context,

@@ -26,8 +26,23 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
-/** The number of UTF-8 bytes of `s`, without encoding it (lone surrogates count as U+FFFD, 3 bytes). */
-export function utf8Length(s: string): number {
+/**
+ * The number of UTF-8 bytes of `s`, without encoding it (lone surrogates count as U+FFFD, 3 bytes).
+ *
+ * With a `limit`, it answers "is it over `limit`?" as cheaply as it can: the result is over `limit` exactly
+ * when the length is, but it is the exact length only when no shortcut applied (each UTF-16 unit is one to
+ * three bytes, so `s.length` settles many cases without a scan, and the scan stops once past `limit`).
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "./json.ts";
+ * if (utf8Length("h\u00e9") !== 3) throw new Error("é is two bytes");
+ * if (!(utf8Length("\u20ac\u20ac", 5) > 5)) throw new Error("two euro signs are six bytes");
+ * ```
+ */
+export function utf8Length(s: string, limit?: number): number {
+  if (limit !== undefined && (s.length > limit || s.length * 3 <= limit)) return s.length;
+  const max = limit ?? Infinity;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -40,6 +55,7 @@ export function utf8Length(s: string): number {
         i++;
       } else n += 3;
     } else n += 3;
+    if (n > max) return n;
   }
   return n;
 }

@@ -13,6 +13,7 @@
  */
 import { CATALOG, findKind, type NodeKindSpec } from "./catalog.ts";
 import { findCycle, type GraphEdge } from "./graph.ts";
+import { utf8Length } from "./json.ts";
 import { checkConfig, type Problem } from "./schema.ts";
 import {
   NODE_CATEGORIES,
@@ -131,28 +132,6 @@ function show(value: unknown): string {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }
   return typeOf(value);
-}
-
-/** UTF-8 length of `text` when it is ≤ `limit`; otherwise some number > `limit`. */
-function utf8Length(text: string, limit: number): number {
-  // Every UTF-16 unit is at least one byte and at most three.
-  if (text.length > limit) return text.length;
-  if (text.length * 3 <= limit) return text.length;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-    if (bytes > limit) return bytes;
-  }
-  return bytes;
 }
 
 type Expected = "string" | "boolean" | "object" | "array" | "number";

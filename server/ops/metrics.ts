@@ -11,26 +11,15 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { CommitGroup, CommitGroupObserver } from "../../storage/commit_group.ts";
-import { FastCounter, FastHistogram } from "./fast_metrics.ts";
+import { Registry } from "prom-client";
+import type { CommitGroupObserver } from "../../storage/commit_group.ts";
 import type { Storage } from "../../storage/storage.ts";
-import type { TransportStats } from "../../transport/transport.ts";
 import type { ApiObserver } from "../http/api.ts";
-import type { ClusterMember } from "../cluster/member.ts";
-import type { AttemptOutcome, Engine, EngineObserver } from "../runtime/engine.ts";
 import type { Forwarder } from "../http/routing.ts";
+import type { AttemptOutcome, EngineObserver } from "../runtime/observer.ts";
+import { buildMetrics, type MetricSet, type MetricsSources, type Scrape } from "./metric_table.ts";
 
-/** What the scrape-time metrics read; bound once the node's parts exist (`Metrics.bind`). */
-export interface MetricsSources {
-  engine: Engine;
-  cluster?: ClusterMember;
-  commitGroup?: CommitGroup;
-  /** The cluster transport (absent standalone). */
-  transport?: { stats(): TransportStats } | null;
-  /** Pinged at each scrape for `workflow_storage_up`. */
-  storage?: Pick<Storage, "ping">;
-}
+export type { MetricsSources } from "./metric_table.ts";
 
 /** Options of `Metrics`. */
 export interface MetricsOptions {
@@ -39,13 +28,6 @@ export interface MetricsOptions {
   /** How long the scrape-time storage ping may take before it counts as down, ms (default 2,000). */
   pingTimeoutMs?: number;
 }
-
-const SECONDS_FAST = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const SECONDS_SLOW = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
-const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-
-/** Execution end statuses (pre-set to 0, so a rate over them exists before the first end). */
-const END_STATUSES = ["completed", "failed", "cancelled", "timed_out"] as const;
 
 /** HTTP methods kept as label values; any other is `other` (labels stay bounded whatever clients send). */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -82,6 +64,17 @@ class Children<T> {
 type Inc = { inc(value?: number): void };
 type Observe = { observe(value: number): void };
 
+/** A labelled metric whose children `Children` caches. */
+type Labelled<T> = { labels(...values: string[]): T };
+
+/** A cache of `metric`'s children. */
+function childrenOf<T>(metric: Labelled<T>): Children<T> {
+  return new Children((values) => metric.labels(...values));
+}
+
+/** The metrics of one node, each as a field named after its row of `METRIC_TABLE` (`./metric_table.ts`). */
+export interface Metrics extends MetricSet {}
+
 /**
  * The metrics of one node.
  *
@@ -103,40 +96,6 @@ export class Metrics {
   #lagTimer: ReturnType<typeof setTimeout> | undefined;
   #lagMs: number | null = null;
 
-  // ---- the old engine's names
-  readonly entityCount: Gauge;
-  readonly routingLatency: Histogram;
-  readonly failovers: Counter;
-  readonly rebalances: Counter;
-  readonly created: FastCounter;
-  readonly executions: FastCounter;
-  readonly executionDuration: FastHistogram;
-  readonly httpRequests: FastCounter;
-  readonly httpDuration: FastHistogram;
-  readonly memberCount: Gauge;
-  readonly shardCount: Gauge;
-  // ---- node attempts
-  readonly attempts: FastCounter;
-  readonly retries: Counter;
-  readonly nodeFailures: Counter;
-  readonly nodeDuration: FastHistogram;
-  // ---- storage
-  readonly appendDuration: FastHistogram;
-  readonly eventsAppended: FastCounter;
-  readonly storageDuration: FastHistogram;
-  readonly flushes: FastCounter;
-  readonly batchSize: FastHistogram;
-  readonly commitQueue: Gauge;
-  readonly commitRefused: Counter;
-  readonly storageUp: Gauge;
-  // ---- cluster, transport, runtime
-  readonly clusterEvents: Counter;
-  readonly transportQueue: Gauge;
-  readonly transportDropped: Counter;
-  readonly timersPending: Gauge;
-  readonly memory: Gauge;
-  readonly eventLoopLag: Gauge;
-
   #executionsBy: Children<Inc>;
   #durationBy: Children<Observe>;
   #httpCount: Children<Inc>;
@@ -149,257 +108,35 @@ export class Metrics {
   #storageTime: Children<Observe>;
   #flushesBy: Children<Inc>;
   #clusterEventsBy: Children<Inc>;
-  #dropped = 0;
 
   constructor(options: MetricsOptions = {}) {
     this.#options = { lagIntervalMs: 500, pingTimeoutMs: 2_000, ...options };
-    const registers = [this.registry];
     // deno-lint-ignore no-this-alias
     const self = this;
+    const scrape: Scrape = {
+      get sources() {
+        return self.#sources;
+      },
+      get lagMs() {
+        return self.#lagMs;
+      },
+      ping: (storage) => this.#ping(storage),
+      dropped: 0,
+    };
+    Object.assign(this, buildMetrics(this.registry, scrape));
 
-    this.entityCount = new Gauge({
-      name: "workflow_entity_count",
-      help: "Executions live on this node (being run by it), by shard.",
-      labelNames: ["shard"],
-      registers,
-      collect() {
-        const engine = self.#sources?.engine;
-        if (!engine) return;
-        this.reset();
-        for (const shard of engine.ownedShards.keys()) this.set({ shard: String(shard) }, 0);
-        for (const [shard, n] of engine.liveByShard()) this.set({ shard: String(shard) }, n);
-      },
-    });
-    this.routingLatency = new Histogram({
-      name: "workflow_routing_latency_seconds",
-      help: "API calls forwarded to the shard's owner over the cluster transport: time until its answer, " +
-        "by outcome (ok, timeout, unreachable, refused, error).",
-      labelNames: ["outcome"],
-      buckets: SECONDS_FAST,
-      registers,
-    });
-    this.failovers = new Counter({
-      name: "workflow_failover_total",
-      help: "Shards this node took over from a member that was down (workflow_failover cluster events).",
-      registers,
-    });
-    this.rebalances = new Counter({
-      name: "workflow_rebalance_total",
-      help: "Shard moves this node made as the leader (shard_rebalance cluster events).",
-      registers,
-    });
-    this.created = new FastCounter({
-      name: "workflow_created_total",
-      help: "Executions created on this node (submitted and their first events committed).",
-      registers,
-    });
-    this.executions = new FastCounter({
-      name: "workflow_execution_total",
-      help: "Executions that ended on this node (their terminal event committed here), by status.",
-      labelNames: ["status"],
-      registers,
-    });
-    this.executionDuration = new FastHistogram({
-      name: "workflow_execution_duration_seconds",
-      help: "Executions from submission to their end, by end status (counted by the node that ended them).",
-      labelNames: ["status"],
-      buckets: SECONDS_SLOW,
-      registers,
-    });
-    this.httpRequests = new FastCounter({
-      name: "http_requests_total",
-      help: "HTTP API requests answered by this node, by method, route pattern and status code.",
-      labelNames: ["method", "route", "status"],
-      registers,
-    });
-    this.httpDuration = new FastHistogram({
-      name: "http_request_duration_seconds",
-      help: "HTTP API request handling time, by method, route pattern and status code.",
-      labelNames: ["method", "route", "status"],
-      buckets: SECONDS_FAST,
-      registers,
-    });
-    this.memberCount = new Gauge({
-      name: "cluster_member_count",
-      help: "Cluster members as this node last saw them, by status (joining, up, suspect, down, leaving).",
-      labelNames: ["status"],
-      registers,
-      collect() {
-        const cluster = self.#sources?.cluster;
-        if (!cluster) return;
-        this.reset();
-        for (const status of ["joining", "up", "suspect", "down", "leaving"]) this.set({ status }, 0);
-        for (const m of cluster.snapshot.members) this.inc({ status: m.status });
-      },
-    });
-    this.shardCount = new Gauge({
-      name: "shard_count",
-      help: "Shards owned by each member, as this node last saw the shard map (node: the owner's id).",
-      labelNames: ["node"],
-      registers,
-      collect() {
-        const cluster = self.#sources?.cluster;
-        if (!cluster) return;
-        this.reset();
-        for (const m of cluster.snapshot.members) this.set({ node: m.id }, 0);
-        for (const s of cluster.snapshot.shards) if (s.owner !== null) this.inc({ node: s.owner });
-      },
-    });
-
-    this.attempts = new FastCounter({
-      name: "workflow_node_attempts_total",
-      help: "Node attempts started on this node, by node kind (type/nodeType).",
-      labelNames: ["kind"],
-      registers,
-    });
-    this.retries = new Counter({
-      name: "workflow_node_retries_total",
-      help: "Failed node attempts scheduled for a retry, by node kind.",
-      labelNames: ["kind"],
-      registers,
-    });
-    this.nodeFailures = new Counter({
-      name: "workflow_node_failures_total",
-      help: "Failed node attempts (an error or a timeout, as committed; a retry may follow), by node kind.",
-      labelNames: ["kind"],
-      registers,
-    });
-    this.nodeDuration = new FastHistogram({
-      name: "workflow_node_duration_seconds",
-      help: "Node attempt run time (the executor), by node kind and outcome (completed, failed, aborted).",
-      labelNames: ["kind", "outcome"],
-      buckets: SECONDS_FAST,
-      registers,
-    });
-
-    this.appendDuration = new FastHistogram({
-      name: "workflow_append_duration_seconds",
-      help: "An execution's append as the engine waits for it: queueing in the commit group plus the " +
-        "storage call.",
-      buckets: SECONDS_FAST,
-      registers,
-    });
-    this.eventsAppended = new FastCounter({
-      name: "workflow_events_appended_total",
-      help: "Execution events committed to storage by this node.",
-      registers,
-    });
-    this.storageDuration = new FastHistogram({
-      name: "workflow_storage_append_duration_seconds",
-      help: "Storage append latency: one storage call (a commit group flush, one transaction), by outcome " +
-        "(ok, error).",
-      labelNames: ["outcome"],
-      buckets: SECONDS_FAST,
-      registers,
-    });
-    this.flushes = new FastCounter({
-      name: "workflow_commit_group_flushes_total",
-      help: "Commit group flushes (storage calls), by outcome (ok, error).",
-      labelNames: ["outcome"],
-      registers,
-    });
-    this.batchSize = new FastHistogram({
-      name: "workflow_commit_group_batch_size",
-      help: "Appends per commit group flush.",
-      buckets: BATCH_SIZES,
-      registers,
-    });
-    this.commitQueue = new Gauge({
-      name: "workflow_commit_group_queue_depth",
-      help: "Appends waiting for a commit group flush.",
-      registers,
-      collect() {
-        const group = self.#sources?.commitGroup;
-        if (group) this.set(group.queued);
-      },
-    });
-    this.commitRefused = new Counter({
-      name: "workflow_commit_group_refused_total",
-      help: "Appends refused at once because the commit queue was full.",
-      registers,
-    });
-    this.storageUp = new Gauge({
-      name: "workflow_storage_up",
-      help: "1 when this node's storage answered a ping at the scrape, else 0.",
-      registers,
-      async collect() {
-        const storage = self.#sources?.storage;
-        if (storage) this.set((await self.#ping(storage)) ? 1 : 0);
-      },
-    });
-
-    this.clusterEvents = new Counter({
-      name: "workflow_cluster_events_total",
-      help: "Cluster events this node recorded, by type.",
-      labelNames: ["type"],
-      registers,
-    });
-    this.transportQueue = new Gauge({
-      name: "workflow_transport_queue_depth",
-      help: "Envelopes queued in the cluster transport, not yet on the network (0 standalone).",
-      registers,
-      collect() {
-        this.set(self.#sources?.transport?.stats().queued ?? 0);
-      },
-    });
-    this.transportDropped = new Counter({
-      name: "workflow_transport_dropped_total",
-      help: "Envelopes the cluster transport refused (unknown peer, full queue, too large, closed).",
-      registers,
-      collect() {
-        const dropped = self.#sources?.transport?.stats().dropped;
-        if (dropped !== undefined && dropped > self.#dropped) {
-          this.inc(dropped - self.#dropped);
-          self.#dropped = dropped;
-        }
-      },
-    });
-    this.timersPending = new Gauge({
-      name: "workflow_timers_pending",
-      help: "Durable timers armed on this node (node timeouts, delays, retries, execution timeouts).",
-      registers,
-      collect() {
-        const engine = self.#sources?.engine;
-        if (engine) this.set(engine.pendingTimers);
-      },
-    });
-    this.memory = new Gauge({
-      name: "process_memory_bytes",
-      help: "Memory of this process (Deno.memoryUsage), by type (rss, heap_total, heap_used, external).",
-      labelNames: ["type"],
-      registers,
-      collect() {
-        const m = Deno.memoryUsage();
-        this.set({ type: "rss" }, m.rss);
-        this.set({ type: "heap_total" }, m.heapTotal);
-        this.set({ type: "heap_used" }, m.heapUsed);
-        this.set({ type: "external" }, m.external);
-      },
-    });
-    this.eventLoopLag = new Gauge({
-      name: "process_event_loop_lag_seconds",
-      help: "Event-loop lag: how late the latest periodic timer fired.",
-      registers,
-      collect() {
-        if (self.#lagMs !== null) this.set(self.#lagMs / 1000);
-      },
-    });
-
-    for (const status of END_STATUSES) this.executions.labels(status).inc(0);
-    for (const outcome of ["ok", "error"]) this.flushes.labels(outcome).inc(0);
-
-    this.#executionsBy = new Children(([status]) => this.executions.labels(status));
-    this.#durationBy = new Children(([status]) => this.executionDuration.labels(status));
-    this.#httpCount = new Children((v) => this.httpRequests.labels(...v));
-    this.#httpTime = new Children((v) => this.httpDuration.labels(...v));
-    this.#attemptsBy = new Children(([kind]) => this.attempts.labels(kind));
-    this.#retriesBy = new Children(([kind]) => this.retries.labels(kind));
-    this.#failuresBy = new Children(([kind]) => this.nodeFailures.labels(kind));
-    this.#nodeTime = new Children((v) => this.nodeDuration.labels(...v));
-    this.#routingBy = new Children(([outcome]) => this.routingLatency.labels(outcome));
-    this.#storageTime = new Children(([outcome]) => this.storageDuration.labels(outcome));
-    this.#flushesBy = new Children(([outcome]) => this.flushes.labels(outcome));
-    this.#clusterEventsBy = new Children(([type]) => this.clusterEvents.labels(type));
+    this.#executionsBy = childrenOf(this.executions);
+    this.#durationBy = childrenOf(this.executionDuration);
+    this.#httpCount = childrenOf(this.httpRequests);
+    this.#httpTime = childrenOf(this.httpDuration);
+    this.#attemptsBy = childrenOf(this.attempts);
+    this.#retriesBy = childrenOf(this.retries);
+    this.#failuresBy = childrenOf(this.nodeFailures);
+    this.#nodeTime = childrenOf(this.nodeDuration);
+    this.#routingBy = childrenOf(this.routingLatency);
+    this.#storageTime = childrenOf(this.storageDuration);
+    this.#flushesBy = childrenOf(this.flushes);
+    this.#clusterEventsBy = childrenOf(this.clusterEvents);
 
     this.#startLagMonitor();
   }

@@ -5,7 +5,7 @@
  * reopen cases close and reopen it.
  */
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/assert.ts";
-import { conformance, denoTest } from "../testing/storage_conformance.ts";
+import { conformance, denoTest } from "../testing/storage/conformance.ts";
 import { DataDirLocked, lockDataDir, openEmbedded } from "./embedded.ts";
 import type { SqlStorage } from "./sql/sql_storage.ts";
 import type { AppendRequest } from "./storage.ts";

@@ -9,6 +9,7 @@ import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import { executionExists, sequenceConflict, staleEpoch, workflowChanged } from "./refusals.ts";
 import {
   type AppendRequest,
   type AppendResult,
@@ -124,51 +125,15 @@ export class MemoryStorage implements Storage {
   #appendOne(req: AppendRequest): AppendResult {
     const shard = this.#shards.get(req.fence.shard);
     const epoch = shard?.epoch ?? 0;
-    if (this.#fencing && epoch !== req.fence.epoch) {
-      return {
-        ok: false,
-        error: {
-          code: "stale_epoch",
-          message: `shard ${req.fence.shard} is at epoch ${epoch}, the write carried ${req.fence.epoch}`,
-          currentEpoch: epoch,
-        },
-      };
-    }
+    if (this.#fencing && epoch !== req.fence.epoch) return staleEpoch(req, epoch);
     const row = this.#executions.get(req.executionId);
-    if (req.expectedSeq === 0 && row) {
-      return {
-        ok: false,
-        error: {
-          code: "execution_exists",
-          message: `execution ${req.executionId} exists`,
-          existing: row.record,
-        },
-      };
-    }
+    if (req.expectedSeq === 0 && row) return executionExists(req, row.record);
     if (req.expectedSeq === 0 && req.requireLatestVersion) {
       const wf = this.#workflows.get(req.summary.workflowId);
-      if (!wf || wf.deleted || wf.versions.length !== req.summary.version) {
-        return {
-          ok: false,
-          error: {
-            code: "workflow_changed",
-            message:
-              `workflow ${req.summary.workflowId}@${req.summary.version} is not the latest live version`,
-          },
-        };
-      }
+      if (!wf || wf.deleted || wf.versions.length !== req.summary.version) return workflowChanged(req);
     }
     const lastSeq = row?.record.lastSeq ?? 0;
-    if (lastSeq !== req.expectedSeq) {
-      return {
-        ok: false,
-        error: {
-          code: "sequence_conflict",
-          message: `expected seq ${req.expectedSeq}, found ${lastSeq}`,
-          lastSeq,
-        },
-      };
-    }
+    if (lastSeq !== req.expectedSeq) return sequenceConflict(req, lastSeq);
     const target: ExecutionRow = row ??
       { record: undefined as unknown as StoredExecution, events: [], outputs: new Map<string, Json[]>() };
     for (const e of req.events) {

@@ -1,4 +1,4 @@
-import { conformance } from "../testing/storage_conformance.ts";
+import { conformance } from "../testing/storage/conformance.ts";
 import { MemoryStorage } from "./memory.ts";
 
 conformance(

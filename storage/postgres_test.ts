@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import postgres from "postgres";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
-import { conformance, type OpenedStorage } from "../testing/storage_conformance.ts";
+import { conformance, type OpenedStorage } from "../testing/storage/conformance.ts";
 import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";
 import { openPostgres } from "./postgres.ts";
 import { migrate, MIGRATIONS } from "./sql/migrations.ts";

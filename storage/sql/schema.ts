@@ -9,6 +9,7 @@ import type { ColumnType } from "kysely";
 type BigIntColumn = ColumnType<string | number, number, number>;
 type NullableBigInt = ColumnType<string | number | null, number | null, number | null>;
 
+/** `workflows`: every stored version of every workflow definition. */
 export interface WorkflowsTable {
   id: string;
   version: number;
@@ -17,18 +18,21 @@ export interface WorkflowsTable {
   created_at: BigIntColumn;
 }
 
+/** `workflow_heads`: per workflow, its latest version and whether it is deleted. */
 export interface WorkflowHeadsTable {
   id: string;
   latest_version: number;
   deleted: boolean;
 }
 
+/** `shards`: each claimed shard's owner and epoch (the fencing token). */
 export interface ShardsTable {
   shard: number;
   owner: string | null;
   epoch: BigIntColumn;
 }
 
+/** `executions`: the execution index, one row per execution. */
 export interface ExecutionsTable {
   execution_id: string;
   workflow_id: string;
@@ -51,6 +55,7 @@ export interface EventBatchesTable {
   events: unknown;
 }
 
+/** `outputs`: node outputs, by execution and ref. */
 export interface OutputsTable {
   execution_id: string;
   ref: string;
@@ -58,17 +63,20 @@ export interface OutputsTable {
   body: unknown;
 }
 
+/** `cluster_meta`: write-once cluster metadata. */
 export interface ClusterMetaTable {
   key: string;
   value: unknown;
 }
 
+/** `engine_migrations`: the migrations applied. */
 export interface MigrationsTable {
   version: number;
   name: string;
   applied_at: BigIntColumn;
 }
 
+/** `members`: registered cluster members and their last heartbeats. */
 export interface MembersTable {
   id: string;
   address: string;
@@ -79,6 +87,7 @@ export interface MembersTable {
   leaving: boolean;
 }
 
+/** `cluster_events`: the cluster log, in append order (`id`). */
 export interface ClusterEventsTable {
   id: ColumnType<string | number, never, never>;
   at: BigIntColumn;

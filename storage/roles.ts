@@ -1,0 +1,123 @@
+/**
+ * The roles of the storage contract, one interface per concern, in the spirit of
+ * a Kysely dialect's parts: a component that needs only some of storage asks for
+ * those roles (`ShardLeases & ExecutionIndex`, say) and a test fake implements
+ * only them. `Storage` (storage.ts) is all of them together; every backend
+ * implements every role. Every method may reject with `StorageUnavailable` when
+ * the backend is down.
+ *
+ * @module
+ */
+import type { MemberRecord } from "../core/cluster.ts";
+import type { ExecutionEvent } from "../core/events.ts";
+import type { Json } from "../core/json.ts";
+import type { WorkflowDefinition } from "../core/workflow.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  ClusterEvent,
+  ExecutionQuery,
+  Page,
+  PutWorkflowResult,
+  ShardRecord,
+  StoredExecution,
+  StoredWorkflow,
+} from "./records.ts";
+
+/**
+ * Workflow definitions: numbered versions of each workflow id, and its head (the latest version and
+ * whether the workflow is deleted). A put is a compare-and-set on the latest version.
+ */
+export interface WorkflowStore {
+  /** Stores a new version of a workflow if its latest version is still `expectedVersion` (0: none yet). */
+  putWorkflow(
+    definition: WorkflowDefinition,
+    hash: string,
+    expectedVersion: number,
+    now: number,
+  ): Promise<PutWorkflowResult>;
+  /** The latest live version, or a given version (deleted workflows keep their versions for executions). */
+  getWorkflow(id: string, version?: number): Promise<StoredWorkflow | undefined>;
+  /** Latest versions of live workflows by id. */
+  listWorkflows(limit: number, cursor?: string | null): Promise<Page<StoredWorkflow>>;
+  /** Marks a workflow deleted; false when there was none. */
+  deleteWorkflow(id: string, now: number): Promise<boolean>;
+  /** The version counter of a workflow, deleted or not (0: never stored). */
+  latestVersion(id: string): Promise<number>;
+}
+
+/**
+ * The history of executions: appends of events (with the outputs they reference), each fenced by its
+ * shard's epoch and checked against the execution's last sequence number, and the reads of what they wrote.
+ */
+export interface ExecutionLog {
+  /** Appends events to an execution, fenced and sequence-checked, with the outputs they reference. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Appends of several executions, each checked and applied on its own (a commit group). */
+  appendMany(requests: AppendRequest[]): Promise<AppendResult[]>;
+  /** Events of an execution after `afterSeq`, in order. */
+  readEvents(executionId: string, afterSeq?: number): Promise<ExecutionEvent[]>;
+  /** A stored output. */
+  getOutput(executionId: string, ref: string): Promise<Json[] | undefined>;
+}
+
+/**
+ * The execution index: each execution's summary as the appends left it, its listings and counts, the
+ * running executions and due timers of shards (for recovery and timers), and retention.
+ */
+export interface ExecutionIndex {
+  /** An execution's summary, or undefined when there is none. */
+  getExecution(executionId: string): Promise<StoredExecution | undefined>;
+  /** Executions newest first, filtered and paged. */
+  listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>>;
+  /** How many executions a workflow has had. */
+  countExecutions(workflowId: string): Promise<number>;
+  /** Running executions per shard (shards with none are absent). */
+  countRunningByShard(): Promise<Map<number, number>>;
+  /** Executions still running in the given shards (for recovery). */
+  listRunning(shards: readonly number[]): Promise<StoredExecution[]>;
+  /** Running executions of the given shards with a timer due at or before `before`, earliest first. */
+  listDueTimers(shards: readonly number[], before: number, limit: number): Promise<StoredExecution[]>;
+  /** Retention: deletes up to `limit` executions that ended before `before` (history and outputs); returns how many. */
+  deleteFinishedBefore(before: number, limit: number): Promise<number>;
+}
+
+/** Shard ownership: who owns each shard, and at which epoch (the fencing token of its writes). */
+export interface ShardLeases {
+  /** Takes a shard for `owner` if its epoch is still `expectedEpoch`, bumping the epoch. */
+  claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined>;
+  /** Every shard claimed so far, by shard number. */
+  getShards(): Promise<ShardRecord[]>;
+}
+
+/** Cluster membership: the members and their heartbeats, and the cluster's write-once metadata. */
+export interface ClusterRegistry {
+  /** Stores `value` under `key` unless a value is there already; returns the stored value (cluster metadata). */
+  claimClusterMeta(key: string, value: string): Promise<string>;
+  /** Records a member's heartbeat (registering it on the first one; `joinedAt` is kept from then). */
+  heartbeat(member: MemberRecord): Promise<void>;
+  /** Every registered member, by id. */
+  listMembers(): Promise<MemberRecord[]>;
+  /** Forgets a member (long gone). */
+  removeMember(id: string): Promise<void>;
+}
+
+/** The cluster log behind `/api/v1/events`: membership changes, rebalances, failovers, ... */
+export interface ClusterEventLog {
+  /** Appends a cluster event (the cluster log behind `/api/v1/events`). */
+  appendClusterEvent(event: ClusterEvent): Promise<void>;
+  /** Cluster events newest first, optionally of one type; at most `limit`. */
+  listClusterEvents(limit: number, type?: string): Promise<ClusterEvent[]>;
+  /** Keeps only the newest `keep` cluster events. */
+  trimClusterEvents(keep: number): Promise<void>;
+}
+
+/** The backend itself: its name, its health, and its end. */
+export interface StorageLifecycle {
+  /** A short name for logs and health (`memory`, `postgres`, ...). */
+  readonly kind: string;
+  /** Whether the backend answers now (health). */
+  ping(): Promise<boolean>;
+  /** Releases the backend (connections, locks); the storage is not used after. */
+  close(): Promise<void>;
+}

@@ -22,7 +22,13 @@ import {
   type Role,
   type ShardAssignment,
 } from "../../core/cluster.ts";
-import type { ClusterEvent, ShardRecord, Storage } from "../../storage/storage.ts";
+import type {
+  ClusterEvent,
+  ClusterEventLog,
+  ClusterRegistry,
+  ShardLeases,
+  ShardRecord,
+} from "../../storage/storage.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -117,7 +123,7 @@ export class ClusterMember {
 
   constructor(
     readonly opts: ClusterOptions,
-    private readonly storage: Storage,
+    private readonly storage: ClusterRegistry & ShardLeases & ClusterEventLog,
     private readonly engine: Engine,
     private readonly clock: Clock,
     private readonly log: Logger,

@@ -8,7 +8,7 @@ import { edgeLive } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
 import { type PlanNode, planNode } from "../../core/plan.ts";
 import type { ExecutionState } from "../../core/state.ts";
-import type { Storage } from "../../storage/storage.ts";
+import type { ExecutionLog } from "../../storage/storage.ts";
 import { type NodeContext, NodeError, type NodeInputs } from "../executors/executor.ts";
 import { enforceLimits } from "../executors/limits.ts";
 import type { AttemptResult, ExecutionActor } from "./actor.ts";
@@ -19,7 +19,7 @@ import type { EngineLimits, EngineOptions } from "./options.ts";
 /** What attempts need. */
 export interface AttemptDeps {
   opts: Pick<EngineOptions, "executorFor" | "services">;
-  storage: Pick<Storage, "getOutput">;
+  storage: Pick<ExecutionLog, "getOutput">;
   limits: EngineLimits;
   live: LiveExecutions;
   observation: Observation;

@@ -6,7 +6,14 @@
  */
 import type { Rejection } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
-import type { AppendRequest, AppendResult, Storage } from "../../storage/storage.ts";
+import type {
+  AppendRequest,
+  AppendResult,
+  ExecutionIndex,
+  ExecutionLog,
+  ShardLeases,
+  WorkflowStore,
+} from "../../storage/storage.ts";
 import type { Executor, NodeServices } from "../executors/executor.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./logger.ts";
@@ -53,9 +60,12 @@ export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   localBatchMs: 50,
 });
 
+/** The storage roles an engine uses: workflow versions (plans), the executions' log and index, shard leases. */
+export type EngineStorage = Pick<WorkflowStore, "getWorkflow"> & ExecutionLog & ExecutionIndex & ShardLeases;
+
 /** What an engine is made of. */
 export interface EngineOptions {
-  storage: Storage;
+  storage: EngineStorage;
   clock: Clock;
   /** A fresh unique id (execution ids without an idempotency key). */
   newId: () => string;

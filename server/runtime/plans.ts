@@ -5,7 +5,7 @@
  */
 import { BoundedCache } from "../../core/cache.ts";
 import { compilePlan, type Plan } from "../../core/plan.ts";
-import type { Storage, StoredWorkflow } from "../../storage/storage.ts";
+import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
 
 /** How many compiled plans are kept. */
 const PLAN_CACHE = 1000;
@@ -14,7 +14,7 @@ const PLAN_CACHE = 1000;
 export class PlanCache {
   #plans = new BoundedCache<string, Plan>(PLAN_CACHE);
 
-  constructor(private readonly storage: Pick<Storage, "getWorkflow">) {}
+  constructor(private readonly storage: Pick<WorkflowStore, "getWorkflow">) {}
 
   /** The plan of a workflow version, read from storage the first time; `undefined` when it is not stored. */
   async get(workflowId: string, version: number): Promise<Plan | undefined> {

@@ -8,7 +8,7 @@
  */
 import { replay } from "../../core/state.ts";
 import { pendingWork } from "../../core/timers.ts";
-import type { Storage } from "../../storage/storage.ts";
+import type { ExecutionIndex, ExecutionLog, ShardLeases } from "../../storage/storage.ts";
 import { ExecutionActor } from "./actor.ts";
 import type { Clock } from "./clock.ts";
 import type { LiveExecutions } from "./live.ts";
@@ -20,10 +20,7 @@ import type { ActorPump } from "./pump.ts";
 
 /** What shard ownership needs. */
 export interface ShardDeps {
-  storage: Pick<
-    Storage,
-    "getShards" | "claimShard" | "listRunning" | "deleteFinishedBefore" | "getExecution" | "readEvents"
-  >;
+  storage: ShardLeases & ExecutionIndex & Pick<ExecutionLog, "readEvents">;
   clock: Clock;
   log: Logger;
   limits: EngineLimits;

@@ -11,7 +11,7 @@ import { canonicalJson } from "../../core/json.ts";
 import type { Problem } from "../../core/schema.ts";
 import { validateWorkflow } from "../../core/validate.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
-import type { Storage, StoredWorkflow } from "../../storage/storage.ts";
+import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
 import { BoundedCache } from "../../core/cache.ts";
 import { validateExpression } from "../executors/expression.ts";
 
@@ -91,7 +91,7 @@ const LATEST_CACHE = 1_000;
 export class WorkflowService {
   #latest = new BoundedCache<string, StoredWorkflow>(LATEST_CACHE);
 
-  constructor(private readonly storage: Storage, private readonly now: () => number) {}
+  constructor(private readonly storage: WorkflowStore, private readonly now: () => number) {}
 
   /**
    * The latest version to start an execution of, from memory when this node read it before. It may be stale

@@ -1,6 +1,6 @@
 /**
  * The transport contract suite: every `Transport` implementation runs it (like the storage conformance
- * suite). Imported only by `*_test.ts` files.
+ * suite). Imported only by tests and benches.
  *
  * @example
  * ```ts ignore
@@ -14,6 +14,7 @@
 import { assert, assertEquals, assertStrictEquals } from "./assert.ts";
 import { type Envelope, ENVELOPE_VERSION, type Transport } from "../transport/transport.ts";
 import { Rpc } from "../transport/rpc.ts";
+import { sleep, waitUntil } from "./wait.ts";
 
 /** A running cluster of transports, one per id, every pair connected when `makeCluster` resolves. */
 export interface ContractCluster {
@@ -37,18 +38,9 @@ export interface ClusterOptions {
 /** Builds a cluster for one test. */
 export type MakeCluster = (ids: string[], options?: ClusterOptions) => Promise<ContractCluster>;
 
-/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
+/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs` (the contract's argument order). */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
-
-/** Resolves after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  await waitUntil(what, condition, timeoutMs, 5);
 }
 
 /** An envelope of the current version. */
@@ -105,7 +97,7 @@ export function transportContract(name: string, makeCluster: MakeCluster): void 
       for (let i = 0; i < 1000; i++) {
         assert(a.send(envelope("a", "b", "seq", i)));
         assert(c.send(envelope("c", "b", "seq", i)));
-        if (i % 100 === 0) await delay(0); // spread over several ticks (and frames)
+        if (i % 100 === 0) await sleep(0); // spread over several ticks (and frames)
       }
       await waitFor(() => got.a.length === 1000 && got.c.length === 1000, "2,000 deliveries");
       const expected = Array.from({ length: 1000 }, (_, i) => i);
@@ -171,7 +163,7 @@ export function transportContract(name: string, makeCluster: MakeCluster): void 
       assert(a.send({ ...envelope("a", "b", "x", "future"), v: ENVELOPE_VERSION + 1 }));
       assert(a.send(envelope("a", "b", "x", "now")));
       await waitFor(() => got.length === 1, "one delivery");
-      await delay(20);
+      await sleep(20);
       assertEquals(got, ["now"]);
       if (cluster.warnings) assert(cluster.warnings().some((w) => w.includes("version")), "a warning logged");
     }));
@@ -229,7 +221,7 @@ export function transportContract(name: string, makeCluster: MakeCluster): void 
         rb.handle("never", () => new Promise(() => {}));
         const started = performance.now();
         const pending = ra.ask("b", "never", null, { timeoutMs: 10_000 });
-        await delay(20);
+        await sleep(20);
         await cluster.down("b");
         const r2 = await pending;
         assertEquals([r2.ok, !r2.ok && r2.code], [false, "unreachable"]);

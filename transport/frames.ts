@@ -16,7 +16,9 @@ export const PING = '{"t":"ping"}';
 
 /** An envelope serialized for the wire, with its UTF-8 size. */
 export interface Encoded {
+  /** The envelope as JSON. */
   text: string;
+  /** Its size in UTF-8 bytes. */
   bytes: number;
 }
 

@@ -8,8 +8,13 @@
  * server → client  {t: "ok", nodeId: S, hmac: HMAC(secret, cN + S)}     (or close 1008)
  * ```
  *
+ * `handshakeStep` runs these steps on a connection; the connection serializes them.
+ *
  * @module
  */
+
+import type { Connection } from "./connection.ts";
+import type { WebSocketContext } from "./websocket_options.ts";
 
 /** The close code of a refused handshake (RFC 6455 "policy violation"). */
 export const POLICY_VIOLATION = 1008;
@@ -21,6 +26,9 @@ export type HandshakeFrame =
   | { t: "ok"; nodeId: string; hmac: string };
 
 const encoder = new TextEncoder();
+
+/** Longer frames are not handshake frames. */
+const MAX_HANDSHAKE_FRAME = 4096;
 
 /** Imports the cluster secret as an HMAC-SHA256 key. */
 export function importSecret(secret: string | Uint8Array): Promise<CryptoKey> {
@@ -87,4 +95,52 @@ export function parseHandshake(text: string): HandshakeFrame | undefined {
 
 function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The server's first frame: its nonce, for the client to sign. */
+export function challengeFrame(nonce: string): string {
+  return JSON.stringify({ t: "challenge", nonce });
+}
+
+/**
+ * Runs one step of the handshake on `c` for the frame `text`: the server checks the client's proof and
+ * proves itself; the client proves itself, then checks the server's proof. A completed handshake hands the
+ * connection to `attach` with the peer's id; a failed one rejects it (close 1008).
+ */
+export async function handshakeStep(
+  ctx: WebSocketContext,
+  c: Connection,
+  text: string,
+  attach: (c: Connection, peer: string) => void,
+): Promise<void> {
+  const f = text.length <= MAX_HANDSHAKE_FRAME ? parseHandshake(text) : undefined;
+  const key = await ctx.key;
+  if (c.phase === "auth" && f?.t === "auth") { // server: the client proves itself
+    if (!(await verifyProof(key, c.nonce, f.nodeId, f.hmac))) {
+      return c.reject("wrong cluster secret", { peer: f.nodeId });
+    }
+    if (f.nodeId === ctx.self || f.nodeId === "") {
+      return c.reject("peer claims an invalid id", { peer: f.nodeId });
+    }
+    const hmac = await prove(key, f.nonce, ctx.self);
+    if (c.phase !== "auth" || ctx.closed) return;
+    c.socket.send(JSON.stringify({ t: "ok", nodeId: ctx.self, hmac }));
+    attach(c, f.nodeId);
+  } else if (c.phase === "challenge" && f?.t === "challenge") { // client: prove ourselves
+    const hmac = await prove(key, f.nonce, ctx.self);
+    if (c.phase !== "challenge") return;
+    c.phase = "ok";
+    c.socket.send(JSON.stringify({ t: "auth", nodeId: ctx.self, nonce: c.nonce, hmac }));
+  } else if (c.phase === "ok" && f?.t === "ok") { // client: the server proves itself
+    if (f.nodeId !== c.peer) {
+      return c.reject("unexpected node id", { peer: c.peer, claimed: f.nodeId });
+    }
+    if (!(await verifyProof(key, c.nonce, f.nodeId, f.hmac))) {
+      return c.reject("server failed to prove the cluster secret", { peer: f.nodeId });
+    }
+    if (c.phase !== "ok" || ctx.closed) return;
+    attach(c, f.nodeId);
+  } else {
+    c.reject("unexpected handshake frame", { peer: c.peer });
+  }
 }

@@ -19,10 +19,10 @@ import {
   DEFAULT_MAX_QUEUE,
   type Envelope,
   ENVELOPE_VERSION,
-  fanOut,
   type MessageHandler,
   type PeerHandler,
   type Transport,
+  TransportHandlers,
   type TransportLogger,
   type TransportStats,
 } from "./transport.ts";
@@ -95,6 +95,7 @@ export class MemoryNetwork {
   readonly #epoch = new Map<string, number>();
   readonly #stats: MemoryNetworkStats = { delivered: 0, lost: 0, duplicated: 0 };
 
+  /** An empty network; nodes join with `join`. */
   constructor(options: MemoryNetworkOptions = {}) {
     this.decide = options.decide;
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
@@ -260,6 +261,20 @@ interface Wiring {
  * One node's end of a `MemoryNetwork`; made by `MemoryNetwork.join`. Each peer has a bounded queue of
  * envelopes not yet delivered (waiting for the link, or in flight): `send` returns false when it is full.
  * `stats().queued` counts both.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork } from "./memory.ts";
+ * const net = new MemoryNetwork();
+ * const a = net.join("a"), b = net.join("b", { maxQueue: 1 });
+ * const up = new Promise((resolve) => a.onPeer((peer, isUp) => isUp && resolve(peer)));
+ * if ((await up) !== "b") throw new Error();
+ * net.disconnect("b"); // b's sends now wait in its bounded queue
+ * if (!b.send({ v: 1, from: "b", to: "a", type: "t", body: 1 })) throw new Error("queued");
+ * if (b.send({ v: 1, from: "b", to: "a", type: "t", body: 2 })) throw new Error("the queue is full");
+ * if (b.stats().dropped !== 1) throw new Error();
+ * await net.close();
+ * ```
  */
 export class MemoryTransport implements Transport {
   readonly self: string;
@@ -270,8 +285,7 @@ export class MemoryTransport implements Transport {
   readonly #held = new Map<string, string[]>();
   readonly #inflight = new Map<string, number>();
   readonly #up = new Set<string>();
-  readonly #handlers = new Set<MessageHandler>();
-  readonly #peerHandlers = new Set<PeerHandler>();
+  readonly #handlers = new TransportHandlers();
   #closed = false;
   #queued = 0;
   #sent = 0;
@@ -287,6 +301,10 @@ export class MemoryTransport implements Transport {
     this.#wiring = wiring;
   }
 
+  /**
+   * Queues an envelope for its peer, never blocking; false (counted in `dropped`) when refused. See
+   * `Transport.send`.
+   */
   send(envelope: Envelope): boolean {
     const to = envelope.to;
     if (this.#closed || envelope.from !== this.self || to === this.self || !this.#wiring.known(to)) {
@@ -311,16 +329,17 @@ export class MemoryTransport implements Transport {
     return true;
   }
 
+  /** Registers a handler of incoming envelopes; returns a function that unregisters it. */
   onMessage(handler: MessageHandler): () => void {
-    this.#handlers.add(handler);
-    return () => this.#handlers.delete(handler);
+    return this.#handlers.onMessage(handler);
   }
 
+  /** Registers a peer up/down handler; returns a function that unregisters it. */
   onPeer(handler: PeerHandler): () => void {
-    this.#peerHandlers.add(handler);
-    return () => this.#peerHandlers.delete(handler);
+    return this.#handlers.onPeer(handler);
   }
 
+  /** A snapshot of the counters (`frames` equals `sent`: one frame per envelope). */
   stats(): TransportStats {
     return {
       queued: this.#queued,
@@ -332,6 +351,7 @@ export class MemoryTransport implements Transport {
     };
   }
 
+  /** Leaves the network: peers see this node go down, queued envelopes are dropped. Idempotent. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
@@ -349,7 +369,7 @@ export class MemoryTransport implements Transport {
     else this.#up.delete(peer);
     this.#net.schedule(() => {
       if (this.#closed) return;
-      fanOut(this.#peerHandlers, [peer, up], (error) => this.#warn("peer handler threw", error));
+      this.#handlers.notifyPeer(peer, up, (error) => this.#warn("peer handler threw", error));
     });
   }
 
@@ -381,7 +401,7 @@ export class MemoryTransport implements Transport {
       return;
     }
     this.#received++;
-    fanOut(this.#handlers, [envelope], (error) => this.#warn("message handler threw", error));
+    this.#handlers.deliver(envelope, (error) => this.#warn("message handler threw", error));
   }
 
   #transmit(to: string, wire: string): void {

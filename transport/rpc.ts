@@ -24,7 +24,9 @@ export type RpcHandler = (body: unknown, from: string, envelope: Envelope) => un
 
 /** One-shot timers (the runtime's `Clock` fits); `setTimeout` by default. */
 export interface RpcTimers {
+  /** Runs `fn` once after `delayMs`; returns a handle for `clearTimer`. */
   setTimer(delayMs: number, fn: () => void): unknown;
+  /** Cancels a timer that has not run yet. */
   clearTimer(handle: unknown): void;
 }
 
@@ -36,6 +38,7 @@ export interface RpcOptions {
   maxHandling?: number;
   /** Request ids; `crypto.randomUUID` by default. */
   newId?: () => string;
+  /** Timers for ask timeouts; `setTimeout` by default. */
   timers?: RpcTimers;
   /** Where throwing responders are reported; `console.warn` by default. */
   logger?: TransportLogger;
@@ -77,6 +80,7 @@ const systemTimers: RpcTimers = {
  * ```
  */
 export class Rpc {
+  /** The transport it asks and answers over. */
   readonly transport: Transport;
   readonly #maxOutstanding: number;
   readonly #maxHandling: number;
@@ -89,6 +93,7 @@ export class Rpc {
   #handling = 0;
   #closed = false;
 
+  /** Starts answering requests and replies arriving on `transport`; `close` stops. */
   constructor(transport: Transport, options: RpcOptions = {}) {
     this.transport = transport;
     this.#maxOutstanding = options.maxOutstanding ?? 10_000;

@@ -113,6 +113,7 @@ export interface Transport extends TransportEvents {
 
 /** Where a transport reports what it refused (the runtime's `Logger` fits). */
 export interface TransportLogger {
+  /** Reports one refused peer, ignored frame or throwing handler, with structured fields. */
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -142,5 +143,51 @@ export function fanOut<A extends unknown[]>(
     } catch (error) {
       onError(error);
     }
+  }
+}
+
+/**
+ * The message and peer handlers registered on a transport, and their dispatch: every transport implements
+ * `onMessage` and `onPeer` with one of these. A throwing handler does not keep the others from running.
+ *
+ * @example
+ * ```ts
+ * import { TransportHandlers } from "./transport.ts";
+ * const handlers = new TransportHandlers();
+ * const events: string[] = [];
+ * const off = handlers.onPeer((peer, up) => events.push(`${peer}:${up}`));
+ * handlers.onPeer(() => {
+ *   throw new Error("isolated");
+ * });
+ * handlers.notifyPeer("b", true, (error) => events.push(String(error)));
+ * off();
+ * handlers.notifyPeer("b", false, () => {});
+ * if (events.join() !== "b:true,Error: isolated") throw new Error(events.join());
+ * ```
+ */
+export class TransportHandlers {
+  readonly #messages = new Set<MessageHandler>();
+  readonly #peers = new Set<PeerHandler>();
+
+  /** Registers a handler of incoming envelopes; returns a function that unregisters it. */
+  onMessage(handler: MessageHandler): () => void {
+    this.#messages.add(handler);
+    return () => this.#messages.delete(handler);
+  }
+
+  /** Registers a peer up/down handler; returns a function that unregisters it. */
+  onPeer(handler: PeerHandler): () => void {
+    this.#peers.add(handler);
+    return () => this.#peers.delete(handler);
+  }
+
+  /** Passes an incoming envelope to every message handler; `onError` hears of each one that throws. */
+  deliver(envelope: Envelope, onError: (error: unknown) => void): void {
+    fanOut(this.#messages, [envelope], onError);
+  }
+
+  /** Tells every peer handler that `peer` went up or down; `onError` hears of each one that throws. */
+  notifyPeer(peer: string, up: boolean, onError: (error: unknown) => void): void {
+    fanOut(this.#peers, [peer, up], onError);
   }
 }

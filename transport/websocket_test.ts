@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
-import { delay, envelope, transportContract, waitFor } from "../testing/transport_contract.ts";
+import { envelope, transportContract, waitFor } from "../testing/transport_contract.ts";
+import { sleep } from "../testing/wait.ts";
 import { backoffDelay, WebSocketTransport, type WebSocketTransportOptions } from "./websocket.ts";
 import { startProxy } from "../testing/proxy.ts";
 import { Rpc } from "./rpc.ts";
@@ -103,10 +104,10 @@ Deno.test("websocket: the client verifies the server too (mutual handshake)", as
     a.onMessage(() => events.push("message"));
     a.addPeer({ id: "z", address: `127.0.0.1:${server.addr.port}` });
     await waitFor(() => a.stats().rejectedPeers === 1, "a to reject the fake server");
-    await delay(50);
+    await sleep(50);
     assertEquals(events, []);
     assertStrictEquals(a.send(envelope("a", "z", "x", "secret data")), true, "queued, never sent");
-    await delay(50);
+    await sleep(50);
     assertStrictEquals(frames.length, 1, "only the auth frame reached the fake server");
     const auth = JSON.parse(frames[0]);
     assertEquals(auth.hmac, await prove(await importSecret(SECRET), "n", "a"), "a proved itself");
@@ -126,7 +127,7 @@ Deno.test("websocket: reconnects after the peer is closed and recreated on the s
     a.onPeer((p, up) => events.push(`${p}:${up}`));
     await b.close();
     await waitFor(() => events.includes("b:false"), "a to see b down");
-    await delay(150); // a few failed redials
+    await sleep(150); // a few failed redials
     assert(a.send(envelope("a", "b", "x", "while down")));
     b = node("b", { port });
     const got: unknown[] = [];
@@ -156,7 +157,7 @@ Deno.test("websocket: heartbeats detect a silent peer and fire peer-down", async
     b.onPeer((p, up) => events.push(`b:${p}:${up}`));
     a.addPeer({ id: "b", address: `127.0.0.1:${proxy.port}` });
     await waitFor(() => events.length === 2, "a and b up");
-    await delay(400); // heartbeats keep a quiet link up
+    await sleep(400); // heartbeats keep a quiet link up
     assertEquals(events.length, 2);
     proxy.freeze(); // both ends go silent; no socket closes
     const frozenAt = performance.now();
@@ -198,7 +199,7 @@ Deno.test("websocket: envelopes sent in one tick go out as one frame", async () 
       const started = performance.now();
       for (let tick = 0; tick < 20; tick++) {
         for (let i = 0; i < 1000; i++) sender.send(envelope(sender.self, "b", "small", i));
-        await delay(0);
+        await sleep(0);
       }
       await waitFor(() => got[key] === target, `${label} deliveries`, 20_000);
       const ms = performance.now() - started;

@@ -6,12 +6,7 @@
  * @module
  */
 import { CommitGroup } from "../storage/commit_group.ts";
-import { openEmbedded } from "../storage/embedded.ts";
-import { MemoryStorage } from "../storage/memory.ts";
-import { openPostgres } from "../storage/postgres.ts";
 import type { Storage } from "../storage/storage.ts";
-import { Rpc } from "../transport/rpc.ts";
-import { WebSocketTransport } from "../transport/websocket.ts";
 import { createApi } from "./http/api.ts";
 import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster/member.ts";
 import { ShardRouting } from "./http/routing.ts";
@@ -23,7 +18,7 @@ import { createLogger } from "./ops/log.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { executorFor } from "./executors/registry.ts";
-import { realServices } from "./executors/services.ts";
+import { type RealServices, realServices } from "./executors/services.ts";
 import {
   combineApiObservers,
   combineEngineObservers,
@@ -33,6 +28,17 @@ import {
 } from "./ops/tracing.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { WorkflowService } from "./runtime/workflows.ts";
+import {
+  type ApiHandler,
+  type ClusterLink,
+  followMembers,
+  type HttpListener,
+  serveHttp,
+  startTransport,
+} from "./listeners.ts";
+import { commitLingerMs, openStorage } from "./storage_choice.ts";
+
+export { openStorage, storageKind } from "./storage_choice.ts";
 
 /** A running node. */
 export interface RunningNode {
@@ -65,35 +71,30 @@ export interface NodeOverrides {
   tracer?: Tracer;
 }
 
-function unavailable(code: string, message: string): Response {
-  return Response.json({ error: { code, message, details: [] } }, {
-    status: 503,
-    headers: { "retry-after": "1" },
-  });
+/** What the engine is built on: the parts made before it. */
+interface EngineParts {
+  storage: Storage;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  tracing: Tracing | undefined;
+  /** The commit group's linger, ms. */
+  lingerMs: number;
 }
 
-/** The storage a configuration names: `auto` is PostgreSQL with a database URL, the embedded store without. */
-export function storageKind(config: EngineConfig): "memory" | "embedded" | "postgres" {
-  return config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
+/** A started engine with the commit group it appends through and the services its executors use. */
+interface StartedEngine {
+  engine: Engine;
+  commitGroup: CommitGroup;
+  services: RealServices;
 }
 
-/** The commit group's linger on the embedded store, which blocks the event loop while it writes. */
-const EMBEDDED_LINGER_MS = 2;
-
-/**
- * Opens the storage a configuration names: `auto` is PostgreSQL when a database
- * URL is set and the embedded store under the data directory otherwise.
- */
-export async function openStorage(config: EngineConfig, now: () => number = Date.now): Promise<Storage> {
-  switch (storageKind(config)) {
-    case "memory":
-      return new MemoryStorage();
-    case "embedded":
-      return await openEmbedded({ dataDir: config.dataDir, now });
-    case "postgres":
-      if (!config.databaseUrl) throw new Error("storage postgres needs --database-url (ENGINE_DATABASE_URL)");
-      return await openPostgres({ url: config.databaseUrl, poolMax: config.databasePoolMax, now });
-  }
+/** The parts of a member once its engine runs and it listens: what the cluster member and API are built on. */
+interface MemberParts extends EngineParts, StartedEngine {
+  config: EngineConfig;
+  http: HttpListener;
+  /** The link to the other members (none standalone). */
+  link: ClusterLink | null;
 }
 
 /**
@@ -117,14 +118,76 @@ export async function startNode(
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
   const storage = overrides.storage ?? await openStorage(config, () => clock.now());
   const metrics = new Metrics();
-  const tracer = overrides.tracer ?? globalTracer();
-  const tracing = tracer
-    ? new Tracing(tracer, config.nodeId, {
-      httpTraceparent: overrides.tracer !== undefined || !denoTracing(),
+  const tracing = nodeTracing(config.nodeId, overrides.tracer);
+  const lingerMs = commitLingerMs(config, overrides.storage !== undefined);
+  const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs };
+  const started = await startEngine(config, base);
+  const http = serveHttp(config);
+  const clustered = isClustered(config);
+  const link = clustered ? startTransport(config, log) : null;
+  const parts: MemberParts = { ...base, ...started, config, http, link };
+  const cluster = await createClusterMember(parts);
+  const api = createNodeApi(parts, cluster);
+  http.serve(api);
+  metrics.bind({
+    engine: started.engine,
+    cluster,
+    commitGroup: started.commitGroup,
+    transport: link?.transport ?? null,
+    storage,
+  });
+  if (link) serveForwarded(link.rpc, api);
+  const closeAll = closer(parts, cluster);
+  try {
+    await cluster.start();
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  log.info("listening", {
+    url: http.url,
+    storage: storage.kind,
+    cluster: link ? cluster.opts.address : "standalone",
+  });
+  return {
+    url: http.url,
+    port: http.port,
+    engine: started.engine,
+    storage,
+    commitGroup: started.commitGroup,
+    log,
+    cluster,
+    clustered,
+    metrics,
+    tracing,
+    async leave(timeoutMs = 10_000) {
+      if (clustered) await cluster.leave(timeoutMs);
+      await closeAll();
+    },
+    close: closeAll,
+  };
+}
+
+/**
+ * This node's tracing: spans to the given tracer, else to the global provider's when one is registered,
+ * else none. HTTP requests carry a traceparent unless Deno's own tracing already propagates it.
+ */
+function nodeTracing(nodeId: string, given: Tracer | undefined): Tracing | undefined {
+  const tracer = given ?? globalTracer();
+  return tracer
+    ? new Tracing(tracer, nodeId, {
+      httpTraceparent: given !== undefined || !denoTracing(),
     })
     : undefined;
-  const lingerMs = !overrides.storage && storageKind(config) === "embedded" ? EMBEDDED_LINGER_MS : 0;
-  const commitGroup = new CommitGroup(storage, { lingerMs }, metrics.commitGroupObserver);
+}
+
+/**
+ * Builds the engine over a commit group and the executors' services, and starts it (recovering running
+ * executions, claiming no shard yet). When it fails to start, closes the metrics, services and storage.
+ */
+async function startEngine(config: EngineConfig, parts: EngineParts): Promise<StartedEngine> {
+  const { storage, clock, log, metrics, tracing } = parts;
+  const commitGroup = new CommitGroup(storage, { lingerMs: parts.lingerMs }, metrics.commitGroupObserver);
   const services = realServices({
     databaseUrl: config.databaseUrl,
     log: (line, fields) => log.info(line, fields),
@@ -147,7 +210,6 @@ export async function startNode(
     appender: commitGroup,
     observer: combineEngineObservers(metrics.engineObserver, tracing?.engineObserver),
   });
-  const workflows = new WorkflowService(storage, () => clock.now());
   try {
     await engine.start({ claimAllShards: false });
   } catch (err) {
@@ -156,56 +218,22 @@ export async function startNode(
     await storage.close();
     throw err;
   }
-  const handler: { api?: (req: Request) => Promise<Response> } = {};
-  const gateway = config.roles.includes("api-gateway");
-  const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen: () => {} },
-    (req) => {
-      const api = handler.api;
-      if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
-      const path = gateway ? "" : new URL(req.url).pathname; // a gateway serves every route
-      if (!gateway && !path.startsWith("/health") && path !== "/metrics") {
-        return Promise.resolve(
-          unavailable("not_a_gateway", "this node has no api-gateway role; call another"),
-        );
-      }
-      return api(req);
-    },
-  );
-  const port = server.addr.port;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  const clustered = isClustered(config);
-  const transport = clustered
-    ? new WebSocketTransport({
-      self: config.nodeId,
-      secret: config.clusterSecret!,
-      hostname: config.host,
-      port: config.clusterPort,
-      logger: { warn: (message, fields) => log.warn(message, fields) },
-    })
-    : null;
-  const rpc = transport ? new Rpc(transport, { logger: { warn: (m, f) => log.warn(m, f) } }) : null;
-  const cluster = new ClusterMember(
+  return { engine, commitGroup, services };
+}
+
+/** This node's cluster member (not started): its addresses and roles, dialing the members it learns of. */
+async function createClusterMember(parts: MemberParts): Promise<ClusterMember> {
+  const { config, http, link, storage, engine, clock, log, metrics } = parts;
+  return new ClusterMember(
     {
       ...DEFAULT_CLUSTER_OPTIONS,
       nodeId: config.nodeId,
-      address: transport ? `${host === "0.0.0.0" ? "127.0.0.1" : host}:${transport.port}` : "",
-      httpAddress: url.slice("http://".length),
+      address: link ? `${http.host}:${link.transport.port}` : "",
+      httpAddress: http.url.slice("http://".length),
       roles: config.roles,
       shardCount: config.shards,
       secretVerifier: config.clusterSecret ? await secretVerifier(config.clusterSecret) : undefined,
-      onMembers: transport
-        ? (ms) => {
-          for (const m of ms) {
-            if (m.id === config.nodeId) continue;
-            // A member that is down is forgotten (no redialing it with a growing backoff); when it heartbeats
-            // again it is added back and dialed at once, not up to 5 s (the backoff's cap) after it got shards.
-            if (m.status === "down") transport.removePeer(m.id);
-            else if (m.address !== "") transport.addPeer({ id: m.id, address: m.address });
-          }
-        }
-        : undefined,
+      onMembers: link ? followMembers(link.transport, config.nodeId) : undefined,
       onEvent: (type) => metrics.clusterEvent(type),
     },
     storage,
@@ -213,8 +241,13 @@ export async function startNode(
     clock,
     log,
   );
-  const rpcForwarder = rpc && transport
-    ? new RpcForwarder(rpc, (peer) => transport.connectedPeers().includes(peer))
+}
+
+/** This node's HTTP API, routing each execution's requests to its shard's owner (over RPC in a cluster). */
+function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
+  const { config, link, storage, engine, clock, log, metrics, tracing } = parts;
+  const rpcForwarder = link
+    ? new RpcForwarder(link.rpc, (peer) => link.transport.connectedPeers().includes(peer))
     : null;
   const routing = new ShardRouting(
     engine,
@@ -223,9 +256,9 @@ export async function startNode(
     clock,
     config.askTimeoutMs,
   );
-  const api = handler.api = createApi({
+  return createApi({
     engine,
-    workflows,
+    workflows: new WorkflowService(storage, () => clock.now()),
     storage,
     log,
     storageHealthy: () => storage.ping(),
@@ -235,44 +268,19 @@ export async function startNode(
     metrics: () => metrics.render(),
     runtime: () => ({ eventLoopLagMs: metrics.eventLoopLagMs }),
   });
-  metrics.bind({ engine, cluster, commitGroup, transport, storage });
-  if (rpc) serveForwarded(rpc, api);
-  const closeAll = async () => {
+}
+
+/** Closes a member in order: the cluster member, the HTTP server, the transport, the engine, then the rest. */
+function closer(parts: MemberParts, cluster: ClusterMember): () => Promise<void> {
+  const { http, link, engine, metrics, services, storage } = parts;
+  return async () => {
     await cluster.stop();
-    await server.shutdown();
-    rpc?.close();
-    await transport?.close();
+    await http.server.shutdown();
+    link?.rpc.close();
+    await link?.transport.close();
     await engine.stop();
     metrics.close();
     await services.close();
     await storage.close();
-  };
-  try {
-    await cluster.start();
-  } catch (err) {
-    await closeAll();
-    throw err;
-  }
-  log.info("listening", {
-    url,
-    storage: storage.kind,
-    cluster: transport ? cluster.opts.address : "standalone",
-  });
-  return {
-    url,
-    port,
-    engine,
-    storage,
-    commitGroup,
-    log,
-    cluster,
-    clustered,
-    metrics,
-    tracing,
-    async leave(timeoutMs = 10_000) {
-      if (clustered) await cluster.leave(timeoutMs);
-      await closeAll();
-    },
-    close: closeAll,
   };
 }

@@ -136,7 +136,30 @@ export function retryableStatus(status: number): boolean {
  */
 export const http: Executor = async (ctx) => {
   const { method, url, timeoutMs } = ctx.config as { method: string; url: string; timeoutMs: number };
-  const headerConfig = (ctx.config.headers ?? {}) as Record<string, unknown>;
+  const target = parseTarget(url);
+  const headers = requestHeaders(ctx);
+  const body = requestBody(ctx, method, headers);
+  const timeout = ctx.services.timeout(timeoutMs);
+  const call: Call = { method, target, timeoutMs, timeout, signal: AbortSignal.any([ctx.signal, timeout]) };
+  const response = await send(ctx, call, headers, body);
+  const text = await readResponse(ctx, call, response);
+  if (response.status < 200 || response.status > 299) throw statusError(call, response.status, text);
+  return { records: [responseRecord(method, response, text)] };
+};
+
+/** One http call under way: what the errors name, and the signals that abort it. */
+interface Call {
+  method: string;
+  target: URL;
+  timeoutMs: number;
+  /** Aborts after `timeoutMs`. */
+  timeout: AbortSignal;
+  /** Aborts on the timeout or when the attempt is aborted. */
+  signal: AbortSignal;
+}
+
+/** The URL to call: an http or https URL. */
+function parseTarget(url: string): URL {
   let target: URL;
   try {
     target = new URL(url);
@@ -150,7 +173,12 @@ export const http: Executor = async (ctx) => {
       false,
     );
   }
+  return target;
+}
 
+/** The request headers: the idempotency key and traceparent, then the configured headers over them. */
+function requestHeaders(ctx: NodeContext): Headers {
+  const headerConfig = (ctx.config.headers ?? {}) as Record<string, unknown>;
   const headers = new Headers({ "idempotency-key": ctx.idempotencyKey });
   if (ctx.traceparent !== undefined) headers.set("traceparent", ctx.traceparent);
   for (const [name, value] of Object.entries(headerConfig)) {
@@ -163,7 +191,14 @@ export const http: Executor = async (ctx) => {
       throw new NodeError("config_type", `invalid header ${name}`, false);
     }
   }
+  return headers;
+}
 
+/**
+ * The request body: the filled `body` template, or the input records for POST, PUT
+ * and PATCH without one. Sets the content-type header for it unless one is given.
+ */
+function requestBody(ctx: NodeContext, method: string, headers: Headers): string | undefined {
   let body: string | undefined;
   let json = false;
   const template = ctx.config.body as Json | undefined;
@@ -186,31 +221,49 @@ export const http: Executor = async (ctx) => {
   if (body !== undefined && !headers.has("content-type")) {
     headers.set("content-type", json ? "application/json" : "text/plain; charset=utf-8");
   }
+  return body;
+}
 
-  const timeout = ctx.services.timeout(timeoutMs);
-  const signal = AbortSignal.any([ctx.signal, timeout]);
-  const aborted = (e: unknown): never => {
-    if (ctx.signal.aborted) throw ctx.signal.reason ?? e;
-    if (timeout.aborted) {
-      throw new NodeError(
-        "http_timeout",
-        `${method} ${target.origin}${target.pathname}: no answer within ${timeoutMs} ms`,
-      );
-    }
-    throw e;
-  };
+/**
+ * What an aborted call throws: the attempt's abort reason when the attempt was
+ * aborted, `http_timeout` when the call timed out, else `e` itself.
+ */
+function abortedError(ctx: NodeContext, call: Call, e: unknown): never {
+  if (ctx.signal.aborted) throw ctx.signal.reason ?? e;
+  if (call.timeout.aborted) {
+    throw new NodeError(
+      "http_timeout",
+      `${call.method} ${call.target.origin}${call.target.pathname}: no answer within ${call.timeoutMs} ms`,
+    );
+  }
+  throw e;
+}
 
-  let response: Response;
+/** Sends the request, following redirects; a network error is `http_error`. */
+async function send(
+  ctx: NodeContext,
+  call: Call,
+  headers: Headers,
+  body: string | undefined,
+): Promise<Response> {
+  const { method, target, signal } = call;
   try {
-    response = await ctx.services.fetch(target, { method, headers, body, signal, redirect: "follow" });
+    return await ctx.services.fetch(target, { method, headers, body, signal, redirect: "follow" });
   } catch (e) {
-    if (signal.aborted) aborted(e);
+    if (signal.aborted) abortedError(ctx, call, e);
     throw new NodeError(
       "http_error",
       `${method} ${target.origin}${target.pathname}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
+}
 
+/**
+ * The response body as text: nothing for HEAD, a snippet of a failed response's
+ * body, at most {@link MAX_RESPONSE_BYTES} of a successful one.
+ */
+async function readResponse(ctx: NodeContext, call: Call, response: Response): Promise<string> {
+  const { method, signal } = call;
   const failed = response.status < 200 || response.status > 299;
   let bytes: Uint8Array;
   try {
@@ -221,24 +274,28 @@ export const http: Executor = async (ctx) => {
       : await readBounded(response.body, MAX_RESPONSE_BYTES);
   } catch (e) {
     if (e instanceof NodeError) throw e;
-    if (signal.aborted) aborted(e);
+    if (signal.aborted) abortedError(ctx, call, e);
     throw new NodeError("http_error", `reading the response: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     if (method === "HEAD") await response.body?.cancel().catch(() => {});
   }
-  const text = new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(bytes);
+}
 
-  if (failed) {
-    const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
-    throw new NodeError(
-      "http_status",
-      `${method} ${target.origin}${target.pathname} answered ${response.status}${
-        snippet ? `: ${snippet}` : ""
-      }`,
-      retryableStatus(response.status),
-    );
-  }
+/** The `http_status` error of a non-2xx response, with the start of its body. */
+function statusError(call: Call, status: number, text: string): NodeError {
+  const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
+  return new NodeError(
+    "http_status",
+    `${call.method} ${call.target.origin}${call.target.pathname} answered ${status}${
+      snippet ? `: ${snippet}` : ""
+    }`,
+    retryableStatus(status),
+  );
+}
 
+/** The record of a successful response: `{status, headers, body}`. */
+function responseRecord(method: string, response: Response, text: string): Json {
   const responseHeaders: { [key: string]: Json } = {};
   response.headers.forEach((value, name) => {
     const prior = responseHeaders[name];
@@ -253,8 +310,8 @@ export const http: Executor = async (ctx) => {
       out = text;
     }
   }
-  return { records: [{ status: response.status, headers: responseHeaders, body: out }] };
-};
+  return { status: response.status, headers: responseHeaders, body: out };
+}
 
 /**
  * condition: evaluates `condition` once over the whole input, with the JSONata

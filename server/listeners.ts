@@ -1,0 +1,126 @@
+/**
+ * A member's two listeners: its HTTP server, which answers 503 until the API is ready and, on a member
+ * without the api-gateway role, serves only health and metrics; and, in a cluster, the WebSocket transport
+ * to the other members with the RPC over it.
+ *
+ * @module
+ */
+import type { Member } from "../core/cluster.ts";
+import { Rpc } from "../transport/rpc.ts";
+import { WebSocketTransport } from "../transport/websocket.ts";
+import type { EngineConfig } from "./ops/config.ts";
+import type { Logger } from "./runtime/logger.ts";
+
+/** A member's API: answers one HTTP request. */
+export type ApiHandler = (req: Request) => Promise<Response>;
+
+/** A member's HTTP server, serving its API once {@link HttpListener.serve} is given it. */
+export interface HttpListener {
+  server: Deno.HttpServer<Deno.NetAddr>;
+  port: number;
+  /** The host others reach this member at: `0.0.0.0` as `127.0.0.1`, an IPv6 address in brackets. */
+  host: string;
+  /** The base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Starts serving the API; until then every request gets a 503 `not_ready`. */
+  serve(api: ApiHandler): void;
+}
+
+/** A member's link to the rest of its cluster: the WebSocket transport and the RPC over it. */
+export interface ClusterLink {
+  transport: WebSocketTransport;
+  rpc: Rpc;
+}
+
+function unavailable(code: string, message: string): Response {
+  return Response.json({ error: { code, message, details: [] } }, {
+    status: 503,
+    headers: { "retry-after": "1" },
+  });
+}
+
+/** Where a request goes: a 503 before the API is ready or for an API route off a gateway, else the API. */
+function route(req: Request, api: ApiHandler | undefined, gateway: boolean): Promise<Response> {
+  if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
+  const path = gateway ? "" : new URL(req.url).pathname; // a gateway serves every route
+  if (!gateway && !path.startsWith("/health") && path !== "/metrics") {
+    return Promise.resolve(
+      unavailable("not_a_gateway", "this node has no api-gateway role; call another"),
+    );
+  }
+  return api(req);
+}
+
+/** The host others reach a listener bound to `hostname` at. */
+function reachableHost(hostname: string): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return host === "0.0.0.0" ? "127.0.0.1" : host;
+}
+
+/**
+ * Starts the HTTP server on the configured host and port; it answers 503 until given the API.
+ *
+ * @example
+ * ```ts
+ * import { serveHttp } from "./listeners.ts";
+ * import { DEFAULT_CONFIG } from "./ops/config.ts";
+ * const http = serveHttp({ ...DEFAULT_CONFIG, port: 0 });
+ * const early = await fetch(`${http.url}/health`);
+ * await early.body?.cancel();
+ * http.serve(() => Promise.resolve(new Response("ok")));
+ * const ready = await fetch(`${http.url}/health`);
+ * if (early.status !== 503 || (await ready.text()) !== "ok") throw new Error("503 until served");
+ * await http.server.shutdown();
+ * ```
+ */
+export function serveHttp(config: EngineConfig): HttpListener {
+  let api: ApiHandler | undefined;
+  const gateway = config.roles.includes("api-gateway");
+  const server = Deno.serve(
+    { hostname: config.host, port: config.port, onListen: () => {} },
+    (req) => route(req, api, gateway),
+  );
+  const port = server.addr.port;
+  const host = reachableHost(config.host);
+  return {
+    server,
+    port,
+    host,
+    url: `http://${host}:${port}`,
+    serve(handler) {
+      api = handler;
+    },
+  };
+}
+
+/** Starts the cluster transport on the configured host and cluster port, with the RPC over it. */
+export function startTransport(config: EngineConfig, log: Logger): ClusterLink {
+  const transport = new WebSocketTransport({
+    self: config.nodeId,
+    secret: config.clusterSecret!,
+    hostname: config.host,
+    port: config.clusterPort,
+    logger: { warn: (message, fields) => log.warn(message, fields) },
+  });
+  const rpc = new Rpc(transport, { logger: { warn: (m, f) => log.warn(m, f) } });
+  return { transport, rpc };
+}
+
+/**
+ * Keeps the transport's peers in step with the cluster's members (all but `self`): a member that is down
+ * is removed, any other with an address is added.
+ */
+export function followMembers(
+  transport: WebSocketTransport,
+  self: string,
+): (members: readonly Member[]) => void {
+  return (ms) => {
+    for (const m of ms) {
+      if (m.id === self) continue;
+      // A member that is down is forgotten (no redialing it with a growing backoff); when it heartbeats
+      // again it is added back and dialed at once, not up to 5 s (the backoff's cap) after it got shards.
+      if (m.status === "down") transport.removePeer(m.id);
+      else if (m.address !== "") transport.addPeer({ id: m.id, address: m.address });
+    }
+  };
+}

@@ -1,39 +1,89 @@
 /**
- * A durable, distributed DAG workflow engine.
- *
- * The pure core (definitions, validation, the execution decider), the storage
- * contract and its memory implementation, and the node runtime with its HTTP API.
+ * flowmesh's pure core: workflow definitions and their validation, compiled plans, the execution decider
+ * (commands → events → state), timers and views, execution ids and shards, and the cluster's shard map. It
+ * does no I/O and pulls in no database driver, transport or metrics library: the runtime, storage backends,
+ * transports and the simulator are their own entry points (`./server`, `./storage`, `./transport`, `./sim`).
  *
  * @example
  * ```ts
- * import { validateWorkflow } from "./mod.ts";
- * const r = validateWorkflow({ id: "w", name: "w", nodes: [], edges: [] });
- * if (r.ok || r.problems[0].code !== "empty_graph") throw new Error("an empty graph is rejected");
+ * import { compilePlan, decide, initialState, validateWorkflow } from "./mod.ts";
+ *
+ * const definition = {
+ *   id: "hello",
+ *   name: "hello",
+ *   nodes: [{ id: "one", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 3 } }],
+ *   edges: [],
+ * };
+ * const checked = validateWorkflow(definition);
+ * if (!checked.ok) throw new Error(checked.problems[0].message);
+ * const state = initialState("ex-1", compilePlan(checked.workflow, 1));
+ * const d = decide(state, { type: "Start", input: null, idempotencyKey: null, timeoutMs: null }, 0);
+ * if (!d.ok || d.events[0].type !== "ExecutionStarted") throw new Error("an execution starts");
  * ```
  *
  * @module
  */
-export * from "./core/workflow.ts";
-export * from "./core/json.ts";
-export * from "./core/schema.ts";
-export * from "./core/catalog.ts";
-export * from "./core/validate.ts";
-export * from "./core/plan.ts";
-export * from "./core/events.ts";
-export * from "./core/state.ts";
-export * from "./core/decide.ts";
-export * from "./core/timers.ts";
-export * from "./core/view.ts";
-export * from "./core/ids.ts";
-export * from "./core/policy.ts";
-export * from "./core/duration.ts";
-export * from "./storage/storage.ts";
-export * from "./storage/memory.ts";
-export * from "./server/runtime/engine.ts";
-export * from "./server/ops/config.ts";
-export * from "./server/start.ts";
-export * from "./server/runtime/clock.ts";
-export * from "./server/ops/log.ts";
-export * from "./server/runtime/logger.ts";
-export type * from "./server/executors/executor.ts";
-export { NodeError } from "./server/executors/executor.ts";
+export type {
+  NodeCategory,
+  RetryPolicy,
+  WorkflowDefinition,
+  WorkflowEdge,
+  WorkflowNode,
+  WorkflowSchedule,
+} from "./core/workflow.ts";
+export { NODE_CATEGORIES } from "./core/workflow.ts";
+export type { Json } from "./core/json.ts";
+export { canonicalJson } from "./core/json.ts";
+export type { ConfigCheck, ConfigSchema, FieldSpec, FieldType, Problem } from "./core/schema.ts";
+export type { NodeBehaviour, NodeKindSpec } from "./core/catalog.ts";
+export { CATALOG, findKind } from "./core/catalog.ts";
+export type { ProblemCode, ValidationResult, WorkflowLimits } from "./core/validate.ts";
+export { DEFAULT_WORKFLOW_LIMITS, MAX_TIMEOUT_MS, PROBLEM_CODES, validateWorkflow } from "./core/validate.ts";
+export type { Plan, PlanEdge, PlanNode } from "./core/plan.ts";
+export { compilePlan, DEFAULT_TARGET_HANDLE, planNode } from "./core/plan.ts";
+export type * from "./core/events.ts";
+export { EVENT_VERSION } from "./core/events.ts";
+export type { ExecutionState, ExecutionStatus, NodeState, NodeStatus } from "./core/state.ts";
+export { evolve, initialState, nodeDone, replay, TERMINAL_STATUSES } from "./core/state.ts";
+export type {
+  CancelCommand,
+  Command,
+  CompleteNodeCommand,
+  Decision,
+  FailNodeCommand,
+  FireTimerCommand,
+  Rejection,
+  SignalCommand,
+  StartCommand,
+  StartNodeCommand,
+} from "./core/decide.ts";
+export { decide } from "./core/decide.ts";
+export type { PendingWork, Timer, TimerKind } from "./core/timers.ts";
+export { pendingTimers, pendingWork } from "./core/timers.ts";
+export type { ExecutionSummary, ExecutionView, NodeView, NodeViewStatus } from "./core/view.ts";
+export { executionSummary, executionView } from "./core/view.ts";
+export { DEFAULT_SHARD_COUNT, executionIdFor, hash128, shardOf } from "./core/ids.ts";
+export { backoffMs, DEFAULT_RETRY_POLICY, retryPolicy } from "./core/policy.ts";
+export { parseDuration } from "./core/duration.ts";
+export type {
+  AllocationOptions,
+  Member,
+  MemberRecord,
+  MembershipTimings,
+  MemberStatus,
+  Move,
+  Role,
+  ShardAssignment,
+} from "./core/cluster.ts";
+export {
+  allocate,
+  balanced,
+  DEFAULT_ALLOCATION,
+  DEFAULT_TIMINGS,
+  eligible,
+  holdsShards,
+  leaderOf,
+  members,
+  memberStatus,
+  ROLES,
+} from "./core/cluster.ts";

@@ -1,0 +1,53 @@
+/**
+ * Storage: the contract every backend implements (one role interface per concern — workflow versions, the
+ * execution log and index, shard leases, the cluster registry and event log, the lifecycle), its records, and
+ * the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and the embedded durable default
+ * (`openEmbedded`, PGlite under a data directory), plus the commit group that batches appends.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage } from "./mod.ts";
+ *
+ * const storage = new MemoryStorage();
+ * const claimed = await storage.claimShard(0, "n1", 0);
+ * if (claimed?.epoch !== 1) throw new Error("a first claim takes epoch 1");
+ * // A writer holding an older epoch is fenced off.
+ * const stale = await storage.claimShard(0, "n2", 0);
+ * if (stale !== undefined) throw new Error("a claim at a stale epoch is refused");
+ * ```
+ *
+ * @module
+ */
+export type {
+  AppendError,
+  AppendRequest,
+  AppendResult,
+  ClusterEvent,
+  ClusterEventLog,
+  ClusterRegistry,
+  ExecutionIndex,
+  ExecutionLog,
+  ExecutionQuery,
+  Fence,
+  OutputWrite,
+  Page,
+  PutWorkflowResult,
+  ShardLeases,
+  ShardRecord,
+  Storage,
+  StorageLifecycle,
+  StoredExecution,
+  StoredWorkflow,
+  WorkflowStore,
+} from "./storage.ts";
+export { InvalidCursor, StorageUnavailable } from "./storage.ts";
+export { MemoryStorage } from "./memory.ts";
+export { openPostgres, type PostgresOptions } from "./postgres.ts";
+export { DataDirLocked, type EmbeddedOptions, openEmbedded } from "./embedded.ts";
+export {
+  CommitGroup,
+  type CommitGroupObserver,
+  type CommitGroupOptions,
+  type CommitGroupStats,
+  DEFAULT_COMMIT_GROUP,
+} from "./commit_group.ts";

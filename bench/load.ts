@@ -23,7 +23,7 @@ import postgres from "postgres";
 import { parseDuration } from "../core/duration.ts";
 import { freePort } from "../testing/net.ts";
 import { TEST_DATABASE_URL } from "../testing/pg.ts";
-import { LeanPool } from "./http_client.ts";
+import { LoadGenerator, NodePools, warmUpPlans } from "./load_generator.ts";
 
 /** The three standard workloads. */
 export const WORKLOADS: Record<string, Record<string, unknown>> = {
@@ -208,41 +208,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-interface Sample {
-  latencyMs: number;
-  overheadPerTransitionMs: number;
-}
-
-/** The generator's HTTP client: a lean keep-alive pool per node (see `http_client.ts`). */
-const pools = new Map<string, LeanPool>();
-let poolSize = 64;
-
-function poolFor(url: string): LeanPool {
-  let pool = pools.get(url);
-  if (!pool) pools.set(url, pool = new LeanPool(url, poolSize));
-  return pool;
-}
-
-/** One execution through `url`, waiting for its end; returns its latency and engine overhead. */
-async function runOne(url: string, workflowId: string, key: string): Promise<Sample | undefined> {
-  const t0 = performance.now();
-  const r = await poolFor(url).request(
-    "POST",
-    `/api/v1/workflows/${workflowId}/execute?wait=60000`,
-    { "idempotency-key": key, "content-type": "application/json" },
-    "{}",
-  );
-  const latencyMs = performance.now() - t0;
-  const body = JSON.parse(r.body);
-  if (r.status !== 200 || body.status !== "completed") return undefined;
-  // Time per node transition: the end-to-end latency over the execution's transitions (its start and one
-  // per node). Node work in the standard workload takes microseconds, so this bounds the engine's overhead
-  // per transition (decide, run, append, commit) from above: it also holds HTTP and the generator's own
-  // time. The delay workload's includes its 100 ms.
-  const nodes = body.nodes as unknown[];
-  return { latencyMs, overheadPerTransitionMs: latencyMs / (nodes.length + 1) };
-}
-
 /** The execute route's server-side request time histogram: cumulative counts by upper bound (seconds). */
 async function serverHistogram(url: string): Promise<Map<number, number>> {
   const text = await fetch(`${url}/metrics`).then((r) => r.text()).catch(() => "");
@@ -279,7 +244,16 @@ function serverPercentile(
   return null;
 }
 
-async function pgCounts(url: string) {
+/** PostgreSQL counters: transactions committed, and rows of the engine's tables. */
+interface PgCounts {
+  commits: number;
+  events: number;
+  batches: number;
+  outputs: number;
+}
+
+/** The database's counters now. */
+async function pgCounts(url: string): Promise<PgCounts> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const [r] = await sql`select xact_commit::bigint as commits,
@@ -297,178 +271,241 @@ async function pgCounts(url: string) {
   }
 }
 
+/** A database made for one run, and how to drop it. */
+interface BenchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates a fresh database on the test server for the nodes to use. */
+async function createBenchDatabase(): Promise<BenchDatabase> {
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  const dbName = `flowmesh_bench_${Date.now()}`;
+  await admin.unsafe(`create database ${dbName}`);
+  const u = new URL(TEST_DATABASE_URL);
+  u.pathname = `/${dbName}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
+      await admin.end();
+    },
+  };
+}
+
+/** Looks up the workload by name and registers its workflow through `url`. */
+async function registerWorkload(name: string, url: string): Promise<Record<string, unknown>> {
+  const wf = WORKLOADS[name];
+  if (!wf) throw new Error(`unknown workload ${name} (${Object.keys(WORKLOADS).join(", ")})`);
+  await fetch(`${url}/api/v1/workflows`, { method: "POST", body: JSON.stringify(wf) }).then((r) =>
+    r.body?.cancel()
+  );
+  return wf;
+}
+
+/** Server CPU and memory, request-time histograms and PostgreSQL counters at one instant. */
+interface Snapshot {
+  cpu: { cpuSeconds: number; peakBytes: number }[];
+  hist: Map<number, number>[];
+  pg: PgCounts | undefined;
+}
+
+/** Scrapes every server's process, every node's metrics and the database. */
+async function snapshot(
+  servers: Server[],
+  urls: string[],
+  databaseUrl: string | undefined,
+): Promise<Snapshot> {
+  const cpu = await Promise.all(servers.map((s) => processStats(s.child.pid)));
+  const hist = await Promise.all(urls.map(serverHistogram));
+  const pg = databaseUrl ? await pgCounts(databaseUrl) : undefined;
+  return { cpu, hist, pg };
+}
+
+/** Completed executions so far, `t` ms into the measurement. */
+interface TimelinePoint {
+  t: number;
+  completed: number;
+}
+
+/** What one measured period saw. */
+interface Measurement {
+  seconds: number;
+  before: Snapshot;
+  after: Snapshot;
+  /** Completions every 500 ms. */
+  timeline: TimelinePoint[];
+  /** When `--kill-one` killed the last node, ms into the measurement (null: it did not). */
+  killedAt: number | null;
+}
+
+/**
+ * Measures `o.durationMs` of load: snapshots before and after, a completion timeline, and with `--kill-one`
+ * the last node killed a third of the way in (and taken out of `urls`).
+ */
+async function measure(
+  o: Options,
+  load: LoadGenerator,
+  servers: Server[],
+  urls: string[],
+  databaseUrl: string | undefined,
+): Promise<Measurement> {
+  const before = await snapshot(servers, urls, databaseUrl);
+  const started = performance.now();
+  const end = started + o.durationMs;
+  const timeline: TimelinePoint[] = [];
+  let killedAt: number | null = null;
+  const ticker = setInterval(
+    () => timeline.push({ t: performance.now() - started, completed: load.samples.length }),
+    500,
+  );
+  if (o.killOne && servers.length > 1) {
+    setTimeout(() => {
+      killedAt = performance.now() - started;
+      servers[servers.length - 1].child.kill("SIGKILL");
+      urls.pop();
+    }, o.durationMs / 3);
+  }
+  await load.drive(end);
+  clearInterval(ticker);
+  const seconds = (performance.now() - started) / 1000;
+  const after = await snapshot(servers, urls, databaseUrl);
+  return { seconds, before, after, timeline, killedAt };
+}
+
+/** PostgreSQL commits and rows per execution between two counts. */
+function postgresReport(
+  pg0: PgCounts,
+  pg1: PgCounts,
+  executions: number,
+  transitions: number,
+): Record<string, unknown> {
+  const n = Math.max(1, executions);
+  return {
+    commitsPerExecution: +((pg1.commits - pg0.commits) / n).toFixed(2),
+    commitsPerTransition: +((pg1.commits - pg0.commits) / n / transitions).toFixed(3),
+    eventsPerExecution: +((pg1.events - pg0.events) / n).toFixed(1),
+    eventRowsPerExecution: +((pg1.batches - pg0.batches) / n).toFixed(1),
+    outputRowsPerExecution: +((pg1.outputs - pg0.outputs) / n).toFixed(1),
+    note: "every transaction counts (reads and cluster heartbeats too); a transition: the start or one node",
+  };
+}
+
+/** The throughput before the kill, its lowest after it, and how long until it was back to 80 %. */
+function killOneReport(timeline: TimelinePoint[], killedAt: number): Record<string, unknown> {
+  const before = timeline.filter((p) => p.t < killedAt);
+  const rate = (a: TimelinePoint, b: TimelinePoint) => (b.completed - a.completed) / ((b.t - a.t) / 1000);
+  const steady = before.length > 2 ? rate(before[1], before.at(-1)!) : NaN;
+  const after = timeline.filter((p) => p.t >= killedAt);
+  let dipRate = Infinity, recoveredAt: number | null = null;
+  for (let i = 1; i < after.length; i++) {
+    const r = rate(after[i - 1], after[i]);
+    dipRate = Math.min(dipRate, r);
+    if (recoveredAt === null && i > 1 && r >= 0.8 * steady) recoveredAt = after[i].t;
+  }
+  return {
+    killedAtSeconds: +(killedAt / 1000).toFixed(1),
+    steadyPerSecond: Math.round(steady),
+    dipPerSecond: Math.round(dipRate),
+    recoverySeconds: recoveredAt === null ? null : +((recoveredAt - killedAt) / 1000).toFixed(1),
+  };
+}
+
+/** The report of a measured period. */
+function buildReport(
+  o: Options,
+  wf: Record<string, unknown>,
+  load: LoadGenerator,
+  servers: Server[],
+  m: Measurement,
+): Record<string, unknown> {
+  const { samples, failed, dropped } = load;
+  const { seconds, before, after } = m;
+  const lat = samples.map((s) => s.latencyMs).sort((a, b) => a - b);
+  const over = samples.map((s) => s.overheadPerTransitionMs).sort((a, b) => a - b);
+  const cpuSeconds = after.cpu.reduce((a, c, i) => a + c.cpuSeconds - before.cpu[i].cpuSeconds, 0);
+  const completed = samples.length;
+  const report: Record<string, unknown> = {
+    workload: o.workload,
+    storage: o.start ?? "target",
+    nodes: o.nodes,
+    mode: o.mode,
+    ...(o.mode === "closed" ? { concurrency: o.concurrency } : { rate: o.rate, dropped }),
+    seconds: +seconds.toFixed(1),
+    completed,
+    failed,
+    executionsPerSecond: Math.round(completed / seconds),
+    latencyMs: {
+      p50: +percentile(lat, 50).toFixed(1),
+      p95: +percentile(lat, 95).toFixed(1),
+      p99: +percentile(lat, 99).toFixed(1),
+      max: +(lat.at(-1) ?? NaN).toFixed(1),
+    },
+    serverLatencyMsAtMost: o.killOne ? null : {
+      p50: serverPercentile(before.hist, after.hist, 50),
+      p99: serverPercentile(before.hist, after.hist, 99),
+      note: "the execute route's request time on the node(s), as the histogram bucket bound holding it",
+    },
+    overheadPerTransitionMs: {
+      p50: +percentile(over, 50).toFixed(2),
+      p99: +percentile(over, 99).toFixed(2),
+    },
+    serverCpuSecondsPer1000: servers.length
+      ? +((cpuSeconds / Math.max(1, completed)) * 1000).toFixed(2)
+      : null,
+    peakMemoryMiB: servers.length
+      ? +(Math.max(...after.cpu.map((c) => c.peakBytes)) / 1048576).toFixed(1)
+      : null,
+  };
+  if (before.pg && after.pg) {
+    report.postgres = postgresReport(
+      before.pg,
+      after.pg,
+      completed + failed,
+      (wf.nodes as unknown[]).length + 1,
+    );
+  }
+  if (m.killedAt !== null) report.killOne = killOneReport(m.timeline, m.killedAt);
+  return report;
+}
+
+/** Stops everything a run started: pools, server processes, the database, the data directory. */
+async function teardown(
+  pools: NodePools,
+  servers: Server[],
+  db: BenchDatabase | undefined,
+  dataDir: string,
+): Promise<void> {
+  pools.close();
+  for (const s of servers) {
+    try {
+      s.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await s.child.status;
+  }
+  if (db) await db.drop();
+  await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+}
+
 /** Runs the load; returns the report. */
 export async function runLoad(o: Options): Promise<Record<string, unknown>> {
   const dataDir = await Deno.makeTempDir({ prefix: "flowmesh-bench-" });
-  let databaseUrl: string | undefined;
-  let admin: postgres.Sql | undefined;
-  let dbName = "";
-  if (o.start === "postgres") {
-    admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-    dbName = `flowmesh_bench_${Date.now()}`;
-    await admin.unsafe(`create database ${dbName}`);
-    const u = new URL(TEST_DATABASE_URL);
-    u.pathname = `/${dbName}`;
-    databaseUrl = u.toString();
-  }
-  poolSize = o.mode === "closed" ? o.concurrency : Math.min(o.maxInFlight, 512);
-  const servers = o.start ? await startServers(o, databaseUrl, dataDir) : [];
+  const db = o.start === "postgres" ? await createBenchDatabase() : undefined;
+  const pools = new NodePools(o.mode === "closed" ? o.concurrency : Math.min(o.maxInFlight, 512));
+  const servers = o.start ? await startServers(o, db?.url, dataDir) : [];
   const urls = o.target ? [o.target] : servers.map((s) => s.url);
   try {
-    const wf = WORKLOADS[o.workload];
-    if (!wf) throw new Error(`unknown workload ${o.workload} (${Object.keys(WORKLOADS).join(", ")})`);
-    await fetch(`${urls[0]}/api/v1/workflows`, { method: "POST", body: JSON.stringify(wf) }).then((r) =>
-      r.body?.cancel()
-    );
+    const wf = await registerWorkload(o.workload, urls[0]);
     // Warm-up: compile plans and expressions, fill pools.
-    for (let i = 0; i < 20; i++) {
-      await runOne(urls[i % urls.length], wf.id as string, `warm-${i}-${Date.now()}`);
-    }
-    let samples: Sample[] = [];
-    let failed = 0, dropped = 0, seq = 0, inFlight = 0;
-    const prefix = `load-${Date.now()}`;
-    const one = async () => {
-      const n = seq++;
-      inFlight++;
-      try {
-        const s = await runOne(urls[n % urls.length], wf.id as string, `${prefix}-${n}`).catch(() =>
-          undefined
-        );
-        if (s) samples.push(s);
-        else failed++;
-      } finally {
-        inFlight--;
-      }
-    };
-    /** Offers the load (closed loop or open-loop rate) until `end`. */
-    const drive = async (end: number) => {
-      if (o.mode === "closed") {
-        await Promise.all(Array.from({ length: o.concurrency }, async () => {
-          while (performance.now() < end) await one();
-        }));
-      } else {
-        const pending: Promise<void>[] = [];
-        const interval = 1000 / o.rate;
-        for (let next = performance.now(); next < end; next += interval) {
-          const wait = next - performance.now();
-          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-          if (inFlight >= o.maxInFlight) dropped++;
-          else pending.push(one());
-        }
-        await Promise.all(pending);
-      }
-    };
+    await warmUpPlans(pools, urls, wf.id as string);
+    const load = new LoadGenerator(pools, urls, wf.id as string, o);
     // Warm-up at the same load (the JIT, the pools, PostgreSQL's caches), not measured.
-    if (o.warmupMs > 0) await drive(performance.now() + o.warmupMs);
-    samples = [];
-    failed = dropped = 0;
-    const cpu0 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
-    const hist0 = await Promise.all(urls.map(serverHistogram));
-    const pg0 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
-    const started = performance.now();
-    const end = started + o.durationMs;
-    const timeline: { t: number; completed: number }[] = [];
-    let killedAt: number | null = null;
-    const ticker = setInterval(
-      () => timeline.push({ t: performance.now() - started, completed: samples.length }),
-      500,
-    );
-    if (o.killOne && servers.length > 1) {
-      setTimeout(() => {
-        killedAt = performance.now() - started;
-        servers[servers.length - 1].child.kill("SIGKILL");
-        urls.pop();
-      }, o.durationMs / 3);
-    }
-    await drive(end);
-    clearInterval(ticker);
-    const seconds = (performance.now() - started) / 1000;
-    const cpu1 = await Promise.all(servers.map((s) => processStats(s.child.pid)));
-    const hist1 = await Promise.all(urls.map(serverHistogram));
-    const pg1 = databaseUrl ? await pgCounts(databaseUrl) : undefined;
-    const lat = samples.map((s) => s.latencyMs).sort((a, b) => a - b);
-    const over = samples.map((s) => s.overheadPerTransitionMs).sort((a, b) => a - b);
-    const cpuSeconds = cpu1.reduce((a, c, i) => a + c.cpuSeconds - cpu0[i].cpuSeconds, 0);
-    const completed = samples.length;
-    const report: Record<string, unknown> = {
-      workload: o.workload,
-      storage: o.start ?? "target",
-      nodes: o.nodes,
-      mode: o.mode,
-      ...(o.mode === "closed" ? { concurrency: o.concurrency } : { rate: o.rate, dropped }),
-      seconds: +seconds.toFixed(1),
-      completed,
-      failed,
-      executionsPerSecond: Math.round(completed / seconds),
-      latencyMs: {
-        p50: +percentile(lat, 50).toFixed(1),
-        p95: +percentile(lat, 95).toFixed(1),
-        p99: +percentile(lat, 99).toFixed(1),
-        max: +(lat.at(-1) ?? NaN).toFixed(1),
-      },
-      serverLatencyMsAtMost: o.killOne ? null : {
-        p50: serverPercentile(hist0, hist1, 50),
-        p99: serverPercentile(hist0, hist1, 99),
-        note: "the execute route's request time on the node(s), as the histogram bucket bound holding it",
-      },
-      overheadPerTransitionMs: {
-        p50: +percentile(over, 50).toFixed(2),
-        p99: +percentile(over, 99).toFixed(2),
-      },
-      serverCpuSecondsPer1000: servers.length
-        ? +((cpuSeconds / Math.max(1, completed)) * 1000).toFixed(2)
-        : null,
-      peakMemoryMiB: servers.length
-        ? +(Math.max(...cpu1.map((c) => c.peakBytes)) / 1048576).toFixed(1)
-        : null,
-    };
-    if (pg0 && pg1) {
-      const n = Math.max(1, completed + failed);
-      report.postgres = {
-        commitsPerExecution: +((pg1.commits - pg0.commits) / n).toFixed(2),
-        commitsPerTransition: +((pg1.commits - pg0.commits) / n / ((wf.nodes as unknown[]).length + 1))
-          .toFixed(3),
-        eventsPerExecution: +((pg1.events - pg0.events) / n).toFixed(1),
-        eventRowsPerExecution: +((pg1.batches - pg0.batches) / n).toFixed(1),
-        outputRowsPerExecution: +((pg1.outputs - pg0.outputs) / n).toFixed(1),
-        note:
-          "every transaction counts (reads and cluster heartbeats too); a transition: the start or one node",
-      };
-    }
-    if (killedAt !== null) {
-      const before = timeline.filter((p) => p.t < killedAt!);
-      const rate = (a: { t: number; completed: number }, b: { t: number; completed: number }) =>
-        (b.completed - a.completed) / ((b.t - a.t) / 1000);
-      const steady = before.length > 2 ? rate(before[1], before.at(-1)!) : NaN;
-      const after = timeline.filter((p) => p.t >= killedAt!);
-      let dipRate = Infinity, recoveredAt: number | null = null;
-      for (let i = 1; i < after.length; i++) {
-        const r = rate(after[i - 1], after[i]);
-        dipRate = Math.min(dipRate, r);
-        if (recoveredAt === null && i > 1 && r >= 0.8 * steady) recoveredAt = after[i].t;
-      }
-      report.killOne = {
-        killedAtSeconds: +(killedAt / 1000).toFixed(1),
-        steadyPerSecond: Math.round(steady),
-        dipPerSecond: Math.round(dipRate),
-        recoverySeconds: recoveredAt === null ? null : +((recoveredAt - killedAt) / 1000).toFixed(1),
-      };
-    }
-    return report;
+    if (o.warmupMs > 0) await load.drive(performance.now() + o.warmupMs);
+    load.reset();
+    const m = await measure(o, load, servers, urls, db?.url);
+    return buildReport(o, wf, load, servers, m);
   } finally {
-    for (const pool of pools.values()) pool.close();
-    pools.clear();
-    for (const s of servers) {
-      try {
-        s.child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await s.child.status;
-    }
-    if (admin) {
-      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-      await admin.end();
-    }
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await teardown(pools, servers, db, dataDir);
   }
 }
 

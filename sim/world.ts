@@ -1,0 +1,146 @@
+/**
+ * Builds the world of one run from its options: shared storage, network, the
+ * invariant checker, the nodes, the fault injector and the clients, with the
+ * observers that trace every append and claim, check it, and time executions
+ * and failovers.
+ *
+ * @module
+ */
+import { MemoryStorage } from "../storage/memory.ts";
+import { MemoryNetwork } from "../transport/memory.ts";
+import { silentLogger } from "../server/runtime/logger.ts";
+import { FailoverTracker } from "./failover.ts";
+import type { StorageWorld } from "./faulty_storage.ts";
+import { FaultInjector } from "./faults.ts";
+import { InvariantChecker } from "./invariants.ts";
+import { type NodeWorld, SimNode } from "./node.ts";
+import type { RunOptions } from "./options.ts";
+import { Random } from "./random.ts";
+import type { Scheduler } from "./scheduler.ts";
+import { TraceLog } from "./trace_log.ts";
+import { DEFAULT_WORKLOAD, fakeFetch, Workload } from "./workload.ts";
+
+/** Everything one run is made of. */
+export interface SimWorld {
+  readonly scheduler: Scheduler;
+  /** The run's root random stream (concerns fork their own from it). */
+  readonly rng: Random;
+  /** The storage every node shares (each sees it through its own faulty view). */
+  readonly base: MemoryStorage;
+  readonly trace: TraceLog;
+  readonly checker: InvariantChecker;
+  /** The node ids, `n1`…`nN`. */
+  readonly ids: string[];
+  readonly nodes: SimNode[];
+  readonly injector: FaultInjector;
+  readonly workload: Workload;
+  /** When each execution first reached a terminal state, virtual ms. */
+  readonly finishedAt: Map<string, number>;
+  readonly failover: FailoverTracker;
+}
+
+/** What the append and claim observers update. */
+interface Observed {
+  scheduler: Scheduler;
+  trace: TraceLog;
+  checker: InvariantChecker;
+  finishedAt: Map<string, number>;
+  failover: FailoverTracker;
+}
+
+/** Traces and checks every append; times finished executions and failover progress. */
+function appendObserver(
+  { scheduler, trace, checker, finishedAt, failover }: Observed,
+): StorageWorld["onAppend"] {
+  return (node, req, result, currentEpoch) => {
+    trace.write(
+      `${node} append ${req.executionId} ${req.fence.shard}@${req.fence.epoch}/${currentEpoch} seq ${req.expectedSeq}+${req.events.length} ${
+        result.ok ? "ok" : result.error.code
+      }`,
+    );
+    checker.checkAppend(node, req, result, currentEpoch);
+    if (!result.ok) return;
+    if (req.summary.status !== "running" && !finishedAt.has(req.executionId)) {
+      finishedAt.set(req.executionId, scheduler.now);
+    }
+    failover.appended(req.fence.shard, scheduler.now);
+  };
+}
+
+/** Traces every claim; follows shard ownership and failover detection and takeover. */
+function claimObserver({ scheduler, trace, failover }: Observed): StorageWorld["onClaim"] {
+  return (node, shard, owner, expected, result) => {
+    trace.write(
+      `${node} claim ${shard} for ${owner} at ${expected} ${result ? `-> ${result.epoch}` : "refused"}`,
+    );
+    if (!result) return;
+    failover.claimed(node, shard, owner, scheduler.now);
+  };
+}
+
+/** Each node's CPU as a queue: reserving `ms` returns the virtual delay until that work is done. */
+function cpuQueues(scheduler: Scheduler): StorageWorld["cpu"] {
+  const cpuFree = new Map<string, number>();
+  return (node, ms) => {
+    const start = Math.max(scheduler.now, cpuFree.get(node) ?? 0);
+    cpuFree.set(node, start + ms);
+    return start + ms - scheduler.now;
+  };
+}
+
+/** Builds the world of a run on `scheduler` (nothing runs until the scheduler does). */
+export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
+  const rng = new Random(o.seed);
+  const base = new MemoryStorage({ unsafeDisableFencing: o.unsafeDisableFencing });
+  const trace = new TraceLog(o.seed, () => scheduler.now, o.keepTrace);
+  const checker = new InvariantChecker(() => scheduler.now, (v) => {
+    trace.write(`VIOLATION ${v.invariant}: ${v.message}`);
+    scheduler.stop();
+  });
+  const network = new MemoryNetwork({
+    schedule: (fn, delayMs) => scheduler.after(delayMs, fn),
+    logger: silentLogger,
+  });
+  const observed: Observed = {
+    scheduler,
+    trace,
+    checker,
+    finishedAt: new Map(),
+    failover: new FailoverTracker(),
+  };
+  let injector: FaultInjector | null = null;
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const world: NodeWorld = {
+    scheduler,
+    base,
+    cost: o.cost,
+    faults: (n) => injector!.storageFaults(n),
+    cpu: cpuQueues(scheduler),
+    epochs: new Map(),
+    trace: trace.write,
+    onAppend: appendObserver(observed),
+    onClaim: claimObserver(observed),
+    network,
+    shardCount: o.shardCount,
+    fetch: fakeFetch(scheduler, rng.fork("fetch"), o.httpFailRate),
+    skew: (n) => injector!.skews.get(n) ?? 0,
+    rng,
+  };
+  const nodes = ids.map((id) => new SimNode(id, world));
+  injector = new FaultInjector(
+    scheduler,
+    network,
+    nodes,
+    rng.fork("faults/apply"),
+    o.cost.networkLatencyMs,
+    trace.write,
+    Math.max(1, Math.floor((o.nodes - 1) / 2)),
+  );
+  injector.onCrash = (node) => observed.failover.crashed(node, scheduler.now);
+  const workload = new Workload(scheduler, nodes, rng.fork("workload"), {
+    ...DEFAULT_WORKLOAD,
+    rate: o.rate,
+  }, trace.write);
+  const { finishedAt, failover } = observed;
+  return { scheduler, rng, base, trace, checker, ids, nodes, injector, workload, finishedAt, failover };
+}

@@ -65,9 +65,4 @@ export class ExecutionActor {
     /** Set when a submission creates it here; read by its first append only. */
     readonly creating?: Creation,
   ) {}
-
-  /** The execution's id. */
-  get id(): string {
-    return this.state.executionId;
-  }
 }

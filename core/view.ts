@@ -6,7 +6,8 @@
  * @module
  */
 import type { ErrorInfo } from "./events.ts";
-import type { ExecutionState, ExecutionStatus, NodeStatus } from "./state.ts";
+import type { PlanNode } from "./plan.ts";
+import type { ExecutionState, ExecutionStatus, NodeState, NodeStatus } from "./state.ts";
 
 /** A node's status as the API words it. */
 export type NodeViewStatus = "pending" | "running" | "completed" | "failed" | "skipped" | "cancelled";
@@ -61,37 +62,34 @@ const NODE_VIEW: Record<NodeStatus, NodeViewStatus> = {
   cancelled: "cancelled",
 };
 
-/** The API's view of an execution that has started. */
+/** The API's view of an execution that has started: its index summary, with its duration, error and nodes. */
 export function executionView(state: ExecutionState): ExecutionView {
   if (state.status === null) throw new Error(`assertion: view of unstarted execution ${state.executionId}`);
-  const nodes = state.plan.nodes.map((p): NodeView => {
-    const n = state.nodes[p.id];
-    const view: NodeView = {
-      nodeId: p.id,
-      type: p.type,
-      nodeType: p.nodeType,
-      status: NODE_VIEW[n.status],
-      attempts: n.attempts,
-      startTime: n.startedAt,
-      endTime: n.endedAt,
-      duration: n.startedAt !== null && n.endedAt !== null ? n.endedAt - n.startedAt : null,
-      recordsProcessed: n.recordsProcessed,
-      error: n.error,
-    };
-    if (n.handle !== null) view.branch = n.handle;
-    return view;
-  });
+  const summary = executionSummary(state);
   return {
-    executionId: state.executionId,
-    workflowId: state.plan.workflowId,
-    version: state.plan.version,
-    status: state.status,
-    startTime: state.startedAt,
-    endTime: state.endedAt,
-    duration: state.startedAt !== null && state.endedAt !== null ? state.endedAt - state.startedAt : null,
+    ...summary,
+    duration: summary.endTime === null ? null : summary.endTime - summary.startTime,
     error: state.error,
-    nodes,
+    nodes: state.plan.nodes.map((p) => nodeView(p, state.nodes[p.id])),
   };
+}
+
+/** The API's view of one node of an execution (`p` in its plan, `n` its state). */
+function nodeView(p: PlanNode, n: NodeState): NodeView {
+  const view: NodeView = {
+    nodeId: p.id,
+    type: p.type,
+    nodeType: p.nodeType,
+    status: NODE_VIEW[n.status],
+    attempts: n.attempts,
+    startTime: n.startedAt,
+    endTime: n.endedAt,
+    duration: n.startedAt !== null && n.endedAt !== null ? n.endedAt - n.startedAt : null,
+    recordsProcessed: n.recordsProcessed,
+    error: n.error,
+  };
+  if (n.handle !== null) view.branch = n.handle;
+  return view;
 }
 
 /** The index summary of an execution that has started. */

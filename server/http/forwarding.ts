@@ -7,13 +7,26 @@
  * @module
  */
 import { Rpc } from "../../transport/rpc.ts";
-import { markForwarded } from "./api.ts";
 import {
   FORWARDED_HEADER,
   type ForwardedRequest,
   type ForwardedResponse,
   type Forwarder,
 } from "./routing.ts";
+
+/** Requests that arrived over the cluster transport (trusted with cluster headers). */
+const forwardedRequests = new WeakSet<Request>();
+
+/** Marks a request as forwarded by another member (only the cluster transport's responder does). */
+export function markForwarded(req: Request): Request {
+  forwardedRequests.add(req);
+  return req;
+}
+
+/** Whether a request was forwarded here by another member: marked by the responder and with its header. */
+export function isForwarded(req: Request): boolean {
+  return forwardedRequests.has(req) && req.headers.get(FORWARDED_HEADER) !== null;
+}
 
 /** The RPC type of a forwarded API call. */
 export const FORWARD_TYPE = "api.forward";

@@ -1,6 +1,26 @@
 /**
  * A tiny router: `/api/v1/workflows/:id` patterns, first match wins, 404 for an
  * unknown path and 405 (with `Allow`) for a known path with another method.
+ * Routers compose like Hono apps: `app.route("/api/v1/workflows", workflows)`
+ * mounts a sub-router's routes under a prefix, in the order they were added.
+ *
+ * @example Composing sub-routers
+ * ```ts
+ * import { Router } from "./router.ts";
+ *
+ * const workflows = new Router()
+ *   .get("/", () => new Response("all"))
+ *   .get("/:id", ({ params }) => new Response(params.id));
+ * const app = new Router()
+ *   .get("/health", () => new Response("ok"))
+ *   .route("/api/v1/workflows", workflows);
+ *
+ * const found = app.match("GET", new URL("http://x/api/v1/workflows/w%201"));
+ * if (found.pattern !== "/api/v1/workflows/:id") throw new Error(found.pattern);
+ * if (found.params.id !== "w 1") throw new Error(found.params.id);
+ * const list = app.match("GET", new URL("http://x/api/v1/workflows"));
+ * if (list.pattern !== "/api/v1/workflows") throw new Error(list.pattern);
+ * ```
  *
  * @module
  */
@@ -16,11 +36,20 @@ export interface RouteContext {
 /** A handler. */
 export type Handler = (ctx: RouteContext) => Promise<Response> | Response;
 
+/** A route as it is matched: its full pattern, split into path segments. */
 interface Route {
   method: string;
   pattern: string;
   parts: string[];
   handler: Handler;
+}
+
+/** What `Router.match` finds for a request. */
+export interface RouteMatch {
+  handler: Handler;
+  params: Record<string, string>;
+  /** The full pattern matched (`/api/v1/executions/:executionId`). */
+  pattern: string;
 }
 
 /** Routes by method and path pattern. */
@@ -33,8 +62,37 @@ export class Router {
     return this;
   }
 
+  /** Adds a `GET` route (which also answers `HEAD`). */
+  get(pattern: string, handler: Handler): this {
+    return this.on("GET", pattern, handler);
+  }
+
+  /** Adds a `POST` route. */
+  post(pattern: string, handler: Handler): this {
+    return this.on("POST", pattern, handler);
+  }
+
+  /** Adds a `PUT` route. */
+  put(pattern: string, handler: Handler): this {
+    return this.on("PUT", pattern, handler);
+  }
+
+  /** Adds a `DELETE` route. */
+  delete(pattern: string, handler: Handler): this {
+    return this.on("DELETE", pattern, handler);
+  }
+
+  /**
+   * Mounts the routes `sub` has now under `prefix` (`/` mounts them as they are), after this router's own:
+   * `route("/api/v1/workflows", sub)` with `sub.get("/:id", h)` answers `GET /api/v1/workflows/:id`.
+   */
+  route(prefix: string, sub: Router): this {
+    for (const r of sub.#routes) this.on(r.method, joinPattern(prefix, r.pattern), r.handler);
+    return this;
+  }
+
   /** Finds the handler of a request (and the pattern it matched), or throws the 404/405 ApiError. */
-  match(method: string, url: URL): { handler: Handler; params: Record<string, string>; pattern: string } {
+  match(method: string, url: URL): RouteMatch {
     const segments = url.pathname.split("/").filter(Boolean);
     const allowed = new Set<string>();
     for (const route of this.#routes) {
@@ -53,6 +111,13 @@ export class Router {
     }
     throw new ApiError(404, "route_not_found", `no route for ${method} ${url.pathname}`);
   }
+}
+
+/** `prefix` + `pattern`, without a doubled or trailing `/` (`/a` + `/` is `/a`; `/` + `/` is `/`). */
+function joinPattern(prefix: string, pattern: string): string {
+  const head = prefix.replace(/\/+$/, "");
+  const tail = pattern === "/" ? "" : pattern.startsWith("/") ? pattern : `/${pattern}`;
+  return head + tail || "/";
 }
 
 function matchParts(parts: string[], segments: string[]): Record<string, string> | undefined {

@@ -1,0 +1,68 @@
+/**
+ * The cluster routes, mounted at `/api/v1`: the cluster's members and shards,
+ * where an execution (or a workflow's latest one) lives, and the cluster's events.
+ *
+ * @module
+ */
+import { shardOf } from "../../../core/ids.ts";
+import type { Storage } from "../../../storage/storage.ts";
+import type { ClusterMember } from "../../cluster/member.ts";
+import type { Engine } from "../../runtime/engine.ts";
+import type { WorkflowService } from "../../runtime/workflows.ts";
+import { ApiError, json } from "../errors.ts";
+import { clusterShardsBody, clusterStatsBody, executionLocation } from "../presenters.ts";
+import { intParam, viewOr404, workflowOr404 } from "../route_helpers.ts";
+import { Router } from "../router.ts";
+
+/** What the cluster routes use. */
+export interface ClusterRoutesDeps {
+  engine: Engine;
+  workflows: WorkflowService;
+  storage: Storage;
+  cluster: ClusterMember;
+}
+
+/** The cluster sub-app (paths under `/api/v1`). */
+export function clusterRoutes(deps: ClusterRoutesDeps): Router {
+  const { engine, workflows, storage, cluster } = deps;
+  const location = (executionId: string) =>
+    executionLocation(cluster.snapshot, executionId, shardOf(executionId, engine.shardCount));
+  return new Router()
+    .get("/cluster/stats", () => stats(deps))
+    .get("/cluster/shards", async () => {
+      const snap = cluster.snapshot;
+      return json(clusterShardsBody(snap, await storage.countRunningByShard()));
+    })
+    .get("/cluster/executions/:executionId/location", async ({ params }) => {
+      await viewOr404(engine, params.executionId);
+      return json(location(params.executionId));
+    })
+    .get("/cluster/workflow/:id/location", async ({ params }) => {
+      await workflowOr404(workflows, params.id);
+      const latest = await storage.listExecutions({ workflowId: params.id, limit: 1 });
+      if (latest.items.length === 0) {
+        throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+      }
+      return json({ workflowId: params.id, ...location(latest.items[0].executionId) });
+    })
+    .get("/events", async ({ url }) => {
+      const limit = intParam(url, "limit", 100, 1, 1000);
+      const type = url.searchParams.get("type") || undefined;
+      return json({ events: await storage.listClusterEvents(limit, type) });
+    });
+}
+
+/** `GET /api/v1/cluster/stats`: the members with their shards and running executions, and this member. */
+async function stats({ engine, storage, cluster }: ClusterRoutesDeps): Promise<Response> {
+  const snap = cluster.snapshot;
+  const running = await storage.countRunningByShard();
+  const { nodeId, address, httpAddress, roles } = cluster.opts;
+  return json(clusterStatsBody(snap, running, {
+    id: nodeId,
+    address: address || httpAddress,
+    roles,
+    status: cluster.member(nodeId)?.status ?? "unknown",
+    shards: engine.ownedShards.size,
+    liveExecutions: engine.activeExecutions,
+  }));
+}

@@ -1,0 +1,271 @@
+/**
+ * The execution routes, mounted at `/api/v1`: starting a workflow's execution
+ * (on the owner of its shard), a workflow's status, executions and logs, and an
+ * execution's view, events, node output, cancellation and signals.
+ *
+ * @module
+ */
+import { hash128, shardOf } from "../../../core/ids.ts";
+import { canonicalJson, type Json } from "../../../core/json.ts";
+import type { ExecutionStatus } from "../../../core/state.ts";
+import { MAX_TIMEOUT_MS } from "../../../core/validate.ts";
+import type { Storage, StoredWorkflow } from "../../../storage/storage.ts";
+import type { Engine } from "../../runtime/engine.ts";
+import type { WorkflowService } from "../../runtime/workflows.ts";
+import { parseJson, readBody } from "../body.ts";
+import { ApiError, json } from "../errors.ts";
+import { isForwarded } from "../forwarding.ts";
+import { executionRow } from "../presenters.ts";
+import {
+  DEFAULT_PAGE,
+  engineError,
+  intParam,
+  MAX_PAGE,
+  nextCursorHeaders,
+  viewOr404,
+  workflowOr404,
+  workflowStatus,
+} from "../route_helpers.ts";
+import { type RouteContext, Router } from "../router.ts";
+import { EXECUTION_ID_HEADER, forwardedRequest, type ShardRouting } from "../routing.ts";
+
+/** The longest `?wait=` honoured, in ms. */
+export const MAX_WAIT_MS = 300_000;
+/** The largest signal payload, as JSON bytes. */
+export const MAX_SIGNAL_BYTES = 64 * 1024;
+
+const EXECUTION_STATUSES = new Set(["running", "completed", "failed", "cancelled", "timed_out"]);
+
+/** What the execution routes use. */
+export interface ExecutionRoutesDeps {
+  engine: Engine;
+  workflows: WorkflowService;
+  storage: Storage;
+  routing: ShardRouting;
+}
+
+/** The execution sub-app (paths under `/api/v1`). */
+export function executionRoutes(deps: ExecutionRoutesDeps): Router {
+  const { engine, workflows, storage } = deps;
+  return new Router()
+    .post("/workflows/:id/execute", (ctx) => execute(deps, ctx))
+    .get(
+      "/workflows/:id/status",
+      ({ params }) => workflowStatus(workflows, storage, params.id).then((s) => json(s)),
+    )
+    .get("/workflows/:id/executions", (ctx) => listExecutions(deps, ctx))
+    .get("/workflows/:id/executions/:executionId/logs", async ({ params }) => {
+      await workflowOr404(workflows, params.id);
+      const view = await viewOr404(engine, params.executionId);
+      if (view.workflowId !== params.id) {
+        throw new ApiError(404, "execution_not_found", "no such execution here");
+      }
+      const events = await engine.events(params.executionId);
+      return json({
+        executionId: params.executionId,
+        logs: events.map((e) => ({ timestamp: e.at, event: e.type, ...e })),
+      });
+    })
+    .get("/executions/:executionId", async ({ params }) => json(await viewOr404(engine, params.executionId)))
+    .get("/executions/:executionId/events", async ({ params, url }) => {
+      await viewOr404(engine, params.executionId);
+      const after = intParam(url, "after", 0, 0, 2 ** 31);
+      return json({
+        executionId: params.executionId,
+        events: await engine.events(params.executionId, after),
+      });
+    })
+    .get("/executions/:executionId/nodes/:nodeId/output", (ctx) => nodeOutput(engine, ctx))
+    .post("/executions/:executionId/cancel", (ctx) => cancel(deps, ctx))
+    .post("/executions/:executionId/signals/:name", (ctx) => signal(deps, ctx));
+}
+
+/**
+ * `POST /api/v1/workflows/:id/execute`: on the owner of the new execution's shard (forwarded there with the
+ * execution id chosen here), starts the workflow's latest version; `?wait=` waits for the end.
+ */
+async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx: RouteContext) {
+  const { req, url, params } = ctx;
+  const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
+  const text = await readBody(req);
+  const key = req.headers.get("idempotency-key") ?? undefined;
+  if (key !== undefined && (key.length === 0 || key.length > 255)) {
+    throw new ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", [
+      { path: "headers.Idempotency-Key", message: `length ${key.length}` },
+    ]);
+  }
+  const forwarded = isForwarded(req);
+  const executionId = (forwarded ? req.headers.get(EXECUTION_ID_HEADER) : null) ??
+    engine.newExecutionId(params.id, key);
+  const request = forwardedRequest(req, url, text, { [EXECUTION_ID_HEADER]: executionId });
+  return await routing.route(
+    shardOf(executionId, engine.shardCount),
+    request,
+    forwarded,
+    () =>
+      executeHere(engine, workflows, { workflowId: params.id, executionId, key, wait }, parseJson(text, {})),
+  );
+}
+
+/** What an execute request asks for, besides its body. */
+interface ExecuteRequest {
+  workflowId: string;
+  executionId: string;
+  /** The Idempotency-Key. */
+  key: string | undefined;
+  /** How long to wait for the end, in ms (0: answer 202 at once). */
+  wait: number;
+}
+
+/** Starts an execution on this node (the owner of its shard) and answers 202, or 200 when it ended. */
+async function executeHere(
+  engine: Engine,
+  workflows: WorkflowService,
+  { workflowId, executionId, key, wait }: ExecuteRequest,
+  body: unknown,
+): Promise<Response> {
+  const { input, timeoutMs } = executeBody(body);
+  // The latest version, usually from memory: the creating append checks it is still the latest, and a
+  // `workflow_changed` refusal (another node updated or deleted it) reads it again.
+  const requestHash = key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs }));
+  let workflow: StoredWorkflow;
+  let r: Awaited<ReturnType<typeof engine.submit>>;
+  for (let tries = 1;; tries++) {
+    const latest = await workflows.latestForExecute(workflowId);
+    if (!latest) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
+    workflow = latest;
+    r = await engine.submit(workflow, {
+      executionId,
+      input,
+      idempotencyKey: key,
+      requestHash,
+      timeoutMs,
+      requireLatestVersion: true,
+    });
+    if (r.ok || r.error.code !== "workflow_changed") break;
+    workflows.forgetLatest(workflowId);
+    if (tries === 3) break;
+  }
+  if (!r.ok) throw engineError(r.error);
+  const { created } = r.value;
+  const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
+  if (!created) headers["idempotent-replayed"] = "true";
+  const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
+  if (view && view.status !== "running" && wait > 0) {
+    return json({ ...view, message: "execution finished" }, 200, headers);
+  }
+  return json(
+    {
+      executionId,
+      workflowId: workflow.id,
+      version: view?.version ?? workflow.version,
+      status: view?.status ?? "running",
+      message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
+    },
+    202,
+    headers,
+  );
+}
+
+/** The body of an execute request, `{input?, timeoutMs?}`, checked (400 otherwise). */
+function executeBody(body: unknown): { input: Json; timeoutMs: number | undefined } {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ApiError(400, "validation_failed", "the body must be an object {input?, timeoutMs?}", [
+      { path: "$", message: "expected an object" },
+    ]);
+  }
+  const { input = null, timeoutMs } = body as { input?: Json; timeoutMs?: unknown };
+  if (
+    timeoutMs !== undefined &&
+    (!Number.isInteger(timeoutMs) || (timeoutMs as number) <= 0 || (timeoutMs as number) > MAX_TIMEOUT_MS)
+  ) {
+    throw new ApiError(
+      400,
+      "validation_failed",
+      `timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`,
+      [
+        { path: "$.timeoutMs", message: `got ${JSON.stringify(timeoutMs)}` },
+      ],
+    );
+  }
+  return { input, timeoutMs: timeoutMs as number | undefined };
+}
+
+/** `GET /api/v1/workflows/:id/executions`: a page of the workflow's executions, `?status=` filtering. */
+async function listExecutions({ workflows, storage }: ExecutionRoutesDeps, { params, url }: RouteContext) {
+  await workflowOr404(workflows, params.id);
+  const status = url.searchParams.get("status") ?? undefined;
+  if (status !== undefined && !EXECUTION_STATUSES.has(status)) {
+    throw new ApiError(
+      400,
+      "invalid_parameter",
+      `status must be one of ${[...EXECUTION_STATUSES].join(", ")}`,
+      [
+        { path: "?status", message: `got ${JSON.stringify(status)}` },
+      ],
+    );
+  }
+  const page = await storage.listExecutions({
+    workflowId: params.id,
+    status: status as ExecutionStatus | undefined,
+    limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+    cursor: url.searchParams.get("cursor"),
+  });
+  return json(page.items.map(executionRow), 200, nextCursorHeaders(url, page.next));
+}
+
+/** `GET /api/v1/executions/:executionId/nodes/:nodeId/output`: a slice of a completed node's records. */
+async function nodeOutput(engine: Engine, { params, url }: RouteContext): Promise<Response> {
+  const offset = intParam(url, "offset", 0, 0, 2 ** 31);
+  const limit = intParam(url, "limit", 1000, 1, 10_000);
+  const r = await engine.output(params.executionId, params.nodeId);
+  if (!r.ok) throw engineError(r.error);
+  if (r.value === undefined) {
+    throw new ApiError(409, "output_not_ready", `node ${params.nodeId} has not completed`);
+  }
+  return json({
+    executionId: params.executionId,
+    nodeId: params.nodeId,
+    total: r.value.length,
+    offset,
+    limit,
+    records: r.value.slice(offset, offset + limit),
+  });
+}
+
+/** `POST /api/v1/executions/:executionId/cancel`, on the owner of the execution's shard. */
+async function cancel({ engine, routing }: ExecutionRoutesDeps, { req, url, params }: RouteContext) {
+  const text = await readBody(req);
+  return await routing.route(
+    shardOf(params.executionId, engine.shardCount),
+    forwardedRequest(req, url, text),
+    isForwarded(req),
+    async () => {
+      const body = parseJson(text, {}) as { reason?: unknown };
+      const reason = typeof body?.reason === "string" ? body.reason.slice(0, 1000) : "cancelled by request";
+      const r = await engine.cancel(params.executionId, reason);
+      if (!r.ok) throw engineError(r.error);
+      return json(r.value);
+    },
+  );
+}
+
+/** `POST /api/v1/executions/:executionId/signals/:name`, on the owner of the execution's shard. */
+async function signal({ engine, routing }: ExecutionRoutesDeps, { req, url, params }: RouteContext) {
+  const text = await readBody(req);
+  const body = parseJson(text, {}) as { payload?: Json } | null;
+  const payload = body && typeof body === "object" && "payload" in body ? body.payload ?? null : null;
+  if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_SIGNAL_BYTES) {
+    throw new ApiError(413, "payload_too_large", `a signal payload is at most ${MAX_SIGNAL_BYTES} bytes`);
+  }
+  return await routing.route(
+    shardOf(params.executionId, engine.shardCount),
+    forwardedRequest(req, url, text),
+    isForwarded(req),
+    async () => {
+      const r = await engine.signal(params.executionId, params.name, payload);
+      if (!r.ok) throw engineError(r.error);
+      return json(r.value);
+    },
+  );
+}

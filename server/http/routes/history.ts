@@ -1,0 +1,85 @@
+/**
+ * The old engine's history routes, mounted at `/api/history`: a workflow's
+ * executions with their nodes, its status, one execution, and a timeline.
+ *
+ * @module
+ */
+import type { Storage } from "../../../storage/storage.ts";
+import type { Engine } from "../../runtime/engine.ts";
+import type { WorkflowService } from "../../runtime/workflows.ts";
+import { ApiError, json } from "../errors.ts";
+import { historyExecution, historyTimeline } from "../presenters.ts";
+import {
+  DEFAULT_PAGE,
+  intParam,
+  MAX_PAGE,
+  nextCursorHeaders,
+  viewOr404,
+  workflowOr404,
+  workflowStatus,
+} from "../route_helpers.ts";
+import { type RouteContext, Router } from "../router.ts";
+
+/** What the history routes use. */
+export interface HistoryRoutesDeps {
+  engine: Engine;
+  workflows: WorkflowService;
+  storage: Storage;
+}
+
+/** The history sub-app (paths under `/api/history`). */
+export function historyRoutes(deps: HistoryRoutesDeps): Router {
+  const { engine, workflows, storage } = deps;
+  return new Router()
+    .get("/:workflowId", (ctx) => history(deps, ctx))
+    .get(
+      "/:workflowId/status",
+      ({ params }) => workflowStatus(workflows, storage, params.workflowId).then((s) => json(s)),
+    )
+    .get("/:workflowId/execution/:executionId", async ({ params }) => {
+      const w = await workflowOr404(workflows, params.workflowId);
+      const v = await viewOr404(engine, params.executionId);
+      if (v.workflowId !== w.id) {
+        throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+      }
+      return json(historyExecution(v, w.definition.name));
+    })
+    .get("/:workflowId/timeline", (ctx) => timeline(deps, ctx));
+}
+
+/** `GET /api/history/:workflowId`: a page of the workflow's executions, each with its nodes. */
+async function history({ engine, workflows, storage }: HistoryRoutesDeps, { params, url }: RouteContext) {
+  const w = await workflowOr404(workflows, params.workflowId);
+  const page = await storage.listExecutions({
+    workflowId: w.id,
+    limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
+    cursor: url.searchParams.get("cursor"),
+  });
+  const views = await Promise.all(page.items.map((e) => engine.view(e.executionId)));
+  return json(
+    {
+      workflowId: w.id,
+      executions: views.filter((v) => v !== undefined).map((v) => historyExecution(v!, w.definition.name)),
+    },
+    200,
+    nextCursorHeaders(url, page.next),
+  );
+}
+
+/** `GET /api/history/:workflowId/timeline`: the nodes' times of `?executionId=` (default: the latest). */
+async function timeline({ engine, workflows, storage }: HistoryRoutesDeps, { params, url }: RouteContext) {
+  const w = await workflowOr404(workflows, params.workflowId);
+  let executionId = url.searchParams.get("executionId");
+  if (!executionId) {
+    const latest = await storage.listExecutions({ workflowId: w.id, limit: 1 });
+    if (latest.items.length === 0) {
+      throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+    }
+    executionId = latest.items[0].executionId;
+  }
+  const v = await viewOr404(engine, executionId);
+  if (v.workflowId !== w.id) {
+    throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
+  }
+  return json(historyTimeline(v, w.definition.name));
+}

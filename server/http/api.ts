@@ -2,8 +2,8 @@
  * The HTTP API: routes, status codes and bodies (see docs/API.md). One sub-app per
  * resource (server/http/routes/), mounted Hono-style with `Router.route`; handlers
  * are thin: they parse, call the workflow service or the engine, and map errors as
- * values to statuses. This module composes the sub-apps and wraps them with the
- * error responses and the request observer.
+ * values to statuses. This module composes the sub-apps and says how errors become
+ * responses; the router (`router.ts`) answers each request.
  *
  * @module
  */
@@ -14,7 +14,7 @@ import type { Logger } from "../runtime/logger.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { isForwarded } from "./forwarding.ts";
-import { Router } from "./router.ts";
+import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
 import type { ShardRouting } from "./routing.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { executionRoutes } from "./routes/executions.ts";
@@ -28,26 +28,10 @@ export { DEFAULT_PAGE, MAX_PAGE } from "./route_helpers.ts";
 export { MAX_SIGNAL_BYTES, MAX_WAIT_MS } from "./routes/executions.ts";
 export { EVENT_LOOP_SLOW_MS, type RuntimeHealth } from "./routes/health.ts";
 
-/**
- * Observability hooks of the API (server/ops/metrics.ts and server/ops/tracing.ts implement them). All optional;
- * called on every request, so each must be cheap and must not throw.
- */
-export interface ApiObserver {
-  /**
-   * A request was answered. `route` is the pattern it matched (`/api/v1/executions/:executionId`), or
-   * `unmatched` for a 404/405: never the raw path. Not called for requests another member forwarded here
-   * (the member that received them counts them).
-   */
-  requestEnded?(method: string, route: string, status: number, ms: number): void;
-  /**
-   * Runs `respond`, the handling of a request another member forwarded here, inside the trace context the
-   * request carries (its `traceparent`); `route()` names the pattern it matched once `respond` ran.
-   */
-  forwarded?(req: Request, route: () => string, respond: () => Promise<Response>): Promise<Response>;
-}
+/** Observability hooks of the API's requests. */
+export type ApiObserver = RequestObserver;
 
-/** The pattern of the requests no route matched, as metrics label it. */
-export const UNMATCHED_ROUTE = "unmatched";
+export { UNMATCHED_ROUTE };
 
 /** What the API serves from. */
 export interface ApiDeps {
@@ -79,34 +63,11 @@ function apiRouter(deps: ApiDeps): Router {
 
 /** Builds the API's request handler. */
 export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
-  const router = apiRouter(deps);
-
-  /** Answers one request; `seen.route` is set to the pattern matched. */
-  const respond = async (req: Request, url: URL, seen: { route: string }): Promise<Response> => {
-    try {
-      const { handler, params, pattern } = router.match(req.method, url);
-      seen.route = pattern;
-      return await handler({ req, url, params });
-    } catch (err) {
-      return errorFor(deps.log, req, url, err);
-    }
-  };
-
-  const observer = deps.observer;
-  return async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    const seen = { route: UNMATCHED_ROUTE };
-    if (!observer) return await respond(req, url, seen);
-    if (isForwarded(req)) {
-      return observer.forwarded
-        ? await observer.forwarded(req, () => seen.route, () => respond(req, url, seen))
-        : await respond(req, url, seen);
-    }
-    const t0 = performance.now();
-    const res = await respond(req, url, seen);
-    observer.requestEnded?.(req.method, seen.route, res.status, performance.now() - t0);
-    return res;
-  };
+  return apiRouter(deps).handler({
+    onError: (req, url, err) => errorFor(deps.log, req, url, err),
+    observer: deps.observer,
+    isForwarded,
+  });
 }
 
 /** The error response of what a handler threw: its ApiError, a 400 bad cursor, a 503, or a logged 500. */

@@ -1,8 +1,10 @@
 /**
- * A tiny router: `/api/v1/workflows/:id` patterns, first match wins, 404 for an
- * unknown path and 405 (with `Allow`) for a known path with another method.
- * Routers compose like Hono apps: `app.route("/api/v1/workflows", workflows)`
- * mounts a sub-router's routes under a prefix, in the order they were added.
+ * The API's tiny core: a router of `/api/v1/workflows/:id` patterns (first match
+ * wins, 404 for an unknown path, 405 with `Allow` for a known path with another
+ * method) that composes like Hono apps — `app.route("/api/v1/workflows", workflows)`
+ * mounts a sub-router's routes under a prefix, in the order they were added — and
+ * answers requests (`handler`, Hono's `fetch`): match, run, map what a handler threw
+ * to an error response, and tell the request observer.
  *
  * @example Composing sub-routers
  * ```ts
@@ -25,6 +27,37 @@
  * @module
  */
 import { ApiError } from "./errors.ts";
+
+/** The pattern of the requests no route matched, as metrics label it. */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/**
+ * Observability hooks of requests (server/ops/metrics.ts and server/ops/tracing.ts implement them). All
+ * optional; called on every request, so each must be cheap and must not throw.
+ */
+export interface RequestObserver {
+  /**
+   * A request was answered. `route` is the pattern it matched (`/api/v1/executions/:executionId`), or
+   * `unmatched` for a 404/405: never the raw path. Not called for requests another member forwarded here
+   * (the member that received them counts them).
+   */
+  requestEnded?(method: string, route: string, status: number, ms: number): void;
+  /**
+   * Runs `respond`, the handling of a request another member forwarded here, inside the trace context the
+   * request carries (its `traceparent`); `route()` names the pattern it matched once `respond` ran.
+   */
+  forwarded?(req: Request, route: () => string, respond: () => Promise<Response>): Promise<Response>;
+}
+
+/** How an app answers requests. */
+export interface AppOptions {
+  /** The response to what a handler (or the match) threw. */
+  onError(req: Request, url: URL, err: unknown): Response;
+  /** Request metrics and traces (none by default). */
+  observer?: RequestObserver;
+  /** Whether a request was forwarded here by another member (observed as such). */
+  isForwarded?(req: Request): boolean;
+}
 
 /** What a handler gets. */
 export interface RouteContext {
@@ -110,6 +143,35 @@ export class Router {
       });
     }
     throw new ApiError(404, "route_not_found", `no route for ${method} ${url.pathname}`);
+  }
+
+  /** The request handler of this app (Hono's `fetch`); routes added later are not seen by it. */
+  handler(opts: AppOptions): (req: Request) => Promise<Response> {
+    /** Answers one request; `seen.route` is set to the pattern matched. */
+    const respond = async (req: Request, url: URL, seen: { route: string }): Promise<Response> => {
+      try {
+        const { handler, params, pattern } = this.match(req.method, url);
+        seen.route = pattern;
+        return await handler({ req, url, params });
+      } catch (err) {
+        return opts.onError(req, url, err);
+      }
+    };
+    const observer = opts.observer;
+    return async (req: Request): Promise<Response> => {
+      const url = new URL(req.url);
+      const seen = { route: UNMATCHED_ROUTE };
+      if (!observer) return await respond(req, url, seen);
+      if (opts.isForwarded?.(req)) {
+        return observer.forwarded
+          ? await observer.forwarded(req, () => seen.route, () => respond(req, url, seen))
+          : await respond(req, url, seen);
+      }
+      const t0 = performance.now();
+      const res = await respond(req, url, seen);
+      observer.requestEnded?.(req.method, seen.route, res.status, performance.now() - t0);
+      return res;
+    };
   }
 }
 

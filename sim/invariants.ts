@@ -44,8 +44,9 @@ export const KNOWN_ISSUES: Record<string, string> = {
   K1: "Engine.submit acknowledges (created: false) an execution whose creating append was refused " +
     "with stale_epoch: with an Idempotency-Key, every refusal is treated as a duplicate, even when " +
     "nothing was stored (server/runtime/engine.ts, submit → #duplicate)",
-  K2: "Engine.#appendRefused calls `void this.#recover(id)` on a sequence conflict; a storage failure " +
-    "inside #recover is an unhandled rejection, which kills a real Deno process (server/runtime/engine.ts)",
+  K2: "AppendFailures.refused reloads the execution (ShardOwnership.recover) on a sequence conflict; a " +
+    "storage failure inside the reload is an unhandled rejection, which kills a real Deno process " +
+    "(server/runtime/append_failures.ts)",
 };
 
 /** Collects violations; `onViolation` stops the run. */

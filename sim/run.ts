@@ -195,7 +195,7 @@ function recordRuntimeFailures(w: SimWorld, unhandled: readonly Unhandled[]): vo
       invariant: "runtime",
       at: u.at,
       message: `unhandled rejection (a real node would crash): ${u.text.split("\n").slice(0, 4).join(" | ")}`,
-      ...(u.text.includes("#recover") ? { known: "K2" } : {}),
+      ...(/\brecover\b/.test(u.text) ? { known: "K2" } : {}),
     });
   }
 }

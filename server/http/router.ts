@@ -145,7 +145,7 @@ export class Router {
     throw new ApiError(404, "route_not_found", `no route for ${method} ${url.pathname}`);
   }
 
-  /** The request handler of this app (Hono's `fetch`); routes added later are not seen by it. */
+  /** The request handler of this app (Hono's `fetch`): it matches against the routes as they are at each request. */
   handler(opts: AppOptions): (req: Request) => Promise<Response> {
     /** Answers one request; `seen.route` is set to the pattern matched. */
     const respond = async (req: Request, url: URL, seen: { route: string }): Promise<Response> => {

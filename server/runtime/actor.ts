@@ -62,7 +62,7 @@ export class ExecutionActor {
   constructor(
     public state: ExecutionState,
     readonly fence: Fence,
-    /** Set when a submission creates it here; read by its first append only. */
-    readonly creating?: Creation,
+    /** Set when a submission creates it here; read by its first append, dropped once that commits. */
+    public creating?: Creation,
   ) {}
 }

@@ -138,11 +138,12 @@ export class ActorPump {
   /** The append committed: the batch's state becomes the actor's. */
   #accept(actor: ExecutionActor, batch: Batch): void {
     const before = actor.state;
-    actor.failures = 0;
-    actor.state = batch.state;
     if (batch.state.lastSeq !== before.lastSeq + batch.events.length) {
       throw new Error(`assertion: lastSeq ${batch.state.lastSeq} after appending to ${before.lastSeq}`);
     }
+    actor.failures = 0;
+    actor.state = batch.state;
+    actor.creating = undefined; // created: what its first append needed is not needed again
     for (const o of batch.outputs) (actor.outputs ??= new Map()).set(o.ref, o.records);
     this.deps.observation.committed(actor, before, batch.events);
   }

@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { InvalidCursor, type Storage, StorageUnavailable } from "../../storage/storage.ts";
+import {
+  type ClusterEventLog,
+  type ExecutionIndex,
+  InvalidCursor,
+  type StorageLifecycle,
+  StorageUnavailable,
+} from "../../storage/storage.ts";
 import type { ClusterMember } from "../cluster/member.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -37,7 +43,8 @@ export { UNMATCHED_ROUTE };
 export interface ApiDeps {
   engine: Engine;
   workflows: WorkflowService;
-  storage: Storage;
+  /** The storage roles the routes read: the execution index, the cluster event log, the backend's kind. */
+  storage: ExecutionIndex & ClusterEventLog & StorageLifecycle;
   log: Logger;
   /** Is storage reachable right now (for /health/ready)? */
   storageHealthy?: () => Promise<boolean>;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ExecutionView } from "../../core/view.ts";
-import type { Storage, StoredWorkflow } from "../../storage/storage.ts";
+import type { ExecutionIndex, StoredWorkflow } from "../../storage/storage.ts";
 import type { Engine, EngineError } from "../runtime/engine.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
 import { ApiError } from "./errors.ts";
@@ -80,7 +80,11 @@ export async function viewOr404(engine: Engine, executionId: string): Promise<Ex
 }
 
 /** The state of workflow `workflowId` from the execution index (404 for an unknown workflow). */
-export async function workflowStatus(workflows: WorkflowService, storage: Storage, workflowId: string) {
+export async function workflowStatus(
+  workflows: WorkflowService,
+  storage: ExecutionIndex,
+  workflowId: string,
+) {
   await workflowOr404(workflows, workflowId);
   const [count, running, recent] = await Promise.all([
     storage.countExecutions(workflowId),

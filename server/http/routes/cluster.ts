@@ -5,7 +5,7 @@
  * @module
  */
 import { shardOf } from "../../../core/ids.ts";
-import type { Storage } from "../../../storage/storage.ts";
+import type { ClusterEventLog, ExecutionIndex } from "../../../storage/storage.ts";
 import type { ClusterMember } from "../../cluster/member.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
@@ -18,7 +18,7 @@ import { Router } from "../router.ts";
 export interface ClusterRoutesDeps {
   engine: Engine;
   workflows: WorkflowService;
-  storage: Storage;
+  storage: ExecutionIndex & ClusterEventLog;
   cluster: ClusterMember;
 }
 

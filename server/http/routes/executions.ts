@@ -9,7 +9,7 @@ import { hash128, shardOf } from "../../../core/ids.ts";
 import { canonicalJson, type Json } from "../../../core/json.ts";
 import type { ExecutionStatus } from "../../../core/state.ts";
 import { MAX_TIMEOUT_MS } from "../../../core/validate.ts";
-import type { Storage, StoredWorkflow } from "../../../storage/storage.ts";
+import type { ExecutionIndex, StoredWorkflow } from "../../../storage/storage.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
@@ -40,7 +40,7 @@ const EXECUTION_STATUSES = new Set(["running", "completed", "failed", "cancelled
 export interface ExecutionRoutesDeps {
   engine: Engine;
   workflows: WorkflowService;
-  storage: Storage;
+  storage: ExecutionIndex;
   routing: ShardRouting;
 }
 

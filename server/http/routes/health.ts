@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Storage } from "../../../storage/storage.ts";
+import type { StorageLifecycle } from "../../../storage/storage.ts";
 import type { ClusterMember } from "../../cluster/member.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import { json } from "../errors.ts";
@@ -22,7 +22,7 @@ export const EVENT_LOOP_SLOW_MS = 1_000;
 /** What the health routes read. */
 export interface HealthDeps {
   engine: Engine;
-  storage: Storage;
+  storage: StorageLifecycle;
   cluster: ClusterMember;
   /** Is storage reachable right now (for /health/ready)? */
   storageHealthy?: () => Promise<boolean>;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Storage } from "../../../storage/storage.ts";
+import type { ExecutionIndex } from "../../../storage/storage.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { ApiError, json } from "../errors.ts";
@@ -24,7 +24,7 @@ import { type RouteContext, Router } from "../router.ts";
 export interface HistoryRoutesDeps {
   engine: Engine;
   workflows: WorkflowService;
-  storage: Storage;
+  storage: ExecutionIndex;
 }
 
 /** The history sub-app (paths under `/api/history`). */

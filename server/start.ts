@@ -7,11 +7,12 @@
  */
 import { CommitGroup } from "../storage/commit_group.ts";
 import type { Storage } from "../storage/storage.ts";
+import { Authenticator } from "./http/auth.ts";
 import { createApi } from "./http/api.ts";
 import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster/member.ts";
 import { ShardRouting } from "./http/routing.ts";
 import { type Clock, systemClock } from "./runtime/clock.ts";
-import { DEFAULT_CONFIG, type EngineConfig, isClustered } from "./ops/config.ts";
+import { checkExposure, DEFAULT_CONFIG, type EngineConfig, isClustered } from "./ops/config.ts";
 import { RpcForwarder, serveForwarded } from "./http/forwarding.ts";
 import { Engine } from "./runtime/engine.ts";
 import { createLogger } from "./ops/log.ts";
@@ -113,6 +114,7 @@ export async function startNode(
   overrides: NodeOverrides = {},
 ): Promise<RunningNode> {
   const config: EngineConfig = { ...DEFAULT_CONFIG, ...partial };
+  checkExposure(config);
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ??
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
@@ -257,6 +259,7 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
     config.askTimeoutMs,
   );
   return createApi({
+    auth: { authenticator: new Authenticator(config.apiTokens), metricsPublic: config.metricsPublic },
     engine,
     workflows: new WorkflowService(storage, () => clock.now()),
     storage,

@@ -18,6 +18,7 @@ import type { ClusterMember } from "../cluster/member.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
+import { Authenticator, roleNeeded } from "./auth.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { isForwarded } from "./forwarding.ts";
 import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
@@ -39,8 +40,17 @@ export type ApiObserver = RequestObserver;
 
 export { UNMATCHED_ROUTE };
 
+/** Who may call the API: the configured tokens, and whether `/metrics` is open. */
+export interface ApiAuth {
+  authenticator: Authenticator;
+  /** `/metrics` answers without a token (`--metrics-public`). */
+  metricsPublic: boolean;
+}
+
 /** What the API serves from. */
 export interface ApiDeps {
+  /** Tokens and roles; without it (or without tokens) every caller may do everything (loopback only). */
+  auth?: ApiAuth;
   engine: Engine;
   workflows: WorkflowService;
   /** The storage roles the routes read: the execution index, the cluster event log, the backend's kind. */
@@ -74,7 +84,40 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     onError: (req, url, err) => errorFor(deps.log, req, url, err),
     observer: deps.observer,
     isForwarded,
+    authorize: deps.auth?.authenticator.enabled
+      ? (req, pattern) => authorize(deps.auth!, req, pattern)
+      : undefined,
   });
+}
+
+/**
+ * Answers 401 `unauthenticated` to a request without a known token and 403 `forbidden` to one whose role lacks
+ * the route's right. Requests another member forwarded were checked by the member that received them.
+ */
+function authorize(auth: ApiAuth, req: Request, pattern: string | null): void {
+  if (isForwarded(req)) return;
+  const needed = pattern === null ? "viewer" : roleNeeded(req.method, pattern, auth.metricsPublic);
+  if (needed === null) return;
+  const caller = auth.authenticator.identify(req.headers.get("authorization"));
+  if (caller === undefined) {
+    throw new ApiError(
+      401,
+      "unauthenticated",
+      "a known API token is required: Authorization: Bearer <token>",
+      [
+        {
+          path: "headers.Authorization",
+          message: req.headers.has("authorization") ? "unknown token" : "missing",
+        },
+      ],
+      { "www-authenticate": 'Bearer realm="flowmesh"' },
+    );
+  }
+  if (!Authenticator.allows(caller.role, needed)) {
+    throw new ApiError(403, "forbidden", `this needs the ${needed} role; the token has ${caller.role}`, [
+      { path: "headers.Authorization", message: `token ${caller.tokenId} is ${caller.role}` },
+    ]);
+  }
 }
 
 /** The error response of what a handler threw: its ApiError, a 400 bad cursor, a 503, or a logged 500. */

@@ -57,6 +57,11 @@ export interface AppOptions {
   observer?: RequestObserver;
   /** Whether a request was forwarded here by another member (observed as such). */
   isForwarded?(req: Request): boolean;
+  /**
+   * Checks a request may run the route it matched (`null`: it matched none) before the route runs; throws
+   * the ApiError to answer instead (401, 403).
+   */
+  authorize?(req: Request, pattern: string | null): void;
 }
 
 /** What a handler gets. */
@@ -150,9 +155,16 @@ export class Router {
     /** Answers one request; `seen.route` is set to the pattern matched. */
     const respond = async (req: Request, url: URL, seen: { route: string }): Promise<Response> => {
       try {
-        const { handler, params, pattern } = this.match(req.method, url);
-        seen.route = pattern;
-        return await handler({ req, url, params });
+        let found: RouteMatch;
+        try {
+          found = this.match(req.method, url);
+        } catch (err) {
+          opts.authorize?.(req, null); // an unknown route is answered only to a known caller
+          throw err;
+        }
+        seen.route = found.pattern;
+        opts.authorize?.(req, found.pattern);
+        return await found.handler({ req, url, params: found.params });
       } catch (err) {
         return opts.onError(req, url, err);
       }

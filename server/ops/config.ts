@@ -7,6 +7,7 @@
  */
 import { type Role, ROLES } from "../../core/cluster.ts";
 import { parseDuration } from "../../core/duration.ts";
+import { API_ROLES, type ApiRole, type ApiToken } from "../http/auth.ts";
 
 /** The whole configuration of a node. */
 export interface EngineConfig {
@@ -38,9 +39,27 @@ export interface EngineConfig {
   retentionMs: number;
   /** PostgreSQL connections at most. */
   databasePoolMax: number;
+  /** API tokens and their roles (`--api-token ROLE:TOKEN`, repeatable; `ENGINE_API_TOKENS`). */
+  apiTokens: ApiToken[];
+  /** Serve without tokens on a non-loopback host (refused without it). */
+  insecureNoAuth: boolean;
+  /** `/metrics` answers without a token. */
+  metricsPublic: boolean;
 }
 
-type Kind = "string" | "port" | "int" | "enum" | "url" | "duration" | "id" | "seeds" | "roles" | "secret";
+type Kind =
+  | "string"
+  | "port"
+  | "int"
+  | "enum"
+  | "url"
+  | "duration"
+  | "id"
+  | "seeds"
+  | "roles"
+  | "secret"
+  | "tokens"
+  | "switch";
 
 interface Setting {
   key: keyof EngineConfig;
@@ -189,6 +208,28 @@ export const SETTINGS: readonly Setting[] = [
     max: 1000,
     help: "PostgreSQL connections at most",
   },
+  {
+    key: "apiTokens",
+    flag: "--api-token",
+    env: "ENGINE_API_TOKENS",
+    kind: "tokens",
+    help:
+      "ROLE:TOKEN, role viewer, operator or admin (repeatable; the variable takes a comma-separated list)",
+  },
+  {
+    key: "insecureNoAuth",
+    flag: "--insecure-no-auth",
+    env: "ENGINE_INSECURE_NO_AUTH",
+    kind: "switch",
+    help: "serve without API tokens on a non-loopback host",
+  },
+  {
+    key: "metricsPublic",
+    flag: "--metrics-public",
+    env: "ENGINE_METRICS_PUBLIC",
+    kind: "switch",
+    help: "serve /metrics without a token",
+  },
 ];
 
 /** The defaults. */
@@ -212,6 +253,9 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   maxActiveExecutions: 250_000,
   retentionMs: 7 * 24 * 3_600_000,
   databasePoolMax: 10,
+  apiTokens: [],
+  insecureNoAuth: false,
+  metricsPublic: false,
 });
 
 /** A configuration error: one line naming the setting. */
@@ -223,6 +267,7 @@ export class ConfigError extends Error {
 }
 
 function parseValue(s: Setting, raw: unknown, where: string): unknown {
+  if (s.kind === "switch" && typeof raw === "boolean") return raw;
   const text = typeof raw === "number" ? String(raw) : Array.isArray(raw) ? raw.join(",") : raw;
   if (typeof text !== "string") {
     throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
@@ -254,6 +299,12 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
         throw new ConfigError(`${where}: must be 1 to 64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(text)}`);
       }
       return text;
+    case "tokens":
+      return parseTokens(text, where);
+    case "switch":
+      if (text === "true" || text === "1") return true;
+      if (text === "false" || text === "0") return false;
+      throw new ConfigError(`${where}: must be true or false, got ${JSON.stringify(text)}`);
     case "secret":
       if (text.length < 16) throw new ConfigError(`${where}: must be at least 16 characters`);
       return text;
@@ -302,6 +353,30 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
   }
 }
 
+/**
+ * `ROLE:TOKEN` entries, comma-separated. A token is 16 to 512 of `A-Z a-z 0-9 . _ ~ + / = -`; errors never
+ * show one.
+ */
+function parseTokens(text: string, where: string): ApiToken[] {
+  const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  return entries.map((entry, i) => {
+    const colon = entry.indexOf(":");
+    const role = entry.slice(0, colon);
+    const token = entry.slice(colon + 1);
+    if (colon < 0 || !API_ROLES.includes(role as ApiRole)) {
+      throw new ConfigError(
+        `${where}: entry ${i + 1} must be ROLE:TOKEN with a role of ${API_ROLES.join(", ")}`,
+      );
+    }
+    if (!/^[A-Za-z0-9._~+/=-]{16,512}$/.test(token)) {
+      throw new ConfigError(
+        `${where}: the ${role} token of entry ${i + 1} must be 16 to 512 of A-Z a-z 0-9 . _ ~ + / = -`,
+      );
+    }
+    return { role: role as ApiRole, token };
+  });
+}
+
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
 function parseFlags(
   args: readonly string[],
@@ -329,16 +404,20 @@ function parseFlags(
     }
     const setting = SETTINGS.find((s) => s.flag === name);
     if (!setting) throw new ConfigError(`unknown flag ${JSON.stringify(name)} (see --help)`);
-    flags.set(setting, takeValue());
+    const value = setting.kind === "switch" && eq < 0 ? "true" : takeValue();
+    const before = flags.get(setting);
+    flags.set(setting, setting.kind === "tokens" && before !== undefined ? `${before},${value}` : value);
   }
   return { flags, configPath, help };
 }
 
 /** The usage text. */
 export function usage(): string {
-  const lines = SETTINGS.map((s) =>
-    `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${DEFAULT_CONFIG[s.key] ?? "none"})`
-  );
+  const lines = SETTINGS.map((s) => {
+    const fallback = DEFAULT_CONFIG[s.key];
+    const shown = Array.isArray(fallback) && fallback.length === 0 ? "none" : fallback ?? "none";
+    return `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${shown})`;
+  });
   return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines]
     .join("\n");
 }
@@ -387,6 +466,7 @@ export function isClustered(config: EngineConfig): boolean {
 
 /** Checks combinations of settings; throws a one-line `ConfigError` naming them. */
 export function validateConfig(config: EngineConfig): void {
+  checkExposure(config);
   if (!isClustered(config)) {
     if (!config.roles.includes("worker")) {
       throw new ConfigError("roles: a standalone node needs the worker role (no node would own shards)");
@@ -415,4 +495,22 @@ export function validateConfig(config: EngineConfig): void {
       "roles: the first member (no --seeds) needs the coordinator role, or no node leads",
     );
   }
+}
+
+/**
+ * Safe by default: without API tokens a node serves only on a loopback address, unless `insecureNoAuth`.
+ * Throws a one-line `ConfigError` otherwise.
+ */
+export function checkExposure(config: Pick<EngineConfig, "apiTokens" | "insecureNoAuth" | "host">): void {
+  if (config.apiTokens.length === 0 && !config.insecureNoAuth && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `host: ${config.host} is not a loopback address and no API token is configured; give --api-token ROLE:TOKEN (ENGINE_API_TOKENS), or --insecure-no-auth`,
+    );
+  }
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost): only this machine can reach it. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }

@@ -137,6 +137,7 @@ export class Router {
       const params = matchParts(route.parts, segments);
       if (!params) continue;
       if (route.method === method || (method === "HEAD" && route.method === "GET")) {
+        checkParams(params, url.searchParams);
         return { handler: route.handler, params, pattern: route.pattern };
       }
       allowed.add(route.method);
@@ -192,6 +193,27 @@ function joinPattern(prefix: string, pattern: string): string {
   const head = prefix.replace(/\/+$/, "");
   const tail = pattern === "/" ? "" : pattern.startsWith("/") ? pattern : `/${pattern}`;
   return head + tail || "/";
+}
+
+/** Control characters (C0, DEL, C1): never part of an id, a name or a key. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Refuses path parameters and query values with control characters (a NUL in an id, say): 400 with the
+ * parameter's path (`path.executionId`, `?cursor`).
+ */
+function checkParams(params: Record<string, string>, query: URLSearchParams): void {
+  for (const [name, value] of Object.entries(params)) refuseControl(`path.${name}`, name, value);
+  for (const [name, value] of query) refuseControl(`?${name}`, name, value);
+}
+
+function refuseControl(path: string, name: string, value: string): void {
+  const bad = CONTROL.exec(value);
+  if (bad === null) return;
+  const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+  throw new ApiError(400, "invalid_parameter", `${name} must not contain control characters`, [
+    { path, message: `U+${code} at ${bad.index}` },
+  ]);
 }
 
 function matchParts(parts: string[], segments: string[]): Record<string, string> | undefined {

@@ -8,6 +8,7 @@
 import { CommitGroup } from "../storage/commit_group.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Authenticator } from "./http/auth.ts";
+import { withCors } from "./http/cors.ts";
 import { createApi } from "./http/api.ts";
 import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster/member.ts";
 import { ShardRouting } from "./http/routing.ts";
@@ -258,19 +259,22 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
     clock,
     config.askTimeoutMs,
   );
-  return createApi({
-    auth: { authenticator: new Authenticator(config.apiTokens), metricsPublic: config.metricsPublic },
-    engine,
-    workflows: new WorkflowService(storage, () => clock.now()),
-    storage,
-    log,
-    storageHealthy: () => storage.ping(),
-    cluster,
-    routing,
-    observer: combineApiObservers(metrics.apiObserver, tracing?.apiObserver),
-    metrics: () => metrics.render(),
-    runtime: () => ({ eventLoopLagMs: metrics.eventLoopLagMs }),
-  });
+  return withCors(
+    config.corsOrigins,
+    createApi({
+      auth: { authenticator: new Authenticator(config.apiTokens), metricsPublic: config.metricsPublic },
+      engine,
+      workflows: new WorkflowService(storage, () => clock.now()),
+      storage,
+      log,
+      storageHealthy: () => storage.ping(),
+      cluster,
+      routing,
+      observer: combineApiObservers(metrics.apiObserver, tracing?.apiObserver),
+      metrics: () => metrics.render(),
+      runtime: () => ({ eventLoopLagMs: metrics.eventLoopLagMs }),
+    }),
+  );
 }
 
 /** Closes a member in order: the cluster member, the HTTP server, the transport, the engine, then the rest. */

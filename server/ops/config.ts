@@ -45,6 +45,8 @@ export interface EngineConfig {
   insecureNoAuth: boolean;
   /** `/metrics` answers without a token. */
   metricsPublic: boolean;
+  /** Browser origins allowed by CORS (`--cors-origin`, repeatable; none: CORS off). */
+  corsOrigins: string[];
 }
 
 type Kind =
@@ -59,6 +61,7 @@ type Kind =
   | "roles"
   | "secret"
   | "tokens"
+  | "origins"
   | "switch";
 
 interface Setting {
@@ -230,6 +233,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: "switch",
     help: "serve /metrics without a token",
   },
+  {
+    key: "corsOrigins",
+    flag: "--cors-origin",
+    env: "ENGINE_CORS_ORIGINS",
+    kind: "origins",
+    help: "a browser origin allowed by CORS, e.g. https://console.example (repeatable; the variable a list)",
+  },
 ];
 
 /** The defaults. */
@@ -256,6 +266,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   apiTokens: [],
   insecureNoAuth: false,
   metricsPublic: false,
+  corsOrigins: [],
 });
 
 /** A configuration error: one line naming the setting. */
@@ -301,6 +312,8 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       return text;
     case "tokens":
       return parseTokens(text, where);
+    case "origins":
+      return parseOrigins(text, where);
     case "switch":
       if (text === "true" || text === "1") return true;
       if (text === "false" || text === "0") return false;
@@ -377,6 +390,23 @@ function parseTokens(text: string, where: string): ApiToken[] {
   });
 }
 
+/** Browser origins, comma-separated: each exactly `http(s)://host[:port]`, no path. */
+function parseOrigins(text: string, where: string): string[] {
+  const origins = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`${where}: not an origin (scheme://host[:port]): ${JSON.stringify(origin)}`);
+    }
+  }
+  return [...new Set(origins)];
+}
+
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
 function parseFlags(
   args: readonly string[],
@@ -406,7 +436,12 @@ function parseFlags(
     if (!setting) throw new ConfigError(`unknown flag ${JSON.stringify(name)} (see --help)`);
     const value = setting.kind === "switch" && eq < 0 ? "true" : takeValue();
     const before = flags.get(setting);
-    flags.set(setting, setting.kind === "tokens" && before !== undefined ? `${before},${value}` : value);
+    flags.set(
+      setting,
+      (setting.kind === "tokens" || setting.kind === "origins") && before !== undefined
+        ? `${before},${value}`
+        : value,
+    );
   }
   return { flags, configPath, help };
 }

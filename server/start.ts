@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { CommitGroup } from "../storage/commit_group.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Authenticator } from "./http/auth.ts";
@@ -191,9 +192,12 @@ function nodeTracing(nodeId: string, given: Tracer | undefined): Tracing | undef
 async function startEngine(config: EngineConfig, parts: EngineParts): Promise<StartedEngine> {
   const { storage, clock, log, metrics, tracing } = parts;
   const commitGroup = new CommitGroup(storage, { lingerMs: parts.lingerMs }, metrics.commitGroupObserver);
+  const filesRoot = config.filesRoot ?? join(config.dataDir, "files");
+  await Deno.mkdir(filesRoot, { recursive: true });
   const services = realServices({
     databaseUrl: config.databaseUrl,
     log: (line, fields) => log.info(line, fields),
+    filesRoot,
   });
   const engine = new Engine({
     storage,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { tmpdir } from "node:os";
 import type { Json, NodeContext, NodeServices, OutputLimits } from "../server/executors/executor.ts";
 import { type RealServices, realServices } from "../server/executors/services.ts";
 import { TEST_DATABASE_URL } from "./pg.ts";
@@ -26,6 +27,8 @@ export interface TestContextOptions {
   signal?: AbortSignal;
   /** Services to use instead of new real ones (the caller closes them). */
   services?: NodeServices;
+  /** The files root the new services grant (default `TEMP_ROOT`). */
+  filesRoot?: string;
 }
 
 /** A context plus the captured log lines and a `close()` for the services it made. */
@@ -33,6 +36,9 @@ export interface TestNodeContext extends NodeContext {
   logs: LoggedLine[];
   close(): Promise<void>;
 }
+
+/** The files root the executor tests grant: the system's temporary directory, where they make their files. */
+export const TEMP_ROOT: string = Deno.realPathSync(tmpdir());
 
 /** Limits generous enough for any test that does not test them. */
 export const TEST_LIMITS: OutputLimits = { maxRecords: 1_000_000, maxBytes: 64 * 1024 * 1024 };
@@ -46,6 +52,7 @@ export function testNodeContext(opts: TestContextOptions = {}): TestNodeContext 
   let owned: RealServices | undefined;
   const services = opts.services ?? (owned = realServices({
     databaseUrl: TEST_DATABASE_URL,
+    filesRoot: opts.filesRoot ?? TEMP_ROOT,
     log: (line, fields) => logs.push({ line, fields }),
   }));
   const executionId = opts.executionId ?? `exec-${crypto.randomUUID()}`;

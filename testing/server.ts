@@ -10,6 +10,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { type Reply, request } from "./http.ts";
 import { sleep } from "./wait.ts";
 import { type NodeOverrides, type RunningNode, startNode } from "../server/start.ts";
+import type { EngineConfig } from "../server/ops/config.ts";
 
 /** The old engine's sample workflow, as the JSON text its UI posted. */
 export const SAMPLE_WORKFLOW_JSON =
@@ -33,16 +34,24 @@ export function sampleWorkflow(id = "wf-1"): Record<string, unknown> {
  * is the embedded store under `./.data`, which would share state between tests and
  * hold a lock that a parallel test file cannot take.
  */
-export function startTestNode(overrides: NodeOverrides = {}): Promise<RunningNode> {
-  return startNode({ port: 0, host: "127.0.0.1", logLevel: "error", storage: "memory" }, overrides);
+export function startTestNode(
+  overrides: NodeOverrides = {},
+  config: Partial<EngineConfig> = {},
+): Promise<RunningNode> {
+  return startNode(
+    { port: 0, host: "127.0.0.1", logLevel: "error", storage: "memory", ...config },
+    overrides,
+  );
 }
 
 /** Runs `fn` with a fresh node and always closes it. */
 export async function withNode(
   fn: (node: RunningNode) => Promise<void>,
   overrides: NodeOverrides = {},
+  /** Settings over the test defaults: the grants a test declares (`filesRoot`), say. */
+  config: Partial<EngineConfig> = {},
 ): Promise<void> {
-  const node = await startTestNode(overrides);
+  const node = await startTestNode(overrides, config);
   try {
     await fn(node);
   } finally {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { grantedPath } from "./file_grants.ts";
 import postgres from "postgres";
 import { NodeError, type NodeServices, type SqlClient } from "./executor.ts";
 
@@ -22,6 +23,8 @@ export interface RealServicesOptions {
   log?: (line: string, fields: Record<string, unknown>) => void;
   /** Connections per pool (default 4). */
   sqlPoolMax?: number;
+  /** The directory file sources and sinks may use (`file_grants.ts`); without it no file is granted. */
+  filesRoot?: string;
 }
 
 /** `NodeServices` that own resources: `close()` ends every SQL pool. */
@@ -176,8 +179,8 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
   return {
     fetch: (input, init) => globalThis.fetch(input, init),
     timeout: (ms) => AbortSignal.timeout(ms),
-    readTextFile: (path) => readTextFileBounded(path),
-    writeFileAtomic,
+    readTextFile: async (path) => readTextFileBounded(await grantedPath(opts.filesRoot, path)),
+    writeFileAtomic: async (path, text) => writeFileAtomic(await grantedPath(opts.filesRoot, path), text),
     log,
     sql(url) {
       const target = url ?? opts.databaseUrl;

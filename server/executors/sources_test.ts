@@ -120,7 +120,10 @@ Deno.test("file.text source: lines, CRLF, no trailing empty line, skipEmpty", as
   });
   assertEquals(splitLines("a\n\n"), ["a", ""]);
   await assertRejects(
-    () => fileTextSource(testNodeContext({ config: { path: "/nonexistent/x.txt", skipEmpty: false } })),
+    () =>
+      fileTextSource(
+        testNodeContext({ config: { path: "/nonexistent/x.txt", skipEmpty: false }, filesRoot: "/" }),
+      ),
     code("file_not_found"),
   );
 });

@@ -133,42 +133,46 @@ Deno.test("file.text and file.csv sources read temp files", async () => {
     await Deno.writeTextFile(`${dir}/in.txt`, "alpha\n\n  \nbeta\r\ngamma");
     await Deno.writeTextFile(`${dir}/in.csv`, 'name,age\r\nann,30\n"bo, b",4\n');
     await Deno.writeTextFile(`${dir}/semi.csv`, "a;b\n1;2\n");
-    await withNode(async (node) => {
-      const def = wf("wf-files", [
-        n("text", "source/file.text", { path: `${dir}/in.txt` }),
-        n("textSkip", "source/file.text", { path: `${dir}/in.txt`, skipEmpty: true }),
-        n("csv", "source/file.csv", { path: `${dir}/in.csv` }),
-        n("raw", "source/file.csv", { path: `${dir}/semi.csv`, delimiter: ";", header: false }),
-        n("c1", "sink/memory.collect"),
-        n("c2", "sink/memory.collect"),
-        n("c3", "sink/memory.collect"),
-        n("c4", "sink/memory.collect"),
-      ], [e("text", "c1"), e("textSkip", "c2"), e("csv", "c3"), e("raw", "c4")]);
-      const r = await runWorkflow(node, def);
-      const id = r.body.executionId;
-      assertEquals(await nodeOutput(node, id, "c1"), ["alpha", "", "  ", "beta", "gamma"]);
-      assertEquals(await nodeOutput(node, id, "c2"), ["alpha", "beta", "gamma"]);
-      assertEquals(await nodeOutput(node, id, "c3"), [{ name: "ann", age: "30" }, {
-        name: "bo, b",
-        age: "4",
-      }]);
-      assertEquals(await nodeOutput(node, id, "c4"), [["a", "b"], ["1", "2"]]);
+    await withNode(
+      async (node) => {
+        const def = wf("wf-files", [
+          n("text", "source/file.text", { path: `${dir}/in.txt` }),
+          n("textSkip", "source/file.text", { path: `${dir}/in.txt`, skipEmpty: true }),
+          n("csv", "source/file.csv", { path: `${dir}/in.csv` }),
+          n("raw", "source/file.csv", { path: `${dir}/semi.csv`, delimiter: ";", header: false }),
+          n("c1", "sink/memory.collect"),
+          n("c2", "sink/memory.collect"),
+          n("c3", "sink/memory.collect"),
+          n("c4", "sink/memory.collect"),
+        ], [e("text", "c1"), e("textSkip", "c2"), e("csv", "c3"), e("raw", "c4")]);
+        const r = await runWorkflow(node, def);
+        const id = r.body.executionId;
+        assertEquals(await nodeOutput(node, id, "c1"), ["alpha", "", "  ", "beta", "gamma"]);
+        assertEquals(await nodeOutput(node, id, "c2"), ["alpha", "beta", "gamma"]);
+        assertEquals(await nodeOutput(node, id, "c3"), [{ name: "ann", age: "30" }, {
+          name: "bo, b",
+          age: "4",
+        }]);
+        assertEquals(await nodeOutput(node, id, "c4"), [["a", "b"], ["1", "2"]]);
 
-      // A missing file fails the node (not retryable: one attempt).
-      const missing = await runWorkflow(
-        node,
-        chain(
-          "wf-missing",
-          n("f", "source/file.text", { path: `${dir}/nope.txt` }),
-          n("out", "sink/memory.collect"),
-        ),
-        "failed",
-      );
-      assertEquals(missing.body.error.code, "file_not_found");
-      assertEquals(missing.body.error.nodeId, "f");
-      assertEquals(viewNode(missing.body, "f").attempts, 1);
-      assertEquals(viewNode(missing.body, "out").status, "cancelled");
-    });
+        // A missing file fails the node (not retryable: one attempt).
+        const missing = await runWorkflow(
+          node,
+          chain(
+            "wf-missing",
+            n("f", "source/file.text", { path: `${dir}/nope.txt` }),
+            n("out", "sink/memory.collect"),
+          ),
+          "failed",
+        );
+        assertEquals(missing.body.error.code, "file_not_found");
+        assertEquals(missing.body.error.nodeId, "f");
+        assertEquals(viewNode(missing.body, "f").attempts, 1);
+        assertEquals(viewNode(missing.body, "out").status, "cancelled");
+      },
+      {},
+      { filesRoot: dir },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -301,33 +305,37 @@ Deno.test("transforms: aggregate, aggregate.count, sort", async () => {
 Deno.test("sinks: console.log passes its input on; file.text, file.csv, file.jsonl write files", async () => {
   const dir = await Deno.makeTempDir({ prefix: "api-sink-" });
   try {
-    await withNode(async (node) => {
-      const data = [{ a: 1, b: "x,y" }, { a: 2, c: true }];
-      const def = wf("wf-sinks", [
-        n("src", "source/memory.collection", { data }),
-        n("strs", "source/memory.collection", { data: ["plain", { b: 1 }, 3] }),
-        n("log", "sink/console.log", { limit: "1" }),
-        n("txt", "sink/file.text", { path: `${dir}/out.txt` }),
-        n("csv", "sink/file.csv", { path: `${dir}/out.csv` }),
-        n("jsonl", "sink/file.jsonl", { path: `${dir}/out.jsonl` }),
-      ], [e("src", "log"), e("strs", "txt"), e("src", "csv"), e("src", "jsonl")]);
-      const r = await runWorkflow(node, def);
-      const id = r.body.executionId;
-      assertEquals(await nodeOutput(node, id, "log"), data);
-      assertEquals(viewNode(r.body, "log").recordsProcessed, 2);
-      for (const sink of ["txt", "csv", "jsonl"]) {
-        assertEquals(await nodeOutput(node, id, sink), [], `${sink} emits no records`);
-      }
-      assertEquals(viewNode(r.body, "txt").recordsProcessed, 3);
-      assertEquals(viewNode(r.body, "csv").recordsProcessed, 2);
-      assertEquals(await Deno.readTextFile(`${dir}/out.txt`), 'plain\n{"b":1}\n3\n');
-      assertEquals(await Deno.readTextFile(`${dir}/out.csv`), 'a,b,c\r\n1,"x,y",\r\n2,,true\r\n');
-      assertEquals(await Deno.readTextFile(`${dir}/out.jsonl`), '{"a":1,"b":"x,y"}\n{"a":2,"c":true}\n');
-      // Atomic writes leave no temp files behind.
-      const names = [];
-      for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-      assertEquals(names.sort(), ["out.csv", "out.jsonl", "out.txt"]);
-    });
+    await withNode(
+      async (node) => {
+        const data = [{ a: 1, b: "x,y" }, { a: 2, c: true }];
+        const def = wf("wf-sinks", [
+          n("src", "source/memory.collection", { data }),
+          n("strs", "source/memory.collection", { data: ["plain", { b: 1 }, 3] }),
+          n("log", "sink/console.log", { limit: "1" }),
+          n("txt", "sink/file.text", { path: `${dir}/out.txt` }),
+          n("csv", "sink/file.csv", { path: `${dir}/out.csv` }),
+          n("jsonl", "sink/file.jsonl", { path: `${dir}/out.jsonl` }),
+        ], [e("src", "log"), e("strs", "txt"), e("src", "csv"), e("src", "jsonl")]);
+        const r = await runWorkflow(node, def);
+        const id = r.body.executionId;
+        assertEquals(await nodeOutput(node, id, "log"), data);
+        assertEquals(viewNode(r.body, "log").recordsProcessed, 2);
+        for (const sink of ["txt", "csv", "jsonl"]) {
+          assertEquals(await nodeOutput(node, id, sink), [], `${sink} emits no records`);
+        }
+        assertEquals(viewNode(r.body, "txt").recordsProcessed, 3);
+        assertEquals(viewNode(r.body, "csv").recordsProcessed, 2);
+        assertEquals(await Deno.readTextFile(`${dir}/out.txt`), 'plain\n{"b":1}\n3\n');
+        assertEquals(await Deno.readTextFile(`${dir}/out.csv`), 'a,b,c\r\n1,"x,y",\r\n2,,true\r\n');
+        assertEquals(await Deno.readTextFile(`${dir}/out.jsonl`), '{"a":1,"b":"x,y"}\n{"a":2,"c":true}\n');
+        // Atomic writes leave no temp files behind.
+        const names = [];
+        for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+        assertEquals(names.sort(), ["out.csv", "out.jsonl", "out.txt"]);
+      },
+      {},
+      { filesRoot: dir },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -978,35 +986,43 @@ Deno.test("each node attempt runs once, even when parallel nodes finish together
   const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(JSON.parse(l)) });
   const dir = await Deno.makeTempDir({ prefix: "api-once-" });
   try {
-    await withNode(async (node) => {
-      const width = 4;
-      const nodes = [
-        n("a", "source/memory.collection", { data: ["x"] }),
-        n("b", "source/memory.collection", { data: ["y"] }),
-      ];
-      const edges = [];
-      for (let i = 0; i < width; i++) {
-        nodes.push(
-          n(`log${i}`, "sink/console.log"),
-          n(`file${i}`, "sink/file.text", { path: `${dir}/${i}.txt` }),
-        );
-        edges.push(e("a", `log${i}`), e("b", `file${i}`));
-      }
-      await createWorkflow(node, wf("wf-once", nodes, edges));
-      for (let round = 0; round < 10; round++) {
-        const id: string = (await executeAndWait(node, "wf-once")).body.executionId;
-        const logged = lines.filter((l) => l.executionId === id && l.nodeId !== undefined)
-          .map((l) => l.msg).sort();
-        assertEquals(
-          logged,
-          Array.from({ length: width }, (_, i) => `[log${i}] x`),
-          `round ${round}: ${JSON.stringify(logged)}`,
-        );
-        const names: string[] = [];
-        for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-        assertEquals(names.filter((x) => x.includes(".tmp-")), [], `round ${round}: no write still running`);
-      }
-    }, { log });
+    await withNode(
+      async (node) => {
+        const width = 4;
+        const nodes = [
+          n("a", "source/memory.collection", { data: ["x"] }),
+          n("b", "source/memory.collection", { data: ["y"] }),
+        ];
+        const edges = [];
+        for (let i = 0; i < width; i++) {
+          nodes.push(
+            n(`log${i}`, "sink/console.log"),
+            n(`file${i}`, "sink/file.text", { path: `${dir}/${i}.txt` }),
+          );
+          edges.push(e("a", `log${i}`), e("b", `file${i}`));
+        }
+        await createWorkflow(node, wf("wf-once", nodes, edges));
+        for (let round = 0; round < 10; round++) {
+          const id: string = (await executeAndWait(node, "wf-once")).body.executionId;
+          const logged = lines.filter((l) => l.executionId === id && l.nodeId !== undefined)
+            .map((l) => l.msg).sort();
+          assertEquals(
+            logged,
+            Array.from({ length: width }, (_, i) => `[log${i}] x`),
+            `round ${round}: ${JSON.stringify(logged)}`,
+          );
+          const names: string[] = [];
+          for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+          assertEquals(
+            names.filter((x) => x.includes(".tmp-")),
+            [],
+            `round ${round}: no write still running`,
+          );
+        }
+      },
+      { log },
+      { filesRoot: dir },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

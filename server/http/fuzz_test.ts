@@ -118,6 +118,7 @@ const request = fc.record({
     fc.tuple(fc.constantFrom("wait", "limit", "offset", "cursor", "status", "version", "after", "x"), nasty),
     { maxLength: 3 },
   ),
+  // deno-lint-ignore no-control-regex
   key: fc.option(nasty.filter((s) => !/[\u0000-\u001f\u007f\r\n]/.test(s) && s.length < 300), {
     nil: undefined,
   }),

@@ -196,6 +196,7 @@ function joinPattern(prefix: string, pattern: string): string {
 }
 
 /** Control characters (C0, DEL, C1): never part of an id, a name or a key. */
+// deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**

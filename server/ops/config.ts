@@ -45,6 +45,8 @@ export interface EngineConfig {
   insecureNoAuth: boolean;
   /** `/metrics` answers without a token. */
   metricsPublic: boolean;
+  /** The directory file sources and sinks may use; undefined: `<dataDir>/files`. */
+  filesRoot: string | undefined;
   /** Browser origins allowed by CORS (`--cors-origin`, repeatable; none: CORS off). */
   corsOrigins: string[];
 }
@@ -234,6 +236,13 @@ export const SETTINGS: readonly Setting[] = [
     help: "serve /metrics without a token",
   },
   {
+    key: "filesRoot",
+    flag: "--files-root",
+    env: "ENGINE_FILES_ROOT",
+    kind: "string",
+    help: "the only directory file sources and sinks may read and write (default <data-dir>/files)",
+  },
+  {
     key: "corsOrigins",
     flag: "--cors-origin",
     env: "ENGINE_CORS_ORIGINS",
@@ -266,6 +275,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   apiTokens: [],
   insecureNoAuth: false,
   metricsPublic: false,
+  filesRoot: undefined,
   corsOrigins: [],
 });
 

@@ -45,10 +45,17 @@ export interface NodeKindSpec {
 const OUT = ["out"] as const;
 const NONE: readonly string[] = [];
 
+const connection = {
+  type: "string",
+  label: "Connection",
+  description:
+    "the name of a connection the operator declared (--sql-connection NAME=URL); default: `default`",
+} as const;
+
 const connectionUrl = {
   type: "string",
   label: "Connection URL",
-  description: "postgres:// URL; defaults to the engine's database (ENGINE_DATABASE_URL)",
+  description: "an inline postgres:// URL, refused unless the node allows inline connections",
 } as const;
 
 function oneOf(keys: string[]) {
@@ -223,6 +230,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     config: {
       sql: { type: "string", required: true, label: "SQL" },
       params: { type: "array", label: "Parameters", description: "values for $1, $2, ..." },
+      connection,
       connectionUrl,
     },
   },
@@ -415,6 +423,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
     config: {
       table: { type: "string", required: true, label: "Table" },
       upsertKey: { type: "any", label: "Upsert key", description: "a column or a list of them" },
+      connection,
       connectionUrl,
     },
     check: namesCheck("upsertKey"),

@@ -195,7 +195,8 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
   const filesRoot = config.filesRoot ?? join(config.dataDir, "files");
   await Deno.mkdir(filesRoot, { recursive: true });
   const services = realServices({
-    databaseUrl: config.databaseUrl,
+    sqlConnections: config.sqlConnections,
+    allowInlineConnections: config.allowInlineConnections,
     log: (line, fields) => log.info(line, fields),
     filesRoot,
   });

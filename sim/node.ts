@@ -73,7 +73,7 @@ function fakeServices(world: NodeWorld, clock: SimClock): NodeServices {
       files.set(path, text);
       return Promise.resolve();
     },
-    sql: () => {
+    sql: (_target) => {
       throw new Error("no SQL in the simulator");
     },
     log: () => {},

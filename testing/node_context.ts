@@ -44,14 +44,14 @@ export const TEMP_ROOT: string = Deno.realPathSync(tmpdir());
 export const TEST_LIMITS: OutputLimits = { maxRecords: 1_000_000, maxBytes: 64 * 1024 * 1024 };
 
 /**
- * A `NodeContext` for tests, over `realServices({databaseUrl: TEST_DATABASE_URL})`
+ * A `NodeContext` for tests, over `realServices` with the test database as the `default` SQL connection
  * with log lines captured in `logs`. Call `close()` when done when it used SQL.
  */
 export function testNodeContext(opts: TestContextOptions = {}): TestNodeContext {
   const logs: LoggedLine[] = [];
   let owned: RealServices | undefined;
   const services = opts.services ?? (owned = realServices({
-    databaseUrl: TEST_DATABASE_URL,
+    sqlConnections: { default: TEST_DATABASE_URL },
     filesRoot: opts.filesRoot ?? TEMP_ROOT,
     log: (line, fields) => logs.push({ line, fields }),
   }));

@@ -35,12 +35,21 @@ export interface NodeServices {
   readTextFile(path: string): Promise<string>;
   /** Writes a whole file atomically: a temp file beside it, then a rename. */
   writeFileAtomic(path: string, text: string): Promise<void>;
-  /** A PostgreSQL client for the sql.* nodes; `url` undefined means the engine's database. */
-  sql(url: string | undefined): SqlClient;
+  /**
+   * A PostgreSQL client for the sql.* nodes: the connection the node names (declared by the operator), or its
+   * inline URL where inline connections are allowed; else a `connection_not_granted` NodeError.
+   */
+  sql(target: SqlTarget): SqlClient;
   /** A log line from a node (console.log writes here). */
   log(line: string, fields: Record<string, unknown>): void;
   /** A signal aborted after `ms` (the http node's timeout); injected so the simulator can use virtual time. */
   timeout(ms: number): AbortSignal;
+}
+
+/** What a sql.* node names: a declared connection (`connection`), or an inline `connectionUrl`. */
+export interface SqlTarget {
+  connection?: string;
+  connectionUrl?: string;
 }
 
 /** The little of a SQL client the sql.* nodes need. */

@@ -7,7 +7,7 @@
  */
 import { grantedPath } from "./file_grants.ts";
 import postgres from "postgres";
-import { NodeError, type NodeServices, type SqlClient } from "./executor.ts";
+import { NodeError, type NodeServices, type SqlClient, type SqlTarget } from "./executor.ts";
 
 /** The largest file `readTextFile` reads: 64 MiB. */
 export const MAX_READ_BYTES = 64 * 1024 * 1024;
@@ -17,8 +17,13 @@ export const MAX_POOLS = 16;
 
 /** Options of {@link realServices}. */
 export interface RealServicesOptions {
-  /** The engine's database, used by sql.* nodes without a connectionUrl. */
-  databaseUrl?: string;
+  /**
+   * The connections sql.* nodes may name (`--sql-connection NAME=URL`); a node naming none uses `default`.
+   * The engine's own database is one only when declared here.
+   */
+  sqlConnections?: Readonly<Record<string, string>>;
+  /** Whether a node's inline `connectionUrl` is accepted (`--allow-inline-connections`); refused by default. */
+  allowInlineConnections?: boolean;
   /** Where node log lines go; defaults to `console.log` of the line. */
   log?: (line: string, fields: Record<string, unknown>) => void;
   /** Connections per pool (default 4). */
@@ -166,9 +171,34 @@ export function sqlClientOf(pool: Pool): SqlClient {
   };
 }
 
+/** The URL of the connection a sql.* node names, if granted; else `connection_not_granted` (not retryable). */
+function grantedConnection(opts: RealServicesOptions, target: SqlTarget): string {
+  const { connection, connectionUrl } = target;
+  if (connectionUrl !== undefined && connection === undefined) {
+    if (opts.allowInlineConnections === true) return connectionUrl;
+    throw new NodeError(
+      "connection_not_granted",
+      "an inline connectionUrl is refused on this node; name a declared connection (--sql-connection NAME=URL)",
+      false,
+    );
+  }
+  const name = connection ?? "default";
+  const url = opts.sqlConnections !== undefined && Object.hasOwn(opts.sqlConnections, name)
+    ? opts.sqlConnections[name]
+    : undefined;
+  if (url === undefined) {
+    throw new NodeError(
+      "connection_not_granted",
+      `no SQL connection ${JSON.stringify(name)} is declared on this node (--sql-connection NAME=URL)`,
+      false,
+    );
+  }
+  return url;
+}
+
 /**
- * The real services. `sql(url)` gives a client for `url`, or for `databaseUrl`
- * when `url` is undefined; pools are cached per URL (at most {@link MAX_POOLS}).
+ * The real services. `sql(target)` gives a client for the declared connection a node names (or its inline URL
+ * where allowed); pools are cached per URL (at most {@link MAX_POOLS}). Files only inside `filesRoot`.
  */
 export function realServices(opts: RealServicesOptions = {}): RealServices {
   const pools = new Map<string, { pool: Pool; client: SqlClient }>();
@@ -182,15 +212,8 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
     readTextFile: async (path) => readTextFileBounded(await grantedPath(opts.filesRoot, path)),
     writeFileAtomic: async (path, text) => writeFileAtomic(await grantedPath(opts.filesRoot, path), text),
     log,
-    sql(url) {
-      const target = url ?? opts.databaseUrl;
-      if (target === undefined || target === "") {
-        throw new NodeError(
-          "sql_no_database",
-          "no connectionUrl in the node's config and no engine database configured (ENGINE_DATABASE_URL)",
-          false,
-        );
-      }
+    sql(named) {
+      const target = grantedConnection(opts, named);
       const hit = pools.get(target);
       if (hit) {
         pools.delete(target);

@@ -5,7 +5,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "../../testing/assert.ts";
-import { NodeError } from "./executor.ts";
+import { NodeError, type SqlTarget } from "./executor.ts";
 import { readTextFileBounded, realServices, writeFileAtomic } from "./services.ts";
 
 Deno.test("readTextFileBounded refuses a file over the bound", async () => {
@@ -45,15 +45,26 @@ Deno.test("writeFileAtomic replaces the whole file and leaves no temp file", asy
   }
 });
 
-Deno.test("sql without a database URL fails with sql_no_database", async () => {
-  const services = realServices({});
+Deno.test("sql: only declared connections, never an undeclared name or an inline URL unless allowed", async () => {
+  const url = "postgres://postgres@127.0.0.1:5432/postgres";
+  const services = realServices({ sqlConnections: { reporting: url } });
+  const inline = realServices({ allowInlineConnections: true });
   try {
-    assertThrows(
-      () => services.sql(undefined),
-      (e) => e instanceof NodeError && e.code === "sql_no_database",
-    );
+    const refused = (target: SqlTarget, svc = services) =>
+      assertThrows(
+        () => svc.sql(target),
+        (e) => e instanceof NodeError && e.code === "connection_not_granted" && !e.retryable,
+      );
+    refused({}); // no `default` declared: the engine's database is not one unless declared
+    refused({ connection: "other" });
+    refused({ connection: "__proto__" });
+    refused({ connectionUrl: url });
+    assert(typeof services.sql({ connection: "reporting" }).query === "function");
+    assert(typeof inline.sql({ connectionUrl: url }).query === "function");
+    refused({ connection: "reporting" }, inline);
     assert(services.fetch === globalThis.fetch || typeof services.fetch === "function");
   } finally {
     await services.close();
+    await inline.close();
   }
 });

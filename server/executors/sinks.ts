@@ -227,7 +227,11 @@ export function insertStatements(
  * `sql_connection` from the database.
  */
 export const sqlInsert: Executor = async (ctx) => {
-  const { table, connectionUrl } = ctx.config as { table: string; connectionUrl?: string };
+  const { table, connection, connectionUrl } = ctx.config as {
+    table: string;
+    connection?: string;
+    connectionUrl?: string;
+  };
   const keys = upsertColumns(ctx.config.upsertKey);
   const input = ctx.inputs.records;
   quoteTable(table);
@@ -258,7 +262,7 @@ export const sqlInsert: Executor = async (ctx) => {
     rows = [...byKey.values()];
   }
 
-  const client = ctx.services.sql(connectionUrl);
+  const client = ctx.services.sql({ connection, connectionUrl });
   await ensureMarksTable(client);
   let written = true;
   try {

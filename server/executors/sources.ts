@@ -176,18 +176,19 @@ export const fileCsvSource: Executor = async (ctx) => {
 };
 
 /**
- * sql.query: runs `sql` with `params` ($1, $2, ...) on `connectionUrl` (the
- * engine's database when unset) and emits each row as an object. int8 values are
+ * sql.query: runs `sql` with `params` ($1, $2, ...) on the declared connection the node names (or its
+ * inline `connectionUrl` where allowed) and emits each row as an object. int8 values are
  * numbers when safe (else decimal strings), timestamps ISO strings, bytea `\x` hex;
  * numeric stays a string (exact).
  */
 export const sqlQuery: Executor = async (ctx: NodeContext) => {
-  const { sql, params, connectionUrl } = ctx.config as {
+  const { sql, params, connection, connectionUrl } = ctx.config as {
     sql: string;
     params?: unknown[];
+    connection?: string;
     connectionUrl?: string;
   };
-  const client = ctx.services.sql(connectionUrl);
+  const client = ctx.services.sql({ connection, connectionUrl });
   let rows: Record<string, unknown>[];
   try {
     rows = await client.query(sql, params ?? []);

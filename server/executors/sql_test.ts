@@ -30,11 +30,13 @@ async function withDb(
   }) => Promise<void>,
 ) {
   const logs: LoggedLine[] = [];
+  // The grants these tests declare: the test database as the default connection, and inline URLs.
   const services = realServices({
-    databaseUrl: TEST_DATABASE_URL,
+    sqlConnections: { default: TEST_DATABASE_URL },
+    allowInlineConnections: true,
     log: (line, fields) => logs.push({ line, fields }),
   });
-  const client = services.sql(undefined);
+  const client = services.sql({});
   try {
     await fn({
       sql: (text, params = []) => client.query(text, params),

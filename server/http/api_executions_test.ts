@@ -497,7 +497,7 @@ Deno.test("control: signal.wait keeps the execution running until POST /signals/
 pgTest("sql.insert and sql.query against PostgreSQL", async () => {
   const table = `api_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  const node = await startTestNode();
+  const node = await startTestNode({}, { allowInlineConnections: true }); // the grant this test declares
   try {
     await sql.unsafe(`create table ${table} (id int primary key, name text not null, tags jsonb)`);
     const insert = await runWorkflow(

@@ -7,7 +7,10 @@
  */
 import { type Role, ROLES } from "../../core/cluster.ts";
 import { parseDuration } from "../../core/duration.ts";
-import { API_ROLES, type ApiRole, type ApiToken } from "../http/auth.ts";
+import type { ApiToken } from "../http/auth.ts";
+import { ConfigError, parseConnections, parseOrigins, parseTokens } from "./config_values.ts";
+
+export { ConfigError };
 
 /** The whole configuration of a node. */
 export interface EngineConfig {
@@ -45,6 +48,10 @@ export interface EngineConfig {
   insecureNoAuth: boolean;
   /** `/metrics` answers without a token. */
   metricsPublic: boolean;
+  /** The SQL connections sql.* nodes may name (`--sql-connection NAME=URL`, repeatable). */
+  sqlConnections: Record<string, string>;
+  /** Accept a sql.* node's inline `connectionUrl`. */
+  allowInlineConnections: boolean;
   /** The directory file sources and sinks may use; undefined: `<dataDir>/files`. */
   filesRoot: string | undefined;
   /** Browser origins allowed by CORS (`--cors-origin`, repeatable; none: CORS off). */
@@ -64,6 +71,7 @@ type Kind =
   | "secret"
   | "tokens"
   | "origins"
+  | "connections"
   | "switch";
 
 interface Setting {
@@ -236,6 +244,21 @@ export const SETTINGS: readonly Setting[] = [
     help: "serve /metrics without a token",
   },
   {
+    key: "sqlConnections",
+    flag: "--sql-connection",
+    env: "ENGINE_SQL_CONNECTIONS",
+    kind: "connections",
+    help:
+      "NAME=postgres://… a connection sql.* nodes may name (repeatable; the variable a comma-separated list)",
+  },
+  {
+    key: "allowInlineConnections",
+    flag: "--allow-inline-connections",
+    env: "ENGINE_ALLOW_INLINE_CONNECTIONS",
+    kind: "switch",
+    help: "accept a sql.* node's inline connectionUrl",
+  },
+  {
     key: "filesRoot",
     flag: "--files-root",
     env: "ENGINE_FILES_ROOT",
@@ -275,17 +298,11 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   apiTokens: [],
   insecureNoAuth: false,
   metricsPublic: false,
+  sqlConnections: {},
+  allowInlineConnections: false,
   filesRoot: undefined,
   corsOrigins: [],
 });
-
-/** A configuration error: one line naming the setting. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 function parseValue(s: Setting, raw: unknown, where: string): unknown {
   if (s.kind === "switch" && typeof raw === "boolean") return raw;
@@ -324,6 +341,8 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       return parseTokens(text, where);
     case "origins":
       return parseOrigins(text, where);
+    case "connections":
+      return parseConnections(text, where);
     case "switch":
       if (text === "true" || text === "1") return true;
       if (text === "false" || text === "0") return false;
@@ -376,47 +395,6 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
   }
 }
 
-/**
- * `ROLE:TOKEN` entries, comma-separated. A token is 16 to 512 of `A-Z a-z 0-9 . _ ~ + / = -`; errors never
- * show one.
- */
-function parseTokens(text: string, where: string): ApiToken[] {
-  const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
-  return entries.map((entry, i) => {
-    const colon = entry.indexOf(":");
-    const role = entry.slice(0, colon);
-    const token = entry.slice(colon + 1);
-    if (colon < 0 || !API_ROLES.includes(role as ApiRole)) {
-      throw new ConfigError(
-        `${where}: entry ${i + 1} must be ROLE:TOKEN with a role of ${API_ROLES.join(", ")}`,
-      );
-    }
-    if (!/^[A-Za-z0-9._~+/=-]{16,512}$/.test(token)) {
-      throw new ConfigError(
-        `${where}: the ${role} token of entry ${i + 1} must be 16 to 512 of A-Z a-z 0-9 . _ ~ + / = -`,
-      );
-    }
-    return { role: role as ApiRole, token };
-  });
-}
-
-/** Browser origins, comma-separated: each exactly `http(s)://host[:port]`, no path. */
-function parseOrigins(text: string, where: string): string[] {
-  const origins = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
-  for (const origin of origins) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
-      throw new ConfigError(`${where}: not an origin (scheme://host[:port]): ${JSON.stringify(origin)}`);
-    }
-  }
-  return [...new Set(origins)];
-}
-
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
 function parseFlags(
   args: readonly string[],
@@ -448,7 +426,7 @@ function parseFlags(
     const before = flags.get(setting);
     flags.set(
       setting,
-      (setting.kind === "tokens" || setting.kind === "origins") && before !== undefined
+      ["tokens", "origins", "connections"].includes(setting.kind) && before !== undefined
         ? `${before},${value}`
         : value,
     );
@@ -460,7 +438,8 @@ function parseFlags(
 export function usage(): string {
   const lines = SETTINGS.map((s) => {
     const fallback = DEFAULT_CONFIG[s.key];
-    const shown = Array.isArray(fallback) && fallback.length === 0 ? "none" : fallback ?? "none";
+    const empty = fallback !== null && typeof fallback === "object" && Object.keys(fallback).length === 0;
+    const shown = empty ? "none" : fallback ?? "none";
     return `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${shown})`;
   });
   return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines]

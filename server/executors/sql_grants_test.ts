@@ -1,0 +1,106 @@
+/**
+ * SQL grants over real HTTP: sql.* nodes reach only the connections an operator declared. A node on PostgreSQL
+ * does not hand its own database to workflows; an inline connectionUrl is refused unless allowed; a declared
+ * connection works by name. Configuration errors never show a connection URL.
+ */
+import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../../testing/pg.ts";
+import { ConfigError, loadConfig } from "../ops/config.ts";
+import { type RunningNode, startNode } from "../start.ts";
+
+async function runQuery(node: RunningNode, id: string, config: Record<string, unknown>) {
+  const definition = {
+    id,
+    name: id,
+    nodes: [
+      { id: "q", type: "source", nodeType: "sql.query", config: { sql: "select 1 as one", ...config } },
+      { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
+    ],
+    edges: [{ source: "q", target: "out" }],
+  };
+  const created = await fetch(`${node.url}/api/v1/workflows`, {
+    method: "POST",
+    body: JSON.stringify(definition),
+  });
+  assertEquals(created.status, 201, await created.text());
+  const res = await fetch(`${node.url}/api/v1/workflows/${id}/execute?wait=10000`, { method: "POST" });
+  return await res.json();
+}
+
+pgTest(
+  "sql grants: the engine's database is no node's; inline URLs refused; declared connections by name",
+  async () => {
+    await withTempDatabase(async (databaseUrl) => {
+      const node = await startNode({
+        port: 0,
+        logLevel: "error",
+        storage: "postgres",
+        databaseUrl,
+        sqlConnections: { reporting: TEST_DATABASE_URL },
+      });
+      try {
+        for (
+          const [id, config] of [["none", {}], ["inline", { connectionUrl: databaseUrl }], ["other", {
+            connection: "engine",
+          }]] as const
+        ) {
+          const view = await runQuery(node, id, config);
+          assertEquals([view.status, view.error?.code, view.error?.nodeId], [
+            "failed",
+            "connection_not_granted",
+            "q",
+          ]);
+          assert(!JSON.stringify(view).includes(databaseUrl), "no URL is served back");
+        }
+        const ok = await runQuery(node, "named", { connection: "reporting" });
+        assertEquals(ok.status, "completed", JSON.stringify(ok));
+        const out = await (await fetch(`${node.url}/api/v1/executions/${ok.executionId}/nodes/q/output`))
+          .json();
+        assertEquals(out.records, [{ one: 1 }]);
+      } finally {
+        await node.close();
+      }
+      const inline = await startNode({
+        port: 0,
+        logLevel: "error",
+        storage: "memory",
+        allowInlineConnections: true,
+      });
+      try {
+        const view = await runQuery(inline, "inline", { connectionUrl: TEST_DATABASE_URL });
+        assertEquals(view.status, "completed", JSON.stringify(view));
+      } finally {
+        await inline.close();
+      }
+    });
+  },
+);
+
+Deno.test("sql grants config: --sql-connection repeatable, ENGINE_SQL_CONNECTIONS a list; errors hide URLs", () => {
+  const none = () => undefined;
+  const noFile = () => "";
+  const a = "postgres://u:pw-a@127.0.0.1:5432/a";
+  const b = "postgres://u:pw-b@127.0.0.1:5432/b";
+  assertEquals(
+    loadConfig(["--sql-connection", `a=${a}`, `--sql-connection=b=${b}`], none, noFile).config.sqlConnections,
+    { a, b },
+  );
+  assertEquals(
+    loadConfig([], (n) => n === "ENGINE_SQL_CONNECTIONS" ? `a=${a},b=${b}` : undefined, noFile).config
+      .sqlConnections,
+    { a, b },
+  );
+  assertEquals(loadConfig(["--allow-inline-connections"], none, noFile).config.allowInlineConnections, true);
+  assertEquals(loadConfig([], none, noFile).config.allowInlineConnections, false);
+  for (const bad of [`=${a}`, `bad name=${a}`, "x=mysql://u:pw-c@h/db", "nourl"]) {
+    let message = "";
+    try {
+      loadConfig(["--sql-connection", bad], none, noFile);
+    } catch (err) {
+      assert(err instanceof ConfigError);
+      message = err.message;
+    }
+    assertMatch(message, /^flag --sql-connection: /, bad);
+    assert(!message.includes("pw-"), message);
+  }
+});

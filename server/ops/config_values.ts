@@ -1,0 +1,83 @@
+/**
+ * The configuration's error and the parsers of its list settings (API tokens, SQL connections, CORS origins):
+ * each error is one line naming the setting and the entry, never a token or a connection URL.
+ *
+ * @module
+ */
+import { API_ROLES, type ApiRole, type ApiToken } from "../http/auth.ts";
+
+/** A configuration error: one line naming the setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * `ROLE:TOKEN` entries, comma-separated. A token is 16 to 512 of `A-Z a-z 0-9 . _ ~ + / = -`; errors never
+ * show one.
+ */
+export function parseTokens(text: string, where: string): ApiToken[] {
+  const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  return entries.map((entry, i) => {
+    const colon = entry.indexOf(":");
+    const role = entry.slice(0, colon);
+    const token = entry.slice(colon + 1);
+    if (colon < 0 || !API_ROLES.includes(role as ApiRole)) {
+      throw new ConfigError(
+        `${where}: entry ${i + 1} must be ROLE:TOKEN with a role of ${API_ROLES.join(", ")}`,
+      );
+    }
+    if (!/^[A-Za-z0-9._~+/=-]{16,512}$/.test(token)) {
+      throw new ConfigError(
+        `${where}: the ${role} token of entry ${i + 1} must be 16 to 512 of A-Z a-z 0-9 . _ ~ + / = -`,
+      );
+    }
+    return { role: role as ApiRole, token };
+  });
+}
+
+/** `NAME=URL` connections, comma-separated; errors name the entry, never its URL (it may hold a password). */
+export function parseConnections(text: string, where: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  entries.forEach((entry, i) => {
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, eq);
+    const url = entry.slice(eq + 1);
+    if (eq < 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new ConfigError(
+        `${where}: entry ${i + 1} must be NAME=postgres://… with a name of A-Z a-z 0-9 _ . -`,
+      );
+    }
+    let protocol = "";
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      protocol = "";
+    }
+    if (protocol !== "postgres:" && protocol !== "postgresql:") {
+      throw new ConfigError(`${where}: connection ${name} must be a postgres:// URL`);
+    }
+    out[name] = url;
+  });
+  return out;
+}
+
+/** Browser origins, comma-separated: each exactly `http(s)://host[:port]`, no path. */
+export function parseOrigins(text: string, where: string): string[] {
+  const origins = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`${where}: not an origin (scheme://host[:port]): ${JSON.stringify(origin)}`);
+    }
+  }
+  return [...new Set(origins)];
+}

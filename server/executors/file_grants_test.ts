@@ -5,7 +5,7 @@
  * `<data-dir>/files`.
  */
 import { assertEquals } from "../../testing/assert.ts";
-import { withNode } from "../../testing/server.ts";
+import { createWorkflow, execute, withNode } from "../../testing/server.ts";
 import type { RunningNode } from "../start.ts";
 
 /** Runs `source → sink` with the given paths and waits for the end; returns the execution view. */
@@ -19,13 +19,8 @@ async function run(node: RunningNode, id: string, source: string, sink: string) 
     ],
     edges: [{ source: "read", target: "write" }],
   };
-  const created = await fetch(`${node.url}/api/v1/workflows`, {
-    method: "POST",
-    body: JSON.stringify(definition),
-  });
-  assertEquals(created.status, 201, await created.text());
-  const res = await fetch(`${node.url}/api/v1/workflows/${id}/execute?wait=10000`, { method: "POST" });
-  return await res.json();
+  await createWorkflow(node, definition);
+  return (await execute(node, id)).body;
 }
 
 function failure(view: { status: string; error?: { code: string; nodeId: string } }) {

@@ -7,6 +7,7 @@ import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../../testing/pg.ts";
 import { ConfigError, loadConfig } from "../ops/config.ts";
 import { type RunningNode, startNode } from "../start.ts";
+import { createWorkflow, execute } from "../../testing/server.ts";
 
 async function runQuery(node: RunningNode, id: string, config: Record<string, unknown>) {
   const definition = {
@@ -18,13 +19,8 @@ async function runQuery(node: RunningNode, id: string, config: Record<string, un
     ],
     edges: [{ source: "q", target: "out" }],
   };
-  const created = await fetch(`${node.url}/api/v1/workflows`, {
-    method: "POST",
-    body: JSON.stringify(definition),
-  });
-  assertEquals(created.status, 201, await created.text());
-  const res = await fetch(`${node.url}/api/v1/workflows/${id}/execute?wait=10000`, { method: "POST" });
-  return await res.json();
+  await createWorkflow(node, definition);
+  return (await execute(node, id)).body;
 }
 
 pgTest(

@@ -10,6 +10,7 @@ import { CommitGroup } from "../storage/commit_group.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Authenticator } from "./http/auth.ts";
 import { withCors } from "./http/cors.ts";
+import { RateLimiter } from "./http/rate_limit.ts";
 import { createApi } from "./http/api.ts";
 import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster/member.ts";
 import { ShardRouting } from "./http/routing.ts";
@@ -267,7 +268,11 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
   return withCors(
     config.corsOrigins,
     createApi({
-      auth: { authenticator: new Authenticator(config.apiTokens), metricsPublic: config.metricsPublic },
+      auth: {
+        authenticator: new Authenticator(config.apiTokens),
+        metricsPublic: config.metricsPublic,
+        limiter: config.rateLimit > 0 ? new RateLimiter(config.rateLimit, 2 * config.rateLimit) : undefined,
+      },
       engine,
       workflows: new WorkflowService(storage, () => clock.now()),
       storage,

@@ -19,6 +19,7 @@ import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
 import { Authenticator, roleNeeded } from "./auth.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { isForwarded } from "./forwarding.ts";
 import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
@@ -45,6 +46,8 @@ export interface ApiAuth {
   authenticator: Authenticator;
   /** `/metrics` answers without a token (`--metrics-public`). */
   metricsPublic: boolean;
+  /** Requests a second per token (none: unlimited). */
+  limiter?: RateLimiter;
 }
 
 /** What the API serves from. */
@@ -112,6 +115,12 @@ function authorize(auth: ApiAuth, req: Request, pattern: string | null): void {
       ],
       { "www-authenticate": 'Bearer realm="flowmesh"' },
     );
+  }
+  const waitS = auth.limiter?.take(caller.tokenId) ?? 0;
+  if (waitS > 0) {
+    throw new ApiError(429, "rate_limited", `token ${caller.tokenId} is over its request rate; retry later`, [
+      { path: "headers.Authorization", message: `${auth.limiter!.perSecond} requests a second per token` },
+    ], { "retry-after": String(Math.max(1, Math.ceil(waitS))) });
   }
   if (!Authenticator.allows(caller.role, needed)) {
     throw new ApiError(403, "forbidden", `this needs the ${needed} role; the token has ${caller.role}`, [

@@ -232,3 +232,29 @@ Deno.test("auth: `deno task serve --host 0.0.0.0` without tokens exits 2 with on
   assertEquals(lines.length, 1, lines.join("\n"));
   assertMatch(lines[0], /^config error: host: 0\.0\.0\.0 is not a loopback address/);
 });
+
+Deno.test("auth: each token has its own request rate; over it, 429 rate_limited with Retry-After", async () => {
+  const node = await startNode({
+    port: 0,
+    storage: "memory",
+    logLevel: "error",
+    rateLimit: 2, // bursts of 4
+    apiTokens: [{ role: "viewer", token: TOKENS.viewer }, { role: "admin", token: TOKENS.admin }],
+  });
+  try {
+    const get = (token: string) =>
+      fetch(`${node.url}/api/v1/workflows`, { headers: { authorization: `Bearer ${token}` } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await statusOf(await get(TOKENS.viewer)));
+    assertEquals(statuses.slice(0, 4), [200, 200, 200, 200]);
+    const limited = await get(TOKENS.viewer);
+    assertEquals(limited.status, 429);
+    assertEquals((await limited.json()).error.code, "rate_limited");
+    assert(Number(limited.headers.get("retry-after")) >= 1, "Retry-After in seconds");
+    // Another token is not slowed by the first; probes are never limited.
+    assertEquals(await statusOf(await get(TOKENS.admin)), 200);
+    for (let i = 0; i < 10; i++) assertEquals(await statusOf(await fetch(`${node.url}/health/live`)), 200);
+  } finally {
+    await node.close();
+  }
+});

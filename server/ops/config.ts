@@ -48,6 +48,8 @@ export interface EngineConfig {
   insecureNoAuth: boolean;
   /** `/metrics` answers without a token. */
   metricsPublic: boolean;
+  /** Requests a second each API token may make (bursts of twice that); 0: unlimited. */
+  rateLimit: number;
   /** The SQL connections sql.* nodes may name (`--sql-connection NAME=URL`, repeatable). */
   sqlConnections: Record<string, string>;
   /** Accept a sql.* node's inline `connectionUrl`. */
@@ -244,6 +246,15 @@ export const SETTINGS: readonly Setting[] = [
     help: "serve /metrics without a token",
   },
   {
+    key: "rateLimit",
+    flag: "--rate-limit",
+    env: "ENGINE_RATE_LIMIT",
+    kind: "int",
+    min: 0,
+    max: 1_000_000,
+    help: "requests a second each API token may make, bursts of twice that (0: unlimited)",
+  },
+  {
     key: "sqlConnections",
     flag: "--sql-connection",
     env: "ENGINE_SQL_CONNECTIONS",
@@ -298,6 +309,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   apiTokens: [],
   insecureNoAuth: false,
   metricsPublic: false,
+  rateLimit: 1_000,
   sqlConnections: {},
   allowInlineConnections: false,
   filesRoot: undefined,

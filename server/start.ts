@@ -32,6 +32,7 @@ import {
 } from "./ops/tracing.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { WorkflowService } from "./runtime/workflows.ts";
+import { grantProblems } from "./executors/grant_checks.ts";
 import {
   type ApiHandler,
   type ClusterLink,
@@ -274,7 +275,12 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
         limiter: config.rateLimit > 0 ? new RateLimiter(config.rateLimit, 2 * config.rateLimit) : undefined,
       },
       engine,
-      workflows: new WorkflowService(storage, () => clock.now()),
+      workflows: new WorkflowService(storage, () => clock.now(), (definition) =>
+        grantProblems(definition, {
+          filesRoot: config.filesRoot ?? join(config.dataDir, "files"),
+          sqlConnections: Object.keys(config.sqlConnections),
+          allowInlineConnections: config.allowInlineConnections,
+        })),
       storage,
       log,
       storageHealthy: () => storage.ping(),

@@ -1,16 +1,15 @@
 /**
  * File grants over real HTTP: a node's file sources and sinks reach only its files root. Relative paths are
- * taken from the root, absolute ones inside it are accepted, and `..` escapes, absolute paths outside and
- * symlinks leading out fail the node with `path_not_granted` (not retried). The default root is
- * `<data-dir>/files`.
+ * taken from the root, absolute ones inside it are accepted; `..` escapes and absolute paths outside are
+ * refused at create (400, `path_not_granted` at the config's path), and symlinks leading out fail the node
+ * with `path_not_granted` when it runs (not retried). The default root is `<data-dir>/files`.
  */
 import { assertEquals } from "../../testing/assert.ts";
-import { createWorkflow, execute, withNode } from "../../testing/server.ts";
+import { createWorkflow, execute, postJson, withNode } from "../../testing/server.ts";
 import type { RunningNode } from "../start.ts";
 
-/** Runs `source → sink` with the given paths and waits for the end; returns the execution view. */
-async function run(node: RunningNode, id: string, source: string, sink: string) {
-  const definition = {
+function copyWorkflow(id: string, source: string, sink: string) {
+  return {
     id,
     name: id,
     nodes: [
@@ -19,8 +18,19 @@ async function run(node: RunningNode, id: string, source: string, sink: string) 
     ],
     edges: [{ source: "read", target: "write" }],
   };
-  await createWorkflow(node, definition);
+}
+
+/** Runs `source → sink` with the given paths and waits for the end; returns the execution view. */
+async function run(node: RunningNode, id: string, source: string, sink: string) {
+  await createWorkflow(node, copyWorkflow(id, source, sink));
   return (await execute(node, id)).body;
+}
+
+/** Posts `source → sink`; returns the status and the problems' paths and codes. */
+async function refused(node: RunningNode, id: string, source: string, sink: string) {
+  const r = await postJson(node, "/api/v1/workflows", copyWorkflow(id, source, sink));
+  const details = (r.body?.error?.details ?? []) as { path: string; code: string }[];
+  return [r.status, r.body?.error?.code, details.map((d) => `${d.code} ${d.path}`)];
 }
 
 function failure(view: { status: string; error?: { code: string; nodeId: string } }) {
@@ -40,17 +50,23 @@ Deno.test("file grants: inside the root by relative or absolute path; escapes, o
         const ok = await run(node, "ok", "in.txt", `${root}/sub/../out.txt`);
         assertEquals(ok.status, "completed", JSON.stringify(ok));
         assertEquals(await Deno.readTextFile(`${root}/out.txt`), "a\nb\n");
-        const cases: [string, string, string, string][] = [
-          ["escape", "../" + outside.split("/").pop() + "/secret.txt", "x.txt", "read"],
-          ["absolute", `${outside}/secret.txt`, "x.txt", "read"],
-          ["etc", "/etc/passwd", "x.txt", "read"],
+        const atCreate: [string, string, string, string][] = [
+          ["escape", "../" + outside.split("/").pop() + "/secret.txt", "x.txt", "$.nodes[0].config.path"],
+          ["absolute", `${outside}/secret.txt`, "x.txt", "$.nodes[0].config.path"],
+          ["etc", "/etc/passwd", "x.txt", "$.nodes[0].config.path"],
+          ["write-out", "in.txt", `${outside}/planted.txt`, "$.nodes[1].config.path"],
+          ["write-escape", "in.txt", "../planted.txt", "$.nodes[1].config.path"],
+        ];
+        for (const [id, source, sink, path] of atCreate) {
+          const problems = [`path_not_granted ${path}`];
+          assertEquals(await refused(node, id, source, sink), [400, "validation_failed", problems], id);
+        }
+        const atRun: [string, string, string, string][] = [
           ["link", "link.txt", "x.txt", "read"],
           ["linkdir", "linkdir/secret.txt", "x.txt", "read"],
-          ["write-out", "in.txt", `${outside}/planted.txt`, "write"],
           ["write-link", "in.txt", "linkdir/planted.txt", "write"],
-          ["write-escape", "in.txt", "../planted.txt", "write"],
         ];
-        for (const [id, source, sink, nodeId] of cases) {
+        for (const [id, source, sink, nodeId] of atRun) {
           const view = await run(node, id, source, sink);
           assertEquals(failure(view), ["failed", "path_not_granted", nodeId], id);
           const attempts = view.nodes.find((n: { nodeId: string }) => n.nodeId === nodeId).attempts;
@@ -78,8 +94,8 @@ Deno.test("file grants: the default root is <data-dir>/files", async () => {
         const ok = await run(node, "ok", "in.txt", "copy.txt");
         assertEquals(ok.status, "completed", JSON.stringify(ok));
         assertEquals(await Deno.readTextFile(`${dataDir}/files/copy.txt`), "x\n");
-        const out = await run(node, "out", `${dataDir}/other.txt`, "copy2.txt");
-        assertEquals(failure(out), ["failed", "path_not_granted", "read"]);
+        const out = await refused(node, "out", `${dataDir}/other.txt`, "copy2.txt");
+        assertEquals(out, [400, "validation_failed", ["path_not_granted $.nodes[0].config.path"]]);
       },
       {},
       { dataDir },

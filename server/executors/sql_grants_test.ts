@@ -7,10 +7,10 @@ import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../../testing/pg.ts";
 import { ConfigError, loadConfig } from "../ops/config.ts";
 import { type RunningNode, startNode } from "../start.ts";
-import { createWorkflow, execute } from "../../testing/server.ts";
+import { createWorkflow, execute, postJson } from "../../testing/server.ts";
 
-async function runQuery(node: RunningNode, id: string, config: Record<string, unknown>) {
-  const definition = {
+function queryWorkflow(id: string, config: Record<string, unknown>) {
+  return {
     id,
     name: id,
     nodes: [
@@ -19,34 +19,36 @@ async function runQuery(node: RunningNode, id: string, config: Record<string, un
     ],
     edges: [{ source: "q", target: "out" }],
   };
-  await createWorkflow(node, definition);
+}
+
+async function runQuery(node: RunningNode, id: string, config: Record<string, unknown>) {
+  await createWorkflow(node, queryWorkflow(id, config));
   return (await execute(node, id)).body;
 }
 
+function pgNode(databaseUrl: string, sqlConnections: Record<string, string>) {
+  return startNode({ port: 0, logLevel: "error", storage: "postgres", databaseUrl, sqlConnections });
+}
+
 pgTest(
-  "sql grants: the engine's database is no node's; inline URLs refused; declared connections by name",
+  "sql grants: the engine's database is no node's; inline URLs and undeclared names refused at create",
   async () => {
     await withTempDatabase(async (databaseUrl) => {
-      const node = await startNode({
-        port: 0,
-        logLevel: "error",
-        storage: "postgres",
-        databaseUrl,
-        sqlConnections: { reporting: TEST_DATABASE_URL },
-      });
+      const node = await pgNode(databaseUrl, { reporting: TEST_DATABASE_URL });
       try {
-        for (
-          const [id, config] of [["none", {}], ["inline", { connectionUrl: databaseUrl }], ["other", {
-            connection: "engine",
-          }]] as const
-        ) {
-          const view = await runQuery(node, id, config);
-          assertEquals([view.status, view.error?.code, view.error?.nodeId], [
-            "failed",
-            "connection_not_granted",
-            "q",
-          ]);
-          assert(!JSON.stringify(view).includes(databaseUrl), "no URL is served back");
+        const cases = [
+          ["none", {}, "$.nodes[0].config"],
+          ["inline", { connectionUrl: databaseUrl }, "$.nodes[0].config.connectionUrl"],
+          ["other", { connection: "engine" }, "$.nodes[0].config.connection"],
+        ] as const;
+        for (const [id, config, path] of cases) {
+          const r = await postJson(node, "/api/v1/workflows", queryWorkflow(id, config));
+          assertEquals([r.status, r.body.error.details], [400, [{
+            path,
+            code: "connection_not_granted",
+            message: r.body.error.details[0].message,
+          }]]);
+          assert(!r.text.includes(databaseUrl), "no URL is served back");
         }
         const ok = await runQuery(node, "named", { connection: "reporting" });
         assertEquals(ok.status, "completed", JSON.stringify(ok));
@@ -67,6 +69,33 @@ pgTest(
         assertEquals(view.status, "completed", JSON.stringify(view));
       } finally {
         await inline.close();
+      }
+    });
+  },
+);
+
+pgTest(
+  "sql grants: a stored workflow whose connection is no longer declared fails when it runs",
+  async () => {
+    await withTempDatabase(async (databaseUrl) => {
+      const before = await pgNode(databaseUrl, { reporting: TEST_DATABASE_URL });
+      try {
+        await createWorkflow(before, queryWorkflow("named", { connection: "reporting" }));
+      } finally {
+        await before.close();
+      }
+      const after = await pgNode(databaseUrl, {});
+      try {
+        const view = (await execute(after, "named")).body;
+        assertEquals([view.status, view.error?.code, view.error?.nodeId], [
+          "failed",
+          "connection_not_granted",
+          "q",
+        ]);
+        const q = view.nodes.find((n: { nodeId: string }) => n.nodeId === "q");
+        assertEquals(q.attempts, 1, "not retried");
+      } finally {
+        await after.close();
       }
     });
   },

@@ -91,7 +91,23 @@ const LATEST_CACHE = 1_000;
 export class WorkflowService {
   #latest = new BoundedCache<string, StoredWorkflow>(LATEST_CACHE);
 
-  constructor(private readonly storage: WorkflowStore, private readonly now: () => number) {}
+  /**
+   * @param grantCheck the node's grants judged on a valid definition's static configs (files, SQL, egress):
+   * its problems refuse the write like validation's.
+   */
+  constructor(
+    private readonly storage: WorkflowStore,
+    private readonly now: () => number,
+    private readonly grantCheck: (definition: WorkflowDefinition) => Problem[] = () => [],
+  ) {}
+
+  /** Validation, then the grants. */
+  #check(input: unknown): ReturnType<typeof checkWorkflow> {
+    const checked = checkWorkflow(input);
+    if (!checked.ok) return checked;
+    const problems = this.grantCheck(checked.value.definition);
+    return problems.length > 0 ? { ok: false, problems } : checked;
+  }
 
   /**
    * The latest version to start an execution of, from memory when this node read it before. It may be stale
@@ -113,7 +129,7 @@ export class WorkflowService {
 
   /** POST: creates version 1 (or the next one after a delete); identical re-post is `unchanged`. */
   async create(input: unknown): Promise<WorkflowWrite> {
-    const checked = checkWorkflow(input);
+    const checked = this.#check(input);
     if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
     const { definition, hash } = checked.value;
     for (let tries = 0; tries < 3; tries++) {
@@ -149,7 +165,7 @@ export class WorkflowService {
         };
       }
     }
-    const checked = checkWorkflow(input);
+    const checked = this.#check(input);
     if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
     const { definition, hash } = checked.value;
     for (let tries = 0; tries < 5; tries++) {

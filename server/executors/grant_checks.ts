@@ -1,0 +1,102 @@
+/**
+ * The grants checked when a workflow is created or updated, where a node's config is static: a file path
+ * outside the files root, a SQL connection the node does not declare (or an inline URL it does not accept),
+ * an `http` URL at an address egress refuses. Each refusal is a problem with the path of the fault, so the
+ * API answers 400 before anything runs; the same grants are checked again when the node runs (symlinks and
+ * DNS answers can only be judged then).
+ *
+ * @example
+ * ```ts
+ * import { grantProblems } from "./grant_checks.ts";
+ *
+ * const problems = grantProblems(
+ *   { nodes: [{ type: "source", nodeType: "file.text", config: { path: "../../etc/passwd" } }] },
+ *   { filesRoot: "/srv/flowmesh/files", sqlConnections: [], allowInlineConnections: false },
+ * );
+ * if (problems[0]?.code !== "path_not_granted" || problems[0].path !== "$.nodes[0].config.path") {
+ *   throw new Error("an escape from the files root is refused at create");
+ * }
+ * ```
+ *
+ * @module
+ */
+import { isAbsolute, resolve, sep } from "node:path";
+import type { Problem } from "../../core/schema.ts";
+
+/** What a node grants, as far as a static config can be judged against it. */
+export interface StaticGrants {
+  /** The files root (absolute or relative to the working directory); undefined: no file is granted. */
+  filesRoot: string | undefined;
+  /** The names of the declared SQL connections. */
+  sqlConnections: readonly string[];
+  /** Whether an inline `connectionUrl` is accepted. */
+  allowInlineConnections: boolean;
+  /** Why egress refuses a URL judged without DNS (an IP literal, `localhost`), or undefined when it may go. */
+  egressRefusal?: (url: string) => string | undefined;
+}
+
+/** The nodes of a definition, as far as this check needs them. */
+interface NodeLike {
+  type?: unknown;
+  nodeType?: unknown;
+  config?: unknown;
+}
+
+const FILE_KINDS = new Set(["file.text", "file.csv", "file.jsonl"]);
+
+/** Why a static file path is refused, or undefined when it resolves inside the root (lexically). */
+function pathRefusal(root: string | undefined, path: string): string | undefined {
+  if (root === undefined) return "this node grants no files root";
+  const base = resolve(root);
+  const target = isAbsolute(path) ? resolve(path) : resolve(base, path);
+  const inside = target === base || target.startsWith(base.endsWith(sep) ? base : base + sep);
+  return inside ? undefined : "it lies outside the files root";
+}
+
+/** The problems of one sql.* node's connection. */
+function connectionProblems(config: Record<string, unknown>, at: string, grants: StaticGrants): Problem[] {
+  const { connection, connectionUrl } = config;
+  if (connectionUrl !== undefined && connection === undefined) {
+    return grants.allowInlineConnections ? [] : [{
+      path: `${at}.connectionUrl`,
+      code: "connection_not_granted",
+      message:
+        "an inline connectionUrl is refused on this node; name a declared connection (--sql-connection NAME=URL)",
+    }];
+  }
+  const name = typeof connection === "string" ? connection : "default";
+  if (grants.sqlConnections.includes(name)) return [];
+  return [{
+    path: connection === undefined ? at : `${at}.connection`,
+    code: "connection_not_granted",
+    message: `no SQL connection ${JSON.stringify(name)} is declared on this node (--sql-connection NAME=URL)`,
+  }];
+}
+
+/** The problems of one node's config against the grants. */
+function nodeProblems(node: NodeLike, at: string, grants: StaticGrants): Problem[] {
+  const config = node.config as Record<string, unknown> | undefined;
+  if (!config || typeof config !== "object" || typeof node.nodeType !== "string") return [];
+  if (FILE_KINDS.has(node.nodeType) && typeof config.path === "string") {
+    const why = pathRefusal(grants.filesRoot, config.path);
+    return why === undefined ? [] : [{
+      path: `${at}.path`,
+      code: "path_not_granted",
+      message: `path ${JSON.stringify(config.path)} is not granted: ${why}`,
+    }];
+  }
+  if (node.nodeType.startsWith("sql.")) return connectionProblems(config, at, grants);
+  if (node.nodeType === "http" && typeof config.url === "string" && grants.egressRefusal) {
+    const why = grants.egressRefusal(config.url);
+    return why === undefined ? [] : [{ path: `${at}.url`, code: "egress_denied", message: why }];
+  }
+  return [];
+}
+
+/** Every grant a definition's static configs break, each with the path of its fault. */
+export function grantProblems(definition: { nodes?: unknown }, grants: StaticGrants): Problem[] {
+  const nodes = Array.isArray(definition.nodes) ? definition.nodes as NodeLike[] : [];
+  return nodes.flatMap((node, i) =>
+    node && typeof node === "object" ? nodeProblems(node, `$.nodes[${i}].config`, grants) : []
+  );
+}

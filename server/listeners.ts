@@ -1,7 +1,8 @@
 /**
  * A member's two listeners: its HTTP server, which answers 503 until the API is ready and, on a member
  * without the api-gateway role, serves only health and metrics; and, in a cluster, the WebSocket transport
- * to the other members with the RPC over it.
+ * to the other members with the RPC over it. With TLS material (`--tls-cert`, `--tls-key`) both speak TLS:
+ * HTTPS, and wss:// between members, each dialing member verifying the other's certificate.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { Member } from "../core/cluster.ts";
 import { Rpc } from "../transport/rpc.ts";
 import { WebSocketTransport } from "../transport/websocket.ts";
 import type { EngineConfig } from "./ops/config.ts";
+import type { TlsMaterial } from "./ops/tls.ts";
 import type { Logger } from "./runtime/logger.ts";
 
 /** A member's API: answers one HTTP request. */
@@ -20,8 +22,10 @@ export interface HttpListener {
   port: number;
   /** The host others reach this member at: `0.0.0.0` as `127.0.0.1`, an IPv6 address in brackets. */
   host: string;
-  /** The base URL, e.g. `http://127.0.0.1:8080`. */
+  /** The base URL, e.g. `http://127.0.0.1:8080`, or `https://…` with TLS. */
   url: string;
+  /** The HTTP address the cluster advertises: `host:port`, or with TLS the URL `https://host:port`. */
+  address: string;
   /** Starts serving the API; until then every request gets a 503 `not_ready`. */
   serve(api: ApiHandler): void;
 }
@@ -58,7 +62,8 @@ function reachableHost(hostname: string): string {
 }
 
 /**
- * Starts the HTTP server on the configured host and port; it answers 503 until given the API.
+ * Starts the HTTP server on the configured host and port, serving HTTPS when given `tls`; it answers 503
+ * until given the API.
  *
  * @example
  * ```ts
@@ -73,11 +78,16 @@ function reachableHost(hostname: string): string {
  * await http.server.shutdown();
  * ```
  */
-export function serveHttp(config: EngineConfig): HttpListener {
+export function serveHttp(config: EngineConfig, tls?: TlsMaterial): HttpListener {
   let api: ApiHandler | undefined;
   const gateway = config.roles.includes("api-gateway");
   const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen: () => {} },
+    {
+      hostname: config.host,
+      port: config.port,
+      onListen: () => {},
+      ...(tls && { cert: tls.cert, key: tls.key }),
+    },
     (req) => route(req, api, gateway),
   );
   const port = server.addr.port;
@@ -86,16 +96,21 @@ export function serveHttp(config: EngineConfig): HttpListener {
     server,
     port,
     host,
-    url: `http://${host}:${port}`,
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
+    address: tls ? `https://${host}:${port}` : `${host}:${port}`,
     serve(handler) {
       api = handler;
     },
   };
 }
 
-/** Starts the cluster transport on the configured host and cluster port, with the RPC over it. */
-export function startTransport(config: EngineConfig, log: Logger): ClusterLink {
+/**
+ * Starts the cluster transport on the configured host and cluster port, with the RPC over it; over TLS when
+ * given `tls` (dialed members are verified against the default roots plus `tls.ca`).
+ */
+export function startTransport(config: EngineConfig, log: Logger, tls?: TlsMaterial): ClusterLink {
   const transport = new WebSocketTransport({
+    tls,
     self: config.nodeId,
     secret: config.clusterSecret!,
     hostname: config.host,

@@ -26,6 +26,10 @@ if (import.meta.main) {
   try {
     node = await startNode(loaded.config);
   } catch (err) {
+    if (err instanceof ConfigError) { // found only at start: an unreadable or invalid TLS file, say
+      console.error(`config error: ${err.message}`);
+      Deno.exit(2);
+    }
     console.error(`start-up failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`);
     Deno.exit(1);
   }

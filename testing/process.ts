@@ -40,6 +40,12 @@ export async function pool<T>(items: readonly T[], width: number, fn: (item: T) 
 /** The most output kept per process (the tail), for failure messages. */
 const MAX_OUTPUT = 64 * 1024;
 
+/** Options of a {@link ServerProcess}. */
+export interface ServerProcessOptions {
+  /** The server speaks HTTPS (`--tls-cert`): its URL is `https://…`, its client trusts these PEM certificates. */
+  caCerts?: string[];
+}
+
 /** A server running as a child process. */
 export class ServerProcess implements HttpTarget {
   readonly child: Deno.ChildProcess;
@@ -52,8 +58,8 @@ export class ServerProcess implements HttpTarget {
   #status: Promise<Deno.CommandStatus>;
 
   /** Spawns `deno <args>` in the repository root; `port` is the port the args make it listen on. */
-  constructor(readonly args: readonly string[], readonly port: number) {
-    this.url = `http://127.0.0.1:${port}`;
+  constructor(readonly args: readonly string[], readonly port: number, options: ServerProcessOptions = {}) {
+    this.url = `${options.caCerts ? "https" : "http"}://127.0.0.1:${port}`;
     this.child = new Deno.Command(Deno.execPath(), {
       args: [...args],
       cwd: ROOT,
@@ -62,7 +68,7 @@ export class ServerProcess implements HttpTarget {
       stderr: "piped",
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
-    this.client = Deno.createHttpClient({});
+    this.client = Deno.createHttpClient({ caCerts: options.caCerts });
     this.#status = this.child.status.then((s) => this.exited = s);
     this.#drained = Promise.all([this.#drain(this.child.stdout), this.#drain(this.child.stderr)])
       .then(() => {});
@@ -123,9 +129,13 @@ export class ServerProcess implements HttpTarget {
   }
 }
 
-/** Spawns `deno run -A server/main.ts --port <port> <args>`. */
-export function spawnServer(port: number, args: readonly string[]): ServerProcess {
-  return new ServerProcess(["run", "-A", "server/main.ts", "--port", String(port), ...args], port);
+/** Spawns `deno run -A server/main.ts --port <port> <args>` (HTTPS, trusting `options.caCerts`, if given). */
+export function spawnServer(
+  port: number,
+  args: readonly string[],
+  options: ServerProcessOptions = {},
+): ServerProcess {
+  return new ServerProcess(["run", "-A", "server/main.ts", "--port", String(port), ...args], port, options);
 }
 
 /** GET with up to 5 retries, `pauseMs` apart, on connection errors and timeouts (a fresh process may drop the very first requests). */

@@ -2,7 +2,9 @@
  * The client side of a `WebSocketTransport`: dials the peers whose id is higher than ours and whose address
  * is known, with `npm:ws`, which sets TCP_NODELAY (Deno's built-in client stalls ~40 ms per round trip on
  * messages of 1 KB and more, from Nagle's algorithm meeting delayed ACKs). A failed or dropped link is
- * redialed with exponential backoff (`backoffDelay`).
+ * redialed with exponential backoff (`backoffDelay`). With TLS it dials wss:// and verifies the peer's
+ * certificate and name (the default roots plus the transport's `ca`); a refused certificate is logged, and
+ * never retried in plain.
  *
  * @module
  */
@@ -25,14 +27,14 @@ interface WsSocket {
   terminate(): void;
   on(event: "open", listener: () => void): this;
   on(event: "message", listener: (data: { toString(): string }, isBinary: boolean) => void): this;
-  on(event: "error", listener: (error: Error) => void): this;
+  on(event: "error", listener: (error: Error & { code?: unknown }) => void): this;
   on(event: "close", listener: (code: number) => void): this;
 }
 
-/** `new WebSocket(url, options)` of `npm:ws`. */
+/** `new WebSocket(url, options)` of `npm:ws`; `ca` goes to `tls.connect` (wss:// only). */
 type WsClient = new (
   url: string,
-  options: { perMessageDeflate: boolean; maxPayload: number; handshakeTimeout: number },
+  options: { perMessageDeflate: boolean; maxPayload: number; handshakeTimeout: number; ca?: string[] },
 ) => WsSocket;
 
 const WsClient = wsModule as unknown as WsClient;
@@ -71,10 +73,13 @@ export class Dialer {
     const { maxFrameBytes, peerTimeoutMs } = this.#ctx.settings;
     let ws: WsSocket;
     try {
-      ws = new WsClient(`ws://${p.address}`, {
+      // Deno's node:tls adds `ca` to its default roots and checks the name; never rejectUnauthorized: false.
+      const tls = this.#ctx.tls;
+      ws = new WsClient(`${tls ? "wss" : "ws"}://${p.address}`, {
         perMessageDeflate: false,
         maxPayload: maxFrameBytes,
         handshakeTimeout: peerTimeoutMs,
+        ...(tls ? { ca: tls.ca } : {}),
       });
     } catch (error) {
       this.#ctx.warn("transport: cannot dial peer", { peer: p.id, address: p.address, error });
@@ -90,7 +95,10 @@ export class Dialer {
       if (isBinary) return c.drop(1003, "text frames only");
       c.receive(data.toString());
     });
-    ws.on("error", () => {}); // the close event follows
+    ws.on("error", (error) => { // the close event follows
+      const why = securityFailure(error);
+      if (why) this.#ctx.warn(`transport: ${why}`, { peer: p.id, address: p.address, error: error.message });
+    });
     ws.on("close", (code) => {
       if (code === POLICY_VIOLATION && c.phase !== "closed" && c.phase !== "open") {
         this.#ctx.warn("transport: peer refused our handshake", { peer: p.id, address: p.address });
@@ -98,6 +106,20 @@ export class Dialer {
       c.socketClosed();
     });
   }
+}
+
+/**
+ * Why a dial failed, when the reason is TLS (a certificate refused, a name mismatch, TLS on one side only)
+ * rather than the network (a peer down or restarting, which the redial handles quietly).
+ */
+function securityFailure(error: Error & { code?: unknown }): string | undefined {
+  const code = typeof error.code === "string" ? error.code : "";
+  if (/CERT|SIGNATURE|ISSUER|SELF_SIGNED|ALTNAME/.test(code) || /certificate/i.test(error.message)) {
+    return "peer's TLS certificate refused";
+  }
+  if (/SSL|TLS/.test(code)) return "TLS handshake with peer failed (is TLS on at both ends?)";
+  if (code.startsWith("HPE_")) return "peer's answer is not HTTP (is TLS on at both ends?)";
+  return undefined;
 }
 
 /** An `npm:ws` client socket as a connection's `Socket`. */

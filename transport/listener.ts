@@ -1,7 +1,9 @@
 /**
- * The server side of a `WebSocketTransport`: `Deno.serve` on the cluster port, upgrading with
- * `Deno.upgradeWebSocket`. An accepted connection sends its challenge and must complete the handshake within
- * `peerTimeoutMs`; at most `maxPendingHandshakes` inbound connections may be in their handshake at once.
+ * The server side of a `WebSocketTransport`: `Deno.serve` on the cluster port (over TLS when the transport
+ * has a certificate; no client certificate is asked for, the dialer proves the cluster secret), upgrading
+ * with `Deno.upgradeWebSocket`. An accepted connection sends its challenge and must complete the handshake
+ * within `peerTimeoutMs`; at most `maxPendingHandshakes` inbound connections may be in their handshake at
+ * once.
  *
  * @module
  */
@@ -23,8 +25,9 @@ export class Listener {
   constructor(ctx: WebSocketContext, conns: Connections, port: number) {
     this.#ctx = ctx;
     this.#conns = conns;
+    const tls = ctx.tls && { cert: ctx.tls.cert, key: ctx.tls.key };
     this.#server = Deno.serve(
-      { hostname: ctx.settings.hostname, port, onListen() {} },
+      { hostname: ctx.settings.hostname, port, onListen() {}, ...tls },
       (req, info) => this.#accept(req, info),
     );
   }

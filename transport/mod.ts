@@ -35,6 +35,7 @@ export {
 export {
   backoffDelay,
   type PeerAddress,
+  type TransportTls,
   type WebSocketStats,
   WebSocketTransport,
   type WebSocketTransportOptions,

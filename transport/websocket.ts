@@ -10,6 +10,8 @@
  *   envelopes for the lower before it connects, add it with `addPeer`, address optional). No duplicate
  *   connections ever race, so per-sender ordering holds without a tie-break. A new inbound connection from
  *   a peer replaces its old one (the peer restarted) (`peers.ts`).
+ * - **TLS** (option `tls`): the listener serves wss:// with the certificate, the dialer dials wss:// and
+ *   verifies the peer's certificate and name (default roots plus `tls.ca`); no fallback to plain.
  * - **Handshake** (`handshake.ts`): mutual HMAC-SHA256 proofs of the cluster secret over each side's random
  *   nonce. A failed proof closes with 1008 (policy violation), logs the peer and counts `rejectedPeers`.
  * - **Heartbeats** (`connections.ts`): both ends send `{"t":"ping"}` every `heartbeatMs`; a connection
@@ -39,7 +41,7 @@ import {
   type WebSocketTransportOptions,
 } from "./websocket_options.ts";
 
-export type { PeerAddress, WebSocketTransportOptions } from "./websocket_options.ts";
+export type { PeerAddress, TransportTls, WebSocketTransportOptions } from "./websocket_options.ts";
 export { backoffDelay } from "./dialer.ts";
 
 /** The counters of a `WebSocketTransport`: `frames` counts data frames written. */

@@ -21,6 +21,19 @@ export interface PeerAddress {
   address?: string;
 }
 
+/**
+ * TLS on the cluster port: the listener serves `cert` and `key` (wss://), and the dialer dials wss:// and
+ * verifies the peer's certificate and name against the default roots plus `ca`. Never falls back to plain.
+ */
+export interface TransportTls {
+  /** The certificate (chain) served, PEM. */
+  cert: string;
+  /** Its private key, PEM. */
+  key: string;
+  /** Certificates (PEM) trusted besides the default roots when dialing; `[cert]` by default. */
+  ca?: string[];
+}
+
 /** Options of a `WebSocketTransport`. */
 export interface WebSocketTransportOptions {
   /** This node's id. */
@@ -57,11 +70,13 @@ export interface WebSocketTransportOptions {
   maxPendingHandshakes?: number;
   /** Where refused peers and bad frames are reported; `console.warn` by default. */
   logger?: TransportLogger;
+  /** TLS on the cluster port and for dialing peers; plain WebSockets without it. */
+  tls?: TransportTls;
 }
 
 /** The options that tune a running transport, with every default filled in. */
 export type WebSocketSettings = Required<
-  Omit<WebSocketTransportOptions, "peers" | "secret" | "port" | "self">
+  Omit<WebSocketTransportOptions, "peers" | "secret" | "port" | "self" | "tls">
 >;
 
 /** What the pieces of one `WebSocketTransport` share. */
@@ -72,6 +87,8 @@ export interface WebSocketContext {
   readonly settings: WebSocketSettings;
   /** The cluster secret as an HMAC key. */
   readonly key: Promise<CryptoKey>;
+  /** TLS on the cluster port and when dialing (with `ca` filled in), or none. */
+  readonly tls: Required<TransportTls> | undefined;
   /** The transport's counters, updated in place. */
   readonly stats: TransportStats;
   /** The registered message and peer handlers. */
@@ -124,6 +141,7 @@ export function createContext(options: WebSocketTransportOptions): WebSocketCont
     self,
     settings,
     key: importSecret(options.secret),
+    tls: options.tls && { ...options.tls, ca: options.tls.ca ?? [options.tls.cert] },
     stats: { queued: 0, sent: 0, received: 0, dropped: 0, rejectedPeers: 0, frames: 0 },
     handlers: new TransportHandlers(),
     closed: false,

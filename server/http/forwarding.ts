@@ -54,12 +54,19 @@ export class RpcForwarder implements Forwarder {
   }
 }
 
-/** Serves forwarded API calls with `handler` (this node's API). */
-export function serveForwarded(rpc: Rpc, handler: (req: Request) => Promise<Response>): () => void {
+/**
+ * Serves forwarded API calls with `handler` (this node's API); `scheme` is the one this node's API is served
+ * with (`https` with TLS), which the forwarded requests' URLs carry.
+ */
+export function serveForwarded(
+  rpc: Rpc,
+  handler: (req: Request) => Promise<Response>,
+  scheme: "http" | "https" = "http",
+): () => void {
   return rpc.handle(FORWARD_TYPE, async (body): Promise<ForwardedResponse> => {
     const f = body as ForwardedRequest;
     const req = markForwarded(
-      new Request(new URL(f.path, "http://cluster.internal"), {
+      new Request(new URL(f.path, `${scheme}://cluster.internal`), {
         method: f.method,
         headers: { ...f.headers, [FORWARDED_HEADER]: "1" },
         body: f.method === "GET" || f.method === "HEAD" || f.body === "" ? undefined : f.body,

@@ -131,8 +131,9 @@ export function retryableStatus(status: number): boolean {
  *
  * Fails with `http_status` for a non-2xx status (retryable for 408, 429, 5xx),
  * `http_timeout` (retryable), `http_error` for network errors (retryable),
- * `http_url_invalid`, `http_body_not_allowed`, `config_type`,
- * `http_response_too_large` (not retryable).
+ * `egress_denied` for an address the egress rules refuse (`egress_rules.ts`; `services.fetch` checks every
+ * connection, redirects included), `http_too_many_redirects`, `http_url_invalid`, `http_body_not_allowed`,
+ * `config_type`, `http_response_too_large` (not retryable).
  */
 export const http: Executor = async (ctx) => {
   const { method, url, timeoutMs } = ctx.config as { method: string; url: string; timeoutMs: number };
@@ -250,6 +251,7 @@ async function send(
   try {
     return await ctx.services.fetch(target, { method, headers, body, signal, redirect: "follow" });
   } catch (e) {
+    if (e instanceof NodeError) throw e; // egress_denied, a redirect it cannot follow
     if (signal.aborted) abortedError(ctx, call, e);
     throw new NodeError(
       "http_error",

@@ -2,6 +2,10 @@ import { assert, assertEquals, assertRejects, assertStrictEquals } from "../../t
 import { type Json, NodeError } from "./executor.ts";
 import { condition, fillTemplate, http, readBounded } from "./control.ts";
 import { testNodeContext } from "../../testing/node_context.ts";
+import { realServices } from "./services.ts";
+
+/** The local test servers listen on 127.0.0.1: the http tests' services grant it. */
+const LOOPBACK_GRANTED = realServices({ httpAllow: ["127.0.0.1"] });
 
 interface Seen {
   method: string;
@@ -51,6 +55,7 @@ function httpContext(
   extra: { executionId?: string } = {},
 ) {
   return testNodeContext({
+    services: LOOPBACK_GRANTED,
     config: { method: "GET", headers: {}, timeoutMs: 10000, ...config },
     records,
     executionInput: { user: "u1" },
@@ -177,6 +182,7 @@ Deno.test("http: a timeout is http_timeout (retryable); an aborted attempt rethr
     assert(performance.now() - started < 3000);
     const ac = new AbortController();
     const ctx = testNodeContext({
+      services: LOOPBACK_GRANTED,
       config: { method: "GET", url: `${base}/slow`, headers: {}, timeoutMs: 10000 },
       signal: ac.signal,
     });

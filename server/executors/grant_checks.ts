@@ -22,6 +22,7 @@
  */
 import { isAbsolute, resolve, sep } from "node:path";
 import type { Problem } from "../../core/schema.ts";
+import { parseEgressRules, staticEgressRefusal } from "./egress_rules.ts";
 
 /** What a node grants, as far as a static config can be judged against it. */
 export interface StaticGrants {
@@ -99,4 +100,32 @@ export function grantProblems(definition: { nodes?: unknown }, grants: StaticGra
   return nodes.flatMap((node, i) =>
     node && typeof node === "object" ? nodeProblems(node, `$.nodes[${i}].config`, grants) : []
   );
+}
+
+/** A node's grants as configured: the files root, the SQL connections' names, `--http-allow`'s entries. */
+export interface GrantSettings {
+  filesRoot: string;
+  sqlConnections: readonly string[];
+  allowInlineConnections: boolean;
+  httpAllow: readonly string[];
+}
+
+/**
+ * The check a node runs on every definition it stores: {@link grantProblems} against its settings, egress
+ * rules parsed once.
+ *
+ * @throws {TypeError} on an `httpAllow` entry that does not parse (the configuration checked it before).
+ */
+export function definitionGrantCheck(
+  settings: GrantSettings,
+): (definition: { nodes?: unknown }) => Problem[] {
+  const parsed = parseEgressRules(settings.httpAllow);
+  if (!parsed.ok) throw new TypeError(`httpAllow: ${parsed.error}`);
+  const grants: StaticGrants = {
+    filesRoot: settings.filesRoot,
+    sqlConnections: settings.sqlConnections,
+    allowInlineConnections: settings.allowInlineConnections,
+    egressRefusal: (url) => staticEgressRefusal(url, parsed.rules),
+  };
+  return (definition) => grantProblems(definition, grants);
 }

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { assertEquals } from "../../testing/assert.ts";
 import { grantedPath } from "./file_grants.ts";
-import { grantProblems, type StaticGrants } from "./grant_checks.ts";
+import { postJson, withNode } from "../../testing/server.ts";
+import { definitionGrantCheck, grantProblems, type StaticGrants } from "./grant_checks.ts";
 
 const GRANTS: StaticGrants = {
   filesRoot: "/srv/files",
@@ -87,4 +88,50 @@ Deno.test("grant checks: at create and at run time, a path without links is judg
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("grant checks: a node's egress rules judge IP-literal and localhost URLs at create", () => {
+  const check = (httpAllow: string[], url: string) =>
+    definitionGrantCheck({
+      filesRoot: "/srv/files",
+      sqlConnections: [],
+      allowInlineConnections: false,
+      httpAllow,
+    })(
+      { nodes: [node("control", "http", { url })] },
+    ).map((p) => `${p.code} ${p.path}`);
+  const refused = ["egress_denied $.nodes[0].config.url"];
+  assertEquals(check([], "http://127.0.0.1:8080/hook"), refused);
+  assertEquals(check([], "http://localhost/"), refused);
+  assertEquals(check([], "http://[::ffff:127.0.0.1]/"), refused);
+  assertEquals(check([], "http://169.254.169.254/latest/meta-data"), refused);
+  assertEquals(check(["127.0.0.1"], "http://127.0.0.1:8080/hook"), []);
+  assertEquals(check(["10.0.0.0/8"], "http://10.1.2.3/"), []);
+  assertEquals(check([], "https://example.com/"), [], "a name is judged when the node runs");
+});
+
+Deno.test("grant checks: the API refuses an http node aimed at loopback with the path of its url", async () => {
+  const definition = {
+    id: "hook",
+    name: "hook",
+    nodes: [{ id: "call", type: "control", nodeType: "http", config: { url: "http://127.0.0.1:9/hook" } }],
+    edges: [],
+  };
+  await withNode(async (node) => {
+    const r = await postJson(node, "/api/v1/workflows", definition);
+    assertEquals([
+      r.status,
+      r.body.error.details.map((d: { code: string; path: string }) => `${d.code} ${d.path}`),
+    ], [
+      400,
+      ["egress_denied $.nodes[0].config.url"],
+    ]);
+  });
+  await withNode(
+    async (node) => {
+      assertEquals((await postJson(node, "/api/v1/workflows", definition)).status, 201);
+    },
+    {},
+    { httpAllow: ["127.0.0.1:9"] },
+  );
 });

@@ -1,11 +1,13 @@
 /**
- * The real effects behind `NodeServices`: the global fetch, bounded file reads,
+ * The real effects behind `NodeServices`: fetch under the egress rules, bounded file reads,
  * atomic file writes (temp file, fsync, rename, fsync of the directory), and
  * PostgreSQL through postgres.js with one small pool per connection URL.
  *
  * @module
  */
 import { grantedPath } from "./file_grants.ts";
+import { egressFetch, type EgressFetchOptions } from "./egress_fetch.ts";
+import { parseEgressRules } from "./egress_rules.ts";
 import postgres from "postgres";
 import { NodeError, type NodeServices, type SqlClient, type SqlTarget } from "./executor.ts";
 
@@ -30,6 +32,13 @@ export interface RealServicesOptions {
   sqlPoolMax?: number;
   /** The directory file sources and sinks may use (`file_grants.ts`); without it no file is granted. */
   filesRoot?: string;
+  /**
+   * The non-public hosts, host:ports, IPs and CIDRs the http node may call (`--http-allow`, `egress_rules.ts`);
+   * public addresses need none. A bad entry throws.
+   */
+  httpAllow?: readonly string[];
+  /** The egress fetch's resolver and connector, for tests. */
+  egress?: EgressFetchOptions;
 }
 
 /** `NodeServices` that own resources: `close()` ends every SQL pool. */
@@ -198,16 +207,21 @@ function grantedConnection(opts: RealServicesOptions, target: SqlTarget): string
 
 /**
  * The real services. `sql(target)` gives a client for the declared connection a node names (or its inline URL
- * where allowed); pools are cached per URL (at most {@link MAX_POOLS}). Files only inside `filesRoot`.
+ * where allowed); pools are cached per URL (at most {@link MAX_POOLS}). Files only inside `filesRoot`; http calls
+ * only to public addresses and what `httpAllow` grants.
+ *
+ * @throws {TypeError} for a bad `httpAllow` entry.
  */
 export function realServices(opts: RealServicesOptions = {}): RealServices {
   const pools = new Map<string, { pool: Pool; client: SqlClient }>();
   const closing: Promise<void>[] = [];
   const log = opts.log ?? ((line: string) => console.log(line));
   const poolMax = opts.sqlPoolMax ?? 4;
+  const egress = parseEgressRules(opts.httpAllow ?? []);
+  if (!egress.ok) throw new TypeError(`httpAllow: ${egress.error}`);
 
   return {
-    fetch: (input, init) => globalThis.fetch(input, init),
+    fetch: egressFetch(egress.rules, opts.egress),
     timeout: (ms) => AbortSignal.timeout(ms),
     readTextFile: async (path) => readTextFileBounded(await grantedPath(opts.filesRoot, path)),
     writeFileAtomic: async (path, text) => writeFileAtomic(await grantedPath(opts.filesRoot, path), text),

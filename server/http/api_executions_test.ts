@@ -27,6 +27,7 @@ import {
   waitForExecution,
   wf,
   withNode,
+  withNodeCalling,
 } from "../../testing/server.ts";
 import { sleep } from "../../testing/wait.ts";
 
@@ -348,7 +349,7 @@ Deno.test("control: http calls a local target and emits {status, headers, body}"
       : new Response("not here", { status: 404 })
   );
   try {
-    await withNode(async (node) => {
+    await withNodeCalling(target, async (node) => {
       const r = await runWorkflow(
         node,
         chain(
@@ -582,7 +583,7 @@ Deno.test("retries with backoff: 503, 503, 200 → completed after 3 attempts wi
     i < 2 ? new Response("busy", { status: 503 }) : Response.json({ attempt: i + 1 })
   );
   try {
-    await withNode(async (node) => {
+    await withNodeCalling(target, async (node) => {
       const r = await runWorkflow(
         node,
         chain(
@@ -632,7 +633,7 @@ Deno.test("per-node timeout: node timeoutMs 100 fails with node_timeout; config 
     return Response.json({ late: true });
   });
   try {
-    await withNode(async (node) => {
+    await withNodeCalling(target, async (node) => {
       const started = Date.now();
       // The node's timeoutMs arms the engine's durable node-timeout timer (core/timers.ts), which fires at
       // 100 ms, long before the http executor's own timeout (config.timeoutMs, default 10 s): node_timeout.

@@ -28,6 +28,7 @@ import {
   startTarget,
   through,
   withNode,
+  withNodeCalling,
 } from "../../testing/server.ts";
 import { request } from "../../testing/http.ts";
 import { checkWorkflow } from "../runtime/workflows.ts";
@@ -106,7 +107,7 @@ async function scrape(node: { url: string }): Promise<Scrape> {
 Deno.test("metrics: executions, requests and attempts move the counters and histograms by their amounts", async () => {
   const target = startTarget(() => new Response("busy", { status: 503 }));
   try {
-    await withNode(async (node) => {
+    await withNodeCalling(target, async (node) => {
       await createWorkflow(
         node,
         through("wf-m", [1, 2, 3], n("keep", "transform/filter", { condition: "value > 1" })),

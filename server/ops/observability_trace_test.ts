@@ -9,7 +9,14 @@ import { executionIdFor, shardOf } from "../../core/ids.ts";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { startNode } from "../start.ts";
-import { chain, createWorkflow, executeAndWait, n, startTarget, withNode } from "../../testing/server.ts";
+import {
+  chain,
+  createWorkflow,
+  executeAndWait,
+  n,
+  startTarget,
+  withNodeCalling,
+} from "../../testing/server.ts";
 import { freePort } from "../../testing/net.ts";
 import { sleep } from "../../testing/wait.ts";
 import { parseTraceparent, Tracing } from "./tracing.ts";
@@ -116,6 +123,7 @@ Deno.test("traces: OTEL_DENO exports the execution span as the parent of its nod
     stderr: "piped",
     env: {
       OTEL_DENO: "true",
+      ENGINE_HTTP_ALLOW: `127.0.0.1:${target.addr.port}`, // the http node's target: egress refuses loopback
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_SERVICE_NAME: "flowmesh-trace-test",
@@ -303,7 +311,7 @@ Deno.test("traces: with another tracer, the http node sends the attempt's tracep
   const tracer = new RecordingTracer();
   const target = startTarget(() => Response.json({ ok: true }));
   try {
-    await withNode(async (node) => {
+    await withNodeCalling(target, async (node) => {
       await createWorkflow(
         node,
         chain(

@@ -11,6 +11,7 @@ import {
 } from "../../storage/storage.ts";
 import type { Engine, EngineLimits } from "./engine.ts";
 import { testEngine } from "../../testing/engine.ts";
+import { realServices } from "../executors/services.ts";
 
 function engine(storage: Storage, limits: Partial<EngineLimits> = {}, name = "node-a"): Engine {
   return testEngine(storage, limits, { nodeName: name });
@@ -118,7 +119,9 @@ Deno.test({
       return Response.json({ ok: true });
     });
     const storage = new MemoryStorage();
-    const first = engine(storage);
+    // The target listens on 127.0.0.1: the engines' services grant it (egress refuses loopback by default).
+    const services = realServices({ httpAllow: ["127.0.0.1"] });
+    const first = testEngine(storage, {}, { services });
     await first.start();
     try {
       const wf = await store(storage, {
@@ -136,7 +139,7 @@ Deno.test({
       assert(r.ok);
       for (let i = 0; i < 100 && keys.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       await first.stop();
-      const second = engine(storage, {}, "node-b");
+      const second = testEngine(storage, {}, { nodeName: "node-b", services });
       await second.start();
       const view = await second.wait(r.value.executionId, 5000);
       await second.stop();

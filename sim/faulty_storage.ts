@@ -22,13 +22,17 @@ import type { MemoryStorage } from "../storage/memory.ts";
 import {
   type AppendRequest,
   type AppendResult,
+  type AuditEvent,
   type ClusterEvent,
+  type CreateApiTokenResult,
   type ExecutionQuery,
+  type NewApiToken,
   type Page,
   type PutWorkflowResult,
   type ShardRecord,
   type Storage,
   StorageUnavailable,
+  type StoredApiToken,
   type StoredExecution,
   type StoredWorkflow,
 } from "../storage/storage.ts";
@@ -246,6 +250,27 @@ export class FaultyStorage implements Storage {
   }
   trimClusterEvents(keep: number): Promise<void> {
     return this.#call("trimClusterEvents", () => this.world.base.trimClusterEvents(keep));
+  }
+  createApiToken(token: NewApiToken, maxLive: number, now: number): Promise<CreateApiTokenResult> {
+    return this.#call("createApiToken", () => this.world.base.createApiToken(token, maxLive, now));
+  }
+  listApiTokens(limit: number): Promise<StoredApiToken[]> {
+    return this.#call("listApiTokens", () => this.world.base.listApiTokens(limit), false);
+  }
+  findApiToken(digest: string): Promise<StoredApiToken | undefined> {
+    return this.#call("findApiToken", () => this.world.base.findApiToken(digest), false);
+  }
+  revokeApiToken(id: string, now: number): Promise<StoredApiToken | undefined> {
+    return this.#call("revokeApiToken", () => this.world.base.revokeApiToken(id, now));
+  }
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.#call("appendAudit", () => this.world.base.appendAudit(events));
+  }
+  listAudit(limit: number, cursor?: string | null): Promise<Page<AuditEvent>> {
+    return this.#call("listAudit", () => this.world.base.listAudit(limit, cursor), false);
+  }
+  trimAudit(keep: number): Promise<void> {
+    return this.#call("trimAudit", () => this.world.base.trimAudit(keep));
   }
   async ping(): Promise<boolean> {
     try {

@@ -9,6 +9,8 @@ import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import type { AuditEvent, CreateApiTokenResult, NewApiToken, StoredApiToken } from "./access_records.ts";
+import { MemoryApiTokens, MemoryAuditLog } from "./memory_access.ts";
 import { executionExists, sequenceConflict, staleEpoch, workflowChanged } from "./refusals.ts";
 import {
   type AppendRequest,
@@ -57,6 +59,8 @@ export class MemoryStorage implements Storage {
   #members = new Map<string, MemberRecord>();
   #clusterEvents: ClusterEvent[] = [];
   #meta = new Map<string, string>();
+  readonly #tokens = new MemoryApiTokens();
+  readonly #audit = new MemoryAuditLog();
 
   /**
    * @param options.unsafeDisableFencing TEST-ONLY: accept appends whatever epoch they carry. Exists so the
@@ -289,6 +293,34 @@ export class MemoryStorage implements Storage {
       this.#clusterEvents = keep > 0 ? this.#clusterEvents.slice(-keep) : []; // slice(-0) would keep all
     }
     return Promise.resolve();
+  }
+
+  createApiToken(token: NewApiToken, maxLive: number, now: number): Promise<CreateApiTokenResult> {
+    return this.#tokens.createApiToken(token, maxLive, now);
+  }
+
+  listApiTokens(limit: number): Promise<StoredApiToken[]> {
+    return this.#tokens.listApiTokens(limit);
+  }
+
+  findApiToken(digest: string): Promise<StoredApiToken | undefined> {
+    return this.#tokens.findApiToken(digest);
+  }
+
+  revokeApiToken(id: string, now: number): Promise<StoredApiToken | undefined> {
+    return this.#tokens.revokeApiToken(id, now);
+  }
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.#audit.appendAudit(events);
+  }
+
+  listAudit(limit: number, cursor?: string | null): Promise<Page<AuditEvent>> {
+    return this.#audit.listAudit(limit, cursor);
+  }
+
+  trimAudit(keep: number): Promise<void> {
+    return this.#audit.trimAudit(keep);
   }
 
   ping(): Promise<boolean> {

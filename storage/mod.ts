@@ -1,8 +1,9 @@
 /**
  * Storage: the contract every backend implements (one role interface per concern — workflow versions, the
- * execution log and index, shard leases, the cluster registry and event log, the lifecycle), its records, and
- * the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and the embedded durable default
- * (`openEmbedded`, PGlite under a data directory), plus the commit group that batches appends.
+ * execution log and index, shard leases, the cluster registry and event log, API tokens, the audit log, the
+ * lifecycle), its records, and the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and
+ * the embedded durable default (`openEmbedded`, PGlite under a data directory), plus the commit group that
+ * batches appends.
  *
  * @example
  * ```ts
@@ -19,16 +20,22 @@
  * @module
  */
 export type {
+  ApiTokenStore,
   AppendError,
   AppendRequest,
   AppendResult,
+  AuditEvent,
+  AuditLog,
+  AuditOutcome,
   ClusterEvent,
   ClusterEventLog,
   ClusterRegistry,
+  CreateApiTokenResult,
   ExecutionIndex,
   ExecutionLog,
   ExecutionQuery,
   Fence,
+  NewApiToken,
   OutputWrite,
   Page,
   PutWorkflowResult,
@@ -36,11 +43,12 @@ export type {
   ShardRecord,
   Storage,
   StorageLifecycle,
+  StoredApiToken,
   StoredExecution,
   StoredWorkflow,
   WorkflowStore,
 } from "./storage.ts";
-export { InvalidCursor, StorageUnavailable } from "./storage.ts";
+export { InvalidCursor, isLiveToken, StorageUnavailable } from "./storage.ts";
 export { MemoryStorage } from "./memory.ts";
 export { openPostgres, type PostgresOptions } from "./postgres.ts";
 export { DataDirLocked, type EmbeddedOptions, openEmbedded } from "./embedded.ts";

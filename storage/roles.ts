@@ -12,6 +12,7 @@ import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import type { AuditEvent, CreateApiTokenResult, NewApiToken, StoredApiToken } from "./access_records.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -110,6 +111,32 @@ export interface ClusterEventLog {
   listClusterEvents(limit: number, type?: string): Promise<ClusterEvent[]>;
   /** Keeps only the newest `keep` cluster events. */
   trimClusterEvents(keep: number): Promise<void>;
+}
+
+/**
+ * API tokens made through the API, kept as SHA-256 digests (never the token). Live means neither revoked nor
+ * expired. The store stays bounded: a create is refused at `maxLive` live tokens, and it forgets the oldest
+ * dead (revoked or expired) tokens beyond `maxLive` of them.
+ */
+export interface ApiTokenStore {
+  /** Stores a token unless `maxLive` tokens are live at `now`. */
+  createApiToken(token: NewApiToken, maxLive: number, now: number): Promise<CreateApiTokenResult>;
+  /** The tokens kept (live and dead), newest first, at most `limit`. */
+  listApiTokens(limit: number): Promise<StoredApiToken[]>;
+  /** The token with this digest (64 lowercase hex digits), live or not; undefined when there is none. */
+  findApiToken(digest: string): Promise<StoredApiToken | undefined>;
+  /** Revokes a token (a second revoke keeps the first time); the token as it is now, or undefined. */
+  revokeApiToken(id: string, now: number): Promise<StoredApiToken | undefined>;
+}
+
+/** The audit log: the state-changing API calls, newest (last recorded) first, trimmed to the newest N. */
+export interface AuditLog {
+  /** Records calls, in order. */
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+  /** A page of calls newest first (in the order recorded); `cursor` is a previous page's `next`. */
+  listAudit(limit: number, cursor?: string | null): Promise<Page<AuditEvent>>;
+  /** Keeps only the newest `keep` calls. */
+  trimAudit(keep: number): Promise<void>;
 }
 
 /** The backend itself: its name, its health, and its end. */

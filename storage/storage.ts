@@ -2,14 +2,16 @@
  * The storage interface: the contract that memory, PostgreSQL and the embedded
  * store implement, in the spirit of a Kysely dialect. It is the sum of roles, one
  * per concern (roles.ts): workflow definitions, the execution log, the execution
- * index, shard leases, the cluster registry, the cluster event log, and the
- * backend's lifecycle. Every write that changes an execution carries the expected
- * last sequence number and the shard's epoch (the fencing token); a stale one is
- * refused atomically, as a value.
+ * index, shard leases, the cluster registry, the cluster event log, API tokens,
+ * the audit log, and the backend's lifecycle. Every write that changes an
+ * execution carries the expected last sequence number and the shard's epoch (the
+ * fencing token); a stale one is refused atomically, as a value.
  *
  * @module
  */
 import type {
+  ApiTokenStore,
+  AuditLog,
   ClusterEventLog,
   ClusterRegistry,
   ExecutionIndex,
@@ -34,6 +36,16 @@ export type {
   StoredWorkflow,
 } from "./records.ts";
 export type {
+  AuditEvent,
+  AuditOutcome,
+  CreateApiTokenResult,
+  NewApiToken,
+  StoredApiToken,
+} from "./access_records.ts";
+export { isLiveToken } from "./access_records.ts";
+export type {
+  ApiTokenStore,
+  AuditLog,
   ClusterEventLog,
   ClusterRegistry,
   ExecutionIndex,
@@ -69,6 +81,8 @@ export interface Storage
     ShardLeases,
     ClusterRegistry,
     ClusterEventLog,
+    ApiTokenStore,
+    AuditLog,
     StorageLifecycle {}
 
 /** The backend could not be reached; the API answers 503 and nothing is acknowledged. */
@@ -98,4 +112,16 @@ export function decodeExecutionCursor(cursor: string): { time: number; id: strin
   const time = Number(cursor.slice(0, at));
   if (at <= 0 || !Number.isSafeInteger(time) || at === cursor.length - 1) throw new InvalidCursor(cursor);
   return { time, id: cursor.slice(at + 1) };
+}
+
+/** The audit log pages newest first; a cursor is the last listed call's serial number. */
+export function encodeAuditCursor(seq: number): string {
+  return String(seq);
+}
+
+/** Reads an audit cursor, or throws `InvalidCursor`. */
+export function decodeAuditCursor(cursor: string): number {
+  const n = /^\d{1,15}$/.test(cursor) ? Number(cursor) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidCursor(cursor);
+  return n;
 }

@@ -8,6 +8,8 @@
  * @module
  */
 import {
+  type ApiTokenStore,
+  type AuditLog,
   type ClusterEventLog,
   type ExecutionIndex,
   InvalidCursor,
@@ -18,16 +20,19 @@ import type { ClusterMember } from "../cluster/member.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
-import { Authenticator, roleNeeded } from "./auth.ts";
+import { auditEventOf, type AuditRecorder } from "./audit.ts";
+import { type ApiRole, Authenticator, type Caller, roleNeeded } from "./auth.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { isForwarded } from "./forwarding.ts";
 import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
 import type { ShardRouting } from "./routing.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes, type RuntimeHealth } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { workflowRoutes } from "./routes/workflows.ts";
 
 export { markForwarded } from "./forwarding.ts";
@@ -41,7 +46,7 @@ export type ApiObserver = RequestObserver;
 
 export { UNMATCHED_ROUTE };
 
-/** Who may call the API: the configured tokens, and whether `/metrics` is open. */
+/** Who may call the API: the configured tokens (and those made through the API), and whether `/metrics` is open. */
 export interface ApiAuth {
   authenticator: Authenticator;
   /** `/metrics` answers without a token (`--metrics-public`). */
@@ -56,8 +61,11 @@ export interface ApiDeps {
   auth?: ApiAuth;
   engine: Engine;
   workflows: WorkflowService;
-  /** The storage roles the routes read: the execution index, the cluster event log, the backend's kind. */
-  storage: ExecutionIndex & ClusterEventLog & StorageLifecycle;
+  /**
+   * The storage roles the routes use: the execution index, the cluster event log, API tokens, the audit log,
+   * the backend's kind.
+   */
+  storage: ExecutionIndex & ClusterEventLog & ApiTokenStore & AuditLog & StorageLifecycle;
   log: Logger;
   /** Is storage reachable right now (for /health/ready)? */
   storageHealthy?: () => Promise<boolean>;
@@ -69,27 +77,46 @@ export interface ApiDeps {
   metrics?: () => Promise<{ contentType: string; text: string }>;
   /** Event-loop lag for `/health` (without it: `null`). */
   runtime?: () => RuntimeHealth;
+  /** Records every state-changing call (none: no audit). */
+  audit?: { recorder: AuditRecorder; node: string; now(): number };
 }
 
-/** Every route of the API, in precedence order (first match wins). */
-function apiRouter(deps: ApiDeps): Router {
+/** Every route of the API, in precedence order (first match wins); `callers` holds each request's caller. */
+function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
+  const now = deps.audit?.now ?? Date.now;
   return new Router()
     .route("/", healthRoutes(deps))
     .route("/api/v1/workflows", workflowRoutes(deps))
     .route("/api/v1", executionRoutes(deps))
     .route("/api/v1", clusterRoutes(deps))
+    .route(
+      "/api/v1/tokens",
+      tokenRoutes({
+        store: deps.storage,
+        callerOf: (req) => callers.get(req),
+        forget: (id) => deps.auth?.authenticator.stored?.forget(id),
+        now,
+      }),
+    )
+    .route("/api/v1", auditRoutes(deps))
     .route("/api/history", historyRoutes(deps));
 }
 
 /** Builds the API's request handler. */
 export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
-  return apiRouter(deps).handler({
+  const callers = new WeakMap<Request, Caller>();
+  const audit = deps.audit;
+  return apiRouter(deps, callers).handler({
     onError: (req, url, err) => errorFor(deps.log, req, url, err),
     observer: deps.observer,
     isForwarded,
     authorize: deps.auth?.authenticator.enabled
-      ? (req, pattern) => authorize(deps.auth!, req, pattern)
+      ? (req, pattern) => authorize(deps.auth!, req, pattern, callers)
       : undefined,
+    answered: audit && ((req, _url, route, res) => {
+      const event = auditEventOf(req, route, res.status, callers.get(req), audit.node, audit.now());
+      if (event !== undefined) audit.recorder.record(event);
+    }),
   });
 }
 
@@ -97,11 +124,30 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
  * Answers 401 `unauthenticated` to a request without a known token and 403 `forbidden` to one whose role lacks
  * the route's right. Requests another member forwarded were checked by the member that received them.
  */
-function authorize(auth: ApiAuth, req: Request, pattern: string | null): void {
+function authorize(
+  auth: ApiAuth,
+  req: Request,
+  pattern: string | null,
+  callers: WeakMap<Request, Caller>,
+): void | Promise<void> {
   if (isForwarded(req)) return;
   const needed = pattern === null ? "viewer" : roleNeeded(req.method, pattern, auth.metricsPublic);
   if (needed === null) return;
-  const caller = auth.authenticator.identify(req.headers.get("authorization"));
+  const header = req.headers.get("authorization");
+  // A configured token is checked at once; only another one waits on storage (behind its cache).
+  const configured = auth.authenticator.identify(header);
+  if (configured !== undefined) return admit(auth, req, needed, configured, callers);
+  return auth.authenticator.authenticate(header).then((caller) => admit(auth, req, needed, caller, callers));
+}
+
+/** Lets a caller through to a route needing `needed`, or throws its 401, 429 or 403. */
+function admit(
+  auth: ApiAuth,
+  req: Request,
+  needed: ApiRole,
+  caller: Caller | undefined,
+  callers: WeakMap<Request, Caller>,
+): void {
   if (caller === undefined) {
     throw new ApiError(
       401,
@@ -116,6 +162,7 @@ function authorize(auth: ApiAuth, req: Request, pattern: string | null): void {
       { "www-authenticate": 'Bearer realm="flowmesh"' },
     );
   }
+  callers.set(req, caller);
   const waitS = auth.limiter?.take(caller.tokenId) ?? 0;
   if (waitS > 0) {
     throw new ApiError(429, "rate_limited", `token ${caller.tokenId} is over its request rate; retry later`, [

@@ -2,7 +2,8 @@
  * API tokens and roles. A caller proves a token with `Authorization: Bearer <token>`; the token's role says what
  * it may do: `viewer` reads, `operator` also runs and steers executions, `admin` does everything. Tokens are
  * kept as SHA-256 digests and compared in constant time; a token is never logged or served back, only its
- * id (the first 8 hex digits of its digest).
+ * id (the first 8 hex digits of its digest). Besides the configured tokens, an admin may make tokens through
+ * the API (`StoredTokens`, stored_tokens.ts): looked up in storage by digest, their id is their own.
  *
  * @example
  * ```ts
@@ -18,6 +19,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { StoredTokens } from "./stored_tokens.ts";
 
 /** The roles, each with every right of the ones before it. */
 export const API_ROLES = ["viewer", "operator", "admin"] as const;
@@ -49,11 +51,21 @@ function digestOf(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
 }
 
-/** Checks bearer tokens against the configured ones. */
+/** The token of an `Authorization: Bearer <token>` header, or undefined (missing, another scheme, malformed). */
+function bearerToken(authorization: string | null): string | undefined {
+  const m = authorization === null ? null : /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(authorization);
+  return m === null ? undefined : m[1];
+}
+
+/** Checks bearer tokens against the configured ones, then (when given) the ones made through the API. */
 export class Authenticator {
   readonly #tokens: KeptToken[];
 
-  constructor(tokens: readonly ApiToken[]) {
+  /**
+   * @param tokens The configured tokens.
+   * @param stored The tokens made through the API (none: only the configured ones are known).
+   */
+  constructor(tokens: readonly ApiToken[], readonly stored?: StoredTokens) {
     this.#tokens = tokens.map(({ role, token }) => {
       const digest = digestOf(token);
       return { role, digest, id: digest.toString("hex").slice(0, 8) };
@@ -70,9 +82,23 @@ export class Authenticator {
    * configured token is compared, in constant time, whatever matches.
    */
   identify(authorization: string | null): Caller | undefined {
-    const m = authorization === null ? null : /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(authorization);
-    if (m === null) return undefined;
-    const presented = digestOf(m[1]);
+    const token = bearerToken(authorization);
+    return token === undefined ? undefined : this.#configured(token);
+  }
+
+  /**
+   * The caller an `Authorization` header proves: a configured token, else a live token made through the API
+   * (looked up in storage behind a short cache). Rejects with `StorageUnavailable` when storage must be asked
+   * and is down.
+   */
+  async authenticate(authorization: string | null): Promise<Caller | undefined> {
+    const token = bearerToken(authorization);
+    if (token === undefined) return undefined;
+    return this.#configured(token) ?? await this.stored?.lookup(token);
+  }
+
+  #configured(token: string): Caller | undefined {
+    const presented = digestOf(token);
     let found: KeptToken | undefined;
     for (const kept of this.#tokens) {
       if (timingSafeEqual(kept.digest, presented) && found === undefined) found = kept;
@@ -96,14 +122,18 @@ const OPERATOR_POSTS = new Set([
   "/api/v1/executions/:executionId/signals/:name",
 ]);
 
+/** Reads only an admin may make: tokens and the audit log. */
+const ADMIN_READS = new Set(["/api/v1/tokens", "/api/v1/audit"]);
+
 /**
  * The role a request needs, by its method and the route pattern it matched; `null` when it needs none.
- * Reads need `viewer`; running and steering executions `operator`; any other change `admin`. `/metrics`
- * needs `viewer` unless `metricsPublic`.
+ * Reads need `viewer` (but tokens and the audit log `admin`); running and steering executions `operator`;
+ * any other change `admin`. `/metrics` needs `viewer` unless `metricsPublic`.
  */
 export function roleNeeded(method: string, pattern: string, metricsPublic: boolean): ApiRole | null {
   if (OPEN.has(pattern)) return null;
   if (pattern === "/metrics") return metricsPublic ? null : "viewer";
+  if (ADMIN_READS.has(pattern)) return "admin";
   if (method === "GET" || method === "HEAD") return "viewer";
   if (method === "POST" && OPERATOR_POSTS.has(pattern)) return "operator";
   return "admin";

@@ -1,7 +1,8 @@
 /**
  * Per-token request rate limits: a token bucket per caller, refilled at `perSecond` up to `burst`. A request
- * that finds its bucket empty is refused (`429 rate_limited` with `Retry-After`); buckets exist only for the
- * configured tokens, so the table is bounded.
+ * that finds its bucket empty is refused (`429 rate_limited` with `Retry-After`); buckets exist only for
+ * known tokens (configured, or live ones made through the API: at most 1,000), and the table holds at most
+ * `maxCallers` of them (the least recently added goes first), so it stays bounded as tokens come and go.
  *
  * @example
  * ```ts
@@ -28,6 +29,8 @@ export class RateLimiter {
     /** Requests a caller may make at once. */
     readonly burst: number,
     private readonly nowMs: () => number = () => performance.now(),
+    /** The most callers with a bucket. */
+    readonly maxCallers = 10_000,
   ) {
     if (!(perSecond > 0) || !(burst >= 1)) throw new Error(`assertion: rate ${perSecond}/s, burst ${burst}`);
   }
@@ -35,7 +38,11 @@ export class RateLimiter {
   /** Takes one request for `caller`: 0 when allowed, else the seconds until one would be. */
   take(caller: string): number {
     const now = this.nowMs();
-    const bucket = this.#buckets.get(caller) ?? { tokens: this.burst, at: now };
+    let bucket = this.#buckets.get(caller);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= this.maxCallers) this.#buckets.delete(this.#buckets.keys().next().value!);
+      bucket = { tokens: this.burst, at: now };
+    }
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
     this.#buckets.set(caller, bucket);

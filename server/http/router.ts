@@ -59,9 +59,15 @@ export interface AppOptions {
   isForwarded?(req: Request): boolean;
   /**
    * Checks a request may run the route it matched (`null`: it matched none) before the route runs; throws
-   * the ApiError to answer instead (401, 403).
+   * (or rejects with) the ApiError to answer instead (401, 403).
    */
-  authorize?(req: Request, pattern: string | null): void;
+  authorize?(req: Request, pattern: string | null): void | Promise<void>;
+  /**
+   * A request this member received was answered (not one another member forwarded here): `route` is the
+   * pattern it matched, or `unmatched`. Called once per request, after `authorize` and the route; must not
+   * throw (the audit log hooks here).
+   */
+  answered?(req: Request, url: URL, route: string, res: Response): void;
 }
 
 /** What a handler gets. */
@@ -160,11 +166,13 @@ export class Router {
         try {
           found = this.match(req.method, url);
         } catch (err) {
-          opts.authorize?.(req, null); // an unknown route is answered only to a known caller
+          const checking = opts.authorize?.(req, null); // an unknown route is answered only to a known caller
+          if (checking) await checking;
           throw err;
         }
         seen.route = found.pattern;
-        opts.authorize?.(req, found.pattern);
+        const checking = opts.authorize?.(req, found.pattern);
+        if (checking) await checking;
         return await found.handler({ req, url, params: found.params });
       } catch (err) {
         return opts.onError(req, url, err);
@@ -174,15 +182,16 @@ export class Router {
     return async (req: Request): Promise<Response> => {
       const url = new URL(req.url);
       const seen = { route: UNMATCHED_ROUTE };
-      if (!observer) return await respond(req, url, seen);
+      if (!observer && !opts.answered) return await respond(req, url, seen);
       if (opts.isForwarded?.(req)) {
-        return observer.forwarded
+        return observer?.forwarded
           ? await observer.forwarded(req, () => seen.route, () => respond(req, url, seen))
           : await respond(req, url, seen);
       }
       const t0 = performance.now();
       const res = await respond(req, url, seen);
-      observer.requestEnded?.(req.method, seen.route, res.status, performance.now() - t0);
+      observer?.requestEnded?.(req.method, seen.route, res.status, performance.now() - t0);
+      opts.answered?.(req, url, seen.route, res);
       return res;
     };
   }

@@ -239,6 +239,13 @@ export const METRIC_TABLE = {
     name: "workflow_commit_group_refused_total",
     help: "Appends refused at once because the commit queue was full.",
   },
+  auditEventsLost: {
+    kind: "fast_counter",
+    name: "workflow_audit_events_lost_total",
+    help: "Audit events not stored (each is in the log): the append failed (storage) or the queue was full.",
+    labels: ["reason"],
+    zeroes: ["storage", "queue_full"],
+  },
   storageUp: {
     kind: "gauge",
     name: "workflow_storage_up",

@@ -215,6 +215,11 @@ export class Metrics {
     this.#clusterEventsBy.get(t, [t]).inc();
   }
 
+  /** Audit events not stored, by reason (`AuditOptions.lost`). */
+  auditLost(count: number, reason: "storage" | "queue_full"): void {
+    this.auditEventsLost.labels(reason).inc(count);
+  }
+
   /** Wraps a forwarder: each forward call is timed into `workflow_routing_latency_seconds`. */
   forwarder(inner: Forwarder): Forwarder {
     return {

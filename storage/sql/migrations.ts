@@ -109,6 +109,35 @@ export const MIGRATIONS: readonly Migration[] = [
       `drop table events`,
     ],
   },
+  {
+    version: 4,
+    name: "api tokens and the audit log",
+    statements: [
+      // Tokens made through the API: the SHA-256 digest of each, never the token.
+      `create table api_tokens (
+        id text primary key,
+        digest text not null unique,
+        name text not null,
+        role text not null,
+        created_at bigint not null,
+        created_by text,
+        expires_at bigint,
+        revoked_at bigint)`,
+      `create index api_tokens_by_time on api_tokens (created_at desc, id desc)`,
+      `create table audit_events (
+        id bigserial primary key,
+        at bigint not null,
+        node text not null,
+        token_id text,
+        role text,
+        method text not null,
+        route text not null,
+        path text not null,
+        status integer not null,
+        outcome text not null,
+        request_id text)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied; returns the versions it applied. */

@@ -96,6 +96,33 @@ export interface ClusterEventsTable {
   details: unknown;
 }
 
+/** `api_tokens`: tokens made through the API, by id, with the SHA-256 digest of each (never the token). */
+export interface ApiTokensTable {
+  id: string;
+  digest: string;
+  name: string;
+  role: string;
+  created_at: BigIntColumn;
+  created_by: string | null;
+  expires_at: NullableBigInt;
+  revoked_at: NullableBigInt;
+}
+
+/** `audit_events`: the audit log, in the order recorded (`id`). */
+export interface AuditEventsTable {
+  id: ColumnType<string | number, never, never>;
+  at: BigIntColumn;
+  node: string;
+  token_id: string | null;
+  role: string | null;
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  outcome: string;
+  request_id: string | null;
+}
+
 /** The whole database. */
 export interface Database {
   engine_migrations: MigrationsTable;
@@ -108,4 +135,6 @@ export interface Database {
   cluster_meta: ClusterMetaTable;
   members: MembersTable;
   cluster_events: ClusterEventsTable;
+  api_tokens: ApiTokensTable;
+  audit_events: AuditEventsTable;
 }

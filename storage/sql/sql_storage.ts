@@ -2,7 +2,8 @@
  * The storage contract over PostgreSQL's SQL, through Kysely: the same code
  * serves a PostgreSQL server (postgres.js) and the embedded PGlite. Each role of
  * the contract has its own module (workflow_store.ts, execution_log.ts,
- * execution_index.ts, shard_leases.ts, cluster_registry.ts, cluster_event_log.ts);
+ * execution_index.ts, shard_leases.ts, cluster_registry.ts, cluster_event_log.ts,
+ * api_tokens.ts, audit_log.ts);
  * `SqlStorage` composes them over one database, and adds the lifecycle.
  *
  * @module
@@ -12,6 +13,7 @@ import type { MemberRecord } from "../../core/cluster.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
+import type { AuditEvent, CreateApiTokenResult, NewApiToken, StoredApiToken } from "../access_records.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -24,6 +26,8 @@ import type {
   StoredWorkflow,
 } from "../records.ts";
 import type { Storage } from "../storage.ts";
+import { SqlApiTokens } from "./api_tokens.ts";
+import { SqlAuditLog } from "./audit_log.ts";
 import { SqlClusterEventLog } from "./cluster_event_log.ts";
 import { SqlClusterRegistry } from "./cluster_registry.ts";
 import { SqlContext } from "./context.ts";
@@ -57,6 +61,10 @@ export class SqlStorage implements Storage {
   readonly registry: SqlClusterRegistry;
   /** The `ClusterEventLog` role. */
   readonly clusterEvents: SqlClusterEventLog;
+  /** The `ApiTokenStore` role. */
+  readonly tokens: SqlApiTokens;
+  /** The `AuditLog` role. */
+  readonly audit: SqlAuditLog;
 
   constructor(readonly db: Kysely<Database>, private readonly opts: SqlStorageOptions) {
     this.kind = opts.kind;
@@ -67,6 +75,8 @@ export class SqlStorage implements Storage {
     this.leases = new SqlShardLeases(ctx);
     this.registry = new SqlClusterRegistry(ctx);
     this.clusterEvents = new SqlClusterEventLog(ctx);
+    this.tokens = new SqlApiTokens(ctx);
+    this.audit = new SqlAuditLog(ctx);
   }
 
   // WorkflowStore
@@ -159,6 +169,31 @@ export class SqlStorage implements Storage {
   }
   trimClusterEvents(keep: number): Promise<void> {
     return this.clusterEvents.trimClusterEvents(keep);
+  }
+
+  // ApiTokenStore
+  createApiToken(token: NewApiToken, maxLive: number, now: number): Promise<CreateApiTokenResult> {
+    return this.tokens.createApiToken(token, maxLive, now);
+  }
+  listApiTokens(limit: number): Promise<StoredApiToken[]> {
+    return this.tokens.listApiTokens(limit);
+  }
+  findApiToken(digest: string): Promise<StoredApiToken | undefined> {
+    return this.tokens.findApiToken(digest);
+  }
+  revokeApiToken(id: string, now: number): Promise<StoredApiToken | undefined> {
+    return this.tokens.revokeApiToken(id, now);
+  }
+
+  // AuditLog
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.audit.appendAudit(events);
+  }
+  listAudit(limit: number, cursor?: string | null): Promise<Page<AuditEvent>> {
+    return this.audit.listAudit(limit, cursor);
+  }
+  trimAudit(keep: number): Promise<void> {
+    return this.audit.trimAudit(keep);
   }
 
   // StorageLifecycle

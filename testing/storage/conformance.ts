@@ -8,6 +8,8 @@
  * @module
  */
 import type { Storage } from "../../storage/storage.ts";
+import { API_TOKENS_CASES } from "./api_tokens.ts";
+import { AUDIT_LOG_CASES } from "./audit_log.ts";
 import { CLUSTER_EVENT_LOG_CASES } from "./cluster_event_log.ts";
 import { CLUSTER_REGISTRY_CASES } from "./cluster_registry.ts";
 import { EXECUTION_INDEX_CASES } from "./execution_index.ts";
@@ -39,6 +41,8 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...LIFECYCLE_CASES,
   ...CLUSTER_REGISTRY_CASES,
   ...CLUSTER_EVENT_LOG_CASES,
+  ...API_TOKENS_CASES,
+  ...AUDIT_LOG_CASES,
 ];
 
 /**

@@ -8,6 +8,7 @@
 import type { NodeCategory } from "./workflow.ts";
 import type { ConfigSchema, Problem } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
+import { isSecretRef } from "./secret_ref.ts";
 
 /**
  * How the decider treats a node kind:
@@ -122,11 +123,11 @@ function httpCheck(config: Record<string, unknown>, path: string): Problem[] {
   }
   if (config.headers && typeof config.headers === "object") {
     for (const [name, value] of Object.entries(config.headers as Record<string, unknown>)) {
-      if (!["string", "number", "boolean"].includes(typeof value)) {
+      if (!["string", "number", "boolean"].includes(typeof value) && !isSecretRef(value)) {
         problems.push({
           path: `${path}.headers.${name}`,
           code: "config_type",
-          message: `header ${name} must be a string, number or boolean`,
+          message: `header ${name} must be a string, number, boolean or secret reference`,
         });
       }
     }

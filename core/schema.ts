@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isSecretRef } from "./secret_ref.ts";
 
 /** The JSON type a config field holds. */
 export type FieldType = "string" | "number" | "integer" | "boolean" | "array" | "object" | "any";
@@ -85,6 +86,20 @@ export function checkConfig(schema: ConfigSchema, config: unknown, path: string)
       else if (spec.required) {
         problems.push({ path: at, code: "config_missing", message: `${key} (${spec.label}) is required` });
       } else delete out[key];
+      continue;
+    }
+    if (isSecretRef(value)) {
+      // Resolved when the node runs, to a string: it stands where a free string may.
+      if ((spec.type === "string" || spec.type === "any") && !spec.enum) out[key] = value;
+      else {
+        problems.push({
+          path: at,
+          code: "config_type",
+          message: `${key} cannot be a secret reference: a secret is a string, and ${key} must be ${
+            spec.enum ? `one of ${spec.enum.join(", ")}` : `${article(spec.type)} ${spec.type}`
+          }`,
+        });
+      }
       continue;
     }
     if ((spec.type === "number" || spec.type === "integer") && typeof value === "string") {

@@ -7,6 +7,7 @@
  */
 import { CATALOG, findKind, type NodeKindSpec } from "./catalog.ts";
 import { checkConfig } from "./schema.ts";
+import { firstSecretRef, secretRefProblems } from "./secret_ref.ts";
 import { NODE_CATEGORIES, type WorkflowNode } from "./workflow.ts";
 import {
   hasType,
@@ -58,6 +59,7 @@ export function validateNode(
   const kind = resolveKind(node, path, p);
   if (info) info.kind = kind;
   const config = checkNodeConfig(node, kind, `${path}.config`, p);
+  checkSecretRefs(node.config, kind, `${path}.config`, p);
   checkOtherNodeFields(node, path, p);
   return { ...node, config: config ?? {} } as WorkflowNode;
 }
@@ -155,6 +157,29 @@ function checkNodeConfig(
     }
   }
   return checked.config;
+}
+
+/**
+ * Checks the `{"$secret": "NAME"}` references in a node's config: each well-formed, and none in a kind the
+ * engine reads itself (delay, signal), since only an executor's config is resolved.
+ */
+function checkSecretRefs(
+  config: unknown,
+  kind: NodeKindSpec | undefined,
+  configPath: string,
+  p: Problems,
+): void {
+  for (const problem of secretRefProblems(config, configPath)) p.list.push(problem);
+  if (kind && kind.behaviour !== "task" && kind.behaviour !== "condition") {
+    const at = firstSecretRef(config, configPath);
+    if (at !== undefined) {
+      p.add(
+        at,
+        C.secretRef,
+        `a ${kind.nodeType} node's config is read by the engine itself, not by an executor: it cannot use a secret`,
+      );
+    }
+  }
 }
 
 /** Checks a node's optional fields: label, style, position, retry policy and timeout. */

@@ -53,6 +53,8 @@ export const PROBLEM_CODES = {
   retryPolicy: "retry_policy",
   /** A node's or the workflow's `timeoutMs` is not a positive integer ≤ 7 days. */
   timeout: "timeout",
+  /** A malformed `{"$secret": "NAME"}` reference, or one in a node kind that cannot resolve it. */
+  secretRef: "secret_ref",
 } as const;
 
 /** A workflow problem code. */

@@ -60,3 +60,4 @@ export {
 } from "./executors/executor.ts";
 export { executorFor, EXECUTORS } from "./executors/registry.ts";
 export { type RealServices, realServices, type RealServicesOptions } from "./executors/services.ts";
+export { loadSecrets, SecretsError, type SecretSource, secretSource } from "./executors/secrets.ts";

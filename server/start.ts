@@ -8,14 +8,24 @@
 import { join } from "node:path";
 import { CommitGroup } from "../storage/commit_group.ts";
 import type { Storage } from "../storage/storage.ts";
+import { AuditRecorder } from "./http/audit.ts";
 import { Authenticator } from "./http/auth.ts";
+import { StoredTokens } from "./http/stored_tokens.ts";
 import { withCors } from "./http/cors.ts";
 import { RateLimiter } from "./http/rate_limit.ts";
 import { createApi } from "./http/api.ts";
 import { ClusterMember, DEFAULT_CLUSTER_OPTIONS, secretVerifier } from "./cluster/member.ts";
 import { ShardRouting } from "./http/routing.ts";
 import { type Clock, systemClock } from "./runtime/clock.ts";
-import { checkExposure, DEFAULT_CONFIG, type EngineConfig, isClustered } from "./ops/config.ts";
+import {
+  checkExposure,
+  ConfigError,
+  DEFAULT_CONFIG,
+  type EngineConfig,
+  isClustered,
+  isLoopback,
+} from "./ops/config.ts";
+import { clearTokensWarning, readTls } from "./ops/tls.ts";
 import { RpcForwarder, serveForwarded } from "./http/forwarding.ts";
 import { Engine } from "./runtime/engine.ts";
 import { createLogger } from "./ops/log.ts";
@@ -23,6 +33,7 @@ import type { Logger } from "./runtime/logger.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { executorFor } from "./executors/registry.ts";
 import { type RealServices, realServices } from "./executors/services.ts";
+import { loadSecrets, SecretsError, type SecretSource } from "./executors/secrets.ts";
 import {
   combineApiObservers,
   combineEngineObservers,
@@ -32,7 +43,7 @@ import {
 } from "./ops/tracing.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { WorkflowService } from "./runtime/workflows.ts";
-import { grantProblems } from "./executors/grant_checks.ts";
+import { definitionGrantCheck } from "./executors/grant_checks.ts";
 import {
   type ApiHandler,
   type ClusterLink,
@@ -74,6 +85,8 @@ export interface NodeOverrides {
   storage?: Storage;
   /** Spans go here (default: the global provider's tracer when one is registered, else no tracing). */
   tracer?: Tracer;
+  /** The secrets `{"$secret": "NAME"}` reads (default: `ENGINE_SECRET_<NAME>` variables and `secretsFile`). */
+  secrets?: SecretSource;
 }
 
 /** What the engine is built on: the parts made before it. */
@@ -85,6 +98,8 @@ interface EngineParts {
   tracing: Tracing | undefined;
   /** The commit group's linger, ms. */
   lingerMs: number;
+  /** What `{"$secret": "NAME"}` references resolve to. */
+  secrets: SecretSource;
 }
 
 /** A started engine with the commit group it appends through and the services its executors use. */
@@ -100,6 +115,8 @@ interface MemberParts extends EngineParts, StartedEngine {
   http: HttpListener;
   /** The link to the other members (none standalone). */
   link: ClusterLink | null;
+  /** The audit log's recorder (flushed at close). */
+  audit: AuditRecorder;
 }
 
 /**
@@ -119,6 +136,8 @@ export async function startNode(
 ): Promise<RunningNode> {
   const config: EngineConfig = { ...DEFAULT_CONFIG, ...partial };
   checkExposure(config);
+  const tls = readTls(config); // before anything opens: a bad file stops here with one line
+  const secrets = overrides.secrets ?? configuredSecrets(config); // likewise, never showing a value
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ??
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
@@ -126,12 +145,15 @@ export async function startNode(
   const metrics = new Metrics();
   const tracing = nodeTracing(config.nodeId, overrides.tracer);
   const lingerMs = commitLingerMs(config, overrides.storage !== undefined);
-  const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs };
+  const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs, secrets };
   const started = await startEngine(config, base);
-  const http = serveHttp(config);
+  const warning = clearTokensWarning(config, isLoopback(config.host));
+  if (warning) log.warn(warning);
+  const http = serveHttp(config, tls);
   const clustered = isClustered(config);
-  const link = clustered ? startTransport(config, log) : null;
-  const parts: MemberParts = { ...base, ...started, config, http, link };
+  const link = clustered ? startTransport(config, log, tls) : null;
+  const audit = new AuditRecorder(storage, log, { lost: (n, reason) => metrics.auditLost(n, reason) });
+  const parts: MemberParts = { ...base, ...started, config, http, link, audit };
   const cluster = await createClusterMember(parts);
   const api = createNodeApi(parts, cluster);
   http.serve(api);
@@ -142,7 +164,7 @@ export async function startNode(
     transport: link?.transport ?? null,
     storage,
   });
-  if (link) serveForwarded(link.rpc, api);
+  if (link) serveForwarded(link.rpc, api, tls ? "https" : "http");
   const closeAll = closer(parts, cluster);
   try {
     await cluster.start();
@@ -175,6 +197,22 @@ export async function startNode(
 }
 
 /**
+ * The secrets of this node: its `ENGINE_SECRET_<NAME>` environment variables over its secrets file.
+ * Throws a one-line `ConfigError` (naming the file, variable or key, never a value) when one is unusable.
+ */
+function configuredSecrets(config: EngineConfig): SecretSource {
+  let env: Record<string, string> = {};
+  try {
+    env = Deno.env.toObject();
+  } catch { /* no permission to read the environment: the file's secrets only */ }
+  try {
+    return loadSecrets({ env, file: config.secretsFile });
+  } catch (err) {
+    throw err instanceof SecretsError ? new ConfigError(err.message) : err;
+  }
+}
+
+/**
  * This node's tracing: spans to the given tracer, else to the global provider's when one is registered,
  * else none. HTTP requests carry a traceparent unless Deno's own tracing already propagates it.
  */
@@ -201,6 +239,7 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
     allowInlineConnections: config.allowInlineConnections,
     log: (line, fields) => log.info(line, fields),
     filesRoot,
+    httpAllow: config.httpAllow,
   });
   const engine = new Engine({
     storage,
@@ -208,6 +247,7 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
     newId: () => crypto.randomUUID(),
     executorFor,
     services,
+    secrets: parts.secrets,
     nodeName: config.nodeId,
     log,
     shardCount: config.shards,
@@ -239,7 +279,7 @@ async function createClusterMember(parts: MemberParts): Promise<ClusterMember> {
       ...DEFAULT_CLUSTER_OPTIONS,
       nodeId: config.nodeId,
       address: link ? `${http.host}:${link.transport.port}` : "",
-      httpAddress: http.url.slice("http://".length),
+      httpAddress: http.address,
       roles: config.roles,
       shardCount: config.shards,
       secretVerifier: config.clusterSecret ? await secretVerifier(config.clusterSecret) : undefined,
@@ -270,17 +310,21 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
     config.corsOrigins,
     createApi({
       auth: {
-        authenticator: new Authenticator(config.apiTokens),
+        authenticator: new Authenticator(config.apiTokens, new StoredTokens(storage, () => clock.now())),
         metricsPublic: config.metricsPublic,
         limiter: config.rateLimit > 0 ? new RateLimiter(config.rateLimit, 2 * config.rateLimit) : undefined,
       },
       engine,
-      workflows: new WorkflowService(storage, () => clock.now(), (definition) =>
-        grantProblems(definition, {
+      workflows: new WorkflowService(
+        storage,
+        () => clock.now(),
+        definitionGrantCheck({
           filesRoot: config.filesRoot ?? join(config.dataDir, "files"),
           sqlConnections: Object.keys(config.sqlConnections),
           allowInlineConnections: config.allowInlineConnections,
-        })),
+          httpAllow: config.httpAllow,
+        }),
+      ),
       storage,
       log,
       storageHealthy: () => storage.ping(),
@@ -289,16 +333,18 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
       observer: combineApiObservers(metrics.apiObserver, tracing?.apiObserver),
       metrics: () => metrics.render(),
       runtime: () => ({ eventLoopLagMs: metrics.eventLoopLagMs }),
+      audit: { recorder: parts.audit, node: config.nodeId, now: () => clock.now() },
     }),
   );
 }
 
 /** Closes a member in order: the cluster member, the HTTP server, the transport, the engine, then the rest. */
 function closer(parts: MemberParts, cluster: ClusterMember): () => Promise<void> {
-  const { http, link, engine, metrics, services, storage } = parts;
+  const { http, link, engine, metrics, services, storage, audit } = parts;
   return async () => {
     await cluster.stop();
     await http.server.shutdown();
+    await audit.flush();
     link?.rpc.close();
     await link?.transport.close();
     await engine.stop();

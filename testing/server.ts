@@ -246,6 +246,22 @@ export function through(id: string, data: unknown[], ...middle: TestNode[]) {
 
 // ---- local HTTP targets
 
+/**
+ * {@link withNode} for a test whose http nodes call `target`: the node grants exactly the target's
+ * `127.0.0.1:port` (`httpAllow`), which egress refuses unless granted.
+ */
+export function withNodeCalling(
+  target: Pick<Target, "url">,
+  fn: (node: RunningNode) => Promise<void>,
+  overrides: NodeOverrides = {},
+  config: Partial<EngineConfig> = {},
+): Promise<void> {
+  return withNode(fn, overrides, {
+    ...config,
+    httpAllow: [...config.httpAllow ?? [], new URL(target.url).host],
+  });
+}
+
 /** A local HTTP server for the http node to call. */
 export interface Target {
   url: string;

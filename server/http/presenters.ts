@@ -9,16 +9,17 @@ import type { ExecutionView } from "../../core/view.ts";
 import { NODE_CATEGORIES } from "../../core/workflow.ts";
 import type { StoredExecution, StoredWorkflow } from "../../storage/storage.ts";
 import type { ClusterSnapshot } from "../cluster/member.ts";
+import { redactText } from "./redaction.ts";
 
 /** A workflow in a list: its identity and size. */
 export function workflowSummary(w: StoredWorkflow) {
   const d = w.definition;
   return {
     id: w.id,
-    name: d.name,
-    description: d.description ?? "",
+    name: redactText(d.name),
+    description: redactText(d.description ?? ""),
     version: w.version,
-    tags: d.tags ?? [],
+    tags: (d.tags ?? []).map(redactText),
     nodeCount: d.nodes.length,
     edgeCount: d.edges.length,
     createdAt: w.createdAt,
@@ -60,7 +61,7 @@ export function workflowStatusBody(
 export function historyExecution(view: ExecutionView, workflowName: string) {
   return {
     executionId: view.executionId,
-    workflowName,
+    workflowName: redactText(workflowName),
     startTime: view.startTime,
     endTime: view.endTime,
     status: view.status,

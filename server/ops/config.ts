@@ -9,6 +9,8 @@ import { type Role, ROLES } from "../../core/cluster.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { ConfigError, parseConnections, parseOrigins, parseTokens } from "./config_values.ts";
 import { DEFAULT_CONFIG, type EngineConfig, type Setting, SETTINGS } from "./config_settings.ts";
+import { checkTlsSettings } from "./tls.ts";
+import { parseEgressRules } from "../executors/egress_rules.ts";
 
 export { ConfigError, DEFAULT_CONFIG, type EngineConfig, SETTINGS };
 
@@ -51,8 +53,12 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       return parseOrigins(text, where);
     case "connections":
       return parseConnections(text, where);
-    case "hosts":
-      return text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+    case "hosts": {
+      const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+      const rules = parseEgressRules(entries);
+      if (!rules.ok) throw new ConfigError(`${where}: ${rules.error}`);
+      return entries;
+    }
     case "switch":
       if (text === "true" || text === "1") return true;
       if (text === "false" || text === "0") return false;
@@ -201,6 +207,7 @@ export function isClustered(config: EngineConfig): boolean {
 /** Checks combinations of settings; throws a one-line `ConfigError` naming them. */
 export function validateConfig(config: EngineConfig): void {
   checkExposure(config);
+  checkTlsSettings(config);
   if (!isClustered(config)) {
     if (!config.roles.includes("worker")) {
       throw new ConfigError("roles: a standalone node needs the worker role (no node would own shards)");

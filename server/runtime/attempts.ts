@@ -9,8 +9,9 @@ import type { Json } from "../../core/json.ts";
 import { type PlanNode, planNode } from "../../core/plan.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import type { ExecutionLog } from "../../storage/storage.ts";
-import { type NodeContext, NodeError, type NodeInputs } from "../executors/executor.ts";
+import { type Executor, type NodeContext, NodeError, type NodeInputs } from "../executors/executor.ts";
 import { enforceLimits } from "../executors/limits.ts";
+import { NodeSecrets, type PreparedConfig, scrubbedServices, type Scrubber } from "../executors/secrets.ts";
 import type { AttemptResult, ExecutionActor } from "./actor.ts";
 import type { LiveExecutions } from "./live.ts";
 import { type AttemptOutcome, kindOf, type Observation } from "./observer.ts";
@@ -18,7 +19,7 @@ import type { EngineLimits, EngineOptions } from "./options.ts";
 
 /** What attempts need. */
 export interface AttemptDeps {
-  opts: Pick<EngineOptions, "executorFor" | "services">;
+  opts: Pick<EngineOptions, "executorFor" | "services" | "secrets">;
   storage: Pick<ExecutionLog, "getOutput">;
   limits: EngineLimits;
   live: LiveExecutions;
@@ -31,9 +32,11 @@ export interface AttemptDeps {
 export class AttemptRunner {
   #slots: number;
   #queue: (() => void)[] = [];
+  readonly #secrets: NodeSecrets;
 
   constructor(private readonly deps: AttemptDeps) {
     this.#slots = deps.limits.maxConcurrentAttempts;
+    this.#secrets = new NodeSecrets(deps.opts.secrets);
   }
 
   /**
@@ -95,6 +98,7 @@ export class AttemptRunner {
     let startedAt = -1;
     let outcome: AttemptOutcome = "failed";
     let result: AttemptResult;
+    let prepared: PreparedConfig | undefined;
     try {
       if (obs) {
         observed = obs.attemptStarted?.(kind, { executionId, nodeId: node.id, attempt }, actor.observed);
@@ -104,13 +108,15 @@ export class AttemptRunner {
       if (!executor) {
         throw new NodeError("no_executor", `no executor for ${node.type}/${node.nodeType}`, false);
       }
+      // Secret references resolved, and what the attempt must not show: its secrets, its inline credentials.
+      prepared = this.#secrets.prepare(node.config);
       const inputs = await this.#inputsOf(state, actor, node, staged);
-      const context = this.#context(executionId, state, node, attempt, inputs, signal);
+      const context = this.#context(executionId, state, node, attempt, inputs, signal, prepared);
       const traceparent = obs?.traceparent?.(observed);
       if (traceparent !== undefined) context.traceparent = traceparent;
-      const out = await (obs?.runAttempt
-        ? obs.runAttempt(observed, () => executor(context))
-        : executor(context));
+      const scrub = prepared.scrub;
+      const run = scrub ? () => scrubbedRun(executor(context), scrub) : () => executor(context);
+      const out = await (obs?.runAttempt ? obs.runAttempt(observed, run) : run());
       const { maxRecords, maxBytes } = this.deps.limits;
       const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
       if (node.behaviour === "condition" && out.handle !== "true" && out.handle !== "false") {
@@ -133,7 +139,7 @@ export class AttemptRunner {
       };
       outcome = "completed";
     } catch (err) {
-      result = failed(node, attempt, err);
+      result = failed(node, attempt, err, prepared?.scrub);
     }
     if (startedAt >= 0) {
       obs!.attemptEnded?.(
@@ -154,19 +160,21 @@ export class AttemptRunner {
     attempt: number,
     inputs: NodeInputs,
     signal: AbortSignal,
+    prepared: PreparedConfig,
   ): NodeContext {
+    const { services } = this.deps.opts;
     return {
       executionId,
       workflowId: state.plan.workflowId,
       nodeId: node.id,
       attempt,
       idempotencyKey: `${executionId}:${node.id}`,
-      config: node.config,
+      config: prepared.config,
       inputs,
       executionInput: state.input,
       limits: { maxRecords: this.deps.limits.maxRecords, maxBytes: this.deps.limits.maxBytes },
       signal,
-      services: this.deps.opts.services,
+      services: prepared.scrub ? scrubbedServices(services, prepared.scrub) : services,
     };
   }
 
@@ -215,15 +223,31 @@ export class AttemptRunner {
   }
 }
 
-/** The command of an attempt that threw: a `NodeError` says its code and whether a retry may help. */
-function failed(node: PlanNode, attempt: number, err: unknown): AttemptResult {
+/** An executor's run whose records and error message show none of what `scrub` hides. */
+async function scrubbedRun(run: ReturnType<Executor>, scrub: Scrubber): ReturnType<Executor> {
+  try {
+    const out = await run;
+    return { ...out, records: scrub.json(out.records) };
+  } catch (err) {
+    const e = err instanceof NodeError ? err : undefined;
+    const message = scrub.text(String((err as Error)?.message ?? err));
+    throw new NodeError(e?.code ?? "node_error", message, e?.retryable ?? true);
+  }
+}
+
+/**
+ * The command of an attempt that threw: a `NodeError` says its code and whether a retry may help. The
+ * message shows none of what `scrub` hides.
+ */
+function failed(node: PlanNode, attempt: number, err: unknown, scrub?: Scrubber): AttemptResult {
   const e = err instanceof NodeError ? err : undefined;
+  const message = String((err as Error)?.message ?? err);
   return {
     command: {
       type: "FailNode",
       nodeId: node.id,
       attempt,
-      error: { code: e?.code ?? "node_error", message: String((err as Error)?.message ?? err) },
+      error: { code: e?.code ?? "node_error", message: scrub ? scrub.text(message) : message },
       retryable: e?.retryable ?? true,
     },
     bytes: 0,

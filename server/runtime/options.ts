@@ -15,6 +15,7 @@ import type {
   WorkflowStore,
 } from "../../storage/storage.ts";
 import type { Executor, NodeServices } from "../executors/executor.ts";
+import type { SecretSource } from "../executors/secrets.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./logger.ts";
 import type { EngineObserver } from "./observer.ts";
@@ -71,6 +72,8 @@ export interface EngineOptions {
   newId: () => string;
   executorFor: (type: string, nodeType: string) => Executor | undefined;
   services: NodeServices;
+  /** The values of `{"$secret": "NAME"}` references, resolved right before an executor runs (none: no secrets). */
+  secrets?: SecretSource;
   /** This node's name, the owner written into shard records. */
   nodeName: string;
   log: Logger;

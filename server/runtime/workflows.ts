@@ -152,8 +152,16 @@ export class WorkflowService {
       : { ok: false, code: "workflow_not_found" };
   }
 
-  /** PUT: stores a new version of an existing workflow; running executions keep theirs. */
-  async update(id: string, input: unknown): Promise<WorkflowWrite> {
+  /**
+   * PUT: stores a new version of an existing workflow; running executions keep theirs. `merge` makes the
+   * definition to store from the body and the latest stored version (the API keeps stored credentials
+   * sent back hidden); it is applied again to the latest version on each try.
+   */
+  async update(
+    id: string,
+    input: unknown,
+    merge?: (input: unknown, stored: WorkflowDefinition) => unknown,
+  ): Promise<WorkflowWrite> {
     if (input && typeof input === "object" && !Array.isArray(input)) {
       const bodyId = (input as Record<string, unknown>).id;
       if (bodyId === undefined) input = { ...input, id };
@@ -165,12 +173,12 @@ export class WorkflowService {
         };
       }
     }
-    const checked = this.#check(input);
-    if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
-    const { definition, hash } = checked.value;
     for (let tries = 0; tries < 5; tries++) {
       const current = await this.storage.getWorkflow(id);
+      const checked = this.#check(current && merge ? merge(input, current.definition) : input);
+      if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
       if (!current) return { ok: false, code: "workflow_not_found" };
+      const { definition, hash } = checked.value;
       if (current.hash === hash) return { ok: true, status: "unchanged", workflow: current };
       const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
       if (put.ok) {

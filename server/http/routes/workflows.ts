@@ -8,6 +8,7 @@ import type { WorkflowService } from "../../runtime/workflows.ts";
 import { readJson } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
 import { nodeTypes, workflowSummary } from "../presenters.ts";
+import { redactDefinition, restoreRedacted, scrubProblems } from "../redaction.ts";
 import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
 
@@ -30,7 +31,7 @@ export function workflowRoutes({ workflows }: WorkflowRoutesDeps): Router {
       const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
       const w = await workflows.get(params.id, version);
       if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
-      return json(w.definition, 200, { "x-workflow-version": String(w.version) });
+      return json(redactDefinition(w.definition), 200, { "x-workflow-version": String(w.version) });
     })
     .put("/:id", (ctx) => updateWorkflow(workflows, ctx))
     .delete("/:id", async ({ params }) => {
@@ -43,10 +44,12 @@ export function workflowRoutes({ workflows }: WorkflowRoutesDeps): Router {
 
 /** `POST /api/v1/workflows`: 201 for a new workflow, 200 for the same definition again. */
 async function createWorkflow(workflows: WorkflowService, req: Request): Promise<Response> {
-  const r = await workflows.create(await readJson(req));
+  const body = await readJson(req);
+  const r = await workflows.create(body);
   if (!r.ok) {
     if (r.code === "validation_failed") {
-      throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
+      const problems = scrubProblems(r.problems, body);
+      throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, problems);
     }
     if (r.code === "workflow_exists") {
       throw new ApiError(
@@ -73,10 +76,14 @@ async function createWorkflow(workflows: WorkflowService, req: Request): Promise
 
 /** `PUT /api/v1/workflows/:id`: a new version, or `unchanged` for the same definition. */
 async function updateWorkflow(workflows: WorkflowService, { req, params }: RouteContext): Promise<Response> {
-  const r = await workflows.update(params.id, await readJson(req));
+  const body = await readJson(req);
+  // A credential sent back as GET showed it (`***`) keeps the stored one.
+  const r = await workflows.update(params.id, body, restoreRedacted);
   if (!r.ok) {
     if (r.code === "validation_failed") {
-      throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, r.problems);
+      const stored = (await workflows.get(params.id))?.definition;
+      const problems = scrubProblems(r.problems, body, stored);
+      throw new ApiError(400, r.code, `the workflow has ${r.problems.length} problem(s)`, problems);
     }
     if (r.code === "workflow_not_found") throw new ApiError(404, r.code, `no workflow ${params.id}`);
     if (r.code === "id_mismatch") {

@@ -152,7 +152,10 @@ export async function startNode(
   const http = serveHttp(config, tls);
   const clustered = isClustered(config);
   const link = clustered ? startTransport(config, log, tls) : null;
-  const audit = new AuditRecorder(storage, log, { lost: (n, reason) => metrics.auditLost(n, reason) });
+  const audit = new AuditRecorder(storage, log, {
+    lost: (n, reason) => metrics.auditLost(n, reason),
+    unauthenticated: () => metrics.auditUnauthenticated.inc(),
+  });
   const parts: MemberParts = { ...base, ...started, config, http, link, audit };
   const cluster = await createClusterMember(parts);
   const api = createNodeApi(parts, cluster);

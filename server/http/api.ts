@@ -77,7 +77,7 @@ export interface ApiDeps {
   metrics?: () => Promise<{ contentType: string; text: string }>;
   /** Event-loop lag for `/health` (without it: `null`). */
   runtime?: () => RuntimeHealth;
-  /** Records every state-changing call (none: no audit). */
+  /** Records every state-changing call, storing those of known callers (none: no audit). */
   audit?: { recorder: AuditRecorder; node: string; now(): number };
 }
 
@@ -114,8 +114,14 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       ? (req, pattern) => authorize(deps.auth!, req, pattern, callers)
       : undefined,
     answered: audit && ((req, _url, route, res) => {
-      const event = auditEventOf(req, route, res.status, callers.get(req), audit.node, audit.now());
-      if (event !== undefined) audit.recorder.record(event);
+      const caller = callers.get(req);
+      const event = auditEventOf(req, route, res.status, caller, audit.node, audit.now());
+      if (event === undefined) return;
+      // Only a known caller's call is stored (on a node without auth every caller is): an unknown one could
+      // flood the stored log, so its call is logged and counted only.
+      if (caller === undefined && deps.auth?.authenticator.enabled) {
+        audit.recorder.recordUnauthenticated(event);
+      } else audit.recorder.record(event);
     }),
   });
 }

@@ -1,8 +1,10 @@
 /**
  * The audit log over real HTTP: a sequence of calls (allowed, 401, 403, 404, a token made and used) appears
  * in `GET /api/v1/audit` newest first with the right token id, role, route, status and outcome, one `audit`
- * log line each; reads are not recorded; no token appears in the audit body or any log line; paging,
- * limits and admin-only access; a failed append is logged and counted in a metric.
+ * log line each; calls without a known token are logged and counted but never stored (a flood of them
+ * pushes no real event out), while a node without auth stores every call; reads are not recorded; no token
+ * appears in the audit body or any log line; paging, limits and admin-only access; a failed append is logged
+ * and counted in a metric.
  */
 import { createHash } from "node:crypto";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
@@ -12,6 +14,7 @@ import { waitUntil } from "../../testing/wait.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { type AuditEvent, StorageUnavailable } from "../../storage/storage.ts";
 import { createLogger } from "../ops/log.ts";
+import { silentLogger } from "../runtime/logger.ts";
 import { type NodeOverrides, type RunningNode, startNode } from "../start.ts";
 
 const ADMIN = "admin-token-for-audit-tests-0123456789";
@@ -74,7 +77,7 @@ const shape = (
   e: AuditEvent,
 ) => [e.method, e.route, e.path, e.status, e.outcome, e.tokenId, e.role, e.requestId];
 
-Deno.test("audit: state-changing calls, refused ones included, are listed newest first with token id, role, route and outcome", async () => {
+Deno.test("audit: state-changing calls of known callers, refused ones included, are listed newest first with token id, role, route and outcome", async () => {
   await withAuditNode(async (node, lines) => {
     const t0 = Date.now();
     const wf = through("audit-wf", [1, 2]);
@@ -165,8 +168,14 @@ Deno.test("audit: state-changing calls, refused ones included, are listed newest
       ],
       ["POST", "/api/v1/workflows", "/api/v1/workflows", 201, "ok", admin, "admin", "req-1"],
     ];
-    const events = await auditEvents(node, expected.length);
-    assertEquals(events.map(shape), expected, "every state-changing call, newest first, and nothing else");
+    // The 401s (no known caller) are in the log, not in storage.
+    const stored = expected.filter((e) => e[3] !== 401);
+    const events = await auditEvents(node, stored.length);
+    assertEquals(
+      events.map(shape),
+      stored,
+      "every known caller's state-changing call, newest first, no more",
+    );
     for (const e of events) {
       assertStrictEquals(e.node, "audit-node");
       assert(e.at >= t0 && e.at <= Date.now(), `a time of this test: ${e.at}`);
@@ -188,6 +197,72 @@ Deno.test("audit: state-changing calls, refused ones included, are listed newest
       assert(!lines.some((l) => l.includes(secret)), "no token in a log line");
     }
   });
+});
+
+/** The value of a metric without labels in a node's `/metrics`. */
+async function metric(node: { url: string }, name: string): Promise<number> {
+  const r = await call(node, ADMIN, "GET", "/metrics");
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(r.text);
+  assert(m !== null, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
+Deno.test("audit: calls without a known token are logged at info and counted, never stored", async () => {
+  await withAuditNode(async (node, lines) => {
+    const flood = 200;
+    for (let i = 0; i < flood; i++) {
+      const token = i % 2 === 0 ? null : `made-up-token-${i}-0123456789`;
+      const r = await call(node, token, i % 3 === 0 ? "DELETE" : "POST", `/api/x-${i}`, {});
+      assertApiError(r, 401, "unauthenticated");
+    }
+    assertStrictEquals((await call(node, VIEWER, "DELETE", "/api/v1/workflows/kept")).status, 403);
+    const events = await auditEvents(node, 1);
+    assertEquals(events.map(shape), [
+      [
+        "DELETE",
+        "/api/v1/workflows/:id",
+        "/api/v1/workflows/kept",
+        403,
+        "denied",
+        idOf(VIEWER),
+        "viewer",
+        null,
+      ],
+    ], "only the known caller's call is stored");
+    assertStrictEquals(await metric(node, "workflow_audit_unauthenticated_total"), flood);
+    const audited = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "audit");
+    assertStrictEquals(audited.length, flood + 1, "every call has its log line");
+    const unknown = audited.filter((l) => l.tokenId === null);
+    assertStrictEquals(unknown.length, flood);
+    assert(unknown.every((l) => l.level === "info" && l.status === 401 && l.outcome === "denied"));
+  });
+});
+
+Deno.test("audit: a node without auth stores every state-changing call, with no token id", async () => {
+  const node = await startNode(
+    { port: 0, host: "127.0.0.1", storage: "memory", nodeId: "open-node" },
+    { log: silentLogger },
+  );
+  try {
+    assertStrictEquals((await call(node, null, "DELETE", "/api/v1/workflows/nope")).status, 404);
+    const r = await call(node, null, "GET", "/api/v1/audit");
+    assertStrictEquals(r.status, 200, r.text);
+    let events: AuditEvent[] = [];
+    await waitUntil("the event is stored", async () => {
+      events = (await call(node, null, "GET", "/api/v1/audit")).body.events;
+      return events.length > 0;
+    });
+    assertEquals(events.map(shape), [
+      ["DELETE", "/api/v1/workflows/:id", "/api/v1/workflows/nope", 404, "failed", null, null, null],
+    ]);
+    const metrics = await call(node, null, "GET", "/metrics");
+    assert(
+      metrics.text.includes("workflow_audit_unauthenticated_total 0"),
+      "nothing counted as unauthenticated",
+    );
+  } finally {
+    await node.close();
+  }
 });
 
 Deno.test("audit: GET /api/v1/audit pages by cursor, bounds its limit, and is for admins only", async () => {

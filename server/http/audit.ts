@@ -1,8 +1,11 @@
 /**
  * The audit log of the API: every state-changing call (`POST`, `PUT`, `PATCH`, `DELETE` under `/api`),
- * refused ones included, as one structured log line (`audit`, at info level) and one event in storage with
- * the time, the node, the caller's token id and role (never the token), the method, the route pattern, the
- * path, the status and outcome, and the request's `x-request-id`.
+ * refused ones included, as one structured log line (`audit`, at info level) and, when its caller is known
+ * (a configured or stored token, or any caller of a node without auth), one event in storage with the time,
+ * the node, the caller's token id and role (never the token), the method, the route pattern, the path, the
+ * status and outcome, and the request's `x-request-id`. A call without a known caller (a 401, or a token
+ * lookup that failed) gets its log line and is counted (`unauthenticated`), but is not stored: whoever
+ * reaches the port could otherwise flood the stored log, pushing real events out.
  *
  * Appends run off the request's path: the recorder queues events (at most 10,000) and appends them in
  * batches (of up to 500) one batch at a time. Nothing is lost silently: an append that fails, and an event
@@ -48,6 +51,8 @@ export type AuditLoss = "storage" | "queue_full";
 export interface AuditOptions {
   /** Events not stored, by reason (each is in the log already). */
   lost?: (count: number, reason: AuditLoss) => void;
+  /** A state-changing call without a known caller (logged, not stored). */
+  unauthenticated?: () => void;
   /** How many events to keep (default `AUDIT_KEEP`). */
   keep?: number;
 }
@@ -108,8 +113,7 @@ export class AuditRecorder {
 
   /** Logs an event (one line) and queues it for storage; never throws, never waits. */
   record(event: AuditEvent): void {
-    const { at: _at, node: _node, ...fields } = event;
-    this.log.info("audit", fields);
+    this.#logLine(event);
     if (this.#queue.length >= AUDIT_QUEUE_MAX) {
       this.log.error("audit event not stored: the queue is full", {
         route: event.route,
@@ -120,6 +124,20 @@ export class AuditRecorder {
     }
     this.#queue.push(event);
     this.#draining ??= this.#drain();
+  }
+
+  /**
+   * Logs the event of a call without a known caller (one line, as `record` does) and counts it, without
+   * storing it; never throws, never waits.
+   */
+  recordUnauthenticated(event: AuditEvent): void {
+    this.#logLine(event);
+    this.opts.unauthenticated?.();
+  }
+
+  #logLine(event: AuditEvent): void {
+    const { at: _at, node: _node, ...fields } = event;
+    this.log.info("audit", fields);
   }
 
   /** Resolves once every event recorded so far was appended (or its append failed). */

@@ -2,12 +2,17 @@
  * Tokens made through the API, as the authenticator sees them: their shape (`fm_` and 43 base64url
  * characters: 32 random bytes), their making, and the lookup of a presented one in storage by its SHA-256
  * digest behind a short cache. A revoke on any member takes effect on every member within the cache's
- * lifetime (`STORED_TOKEN_CACHE_MS`); the member that revoked forgets at once.
+ * lifetime (`STORED_TOKEN_CACHE_MS`); the member that revoked forgets at once: `forget` drops the token's
+ * cached answers, remembers its id for the cache's lifetime (a lookup that answers it later is refused) and
+ * starts a new generation: no later request joins a lookup that was in flight, and no answer of such a lookup
+ * is cached as live.
  *
- * The cache holds what storage answered, live or unknown, for at most 2 s (an unknown token for 1 s), in at
- * most 10,000 entries, so a flood of the same garbage token costs one lookup a second; a presented token
- * that cannot be one of ours (wrong shape) never reaches storage; lookups of one digest share one query; and
- * at most 64 lookups wait on storage at once (more are `503 overloaded`).
+ * Live answers are cached for at most 2 s in their own cache (at most 2,000), which unknown answers (cached
+ * 1 s, at most 10,000) cannot evict, so a flood of the same garbage token costs one lookup a second and a
+ * flood of different ones pushes out no real token. A presented token that cannot be one of ours (wrong
+ * shape) never reaches storage; lookups of one digest share one query; at most 64 lookups wait on storage at
+ * once (more are `503 overloaded`), and lookups of tokens seen live in the last hour have 16 slots of their
+ * own besides, which a flood of made-up tokens cannot take.
  *
  * @example
  * ```ts
@@ -29,6 +34,7 @@ import { createHash } from "node:crypto";
 import { isLiveToken, type StoredApiToken } from "../../storage/access_records.ts";
 import type { ApiTokenStore } from "../../storage/roles.ts";
 import { API_ROLES, type ApiRole, type Caller } from "./auth.ts";
+import { BoundedCache } from "../../core/cache.ts";
 import { ApiError } from "./errors.ts";
 
 /** What every token made through the API starts with. */
@@ -39,10 +45,18 @@ export const STORED_TOKEN_BYTES = 32;
 export const STORED_TOKEN_CACHE_MS = 2_000;
 /** How long "no such token" is trusted, ms. */
 export const UNKNOWN_TOKEN_CACHE_MS = 1_000;
-/** The most cached answers. */
+/** The most cached unknown answers (unknown, revoked or expired tokens). */
 export const STORED_TOKEN_CACHE_SIZE = 10_000;
-/** The most lookups waiting on storage at once. */
+/** The most cached live answers, in a cache of their own: twice the 1,000 tokens that may be live at once. */
+export const LIVE_TOKEN_CACHE_SIZE = 2_000;
+/** The most lookups waiting on storage at once (besides the `KNOWN_TOKEN_LOOKUPS`). */
 export const MAX_TOKEN_LOOKUPS = 64;
+/** Slots of their own for lookups of tokens seen live recently: other lookups cannot take them. */
+export const KNOWN_TOKEN_LOOKUPS = 16;
+/** How long a token seen live keeps the use of those slots, ms. */
+export const KNOWN_TOKEN_MS = 3_600_000;
+/** The most revoked ids remembered (each for `STORED_TOKEN_CACHE_MS`). */
+export const MAX_REVOKED_IDS = 10_000;
 
 const SHAPE = /^fm_[A-Za-z0-9_-]{43}$/;
 
@@ -68,16 +82,33 @@ export function digestHex(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }
 
-/** A cached answer: the caller, or null (unknown, revoked or expired), trusted until `until`. */
-interface Cached {
-  caller: Caller | null;
+/** A live answer: the caller, trusted until `until`. */
+interface Live {
+  caller: Caller;
   until: number;
+}
+
+/** A lookup waiting on storage, shared by the lookups of its digest in its generation. */
+interface Pending {
+  promise: Promise<StoredApiToken | undefined>;
+  generation: number;
 }
 
 /** Looks up presented tokens in storage, behind a short, bounded cache. */
 export class StoredTokens {
-  readonly #cache = new Map<string, Cached>();
-  readonly #pending = new Map<string, Promise<StoredApiToken | undefined>>();
+  /** Live answers by digest, oldest first (a Map keeps insertion order). */
+  readonly #live = new Map<string, Live>();
+  /** Unknown answers by digest: trusted until. */
+  readonly #unknown = new BoundedCache<string, number>(STORED_TOKEN_CACHE_SIZE);
+  /** Digests seen live recently, oldest first: their token id, and until when they use the known slots. */
+  readonly #known = new Map<string, { tokenId: string; until: number }>();
+  /** Ids revoked on this member, oldest first: refused until. */
+  readonly #revoked = new Map<string, number>();
+  readonly #pending = new Map<string, Pending>();
+  /** Bumped by every `forget`: a lookup started before it is neither joined nor cached as live. */
+  #generation = 0;
+  #waiting = 0;
+  #waitingKnown = 0;
 
   /**
    * @param store Where the tokens are kept.
@@ -93,50 +124,104 @@ export class StoredTokens {
     if (!isStoredTokenShape(token)) return undefined;
     const digest = digestHex(token);
     const now = this.now();
-    const hit = this.#cache.get(digest);
-    if (hit !== undefined && hit.until > now) return hit.caller ?? undefined;
-    const found = await this.#find(digest);
-    const at = this.now();
-    const live = found !== undefined && isLiveToken(found, at) && isRole(found.role);
-    const caller = live ? { role: found.role as ApiRole, tokenId: found.id } : null;
-    let until = at + (live ? STORED_TOKEN_CACHE_MS : UNKNOWN_TOKEN_CACHE_MS);
-    if (live && found.expiresAt !== null) until = Math.min(until, found.expiresAt);
-    this.#remember(digest, { caller, until });
-    return caller ?? undefined;
+    const live = this.#live.get(digest);
+    if (live !== undefined && live.until > now) return live.caller;
+    const unknownUntil = this.#unknown.get(digest);
+    if (unknownUntil !== undefined && unknownUntil > now) return undefined;
+    const generation = this.#generation;
+    const known = (this.#known.get(digest)?.until ?? 0) > now;
+    return this.#answer(digest, await this.#find(digest, known), generation);
   }
 
-  /** How many answers are cached (at most `STORED_TOKEN_CACHE_SIZE`). */
+  /** How many answers are cached (live ones at most `LIVE_TOKEN_CACHE_SIZE`, others `STORED_TOKEN_CACHE_SIZE`). */
   get cached(): number {
-    return this.#cache.size;
+    return this.#live.size + this.#unknown.size;
   }
 
-  /** Forgets a token (revoked here): its next use asks storage. */
+  /**
+   * Forgets a token revoked here: drops its cached answers and its shared lookup, refuses its id for the
+   * cache's lifetime, and starts a new generation (lookups in flight are not joined, nor cached as live).
+   */
   forget(id: string): void {
-    for (const [digest, cached] of this.#cache) {
-      if (cached.caller?.tokenId === id) this.#cache.delete(digest);
+    const now = this.now();
+    this.#generation++;
+    for (const [revoked, until] of this.#revoked) { // expired ids leave from the front
+      if (until > now) break;
+      this.#revoked.delete(revoked);
+    }
+    remember(this.#revoked, MAX_REVOKED_IDS, id, now + STORED_TOKEN_CACHE_MS);
+    for (const [digest, live] of this.#live) {
+      if (live.caller.tokenId === id) this.#drop(digest);
+    }
+    for (const [digest, known] of this.#known) {
+      if (known.tokenId === id) this.#drop(digest);
     }
   }
 
-  /** One query per digest at a time; at most `MAX_TOKEN_LOOKUPS` at once. */
-  #find(digest: string): Promise<StoredApiToken | undefined> {
+  /** What a lookup that started in `generation` answers, cached when no revoke came in between. */
+  #answer(digest: string, found: StoredApiToken | undefined, generation: number): Caller | undefined {
+    const at = this.now();
+    const live = found !== undefined && isLiveToken(found, at) && isRole(found.role) &&
+      !this.#isRevoked(found.id, at);
+    if (!live) {
+      this.#live.delete(digest);
+      this.#known.delete(digest);
+      this.#unknown.set(digest, at + UNKNOWN_TOKEN_CACHE_MS);
+      return undefined;
+    }
+    const caller = { role: found.role as ApiRole, tokenId: found.id };
+    if (generation !== this.#generation) return caller; // a revoke came in between: not cached
+    let until = at + STORED_TOKEN_CACHE_MS;
+    if (found.expiresAt !== null) until = Math.min(until, found.expiresAt);
+    this.#unknown.delete(digest);
+    remember(this.#live, LIVE_TOKEN_CACHE_SIZE, digest, { caller, until });
+    remember(this.#known, LIVE_TOKEN_CACHE_SIZE, digest, { tokenId: found.id, until: at + KNOWN_TOKEN_MS });
+    return caller;
+  }
+
+  #isRevoked(id: string, now: number): boolean {
+    return (this.#revoked.get(id) ?? 0) > now;
+  }
+
+  #drop(digest: string): void {
+    this.#live.delete(digest);
+    this.#known.delete(digest);
+    this.#pending.delete(digest);
+  }
+
+  /**
+   * One query per digest at a time (in one generation). A digest seen live recently takes one of the
+   * `KNOWN_TOKEN_LOOKUPS` slots, else one of the `MAX_TOKEN_LOOKUPS` every lookup may take.
+   */
+  #find(digest: string, known: boolean): Promise<StoredApiToken | undefined> {
     const pending = this.#pending.get(digest);
-    if (pending !== undefined) return pending;
-    if (this.#pending.size >= MAX_TOKEN_LOOKUPS) {
+    if (pending !== undefined && pending.generation === this.#generation) return pending.promise;
+    const ownSlot = known && this.#waitingKnown < KNOWN_TOKEN_LOOKUPS;
+    if (!ownSlot && this.#waiting >= MAX_TOKEN_LOOKUPS) {
       throw new ApiError(503, "overloaded", "too many token lookups at once; retry", [], {
         "retry-after": "1",
       });
     }
-    const p = this.store.findApiToken(digest).finally(() => this.#pending.delete(digest));
-    this.#pending.set(digest, p);
-    return p;
+    if (ownSlot) this.#waitingKnown++;
+    else this.#waiting++;
+    const entry: Pending = {
+      generation: this.#generation,
+      promise: this.store.findApiToken(digest).finally(() => {
+        if (ownSlot) this.#waitingKnown--;
+        else this.#waiting--;
+        if (this.#pending.get(digest) === entry) this.#pending.delete(digest);
+      }),
+    };
+    this.#pending.set(digest, entry);
+    return entry.promise;
   }
+}
 
-  #remember(digest: string, cached: Cached): void {
-    this.#cache.delete(digest);
-    // Full: drop the oldest answer (a Map keeps insertion order).
-    if (this.#cache.size >= STORED_TOKEN_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(digest, cached);
-  }
+/** Sets `key` as the newest entry of `map`, dropping the oldest when it holds `max`. */
+function remember<V>(map: Map<string, V>, max: number, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 function isRole(role: string): role is ApiRole {

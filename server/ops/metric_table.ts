@@ -246,6 +246,13 @@ export const METRIC_TABLE = {
     labels: ["reason"],
     zeroes: ["storage", "queue_full"],
   },
+  auditUnauthenticated: {
+    kind: "fast_counter",
+    name: "workflow_audit_unauthenticated_total",
+    help:
+      "State-changing API calls without a known caller (401, or a failed token lookup): logged as audit " +
+      "lines, not stored.",
+  },
   storageUp: {
     kind: "gauge",
     name: "workflow_storage_up",

@@ -6,6 +6,7 @@
  */
 import { type Executor, type Json, type NodeContext, NodeError } from "./executor.ts";
 import { compileExpression, evaluateInput, isTruthy } from "./expression.ts";
+import { shownUrl } from "./shown_url.ts";
 
 /** The largest response body the http node reads: 16 MiB. */
 export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -234,7 +235,7 @@ function abortedError(ctx: NodeContext, call: Call, e: unknown): never {
   if (call.timeout.aborted) {
     throw new NodeError(
       "http_timeout",
-      `${call.method} ${call.target.origin}${call.target.pathname}: no answer within ${call.timeoutMs} ms`,
+      `${call.method} ${shownUrl(call.target)}: no answer within ${call.timeoutMs} ms`,
     );
   }
   throw e;
@@ -255,7 +256,7 @@ async function send(
     if (signal.aborted) abortedError(ctx, call, e);
     throw new NodeError(
       "http_error",
-      `${method} ${target.origin}${target.pathname}: ${e instanceof Error ? e.message : String(e)}`,
+      `${method} ${shownUrl(target)}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
 }
@@ -289,9 +290,7 @@ function statusError(call: Call, status: number, text: string): NodeError {
   const snippet = text.length > 500 ? `${text.slice(0, 500)}…` : text;
   return new NodeError(
     "http_status",
-    `${call.method} ${call.target.origin}${call.target.pathname} answered ${status}${
-      snippet ? `: ${snippet}` : ""
-    }`,
+    `${call.method} ${shownUrl(call.target)} answered ${status}${snippet ? `: ${snippet}` : ""}`,
     retryableStatus(status),
   );
 }

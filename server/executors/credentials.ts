@@ -88,10 +88,12 @@ export function hides(value: unknown): boolean {
 /** Characters a URL scheme may hold. */
 const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
 
-/** Where one URL's password lies in a string: `[start, end)`. */
+/** Where one URL's password lies in a string: `[start, end)`, and the URL's own text up to its authority's end. */
 interface PasswordSpan {
   start: number;
   end: number;
+  /** `scheme://user:password@host:port` as written. */
+  url: string;
 }
 
 /**
@@ -108,13 +110,38 @@ function passwordSpans(text: string): PasswordSpan[] {
     const start = sep + 3;
     let end = start;
     while (end < text.length && !/[\s/?#]/.test(text[end])) end++;
+    const scanned = from;
     from = end > start ? end : start;
     if (sep === 0 || !SCHEME_CHAR.test(text[sep - 1])) continue;
     const authority = text.slice(start, end);
     const at = authority.lastIndexOf("@");
     const colon = authority.indexOf(":");
     if (at < 0 || colon < 0 || colon >= at || colon + 1 === at) continue;
-    spans.push({ start: start + colon + 1, end: start + at });
+    let scheme = sep - 1;
+    while (scheme > scanned && SCHEME_CHAR.test(text[scheme - 1])) scheme--;
+    spans.push({ start: start + colon + 1, end: start + at, url: text.slice(scheme, end) });
+  }
+}
+
+/**
+ * Where a URL sends what goes with it: its scheme, host and port (`withUser`: and its user name), never its
+ * password, path or query. Parsed, so `HTTPS://API.example:443` and `https://api.example` are the same
+ * target; a text that is no URL is its own target, its passwords hidden.
+ *
+ * @example
+ * ```ts
+ * import { urlTarget } from "./credentials.ts";
+ * if (urlTarget("HTTPS://svc:pw@API.example:443/v1?x") !== urlTarget("https://api.example/v2")) throw new Error();
+ * if (urlTarget("postgres://app:pw@db/app", true) === urlTarget("postgres://root:pw@db/app", true)) throw new Error();
+ * ```
+ */
+export function urlTarget(text: string, withUser = false): string {
+  try {
+    const url = new URL(text);
+    const user = withUser ? `${url.username}@` : "";
+    return `${url.protocol}//${user}${url.host.toLowerCase()}`;
+  } catch {
+    return redactUrlPasswords(text);
   }
 }
 
@@ -144,25 +171,44 @@ export function redactUrlPasswords(text: string, found?: (password: string) => v
   return out + text.slice(last);
 }
 
+/** How {@link restoreUrlPasswords} may restore. */
+export interface RestoreOptions {
+  /** False: no password is restored (the text's owner changed where it sends it); default true. */
+  trusted?: boolean;
+  /** Told each `***` password left as it is although the stored text had one at that position. */
+  refused?: () => void;
+}
+
 /**
  * `incoming` with each URL password that is `***` replaced by the password of the URL at the same position
- * (counting URLs with a password) in `stored`, when it has one.
+ * (counting URLs with a password) in `stored`, when it has one and that URL has the same scheme, host, port
+ * and user ({@link urlTarget}): a stored password is never handed to another server or account. A `***`
+ * password not restored so is left as it is and reported to `refused`.
  *
  * @example
  * ```ts
  * import { restoreUrlPasswords } from "./credentials.ts";
- * const kept = restoreUrlPasswords("postgres://app:***@db2/app", "postgres://app:s3cret@db/app");
- * if (kept !== "postgres://app:s3cret@db2/app") throw new Error(kept);
+ * const kept = restoreUrlPasswords("postgres://app:***@db/app2", "postgres://app:s3cret@db/app");
+ * if (kept !== "postgres://app:s3cret@db/app2") throw new Error(kept);
+ * let refused = 0;
+ * const moved = restoreUrlPasswords("postgres://app:***@other/app", "postgres://app:s3cret@db/app", {
+ *   refused: () => refused++,
+ * });
+ * if (moved !== "postgres://app:***@other/app" || refused !== 1) throw new Error(moved);
  * ```
  */
-export function restoreUrlPasswords(incoming: string, stored: string): string {
+export function restoreUrlPasswords(incoming: string, stored: string, options: RestoreOptions = {}): string {
   if (!incoming.includes("://") || !stored.includes("://")) return incoming;
   const mine = passwordSpans(incoming);
   const theirs = passwordSpans(stored);
   let out = "";
   let last = 0;
-  mine.forEach(({ start, end }, i) => {
+  mine.forEach(({ start, end, url }, i) => {
     if (i >= theirs.length || incoming.slice(start, end) !== REDACTED) return;
+    if (options.trusted === false || urlTarget(url, true) !== urlTarget(theirs[i].url, true)) {
+      options.refused?.();
+      return;
+    }
     out += incoming.slice(last, start) + stored.slice(theirs[i].start, theirs[i].end);
     last = end;
   });

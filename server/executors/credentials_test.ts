@@ -6,6 +6,7 @@ import {
   redactJson,
   redactUrlPasswords,
   restoreUrlPasswords,
+  urlTarget,
 } from "./credentials.ts";
 
 Deno.test("credentials: key names that hold credentials, case and separators ignored", () => {
@@ -66,8 +67,53 @@ Deno.test("credentials: URL passwords, anywhere in a string, become ***", () => 
   const found: string[] = [];
   redactUrlPasswords("a://u:one@h b://v:two@i", (p) => found.push(p));
   assertEquals(found, ["one", "two"]);
-  assertEquals(restoreUrlPasswords("a://u:***@new-host/x", "a://u:old@h/x"), "a://u:old@new-host/x");
   assertEquals(restoreUrlPasswords("a://u:changed@h", "a://u:old@h"), "a://u:changed@h", "a new password");
+});
+
+Deno.test("credentials: a URL's stored password is restored only for the same scheme, host, port and user", () => {
+  const stored = "postgres://app:old@db.internal:5432/app";
+  const kept = [
+    "postgres://app:***@db.internal:5432/app2?sslmode=require",
+    "POSTGRES://app:***@DB.internal:5432/app",
+  ];
+  for (const incoming of kept) {
+    let refused = 0;
+    const restored = restoreUrlPasswords(incoming, stored, { refused: () => refused++ });
+    assertEquals([restored.includes(":old@"), refused], [true, 0], incoming);
+  }
+  assertEquals(
+    restoreUrlPasswords("https://u:***@API.example:443/v2", "https://u:old@api.example/v1"),
+    "https://u:old@API.example:443/v2",
+    "a default port and the host's case are the same target",
+  );
+  const moved = [
+    "postgres://app:***@attacker.example:5432/app",
+    "postgres://app:***@db.internal:6543/app",
+    "postgres://root:***@db.internal:5432/app",
+    "mysql://app:***@db.internal:5432/app",
+    "https://u:***@db.internal:5432/app",
+  ];
+  for (const incoming of moved) {
+    let refused = 0;
+    assertEquals(restoreUrlPasswords(incoming, stored, { refused: () => refused++ }), incoming, incoming);
+    assertEquals(refused, 1, incoming);
+  }
+  let refused = 0;
+  const untrusted = restoreUrlPasswords(stored.replace(":old@", ":***@"), stored, {
+    trusted: false,
+    refused: () => refused++,
+  });
+  assertEquals([untrusted, refused], ["postgres://app:***@db.internal:5432/app", 1], "the owner moved");
+  // Positions: a URL inserted before the stored one does not take its password.
+  refused = 0;
+  assertEquals(
+    restoreUrlPasswords(`x://e:***@evil/ ${stored.replace(":old@", ":***@")}`, stored, {
+      refused: () => refused++,
+    }),
+    `x://e:***@evil/ ${stored.replace(":old@", ":***@")}`,
+  );
+  assertEquals(refused, 1, "the inserted URL is refused; the next has no stored counterpart and stays ***");
+  assertEquals(urlTarget("not a url://u:pw@h"), "not a url://u:***@h", "no URL: the text, password hidden");
 });
 
 Deno.test("credentials: a long string without a URL is scanned in linear time", () => {

@@ -35,6 +35,7 @@ import {
   portOf,
   refusalText,
 } from "./egress_rules.ts";
+import { shownUrl } from "./shown_url.ts";
 
 /** How many redirects one call follows; the next one is `http_too_many_redirects`. */
 export const MAX_REDIRECTS = 10;
@@ -82,11 +83,14 @@ const systemResolver: Resolver = (hostname) => dns.lookup(hostname, { all: true,
 const nodeConnector: Connector = (url, options) =>
   url.protocol === "https:" ? https.request(options) : http.request(options);
 
-/** The `egress_denied` error: the method, the URL without credentials or query, the address and why. */
+/**
+ * The `egress_denied` error: the method, the URL as {@link shownUrl} shows it (no credentials, query or
+ * fragment), the address and why.
+ */
 export function egressDenied(method: string, url: URL, address: string, why: EgressRefusal): NodeError {
   return new NodeError(
     "egress_denied",
-    `${method} ${url.origin}${url.pathname}: ${refusalText(address, why)}`,
+    `${method} ${shownUrl(url)}: ${refusalText(address, why)}`,
     false,
   );
 }
@@ -165,13 +169,13 @@ async function follow(call: Call, first: Hop): Promise<Response> {
     res.destroy();
     if (call.redirect === "error") {
       throw new TypeError(
-        `${hop.method} ${hop.url.origin}${hop.url.pathname}: redirected, with redirect "error"`,
+        `${hop.method} ${shownUrl(hop.url)}: redirected, with redirect "error"`,
       );
     }
     if (redirects >= MAX_REDIRECTS) {
       throw new NodeError(
         "http_too_many_redirects",
-        `${hop.method} ${hop.url.origin}${hop.url.pathname}: more than ${MAX_REDIRECTS} redirects`,
+        `${hop.method} ${shownUrl(hop.url)}: more than ${MAX_REDIRECTS} redirects`,
         false,
       );
     }
@@ -190,7 +194,7 @@ function redirected(hop: Hop, status: number, location: string): Hop {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new NodeError(
       "http_url_invalid",
-      `${hop.method} ${hop.url.origin}${hop.url.pathname}: redirected to a location that is no http(s) URL`,
+      `${hop.method} ${shownUrl(hop.url)}: redirected to a location that is no http(s) URL`,
       false,
     );
   }

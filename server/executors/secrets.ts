@@ -4,8 +4,9 @@
  * (`--secrets-file`, a JSON object `{"NAME": "value"}`; a variable wins over the file). Right before a
  * node's executor runs, {@link NodeSecrets} resolves its config's references and makes the
  * {@link Scrubber} of that attempt: the secret values it used and the inline credentials of its config
- * (`credentials.ts`) become `***` in its error message, its log lines and its output records. No value is
- * ever put in an error of this module.
+ * (`credentials.ts`) become `***` in its error message, its log lines and its output records, and so do
+ * the normalised forms of those that are http(s) URLs (what the http node's errors print of its `url`). No
+ * value is ever put in an error of this module.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { isSecretRef, SECRET_NAME, secretNames } from "../../core/secret_ref.ts"
 import { credentialValues, REDACTED } from "./credentials.ts";
 import { NodeError, type NodeServices } from "./executor.ts";
 import { transformJson } from "./json_transform.ts";
+import { shownUrl } from "./shown_url.ts";
 
 /** The prefix of the environment variables that hold secrets: `ENGINE_SECRET_<NAME>`. */
 export const SECRET_ENV_PREFIX = "ENGINE_SECRET_";
@@ -137,24 +139,47 @@ export function loadSecrets(inputs: SecretsInputs): SecretSource {
  */
 export const MIN_SCRUBBED_LENGTH = 4;
 
+/**
+ * The normalised forms of a value that is an http(s) URL, as a message may print them: its `href`, its
+ * origin and path with and without the query (what the http node's errors show, {@link shownUrl}), its path
+ * and query, and its path alone when that holds at least {@link MIN_SCRUBBED_LENGTH} characters after the
+ * `/` (a server's 404 page often echoes it). None for any other value.
+ */
+function urlForms(value: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return [];
+  const shown = shownUrl(url);
+  const forms = [url.href, shown, `${shown}${url.search}`, `${url.pathname}${url.search}`];
+  if (url.pathname.length > MIN_SCRUBBED_LENGTH) forms.push(url.pathname);
+  return forms;
+}
+
 /** Replaces known values by `***` in text and in JSON. */
 export class Scrubber {
   readonly #values: string[];
 
   /**
-   * Scrubs `values` (and their URL-encoded and JSON-escaped forms); those shorter than
-   * {@link MIN_SCRUBBED_LENGTH} are ignored.
+   * Scrubs `values`, the normalised forms of those that are http(s) URLs (`urlForms`), and the URL-encoded,
+   * URL-decoded and JSON-escaped forms of all these; those shorter than {@link MIN_SCRUBBED_LENGTH} are
+   * ignored.
    */
   constructor(values: Iterable<string>) {
     const all = new Set<string>();
-    for (const v of values) {
-      if (v.length < MIN_SCRUBBED_LENGTH || v === REDACTED) continue;
-      all.add(v);
-      all.add(JSON.stringify(v).slice(1, -1));
-      for (const form of [encodeURIComponent, decodeURIComponent]) {
-        try {
-          all.add(form(v));
-        } catch { /* a lone surrogate, or not encoded */ }
+    for (const value of values) {
+      if (value.length < MIN_SCRUBBED_LENGTH || value === REDACTED) continue;
+      for (const v of [value, ...urlForms(value)]) {
+        all.add(v);
+        all.add(JSON.stringify(v).slice(1, -1));
+        for (const form of [encodeURIComponent, decodeURIComponent]) {
+          try {
+            all.add(form(v));
+          } catch { /* a lone surrogate, or not encoded */ }
+        }
       }
     }
     for (const v of all) if (v.length < MIN_SCRUBBED_LENGTH) all.delete(v);

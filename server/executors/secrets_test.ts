@@ -137,6 +137,34 @@ Deno.test("Scrubber: values, their encoded forms, in text and in JSON keys and s
   assertEquals(new Scrubber(["abcd"]).text("abcde"), "***e");
 });
 
+Deno.test("Scrubber: a secret http(s) URL is also hidden in the normalised forms messages print", () => {
+  const secret = "HTTPS://u:pw-long@Discord.COM:443/api/./webhooks/123/Super Secret%7eTok3n?wait=true#top";
+  const scrub = new Scrubber([secret]);
+  const path = "/api/webhooks/123/Super%20Secret%7eTok3n";
+  const printed = [
+    `POST https://discord.com${path} answered 404: Cannot POST ${path}`, // shownUrl, and the path alone
+    `GET https://u:pw-long@discord.com${path}?wait=true#top`, // href
+    `GET https://discord.com${path}?wait=true`, // origin, path and query
+    `requested ${path}?wait=true`, // path and query
+    `Cannot POST /api/webhooks/123/Super Secret~Tok3n`, // the path decoded
+    JSON.stringify({ url: `https://discord.com${path}` }), // in JSON
+  ];
+  assertEquals(printed.map((t) => scrub.text(t)), [
+    "POST *** answered 404: Cannot POST ***",
+    "GET ***",
+    "GET ***",
+    "requested ***",
+    "Cannot POST ***",
+    '{"url":"***"}',
+  ]);
+  // A short path alone is not hidden (it would turn every "/api" into ***); the query form still is.
+  const short = new Scrubber(["https://hooks.example/x?key=k3y-value"]);
+  assertEquals(short.text("GET https://hooks.example/x: /x and /x?key=k3y-value"), "GET ***: /x and ***");
+  // Other schemes and plain text get no URL forms.
+  assertEquals(new Scrubber(["postgres://db.example/app"]).text("db.example/app"), "db.example/app");
+  assertEquals(new Scrubber(["not a url /abcdef"]).text("/abcdef"), "/abcdef");
+});
+
 Deno.test("scrubbedServices: log lines and their fields are scrubbed, other services are the same", async () => {
   const lines: [string, Record<string, unknown>][] = [];
   const base: NodeServices = {

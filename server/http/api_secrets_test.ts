@@ -21,10 +21,15 @@ import {
   putJson,
   startTarget,
   type Target,
+  withNode,
+  withNodeCalling,
 } from "../../testing/server.ts";
-import { loadSecrets } from "../executors/secrets.ts";
+import { loadSecrets, secretSource } from "../executors/secrets.ts";
 import { createLogger } from "../ops/log.ts";
 import { type RunningNode, startNode } from "../start.ts";
+
+// deno-lint-ignore no-explicit-any
+type Loose = any;
 
 const tag = crypto.randomUUID().replaceAll("-", "");
 /** The secret's value (inside `ENGINE_SECRET_API_AUTH`). */
@@ -316,3 +321,120 @@ pgTest(
     });
   },
 );
+
+Deno.test("secrets: a secret URL shows in no error, event, view or log line, not even normalised", async () => {
+  const segment = `HOOKtok${tag}`;
+  // Answers 404, echoing the path it was asked for, as many servers do.
+  const target = startTarget((req) =>
+    new Response(`Cannot GET ${new URL(req.url).pathname}`, { status: 404 })
+  );
+  // Written so that the URL parser changes it: scheme case, a dot segment, a query, a fragment.
+  const hook = `${target.url.replace("http://", "HTTP://")}/api/./webhooks/123/${segment}?wait=true#top`;
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", format: "json", write: (line) => lines.push(line) });
+  try {
+    await withNodeCalling(target, async (node) => {
+      const created = await createWorkflow(node, httpWorkflow("hook", { $secret: "HOOK" }));
+      assertEquals(created.status, 201, created.text);
+      const bodies: string[] = [created.text];
+      const id = await run(node, bodies, { id: "hook", status: "failed", code: "http_status" });
+      assertEquals(
+        target.seen.map((s) => s.path),
+        [`/api/webhooks/123/${segment}`],
+        "the secret URL was called",
+      );
+      const view = await getJson(node, `/api/v1/executions/${id}`);
+      assertEquals(view.body.error.message, "GET *** answered 404: Cannot GET ***");
+      for (const r of await walkRoutes(node, new Map([["hook", [id]]]))) bodies.push(r.text);
+      bodies.forEach((text, i) =>
+        assert(!text.includes(segment), `response ${i} shows the secret URL: ${text}`)
+      );
+    }, { log, secrets: secretSource({ HOOK: hook }) });
+  } finally {
+    await target.close();
+  }
+  assert(lines.length > 0, "log lines were captured");
+  lines.forEach((line, i) => assert(!line.includes(segment), `log line ${i} shows the secret URL: ${line}`));
+});
+
+Deno.test("secrets: *** on PUT keeps a stored credential only while its node sends it where it did", async () => {
+  await withNode(
+    async (node) => {
+      const definition = chain(
+        "moves",
+        n("q", "source/sql.query", {
+          sql: "select 1",
+          connectionUrl: `postgres://app:${INLINE_PW}@db.internal/app`,
+        }),
+        n("h", "control/http", {
+          url: "https://api.example/v1",
+          headers: { Authorization: `Bearer ${INLINE_TOKEN}` },
+        }),
+        n("log", "sink/console.log"),
+      );
+      const created = await createWorkflow(node, definition);
+      assertEquals(created.status, 201, created.text);
+      const bodies: string[] = [];
+      const shown = async () => {
+        const r = await getJson(node, "/api/v1/workflows/moves");
+        bodies.push(r.text);
+        return r;
+      };
+      const put = async (edit: (d: Loose) => void) => {
+        const d = (await shown()).body;
+        edit(d);
+        const r = await putJson(node, "/api/v1/workflows/moves", d);
+        bodies.push(r.text);
+        return r;
+      };
+      const refusals: [(d: Loose) => void, string][] = [
+        [
+          (d) => d.nodes[1].config.url = "https://attacker.example/hook",
+          "$.nodes[1].config.headers.Authorization",
+        ],
+        [
+          (d) => d.nodes[1].config.url = "https://api.example:8443/v1",
+          "$.nodes[1].config.headers.Authorization",
+        ],
+        [
+          (d) => d.nodes[0].config.connectionUrl = "postgres://app:***@attacker.example/db",
+          "$.nodes[0].config.connectionUrl",
+        ],
+        [
+          (d) => d.nodes[0].config.connectionUrl = "postgres://root:***@db.internal/app",
+          "$.nodes[0].config.connectionUrl",
+        ],
+      ];
+      for (const [edit, path] of refusals) {
+        const refused = await put(edit);
+        assertApiError(refused, 400, "validation_failed");
+        assertEquals(
+          refused.body.error.details.map((p: { path: string; code: string }) => [p.path, p.code]),
+          [
+            [path, "credential_required"],
+          ],
+        );
+      }
+      assertEquals((await shown()).headers.get("x-workflow-version"), "1", "nothing was stored");
+
+      // The same targets (another path, another database) keep the stored credentials.
+      const kept = await put((d) => {
+        d.nodes[1].config.url = "https://API.example/v2";
+        d.nodes[0].config.connectionUrl = "postgres://app:***@db.internal/app2";
+      });
+      assertEquals([kept.status, kept.body.version], [200, 2], kept.text);
+      // A move with the credential sent again is stored as sent.
+      const resent = await put((d) => {
+        d.nodes[1].config.url = "https://other.example/v1";
+        d.nodes[1].config.headers.Authorization = "Bearer another-token";
+      });
+      assertEquals([resent.status, resent.body.version], [200, 3], resent.text);
+      const stored = (await node.storage.getWorkflow("moves"))!.definition.nodes as Loose[];
+      assertEquals(stored[0].config.connectionUrl, `postgres://app:${INLINE_PW}@db.internal/app2`);
+      assertEquals(stored[1].config.headers.Authorization, "Bearer another-token");
+      bodies.forEach((text, i) => assertNonePlanted(text, `response ${i}`));
+    },
+    {},
+    { allowInlineConnections: true },
+  );
+});

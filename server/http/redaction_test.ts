@@ -66,7 +66,7 @@ Deno.test("redaction property: sending back what GET shows keeps the stored defi
   fc.assert(
     fc.property(definitionArb, ({ definition }) => {
       const shown = JSON.parse(JSON.stringify(redactDefinition(definition)));
-      assertEquals(restoreRedacted(shown, definition), definition);
+      assertEquals(restoreRedacted(shown, definition), { ok: true, definition });
     }),
     { numRuns: 300 },
   );
@@ -99,7 +99,7 @@ Deno.test("redaction property: arbitrary JSON round-trips (restore ∘ redact ke
     fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
       const definition = { id: "wf", name: "wf", nodes: [{ id: "a", config: value }], edges: [] } as Loose;
       const shown = redactDefinition(definition);
-      assertEquals(restoreRedacted(JSON.parse(JSON.stringify(shown)), definition), definition);
+      assertEquals(restoreRedacted(JSON.parse(JSON.stringify(shown)), definition), { ok: true, definition });
       assertEquals(redactDefinition(shown), shown);
     }),
     { numRuns: 300 },
@@ -113,54 +113,135 @@ Deno.test("redaction property: nodes are paired by id on update, whatever their 
       const k = seed % shown.nodes.length;
       shown.nodes = [...shown.nodes.slice(k), ...shown.nodes.slice(0, k)];
       const restored = restoreRedacted(shown, definition) as Loose;
+      assert(restored.ok);
       const byId = (nodes: Loose[]) => Object.fromEntries(nodes.map((n) => [n.id, n]));
-      assertEquals(byId(restored.nodes), byId(definition.nodes));
+      assertEquals(byId(restored.definition.nodes), byId(definition.nodes));
     }),
     { numRuns: 200 },
   );
 });
 
-Deno.test("restoreRedacted: *** keeps the stored value only where it was hidden; changes are kept", () => {
-  const stored = {
-    id: "wf",
-    name: "wf",
-    edges: [],
-    nodes: [{
-      id: "h",
-      type: "control",
-      nodeType: "http",
-      config: {
-        url: "https://svc:old-pw@api.example/v1",
-        headers: { Authorization: "Bearer old", Accept: "json" },
-        label: "plain",
+/** Ways an update moves a node's target: where its stored credentials would go next. */
+const MOVES: ((node: Loose) => void)[] = [
+  (node) => node.config.url = "https://attacker.example/v1",
+  (node) => node.config.url = "https://svc:***@api.example:8443/v1",
+  (node) => node.config.url = { $secret: "OTHER_URL" },
+  (node) => node.config.connectionUrl = "postgres://app:***@attacker.example:5432/app",
+  (node) => node.config.connection = "reporting",
+  (node) => node.nodeType = "sql.query",
+];
+
+Deno.test("redaction property: a node whose target moved never gets a stored credential back", () => {
+  fc.assert(
+    fc.property(
+      definitionArb,
+      fc.array(fc.nat(MOVES.length - 1)),
+      fc.nat(),
+      ({ definition }, moves, seed) => {
+        const shown = JSON.parse(JSON.stringify(redactDefinition(definition)));
+        const k = seed % shown.nodes.length;
+        for (const m of moves) MOVES[m](shown.nodes[k]);
+        const moved = moves.length > 0;
+        const restored = restoreRedacted(shown, definition);
+        const stored = definition.nodes[k] as Loose;
+        if (!restored.ok) {
+          assert(moved, "only a moved node is refused");
+          for (const p of restored.problems) {
+            assertEquals(p.code, "credential_required");
+            assert(p.path.startsWith(`$.nodes[${k}].`), p.path);
+          }
+          return;
+        }
+        const node = (restored.definition as Loose).nodes[k];
+        if (!moved) return assertEquals(node, stored);
+        // Nothing hidden came back: the moved node holds only what was sent.
+        assertEquals(JSON.stringify(node), JSON.stringify(shown.nodes[k]));
       },
-    }],
-  } as Loose;
-  const incoming = {
-    id: "wf",
-    name: "wf",
-    edges: [],
-    nodes: [
-      {
-        id: "h",
-        type: "control",
-        nodeType: "http",
-        config: {
-          url: "https://svc2:***@api2.example/v2",
-          headers: { Authorization: "***", Accept: "***", "X-Api-Key": "***" },
-          label: "***",
-        },
-      },
-      { id: "new", type: "control", nodeType: "http", config: { password: "***" } },
-    ],
+    ),
+    { numRuns: 300 },
+  );
+});
+
+const stored = {
+  id: "wf",
+  name: "wf",
+  edges: [],
+  nodes: [{
+    id: "h",
+    type: "control",
+    nodeType: "http",
+    config: {
+      url: "https://svc:old-pw@api.example/v1",
+      headers: { Authorization: "Bearer old", Accept: "json" },
+      label: "plain",
+    },
+  }, {
+    id: "q",
+    type: "source",
+    nodeType: "sql.query",
+    config: { sql: "select 1", connectionUrl: "postgres://app:db-pw@db.internal/app" },
+  }],
+} as Loose;
+
+Deno.test("restoreRedacted: *** keeps the stored value only where it was hidden, for the same target", () => {
+  const incoming = structuredClone(stored);
+  incoming.nodes[0].config = {
+    url: "HTTPS://svc:***@API.example:443/v2?page=2",
+    headers: { Authorization: "***", Accept: "***", "X-Api-Key": "***" },
+    label: "***",
   };
+  incoming.nodes[1].config.connectionUrl = "postgres://app:***@db.internal/app2";
+  incoming.nodes.push({ id: "new", type: "control", nodeType: "http", config: { password: "***" } });
   const restored = restoreRedacted(incoming, stored) as Loose;
-  assertEquals(restored.nodes[0].config, {
-    url: "https://svc2:old-pw@api2.example/v2",
+  assert(restored.ok, JSON.stringify(restored));
+  assertEquals(restored.definition.nodes[0].config, {
+    url: "HTTPS://svc:old-pw@API.example:443/v2?page=2",
     headers: { Authorization: "Bearer old", Accept: "***", "X-Api-Key": "***" },
     label: "***",
   });
-  assertEquals(restored.nodes[1].config, { password: "***" }, "a new node has nothing stored to keep");
+  assertEquals(restored.definition.nodes[1].config.connectionUrl, "postgres://app:db-pw@db.internal/app2");
+  assertEquals(
+    restored.definition.nodes[2].config,
+    { password: "***" },
+    "a new node has nothing stored to keep",
+  );
+});
+
+Deno.test("restoreRedacted: *** in a node sending elsewhere is credential_required at its path", () => {
+  const cases: [(d: Loose) => void, string[]][] = [
+    [(d) => d.nodes[0].config.url = "https://attacker.example", ["$.nodes[0].config.headers.Authorization"]],
+    [(d) => d.nodes[0].config.url = "http://svc:***@api.example/v1", [
+      "$.nodes[0].config.url",
+      "$.nodes[0].config.headers.Authorization",
+    ]],
+    [(d) => d.nodes[0].config.url = "https://other:***@api.example/v1", ["$.nodes[0].config.url"]],
+    [(d) => d.nodes[0].nodeType = "sql.execute", [
+      "$.nodes[0].config.url",
+      "$.nodes[0].config.headers.Authorization",
+    ]],
+    [(d) => d.nodes[1].config.connectionUrl = "postgres://app:***@attacker/db", [
+      "$.nodes[1].config.connectionUrl",
+    ]],
+    [(d) => d.nodes[1].config.connection = "reporting", ["$.nodes[1].config.connectionUrl"]],
+  ];
+  for (const [edit, paths] of cases) {
+    const incoming = redactDefinition(structuredClone(stored)) as Loose;
+    edit(incoming);
+    const restored = restoreRedacted(incoming, stored);
+    assert(!restored.ok, `refused: ${JSON.stringify(incoming.nodes)}`);
+    assertEquals(restored.problems.map((p) => p.path).sort(), paths.sort());
+    for (const p of restored.problems) {
+      assertEquals(p.code, "credential_required");
+      assert(!/old|db-pw/.test(p.message), p.message);
+    }
+  }
+  // A credential sent in clear with the move is stored as sent.
+  const incoming = redactDefinition(structuredClone(stored)) as Loose;
+  incoming.nodes[0].config.url = "https://attacker.example";
+  incoming.nodes[0].config.headers.Authorization = "Bearer new";
+  const restored = restoreRedacted(incoming, stored) as Loose;
+  assert(restored.ok);
+  assertEquals(restored.definition.nodes[0].config.headers.Authorization, "Bearer new");
 });
 
 Deno.test("scrubProblems: problem messages show no credential of the body or the stored version", () => {

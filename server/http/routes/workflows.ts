@@ -77,8 +77,14 @@ async function createWorkflow(workflows: WorkflowService, req: Request): Promise
 /** `PUT /api/v1/workflows/:id`: a new version, or `unchanged` for the same definition. */
 async function updateWorkflow(workflows: WorkflowService, { req, params }: RouteContext): Promise<Response> {
   const body = await readJson(req);
-  // A credential sent back as GET showed it (`***`) keeps the stored one.
-  const r = await workflows.update(params.id, body, restoreRedacted);
+  // A credential sent back as GET showed it (`***`) keeps the stored one, unless its node now sends it
+  // elsewhere: then it must be sent again (applied to the latest version on each try of the update).
+  const r = await workflows.update(params.id, body, (input, stored) => {
+    const restored = restoreRedacted(input, stored);
+    if (restored.ok) return restored.definition;
+    const problems = scrubProblems(restored.problems, input, stored);
+    throw new ApiError(400, "validation_failed", `the workflow has ${problems.length} problem(s)`, problems);
+  });
   if (!r.ok) {
     if (r.code === "validation_failed") {
       const stored = (await workflows.get(params.id))?.definition;

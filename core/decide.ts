@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ExecutionTrigger } from "./schedule.ts";
 import { type ErrorInfo, EVENT_VERSION, type EventBody, type ExecutionEvent } from "./events.ts";
 import type { Json } from "./json.ts";
 import { type PlanEdge, type PlanNode, planNode } from "./plan.ts";
@@ -19,6 +20,8 @@ export interface StartCommand {
   idempotencyKey?: string | null;
   /** Overrides the workflow's execution timeout. */
   timeoutMs?: number | null;
+  /** Why it starts; absent: an API submission. */
+  trigger?: ExecutionTrigger;
 }
 /** The runtime is about to run a scheduled node. */
 export interface StartNodeCommand {
@@ -236,6 +239,7 @@ export function decide(state: ExecutionState, command: Command, now: number): De
       input: command.input,
       timeoutAt: timeoutMs === null ? null : now + timeoutMs,
       idempotencyKey: command.idempotencyKey ?? null,
+      ...(command.trigger !== undefined && command.trigger.kind !== "api" && { trigger: command.trigger }),
     });
     for (const node of state.plan.nodes) {
       if (node.parents.length === 0) e.emit({ type: "NodeScheduled", nodeId: node.id });

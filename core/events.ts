@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ExecutionTrigger } from "./schedule.ts";
 import type { Json } from "./json.ts";
 
 /** The schema version written into every new event. */
@@ -32,6 +33,8 @@ export interface ExecutionStarted extends EventBase {
   input: Json;
   timeoutAt: number | null;
   idempotencyKey: string | null;
+  /** Why it started, when not through the API (a schedule's tick). */
+  trigger?: ExecutionTrigger;
 }
 export interface NodeScheduled extends EventBase {
   type: "NodeScheduled";

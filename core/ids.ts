@@ -51,7 +51,19 @@ export function executionIdFor(workflowId: string, idempotencyKey: string): stri
   return `ex-${hash128(`${workflowId}\u0000${idempotencyKey}`)}`;
 }
 
-/** The shard an execution belongs to: a stable hash of its id modulo the shard count. */
+/**
+ * The shard an execution (or a schedule) belongs to: a stable hash of its id modulo the shard count. An id of
+ * the form `<key>@<rest>` is routed by `<key>`: a schedule's runs (`<scheduleId>@<tickAt>`) live in its shard,
+ * so a fire and the execution it starts are one fenced append.
+ *
+ * @example
+ * ```ts
+ * import { shardOf } from "./ids.ts";
+ * if (shardOf("sch-1@1700000000000") !== shardOf("sch-1")) throw new Error("routed by the key");
+ * ```
+ */
 export function shardOf(executionId: string, shardCount: number = DEFAULT_SHARD_COUNT): number {
-  return murmur32(executionId, 0x5bd1e995) % shardCount;
+  const at = executionId.indexOf("@");
+  const key = at > 0 ? executionId.slice(0, at) : executionId;
+  return murmur32(key, 0x5bd1e995) % shardCount;
 }

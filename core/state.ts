@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ExecutionTrigger } from "./schedule.ts";
 import type { ErrorInfo, ExecutionEvent } from "./events.ts";
 import type { Json } from "./json.ts";
 import type { Plan } from "./plan.ts";
@@ -54,6 +55,9 @@ export interface NodeState {
   error: ErrorInfo | null;
 }
 
+/** The trigger of an execution submitted through the API. */
+const API_TRIGGER: ExecutionTrigger = Object.freeze({ kind: "api" });
+
 /** One execution. `status` is `null` before ExecutionStarted. */
 export interface ExecutionState {
   executionId: string;
@@ -62,6 +66,8 @@ export interface ExecutionState {
   lastSeq: number;
   input: Json;
   idempotencyKey: string | null;
+  /** Why it started. */
+  trigger: ExecutionTrigger;
   startedAt: number | null;
   endedAt: number | null;
   timeoutAt: number | null;
@@ -97,6 +103,7 @@ export function initialState(executionId: string, plan: Plan): ExecutionState {
     lastSeq: 0,
     input: null,
     idempotencyKey: null,
+    trigger: API_TRIGGER,
     startedAt: null,
     endedAt: null,
     timeoutAt: null,
@@ -153,6 +160,7 @@ function apply(draft: Draft, event: ExecutionEvent): void {
       draft.status = "running";
       draft.input = event.input;
       draft.idempotencyKey = event.idempotencyKey;
+      draft.trigger = event.trigger ?? API_TRIGGER;
       draft.startedAt = event.at;
       draft.timeoutAt = event.timeoutAt;
       return;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ExecutionTrigger } from "./schedule.ts";
 import type { ErrorInfo } from "./events.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ExecutionState, ExecutionStatus, NodeState, NodeStatus } from "./state.ts";
@@ -38,6 +39,8 @@ export interface ExecutionView {
   endTime: number | null;
   duration: number | null;
   error: ErrorInfo | null;
+  /** Why it started: `{"kind": "api"}`, or a schedule's tick. */
+  trigger: ExecutionTrigger;
   nodes: NodeView[];
 }
 
@@ -70,6 +73,7 @@ export function executionView(state: ExecutionState): ExecutionView {
     ...summary,
     duration: summary.endTime === null ? null : summary.endTime - summary.startTime,
     error: state.error,
+    trigger: state.trigger,
     nodes: state.plan.nodes.map((p) => nodeView(p, state.nodes[p.id])),
   };
 }

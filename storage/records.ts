@@ -10,6 +10,7 @@ import type { Json } from "../core/json.ts";
 import type { ExecutionStatus } from "../core/state.ts";
 import type { ExecutionSummary } from "../core/view.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import type { ScheduleFireWrite } from "./schedule_records.ts";
 
 /** One stored version of a workflow definition. */
 export interface StoredWorkflow {
@@ -65,6 +66,11 @@ export interface AppendRequest {
    * committing while the append runs is concurrent with it, and ordered after it.
    */
   requireLatestVersion?: boolean;
+  /**
+   * On creation only: the schedule fire that starts this execution, recorded in the same transaction under
+   * the same fence; refused with `tick_recorded` or `schedule_changed` (see `ScheduleFireWrite`).
+   */
+  scheduleFire?: ScheduleFireWrite;
 }
 
 /** Why an append was refused. */
@@ -72,7 +78,9 @@ export type AppendError =
   | { code: "stale_epoch"; message: string; currentEpoch: number }
   | { code: "sequence_conflict"; message: string; lastSeq: number }
   | { code: "execution_exists"; message: string; existing: StoredExecution }
-  | { code: "workflow_changed"; message: string };
+  | { code: "workflow_changed"; message: string }
+  | { code: "tick_recorded"; message: string }
+  | { code: "schedule_changed"; message: string };
 
 /** The result of an append. */
 export type AppendResult = { ok: true } | { ok: false; error: AppendError };

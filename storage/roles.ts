@@ -24,6 +24,8 @@ import type {
   StoredExecution,
   StoredWorkflow,
 } from "./records.ts";
+import type { Schedule, ScheduleFire } from "../core/schedule.ts";
+import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "./schedule_records.ts";
 
 /**
  * Workflow definitions: numbered versions of each workflow id, and its head (the latest version and
@@ -137,6 +139,36 @@ export interface AuditLog {
   listAudit(limit: number, cursor?: string | null): Promise<Page<AuditEvent>>;
   /** Keeps only the newest `keep` calls. */
   trimAudit(keep: number): Promise<void>;
+}
+
+/**
+ * Schedules: their definitions (written through the API, compare-and-set on `version`), the owner's fenced
+ * writes of their state and fires, and the reads the owner's timers and the API need. A schedule lives in the
+ * shard `shardOf(id)`; every owner write carries that shard's epoch and is refused when it is stale. Fires are
+ * keyed by (schedule id, tick time): a tick is recorded once, whichever member tries.
+ */
+export interface ScheduleStore {
+  /** Stores a new schedule (`version` 1); `schedule_exists` when the id is taken. */
+  createSchedule(schedule: Schedule): Promise<ScheduleWriteResult>;
+  /**
+   * Replaces a schedule's spec, status and state if its version is still `expectedVersion`, bumping it;
+   * `schedule_changed` otherwise, `schedule_not_found` when there is none.
+   */
+  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult>;
+  /** A schedule, or undefined. */
+  getSchedule(id: string): Promise<Schedule | undefined>;
+  /** Schedules by id, filtered and paged. */
+  listSchedules(query: ScheduleQuery): Promise<Page<Schedule>>;
+  /** Deletes a schedule and its fires; false when there was none. */
+  deleteSchedule(id: string): Promise<boolean>;
+  /** The owner's write: fires recorded without an execution and the state after them, fenced. */
+  recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult>;
+  /** Active schedules of the given shards whose next tick is at or before `before`, earliest first. */
+  listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]>;
+  /** A schedule's fires, newest tick first, at most `limit` (storage keeps the newest `FIRES_KEPT`). */
+  listScheduleFires(scheduleId: string, limit: number): Promise<ScheduleFire[]>;
+  /** How many schedules are active (the live schedules gauge). */
+  countActiveSchedules(): Promise<number>;
 }
 
 /** The backend itself: its name, its health, and its end. */

@@ -283,6 +283,7 @@ export class Engine {
       input: sub.input,
       idempotencyKey: sub.idempotencyKey ?? null,
       timeoutMs: sub.timeoutMs ?? null,
+      ...(sub.trigger !== undefined && { trigger: sub.trigger }),
     });
     const decision = await actor.creation;
     actor.creation = undefined; // decided: later duplicates see the committed state (or no actor)

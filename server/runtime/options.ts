@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ExecutionTrigger } from "../../core/schedule.ts";
 import type { Rejection } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
 import type {
@@ -99,6 +100,8 @@ export interface Submission {
    * came from a cache); else the submission fails with `workflow_changed` (`AppendRequest.requireLatestVersion`).
    */
   requireLatestVersion?: boolean;
+  /** Why it starts (default: an API submission). */
+  trigger?: ExecutionTrigger;
 }
 
 /** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */

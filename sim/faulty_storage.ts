@@ -17,6 +17,7 @@
 import type { MemberRecord } from "../core/cluster.ts";
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
+import type { Schedule, ScheduleFire } from "../core/schedule.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import type { MemoryStorage } from "../storage/memory.ts";
 import {
@@ -29,6 +30,9 @@ import {
   type NewApiToken,
   type Page,
   type PutWorkflowResult,
+  type ScheduleQuery,
+  type ScheduleStateWrite,
+  type ScheduleWriteResult,
   type ShardRecord,
   type Storage,
   StorageUnavailable,
@@ -271,6 +275,37 @@ export class FaultyStorage implements Storage {
   }
   trimAudit(keep: number): Promise<void> {
     return this.#call("trimAudit", () => this.world.base.trimAudit(keep));
+  }
+  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
+    return this.#call("createSchedule", () => this.world.base.createSchedule(schedule, shard));
+  }
+  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
+    return this.#call("updateSchedule", () => this.world.base.updateSchedule(schedule, expectedVersion));
+  }
+  getSchedule(id: string): Promise<Schedule | undefined> {
+    return this.#call("getSchedule", () => this.world.base.getSchedule(id), false);
+  }
+  listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
+    return this.#call("listSchedules", () => this.world.base.listSchedules(query), false);
+  }
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.#call("deleteSchedule", () => this.world.base.deleteSchedule(id));
+  }
+  recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
+    return this.#call("recordScheduleState", () => this.world.base.recordScheduleState(write));
+  }
+  listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]> {
+    return this.#call(
+      "listDueSchedules",
+      () => this.world.base.listDueSchedules(shards, before, limit),
+      false,
+    );
+  }
+  listScheduleFires(scheduleId: string, limit: number): Promise<ScheduleFire[]> {
+    return this.#call("listScheduleFires", () => this.world.base.listScheduleFires(scheduleId, limit), false);
+  }
+  countActiveSchedules(): Promise<number> {
+    return this.#call("countActiveSchedules", () => this.world.base.countActiveSchedules(), false);
   }
   async ping(): Promise<boolean> {
     try {

@@ -10,8 +10,12 @@ import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import type { AuditEvent, CreateApiTokenResult, NewApiToken, StoredApiToken } from "./access_records.ts";
+import type { Schedule, ScheduleFire } from "../core/schedule.ts";
 import { MemoryApiTokens, MemoryAuditLog } from "./memory_access.ts";
+import { MemorySchedules } from "./memory_schedules.ts";
 import { executionExists, sequenceConflict, staleEpoch, workflowChanged } from "./refusals.ts";
+import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "./schedule_records.ts";
+import { assertFireAppend } from "./schedule_rules.ts";
 import {
   type AppendRequest,
   type AppendResult,
@@ -61,6 +65,7 @@ export class MemoryStorage implements Storage {
   #meta = new Map<string, string>();
   readonly #tokens = new MemoryApiTokens();
   readonly #audit = new MemoryAuditLog();
+  readonly #schedules: MemorySchedules;
 
   /**
    * @param options.unsafeDisableFencing TEST-ONLY: accept appends whatever epoch they carry. Exists so the
@@ -68,6 +73,7 @@ export class MemoryStorage implements Storage {
    */
   constructor(options: { unsafeDisableFencing?: boolean } = {}) {
     this.#fencing = !options.unsafeDisableFencing;
+    this.#schedules = new MemorySchedules((shard) => this.#shards.get(shard)?.epoch ?? 0, this.#fencing);
   }
 
   putWorkflow(
@@ -127,11 +133,14 @@ export class MemoryStorage implements Storage {
   }
 
   #appendOne(req: AppendRequest): AppendResult {
+    assertFireAppend(req);
     const shard = this.#shards.get(req.fence.shard);
     const epoch = shard?.epoch ?? 0;
     if (this.#fencing && epoch !== req.fence.epoch) return staleEpoch(req, epoch);
     const row = this.#executions.get(req.executionId);
     if (req.expectedSeq === 0 && row) return executionExists(req, row.record);
+    const fireRefused = req.scheduleFire && this.#schedules.fireRefusal(req);
+    if (fireRefused) return fireRefused;
     if (req.expectedSeq === 0 && req.requireLatestVersion) {
       const wf = this.#workflows.get(req.summary.workflowId);
       if (!wf || wf.deleted || wf.versions.length !== req.summary.version) return workflowChanged(req);
@@ -154,6 +163,7 @@ export class MemoryStorage implements Storage {
       nextTimerAt: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
     };
     if (!row) this.#executions.set(req.executionId, target);
+    if (req.scheduleFire) this.#schedules.applyFire(req.scheduleFire);
     return { ok: true };
   }
 
@@ -321,6 +331,42 @@ export class MemoryStorage implements Storage {
 
   trimAudit(keep: number): Promise<void> {
     return this.#audit.trimAudit(keep);
+  }
+
+  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
+    return this.#schedules.createSchedule(schedule, shard);
+  }
+
+  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
+    return this.#schedules.updateSchedule(schedule, expectedVersion);
+  }
+
+  getSchedule(id: string): Promise<Schedule | undefined> {
+    return this.#schedules.getSchedule(id);
+  }
+
+  listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
+    return this.#schedules.listSchedules(query);
+  }
+
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.#schedules.deleteSchedule(id);
+  }
+
+  recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
+    return this.#schedules.recordScheduleState(write);
+  }
+
+  listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]> {
+    return this.#schedules.listDueSchedules(shards, before, limit);
+  }
+
+  listScheduleFires(scheduleId: string, limit: number): Promise<ScheduleFire[]> {
+    return this.#schedules.listScheduleFires(scheduleId, limit);
+  }
+
+  countActiveSchedules(): Promise<number> {
+    return this.#schedules.countActiveSchedules();
   }
 
   ping(): Promise<boolean> {

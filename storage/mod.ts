@@ -1,7 +1,7 @@
 /**
  * Storage: the contract every backend implements (one role interface per concern — workflow versions, the
- * execution log and index, shard leases, the cluster registry and event log, API tokens, the audit log, the
- * lifecycle), its records, and the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and
+ * execution log and index, shard leases, the cluster registry and event log, API tokens, the audit log,
+ * schedules, the lifecycle), its records, and the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and
  * the embedded durable default (`openEmbedded`, PGlite under a data directory), plus the commit group that
  * batches appends.
  *
@@ -39,6 +39,12 @@ export type {
   OutputWrite,
   Page,
   PutWorkflowResult,
+  ScheduleFireWrite,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleStore,
+  ScheduleWriteError,
+  ScheduleWriteResult,
   ShardLeases,
   ShardRecord,
   Storage,

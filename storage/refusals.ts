@@ -65,3 +65,27 @@ export function sequenceConflict(
     error: { code: "sequence_conflict", message: `expected seq ${req.expectedSeq}, found ${found}`, lastSeq },
   };
 }
+
+/** A create carrying a schedule fire whose tick (schedule id, tick time) is recorded already. */
+export function tickRecorded(req: AppendRequest): Refusal {
+  const fire = req.scheduleFire?.fire;
+  return {
+    ok: false,
+    error: {
+      code: "tick_recorded",
+      message: `tick ${fire?.tickAt} of schedule ${fire?.scheduleId} is recorded`,
+    },
+  };
+}
+
+/** A create carrying a schedule fire whose schedule moved past the version decided on, or is gone. */
+export function scheduleChanged(req: AppendRequest, why: string): Refusal {
+  const write = req.scheduleFire;
+  return {
+    ok: false,
+    error: {
+      code: "schedule_changed",
+      message: `schedule ${write?.fire.scheduleId} is not at version ${write?.expectedVersion}: ${why}`,
+    },
+  };
+}

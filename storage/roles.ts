@@ -148,11 +148,17 @@ export interface AuditLog {
  * keyed by (schedule id, tick time): a tick is recorded once, whichever member tries.
  */
 export interface ScheduleStore {
-  /** Stores a new schedule (`version` 1); `schedule_exists` when the id is taken. */
-  createSchedule(schedule: Schedule): Promise<ScheduleWriteResult>;
   /**
-   * Replaces a schedule's spec, status and state if its version is still `expectedVersion`, bumping it;
-   * `schedule_changed` otherwise, `schedule_not_found` when there is none.
+   * Stores a new schedule at `version` 1 in `shard` (`shardOf(schedule.id, shardCount)`: the shard whose
+   * owner fires it, and whose epoch fences its writes); `schedule_exists` with the stored one when the id is
+   * taken.
+   */
+  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult>;
+  /**
+   * Replaces a schedule's workflow, spec, status, source, state and `updatedAt` if its version is still
+   * `expectedVersion`, bumping it (its `createdAt` and shard stay); `schedule_changed` otherwise,
+   * `schedule_not_found` when there is none. Only this write moves the version: the owner's writes of state
+   * and fires (`recordScheduleState`, a fire on an append) check it and keep it.
    */
   updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult>;
   /** A schedule, or undefined. */
@@ -161,7 +167,12 @@ export interface ScheduleStore {
   listSchedules(query: ScheduleQuery): Promise<Page<Schedule>>;
   /** Deletes a schedule and its fires; false when there was none. */
   deleteSchedule(id: string): Promise<boolean>;
-  /** The owner's write: fires recorded without an execution and the state after them, fenced. */
+  /**
+   * The owner's write: fires recorded without an execution and the state and status after them, all or
+   * nothing. Refused, in this order: `stale_epoch` (the shard's epoch is not `write.fence.epoch`),
+   * `schedule_not_found`, `schedule_changed` (the version is not `expectedVersion`), `tick_recorded` (a tick
+   * is recorded already, or named twice; a `buffered` tick may be recorded once more with its outcome).
+   */
   recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult>;
   /** Active schedules of the given shards whose next tick is at or before `before`, earliest first. */
   listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]>;

@@ -3,7 +3,7 @@
  * store implement, in the spirit of a Kysely dialect. It is the sum of roles, one
  * per concern (roles.ts): workflow definitions, the execution log, the execution
  * index, shard leases, the cluster registry, the cluster event log, API tokens,
- * the audit log, and the backend's lifecycle. Every write that changes an
+ * the audit log, schedules, and the backend's lifecycle. Every write that changes an
  * execution carries the expected last sequence number and the shard's epoch (the
  * fencing token); a stale one is refused atomically, as a value.
  *
@@ -16,6 +16,7 @@ import type {
   ClusterRegistry,
   ExecutionIndex,
   ExecutionLog,
+  ScheduleStore,
   ShardLeases,
   StorageLifecycle,
   WorkflowStore,
@@ -44,12 +45,20 @@ export type {
 } from "./access_records.ts";
 export { isLiveToken } from "./access_records.ts";
 export type {
+  ScheduleFireWrite,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleWriteError,
+  ScheduleWriteResult,
+} from "./schedule_records.ts";
+export type {
   ApiTokenStore,
   AuditLog,
   ClusterEventLog,
   ClusterRegistry,
   ExecutionIndex,
   ExecutionLog,
+  ScheduleStore,
   ShardLeases,
   StorageLifecycle,
   WorkflowStore,
@@ -83,6 +92,7 @@ export interface Storage
     ClusterEventLog,
     ApiTokenStore,
     AuditLog,
+    ScheduleStore,
     StorageLifecycle {}
 
 /** The backend could not be reached; the API answers 503 and nothing is acknowledged. */

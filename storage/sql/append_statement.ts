@@ -30,14 +30,34 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
 }
 
 /** The statement's parameters: one JSON document of the appends' fields, and the events' and outputs' texts. */
-interface StatementParams {
+export interface StatementParams {
   reqsJson: string;
   ev: { ids: string[]; first: number[]; last: number[]; texts: string[] };
   out: { ids: string[]; refs: string[]; texts: string[] };
 }
 
-function statementParams(encoded: EncodedAppend[]): StatementParams {
-  const reqs = encoded.map(({ request: req }, i) => ({
+/** An append's row of the statement's `req` recordset. */
+export interface RequestRow {
+  i: number;
+  execution_id: string;
+  shard: number;
+  epoch: number;
+  expected_seq: number;
+  last_seq: number;
+  workflow_id: string;
+  version: number;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  next_timer_at: number | null;
+  require_latest: boolean;
+}
+
+/** The fields of the `i`-th append of a statement, as its `req` row. */
+export function requestFields(req: AppendRequest, i: number): RequestRow {
+  return {
     i,
     execution_id: req.executionId,
     shard: req.fence.shard,
@@ -53,7 +73,18 @@ function statementParams(encoded: EncodedAppend[]): StatementParams {
     request_hash: req.requestHash ?? null,
     next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
     require_latest: req.expectedSeq === 0 && req.requireLatestVersion === true,
-  }));
+  };
+}
+
+/**
+ * A statement's parameters: the appends' fields (`fields` of each, as one JSON document), and their events'
+ * and outputs' texts.
+ */
+export function statementParams(
+  encoded: EncodedAppend[],
+  fields: (req: AppendRequest, i: number) => object = requestFields,
+): StatementParams {
+  const reqs = encoded.map(({ request: req }, i) => fields(req, i));
   // Events and outputs go as arrays of JSON texts, each cast to json on its own: `json` keeps a document's
   // text (its key order, and escapes such as \u0000 that SQL text cannot hold), where unpacking them from one
   // big document would decode those escapes and fail.

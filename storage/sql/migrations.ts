@@ -138,6 +138,42 @@ export const MIGRATIONS: readonly Migration[] = [
         request_id text)`,
     ],
   },
+  {
+    version: 5,
+    name: "schedules and their fires",
+    statements: [
+      // One row per schedule: its definition (spec as json, which keeps the input's text), and its state as
+      // columns, next_tick_at indexed for the owner's due listing. fire_count counts its schedule_fires rows,
+      // so a write trims the oldest at once when it goes past the bound.
+      `create table schedules (
+        id text primary key,
+        workflow_id text not null,
+        shard integer not null,
+        spec json not null,
+        status text not null,
+        source text not null,
+        version integer not null,
+        created_at bigint not null,
+        updated_at bigint not null,
+        next_tick_at bigint,
+        last_tick_at bigint,
+        last_execution_id text,
+        buffered_tick_at bigint,
+        runs bigint not null,
+        fire_count integer not null default 0)`,
+      `create index schedules_due on schedules (shard, next_tick_at) where status = 'active'`,
+      `create index schedules_by_workflow on schedules (workflow_id, id)`,
+      // One row per recorded tick: a tick is recorded once (its primary key), the newest FIRES_KEPT kept.
+      `create table schedule_fires (
+        schedule_id text not null,
+        tick_at bigint not null,
+        fired_at bigint not null,
+        outcome text not null,
+        reason text not null,
+        execution_id text,
+        primary key (schedule_id, tick_at))`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied; returns the versions it applied. */

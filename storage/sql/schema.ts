@@ -123,6 +123,36 @@ export interface AuditEventsTable {
   request_id: string | null;
 }
 
+/** `schedules`: one row per schedule, its state as columns (see `core/schedule.ts`). */
+export interface SchedulesTable {
+  id: string;
+  workflow_id: string;
+  shard: number;
+  spec: unknown;
+  status: string;
+  source: string;
+  version: number;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+  next_tick_at: NullableBigInt;
+  last_tick_at: NullableBigInt;
+  last_execution_id: string | null;
+  buffered_tick_at: NullableBigInt;
+  runs: BigIntColumn;
+  /** How many `schedule_fires` rows the schedule has (at most `FIRES_KEPT`). */
+  fire_count: number;
+}
+
+/** `schedule_fires`: each recorded tick of a schedule, by (schedule id, tick time). */
+export interface ScheduleFiresTable {
+  schedule_id: string;
+  tick_at: BigIntColumn;
+  fired_at: BigIntColumn;
+  outcome: string;
+  reason: string;
+  execution_id: string | null;
+}
+
 /** The whole database. */
 export interface Database {
   engine_migrations: MigrationsTable;
@@ -137,4 +167,6 @@ export interface Database {
   cluster_events: ClusterEventsTable;
   api_tokens: ApiTokensTable;
   audit_events: AuditEventsTable;
+  schedules: SchedulesTable;
+  schedule_fires: ScheduleFiresTable;
 }

@@ -3,7 +3,7 @@
  * serves a PostgreSQL server (postgres.js) and the embedded PGlite. Each role of
  * the contract has its own module (workflow_store.ts, execution_log.ts,
  * execution_index.ts, shard_leases.ts, cluster_registry.ts, cluster_event_log.ts,
- * api_tokens.ts, audit_log.ts);
+ * api_tokens.ts, audit_log.ts, schedules.ts);
  * `SqlStorage` composes them over one database, and adds the lifecycle.
  *
  * @module
@@ -12,6 +12,7 @@ import { type Kysely, sql } from "kysely";
 import type { MemberRecord } from "../../core/cluster.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
+import type { Schedule, ScheduleFire } from "../../core/schedule.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import type { AuditEvent, CreateApiTokenResult, NewApiToken, StoredApiToken } from "../access_records.ts";
 import type {
@@ -25,6 +26,7 @@ import type {
   StoredExecution,
   StoredWorkflow,
 } from "../records.ts";
+import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "../schedule_records.ts";
 import type { Storage } from "../storage.ts";
 import { SqlApiTokens } from "./api_tokens.ts";
 import { SqlAuditLog } from "./audit_log.ts";
@@ -33,6 +35,7 @@ import { SqlClusterRegistry } from "./cluster_registry.ts";
 import { SqlContext } from "./context.ts";
 import { SqlExecutionIndex } from "./execution_index.ts";
 import { SqlExecutionLog } from "./execution_log.ts";
+import { SqlSchedules } from "./schedules.ts";
 import type { Database } from "./schema.ts";
 import { SqlShardLeases } from "./shard_leases.ts";
 import { SqlWorkflowStore } from "./workflow_store.ts";
@@ -65,6 +68,8 @@ export class SqlStorage implements Storage {
   readonly tokens: SqlApiTokens;
   /** The `AuditLog` role. */
   readonly audit: SqlAuditLog;
+  /** The `ScheduleStore` role. */
+  readonly schedules: SqlSchedules;
 
   constructor(readonly db: Kysely<Database>, private readonly opts: SqlStorageOptions) {
     this.kind = opts.kind;
@@ -77,6 +82,7 @@ export class SqlStorage implements Storage {
     this.clusterEvents = new SqlClusterEventLog(ctx);
     this.tokens = new SqlApiTokens(ctx);
     this.audit = new SqlAuditLog(ctx);
+    this.schedules = new SqlSchedules(ctx);
   }
 
   // WorkflowStore
@@ -194,6 +200,35 @@ export class SqlStorage implements Storage {
   }
   trimAudit(keep: number): Promise<void> {
     return this.audit.trimAudit(keep);
+  }
+
+  // ScheduleStore
+  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
+    return this.schedules.createSchedule(schedule, shard);
+  }
+  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
+    return this.schedules.updateSchedule(schedule, expectedVersion);
+  }
+  getSchedule(id: string): Promise<Schedule | undefined> {
+    return this.schedules.getSchedule(id);
+  }
+  listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
+    return this.schedules.listSchedules(query);
+  }
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.schedules.deleteSchedule(id);
+  }
+  recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
+    return this.schedules.recordScheduleState(write);
+  }
+  listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]> {
+    return this.schedules.listDueSchedules(shards, before, limit);
+  }
+  listScheduleFires(scheduleId: string, limit: number): Promise<ScheduleFire[]> {
+    return this.schedules.listScheduleFires(scheduleId, limit);
+  }
+  countActiveSchedules(): Promise<number> {
+    return this.schedules.countActiveSchedules();
   }
 
   // StorageLifecycle

@@ -16,6 +16,7 @@ import { EXECUTION_INDEX_CASES } from "./execution_index.ts";
 import { EXECUTION_LOG_CASES } from "./execution_log.ts";
 import type { ConformanceCase } from "./fixtures.ts";
 import { LIFECYCLE_CASES } from "./lifecycle.ts";
+import { SCHEDULE_CASES } from "./schedules.ts";
 import { SHARD_LEASES_CASES } from "./shard_leases.ts";
 import { WORKFLOW_STORE_CASES } from "./workflow_store.ts";
 
@@ -43,6 +44,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...CLUSTER_EVENT_LOG_CASES,
   ...API_TOKENS_CASES,
   ...AUDIT_LOG_CASES,
+  ...SCHEDULE_CASES,
 ];
 
 /**

@@ -157,7 +157,8 @@ function checkMetadata(metadata: Record<string, unknown>, p: Problems): void {
     const at = "$.metadata.schedule";
     p.optional(schedule, "enabled", "boolean", at);
     p.optional(schedule, "scheduleType", "string", at);
-    p.optional(schedule, "interval", "string", at);
+    // A duration ("1h") or ms; the schedule's own checks (core/schedule_spec.ts) run where it is scheduled.
+    if (typeof schedule.interval !== "number") p.optional(schedule, "interval", "string", at);
     p.optional(schedule, "cronExpression", "string", at);
   }
 }

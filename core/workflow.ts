@@ -41,11 +41,11 @@ export interface WorkflowEdge {
   [uiData: string]: unknown;
 }
 
-/** How a workflow is scheduled (kept and round-tripped; the scheduler is a later issue). */
+/** How a workflow is scheduled: the old engine's shape plus our fields (core/schedule_spec.ts checks it). */
 export interface WorkflowSchedule {
   enabled?: boolean;
-  scheduleType?: "fixed_rate" | "cron" | "immediate";
-  interval?: string;
+  scheduleType?: "fixed_rate" | "fixed_delay" | "cron" | "immediate";
+  interval?: string | number;
   cronExpression?: string;
   [extra: string]: unknown;
 }

@@ -43,6 +43,9 @@ import {
 } from "./ops/tracing.ts";
 import type { Tracer } from "@opentelemetry/api";
 import { WorkflowService } from "./runtime/workflows.ts";
+import { Scheduler } from "./runtime/scheduler.ts";
+import { ScheduledRunEnds } from "./runtime/schedule_observer.ts";
+import { ScheduleEvents } from "./ops/schedule_events.ts";
 import { definitionGrantCheck } from "./executors/grant_checks.ts";
 import {
   type ApiHandler,
@@ -62,6 +65,8 @@ export interface RunningNode {
   url: string;
   port: number;
   engine: Engine;
+  /** The owner-side scheduler (fires the schedules of the shards the engine owns). */
+  scheduler: Scheduler;
   storage: Storage;
   commitGroup: CommitGroup;
   cluster: ClusterMember;
@@ -107,6 +112,12 @@ interface StartedEngine {
   engine: Engine;
   commitGroup: CommitGroup;
   services: RealServices;
+  /** The workflow definitions (the API's, and the latest versions the scheduler starts). */
+  workflows: WorkflowService;
+  /** The owner-side scheduler, following the engine's shards. */
+  scheduler: Scheduler;
+  /** Its cluster events (flushed at close). */
+  scheduleEvents: ScheduleEvents;
 }
 
 /** The parts of a member once its engine runs and it listens: what the cluster member and API are built on. */
@@ -166,6 +177,7 @@ export async function startNode(
     commitGroup: started.commitGroup,
     transport: link?.transport ?? null,
     storage,
+    scheduler: started.scheduler,
   });
   if (link) serveForwarded(link.rpc, api, tls ? "https" : "http");
   const closeAll = closer(parts, cluster);
@@ -184,6 +196,7 @@ export async function startNode(
     url: http.url,
     port: http.port,
     engine: started.engine,
+    scheduler: started.scheduler,
     storage,
     commitGroup: started.commitGroup,
     log,
@@ -235,6 +248,7 @@ function nodeTracing(nodeId: string, given: Tracer | undefined): Tracing | undef
 async function startEngine(config: EngineConfig, parts: EngineParts): Promise<StartedEngine> {
   const { storage, clock, log, metrics, tracing } = parts;
   const commitGroup = new CommitGroup(storage, { lingerMs: parts.lingerMs }, metrics.commitGroupObserver);
+  const runEnds = new ScheduledRunEnds();
   const filesRoot = config.filesRoot ?? join(config.dataDir, "files");
   await Deno.mkdir(filesRoot, { recursive: true });
   const services = realServices({
@@ -261,17 +275,53 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
       retentionMs: config.retentionMs,
     },
     appender: commitGroup,
-    observer: combineEngineObservers(metrics.engineObserver, tracing?.engineObserver),
+    observer: combineEngineObservers(metrics.engineObserver, tracing?.engineObserver, runEnds),
   });
+  const workflows = nodeWorkflows(config, parts);
+  const scheduleEvents = new ScheduleEvents(storage, {
+    node: config.nodeId,
+    now: () => clock.now(),
+    log,
+    count: (type) => metrics.clusterEvent(type),
+  });
+  const scheduler = new Scheduler({
+    engine,
+    store: storage,
+    workflows,
+    clock,
+    log,
+    runEnds,
+    observer: {
+      ...metrics.schedulerObserver,
+      event: (type, details) => scheduleEvents.record(type, details),
+    },
+  });
+  scheduler.start();
   try {
     await engine.start({ claimAllShards: false });
   } catch (err) {
+    await scheduler.stop();
     metrics.close();
     await services.close();
     await storage.close();
     throw err;
   }
-  return { engine, commitGroup, services };
+  return { engine, commitGroup, services, workflows, scheduler, scheduleEvents };
+}
+
+/** The workflow definitions of a node, checked against its grants (files, SQL, egress). */
+function nodeWorkflows(config: EngineConfig, parts: EngineParts): WorkflowService {
+  const { storage, clock } = parts;
+  return new WorkflowService(
+    storage,
+    () => clock.now(),
+    definitionGrantCheck({
+      filesRoot: config.filesRoot ?? join(config.dataDir, "files"),
+      sqlConnections: Object.keys(config.sqlConnections),
+      allowInlineConnections: config.allowInlineConnections,
+      httpAllow: config.httpAllow,
+    }),
+  );
 }
 
 /** This node's cluster member (not started): its addresses and roles, dialing the members it learns of. */
@@ -318,16 +368,8 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
         limiter: config.rateLimit > 0 ? new RateLimiter(config.rateLimit, 2 * config.rateLimit) : undefined,
       },
       engine,
-      workflows: new WorkflowService(
-        storage,
-        () => clock.now(),
-        definitionGrantCheck({
-          filesRoot: config.filesRoot ?? join(config.dataDir, "files"),
-          sqlConnections: Object.keys(config.sqlConnections),
-          allowInlineConnections: config.allowInlineConnections,
-          httpAllow: config.httpAllow,
-        }),
-      ),
+      workflows: parts.workflows,
+      schedules: parts.scheduler,
       storage,
       log,
       storageHealthy: () => storage.ping(),
@@ -343,14 +385,16 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
 
 /** Closes a member in order: the cluster member, the HTTP server, the transport, the engine, then the rest. */
 function closer(parts: MemberParts, cluster: ClusterMember): () => Promise<void> {
-  const { http, link, engine, metrics, services, storage, audit } = parts;
+  const { http, link, engine, metrics, services, storage, audit, scheduler, scheduleEvents } = parts;
   return async () => {
     await cluster.stop();
     await http.server.shutdown();
     await audit.flush();
     link?.rpc.close();
     await link?.transport.close();
+    await scheduler.stop();
     await engine.stop();
+    await scheduleEvents.flush();
     metrics.close();
     await services.close();
     await storage.close();

@@ -24,9 +24,14 @@ export const SAMPLE_WORKFLOW_JSON =
   `"metadata":{"createdAt":"2024-11-15T10:00:00Z","updatedAt":"2024-11-15T10:00:00Z",` +
   `"schedule":{"enabled":true,"scheduleType":"fixed_rate","interval":"1h"}}}`;
 
-/** A fresh copy of the sample workflow, with an optional other id. */
-export function sampleWorkflow(id = "wf-1"): Record<string, unknown> {
-  return { ...JSON.parse(SAMPLE_WORKFLOW_JSON), id };
+/**
+ * A fresh copy of the sample workflow, with an optional other id. Its `metadata.schedule` (every hour, first
+ * at creation) is left out unless asked for, so a test sees only the runs it starts.
+ */
+export function sampleWorkflow(id = "wf-1", opts: { scheduled?: boolean } = {}): Record<string, unknown> {
+  const sample = { ...JSON.parse(SAMPLE_WORKFLOW_JSON), id };
+  if (opts.scheduled !== true) delete sample.metadata.schedule;
+  return sample;
 }
 
 /**

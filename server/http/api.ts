@@ -19,6 +19,7 @@ import {
 import type { ClusterMember } from "../cluster/member.ts";
 import type { Engine } from "../runtime/engine.ts";
 import type { Logger } from "../runtime/logger.ts";
+import type { ScheduleService } from "../runtime/schedule_service.ts";
 import type { WorkflowService } from "../runtime/workflows.ts";
 import { auditEventOf, type AuditRecorder } from "./audit.ts";
 import { type ApiRole, Authenticator, type Caller, roleNeeded } from "./auth.ts";
@@ -32,6 +33,7 @@ import { clusterRoutes } from "./routes/cluster.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes, type RuntimeHealth } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { workflowRoutes } from "./routes/workflows.ts";
 
@@ -62,6 +64,11 @@ export interface ApiDeps {
   engine: Engine;
   workflows: WorkflowService;
   /**
+   * The schedules (the owner-side scheduler). Without it the schedule routes answer 503
+   * `schedules_unavailable` and a workflow's `metadata.schedule` is checked but not scheduled.
+   */
+  schedules?: ScheduleService;
+  /**
    * The storage roles the routes use: the execution index, the cluster event log, API tokens, the audit log,
    * the backend's kind.
    */
@@ -86,7 +93,8 @@ function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
   const now = deps.audit?.now ?? Date.now;
   return new Router()
     .route("/", healthRoutes(deps))
-    .route("/api/v1/workflows", workflowRoutes(deps))
+    .route("/api/v1/workflows", workflowRoutes({ ...deps, now }))
+    .route("/api/v1/schedules", scheduleRoutes({ ...deps, now }))
     .route("/api/v1", executionRoutes(deps))
     .route("/api/v1", clusterRoutes(deps))
     .route(

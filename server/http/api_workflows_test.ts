@@ -35,8 +35,8 @@ Deno.test("POST the old engine's sample: 201 {workflowId, version: 1}, GET round
     assertEquals(created.body.version, 1);
     assertEquals(created.body.message, "workflow created");
     assertEquals(created.headers.get("location"), "/api/v1/workflows/wf-1");
-    // metadata.schedule.enabled is stored, not run.
-    assert(String(created.body.scheduleStatus).startsWith("stored"), created.text);
+    // metadata.schedule becomes the schedule wf:wf-1 (api_schedules_test.ts checks it in full).
+    assert(/^scheduled: fixed_rate every 1h, next \d{4}-/.test(created.body.scheduleStatus), created.text);
 
     const got = await getJson(node, "/api/v1/workflows/wf-1");
     assertEquals(got.status, 200, got.text);

@@ -115,11 +115,12 @@ export class Authenticator {
 /** Patterns that answer without a token: liveness and readiness probes. */
 const OPEN = new Set(["/health", "/health/live", "/health/ready"]);
 
-/** `POST` routes an operator may call: running and steering executions. */
+/** `POST` routes an operator may call: running and steering executions, and running a schedule now. */
 const OPERATOR_POSTS = new Set([
   "/api/v1/workflows/:id/execute",
   "/api/v1/executions/:executionId/cancel",
   "/api/v1/executions/:executionId/signals/:name",
+  "/api/v1/schedules/:scheduleId/trigger",
 ]);
 
 /** Reads only an admin may make: tokens and the audit log. */
@@ -127,8 +128,9 @@ const ADMIN_READS = new Set(["/api/v1/tokens", "/api/v1/audit"]);
 
 /**
  * The role a request needs, by its method and the route pattern it matched; `null` when it needs none.
- * Reads need `viewer` (but tokens and the audit log `admin`); running and steering executions `operator`;
- * any other change `admin`. `/metrics` needs `viewer` unless `metricsPublic`.
+ * Reads need `viewer` (but tokens and the audit log `admin`); running and steering executions and triggering
+ * a schedule `operator`; any other change (a schedule's add, patch, delete, pause, resume, stop) `admin`.
+ * `/metrics` needs `viewer` unless `metricsPublic`.
  */
 export function roleNeeded(method: string, pattern: string, metricsPublic: boolean): ApiRole | null {
   if (OPEN.has(pattern)) return null;

@@ -23,7 +23,7 @@
  */
 
 /** The methods and request headers a browser app may use. */
-const ALLOW_METHODS = "GET, POST, PUT, DELETE";
+const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE";
 const ALLOW_HEADERS = "authorization, content-type, idempotency-key, traceparent, tracestate";
 /** How long a browser may cache a preflight, in seconds. */
 const MAX_AGE = "600";

@@ -47,6 +47,15 @@ const TEMPLATES = [
   "/api/v1/tokens",
   "/api/v1/tokens/{}",
   "/api/v1/audit",
+  "/api/v1/schedules",
+  "/api/v1/schedules/add",
+  "/api/v1/schedules/templates",
+  "/api/v1/schedules/{}",
+  "/api/v1/schedules/wf:{wf}",
+  "/api/v1/schedules/{}/pause",
+  "/api/v1/schedules/{}/resume",
+  "/api/v1/schedules/{}/stop",
+  "/api/v1/schedules/{}/trigger",
   "/api/history/{wf}",
   "/api/history/{wf}/status",
   "/api/history/{wf}/execution/{ex}",
@@ -80,6 +89,24 @@ function encode(s: string): string {
   return out;
 }
 
+/** Schedule fields: real values, hostile strings, odd numbers. */
+const schedule = fc.record({
+  workflowId: fc.oneof(fc.constant("fuzz-wf"), nasty),
+  id: fc.oneof(fc.constantFrom("sch-fuzz", "wf:fuzz-wf", "templates"), nasty),
+  scheduleType: fc.oneof(fc.constantFrom("cron", "fixed_rate", "fixed_delay", "immediate"), nasty),
+  cronExpression: fc.oneof(fc.constantFrom("0 0 1 1 *", "@yearly", "0 0 31 2 *", "61 * * * *"), nasty),
+  interval: fc.oneof(fc.constantFrom("1d", "0s", "99999999d"), nasty, fc.double()),
+  timezone: fc.oneof(fc.constantFrom("Europe/Berlin", "UTC"), nasty),
+  startAt: fc.oneof(fc.integer(), fc.double(), nasty),
+  endAt: fc.oneof(fc.integer(), fc.double(), nasty),
+  jitter: fc.oneof(fc.integer(), nasty),
+  overlap: fc.oneof(fc.constantFrom("skip", "buffer_one"), nasty),
+  catchUp: fc.oneof(fc.constantFrom("run_all", "skip"), nasty),
+  maxCatchUp: fc.oneof(fc.integer(), fc.double(), nasty),
+  input: fc.jsonValue({ maxDepth: 3 }),
+  enabled: fc.oneof(fc.boolean(), nasty),
+}, { requiredKeys: [] });
+
 const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 
 /** Bodies: JSON values, deep nesting, huge numbers, duplicate keys, junk, a workflow with hostile fields. */
@@ -105,6 +132,10 @@ const body = fc.oneof(
     })
   ),
   fc.string({ unit: "binary", maxLength: 200 }),
+  // Schedules with hostile fields, as an add/patch body and as a workflow's metadata.schedule.
+  fc.tuple(schedule, fc.boolean()).map(([s, inWorkflow]) =>
+    JSON.stringify(inWorkflow ? { ...WORKFLOW, id: "fuzz-sched", metadata: { schedule: s } } : s)
+  ),
   // Valid workflows whose text fields carry NUL and lone surrogates (stored, then read back).
   fc.constantFrom(
     JSON.stringify({ ...WORKFLOW, name: "n\u0000\ud800", description: "\udfff\u0000" }),

@@ -31,6 +31,8 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   conflict: 409,
   execution_exists: 409,
   workflow_changed: 409,
+  tick_recorded: 409,
+  schedule_changed: 409,
 };
 
 /** The ApiError of an engine error (a 503 says to retry after 1 s). */

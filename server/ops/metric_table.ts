@@ -22,6 +22,8 @@ export interface MetricsSources {
   transport?: { stats(): TransportStats } | null;
   /** Pinged at each scrape for `workflow_storage_up`. */
   storage?: Pick<Storage, "ping">;
+  /** The scheduler, for `schedules_live`. */
+  scheduler?: { readonly live: number };
 }
 
 /** What a metric's scrape-time `collect` sees: the node's parts and a little state of its own node. */
@@ -40,6 +42,8 @@ export interface Scrape {
 const SECONDS_FAST = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Histogram buckets, seconds, for whole executions. */
 const SECONDS_SLOW = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** Histogram buckets, seconds, for a schedule's fire lag (its fire time to its run's creation). */
+const SECONDS_LAG = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 /** Histogram buckets for commit group batch sizes. */
 const BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
@@ -260,6 +264,31 @@ export const METRIC_TABLE = {
     async collect(gauge, scrape) {
       const storage = scrape.sources?.storage;
       if (storage) gauge.set((await scrape.ping(storage)) ? 1 : 0);
+    },
+  },
+  // ---- schedules
+  scheduleFires: {
+    kind: "fast_counter",
+    name: "schedule_fires_total",
+    help: "Schedule ticks this node recorded, by outcome (started, skipped, buffered).",
+    labels: ["outcome"],
+    zeroes: ["started", "skipped", "buffered"],
+  },
+  scheduleFireLag: {
+    kind: "fast_histogram",
+    name: "schedule_fire_lag_seconds",
+    help: "A scheduled tick's fire time (tick + jitter) to its run's creation (buffered runs and manual " +
+      "triggers not counted).",
+    buckets: SECONDS_LAG,
+  },
+  schedulesLive: {
+    kind: "gauge",
+    name: "schedules_live",
+    help:
+      "Active schedules of the shards this node owns: armed in its timer heap, or waiting for a run to end.",
+    collect(gauge, { sources }) {
+      const scheduler = sources?.scheduler;
+      if (scheduler) gauge.set(scheduler.live);
     },
   },
   // ---- cluster, transport, runtime

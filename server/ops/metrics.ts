@@ -17,6 +17,7 @@ import type { Storage } from "../../storage/storage.ts";
 import type { ApiObserver } from "../http/api.ts";
 import type { Forwarder } from "../http/routing.ts";
 import type { AttemptOutcome, EngineObserver } from "../runtime/observer.ts";
+import type { SchedulerObserver } from "../runtime/schedule_observer.ts";
 import { buildMetrics, type MetricSet, type MetricsSources, type Scrape } from "./metric_table.ts";
 
 export type { MetricsSources } from "./metric_table.ts";
@@ -45,6 +46,9 @@ const CLUSTER_EVENTS = new Set([
   "shard_started",
   "shard_stopped",
   "workflow_failover",
+  "schedule_fired",
+  "schedule_skipped",
+  "schedule_catch_up",
 ]);
 
 /** A cache of a metric's label children: `labels()` hashes its arguments on every call, a Map lookup is O(1). */
@@ -108,6 +112,7 @@ export class Metrics {
   #storageTime: Children<Observe>;
   #flushesBy: Children<Inc>;
   #clusterEventsBy: Children<Inc>;
+  #fireOutcomes: Children<Inc>;
 
   constructor(options: MetricsOptions = {}) {
     this.#options = { lagIntervalMs: 500, pingTimeoutMs: 2_000, ...options };
@@ -137,6 +142,7 @@ export class Metrics {
     this.#storageTime = childrenOf(this.storageDuration);
     this.#flushesBy = childrenOf(this.flushes);
     this.#clusterEventsBy = childrenOf(this.clusterEvents);
+    this.#fireOutcomes = childrenOf(this.scheduleFires);
 
     this.#startLagMonitor();
   }
@@ -183,6 +189,14 @@ export class Metrics {
       this.eventsAppended.inc(events);
     },
     appendFailed: (ms) => this.appendDuration.observe(ms / 1000),
+  };
+
+  /** The scheduler's hooks: ticks recorded by outcome, and the fire lag of started ones. */
+  readonly schedulerObserver: SchedulerObserver = {
+    fire: (fire, lagMs) => {
+      this.#fireOutcomes.get(fire.outcome, [fire.outcome]).inc();
+      if (lagMs !== null) this.scheduleFireLag.observe(Math.max(0, lagMs) / 1000);
+    },
   };
 
   /** The commit group's hooks: storage latency, batch sizes, flushes. */

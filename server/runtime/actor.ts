@@ -9,6 +9,7 @@ import type { Command, Decision } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import type { Fence, OutputWrite } from "../../storage/storage.ts";
+import type { ScheduleFireWrite } from "../../storage/schedule_records.ts";
 import type { EngineError } from "./options.ts";
 
 /** A decision, or an engine error (the append was refused, the actor retired). */
@@ -34,6 +35,8 @@ export interface Creation {
   requestHash: string | undefined;
   /** The workflow version must still be the latest (`AppendRequest.requireLatestVersion`). */
   requireLatestVersion: boolean;
+  /** The schedule fire its creating append records (`AppendRequest.scheduleFire`). */
+  scheduleFire?: ScheduleFireWrite;
 }
 
 /** A live execution. Collections are created on first use: an idle execution should cost little memory. */

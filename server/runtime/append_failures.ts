@@ -1,7 +1,8 @@
 /**
  * What happens when an append does not commit: storage threw (unreachable: internal commands are retried with
  * back-off, callers hear the error), or refused it (a stale epoch: the shard is lost; a sequence conflict:
- * the execution is reloaded; a duplicate creation or a changed workflow: for `submit` to resolve).
+ * the execution is reloaded; a duplicate creation, a changed workflow, a schedule tick recorded before or a
+ * changed schedule: for `submit` to resolve).
  *
  * @module
  */
@@ -83,7 +84,8 @@ export class AppendFailures implements FailedAppends {
 function answerOf(error: AppendError, shard: number): Outcome {
   return {
     ok: false,
-    error: error.code === "execution_exists" || error.code === "workflow_changed"
+    error: error.code === "execution_exists" || error.code === "workflow_changed" ||
+        error.code === "tick_recorded" || error.code === "schedule_changed"
       ? { code: error.code, message: error.message }
       : error.code === "stale_epoch"
       ? { code: "not_owner", message: `shard ${shard} moved to another node; retry` }

@@ -33,11 +33,12 @@ import {
 } from "./options.ts";
 import { PlanCache, planOfExecution } from "./plans.ts";
 import { ActorPump } from "./pump.ts";
-import { ShardOwnership } from "./shards.ts";
+import { type ShardListener, ShardOwnership } from "./shards.ts";
 import { TimerQueue } from "./timer_queue.ts";
 
 export * from "./options.ts";
 export type { AttemptOutcome, EngineObserver, ObservedAttempt, ObservedExecution } from "./observer.ts";
+export type { ShardListener } from "./shards.ts";
 
 /**
  * The runtime of one member. Start it, submit executions, read them back.
@@ -196,6 +197,27 @@ export class Engine {
     this.#shards.release(shard);
   }
 
+  /**
+   * Follows this engine's shards: `listener` is told of every shard held now, then of each taken up (after
+   * its running executions were recovered) or given up (the scheduler's timers follow them).
+   */
+  onShards(listener: ShardListener): void {
+    this.#shards.listen(listener);
+  }
+
+  /**
+   * Whether an execution is running (live here, or as storage has it), and when it ended otherwise;
+   * undefined when there is none. Cheaper than `view`: no replay.
+   */
+  async runState(executionId: string): Promise<{ running: boolean; endedAt: number | null } | undefined> {
+    const state = this.#live.actors.get(executionId)?.state ?? this.#live.finished(executionId);
+    if (state && state.status !== null) {
+      return { running: state.status === "running", endedAt: state.endedAt };
+    }
+    const stored = await this.opts.storage.getExecution(executionId);
+    return stored && { running: stored.status === "running", endedAt: stored.endTime };
+  }
+
   #scheduleSweep(): void {
     if (this.#live.stopped) return;
     this.#sweepTimer = this.opts.clock.setTimer(this.limits.sweepIntervalMs, () => {
@@ -276,6 +298,7 @@ export class Engine {
     const actor = new ExecutionActor(initialState(executionId, plan), { shard, epoch }, {
       requestHash: sub.requestHash,
       requireLatestVersion: sub.requireLatestVersion === true,
+      ...(sub.scheduleFire !== undefined && { scheduleFire: sub.scheduleFire }),
     });
     actors.set(executionId, actor);
     actor.creation = this.#pump.dispatch(executionId, actor, {

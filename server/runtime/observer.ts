@@ -6,6 +6,7 @@
  * @module
  */
 import type { ExecutionEvent } from "../../core/events.ts";
+import type { ExecutionTrigger } from "../../core/schedule.ts";
 import { type PlanNode, planNode } from "../../core/plan.ts";
 import type { ExecutionState, ExecutionStatus } from "../../core/state.ts";
 import type { ExecutionActor } from "./actor.ts";
@@ -22,6 +23,8 @@ export interface ObservedExecution {
   submittedAt: number;
   /** False when it was just submitted here; true when it was loaded from storage (a restart, a failover). */
   recovered: boolean;
+  /** Why it started: through the API, or a schedule's tick (absent: through the API). */
+  trigger?: ExecutionTrigger;
 }
 
 /** One node attempt as observers see it. */
@@ -104,6 +107,7 @@ export class Observation {
         shard: actor.fence.shard,
         submittedAt: state.startedAt ?? this.clock.now(),
         recovered: false,
+        trigger: state.trigger,
       });
     }
     actor.observing = true;
@@ -120,6 +124,7 @@ export class Observation {
         shard: actor.fence.shard,
         submittedAt: state.startedAt ?? this.clock.now(),
         recovered: true,
+        trigger: state.trigger,
       });
     }
     actor.observing = true;

@@ -7,6 +7,7 @@
 import type { ExecutionTrigger } from "../../core/schedule.ts";
 import type { Rejection } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
+import type { ScheduleFireWrite } from "../../storage/schedule_records.ts";
 import type {
   AppendRequest,
   AppendResult,
@@ -102,6 +103,11 @@ export interface Submission {
   requireLatestVersion?: boolean;
   /** Why it starts (default: an API submission). */
   trigger?: ExecutionTrigger;
+  /**
+   * A schedule's tick that starts it: recorded by its creating append, same transaction and fence
+   * (`AppendRequest.scheduleFire`); refused with `tick_recorded` (fired before) or `schedule_changed`.
+   */
+  scheduleFire?: ScheduleFireWrite;
 }
 
 /** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */
@@ -114,7 +120,9 @@ export type EngineError =
   | { code: "not_owner"; message: string }
   | { code: "conflict"; message: string }
   | { code: "execution_exists"; message: string }
-  | { code: "workflow_changed"; message: string };
+  | { code: "workflow_changed"; message: string }
+  | { code: "tick_recorded"; message: string }
+  | { code: "schedule_changed"; message: string };
 
 /** A result: a value or an `EngineError`. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError };

@@ -206,5 +206,7 @@ function appendRequest(executionId: string, actor: ExecutionActor, batch: Batch)
     idempotencyKey: creating ? state.idempotencyKey : undefined,
     requestHash: creating ? actor.creating?.requestHash ?? null : undefined,
     requireLatestVersion: creating && actor.creating?.requireLatestVersion === true,
+    ...(creating && actor.creating?.scheduleFire !== undefined &&
+      { scheduleFire: actor.creating.scheduleFire }),
   };
 }

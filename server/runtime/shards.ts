@@ -32,12 +32,28 @@ export interface ShardDeps {
   pump: ActorPump;
 }
 
+/**
+ * Told when the engine takes a shard up (its running executions recovered already) or gives it up: the
+ * scheduler follows the engine's shards with one. Called synchronously; must not throw.
+ */
+export interface ShardListener {
+  acquired(shard: number, epoch: number): void;
+  released(shard: number): void;
+}
+
 /** The shards one engine owns, and their executions' recovery. */
 export class ShardOwnership {
   /** Owned shards, with the epoch each is held at. */
   readonly epochs = new Map<number, number>();
+  readonly #listeners: ShardListener[] = [];
 
   constructor(private readonly deps: ShardDeps) {}
+
+  /** Adds a listener, told at once of every shard held now. */
+  listen(listener: ShardListener): void {
+    this.#listeners.push(listener);
+    for (const [shard, epoch] of this.epochs) listener.acquired(shard, epoch);
+  }
 
   /** Claims every shard (a single node owns them all) and recovers their running executions; returns how many. */
   async claimAll(): Promise<number> {
@@ -50,6 +66,7 @@ export class ShardOwnership {
     }
     const running = await storage.listRunning([...this.epochs.keys()]);
     for (const exec of running) await this.recover(exec.executionId);
+    for (const [shard, epoch] of this.epochs) this.#listeners.forEach((l) => l.acquired(shard, epoch));
     return running.length;
   }
 
@@ -67,12 +84,13 @@ export class ShardOwnership {
       if (this.epochs.get(shard) !== epoch) break; // lost it again meanwhile
       if (!this.deps.live.actors.has(exec.executionId)) await this.recover(exec.executionId);
     }
+    if (this.epochs.get(shard) === epoch) this.#listeners.forEach((l) => l.acquired(shard, epoch));
     return running.length;
   }
 
   /** Gives a shard up at once: its live executions stop here (their state is in storage). */
   release(shard: number): void {
-    this.epochs.delete(shard);
+    if (this.epochs.delete(shard)) this.#listeners.forEach((l) => l.released(shard));
     const live = this.deps.live;
     for (const [id, actor] of [...live.actors]) {
       if (actor.fence.shard === shard) live.retire(id, actor);

@@ -1,0 +1,292 @@
+/**
+ * Carrying out a schedule decision (`core/schedule_decide.ts`) on the owner: the live run cancelled
+ * (`cancel_other`), each tick to start submitted to the engine with its fire riding on the execution's
+ * creating append (one fenced write: a tick recorded before is refused, never a second run), then the skipped
+ * and buffered ticks and the state after them recorded (fenced by the shard's epoch). Every refusal comes back
+ * as a value the scheduler acts on: the schedule changed (decide again), the shard is lost (stop firing it),
+ * storage failed (retry later).
+ *
+ * @module
+ */
+import type { Json } from "../../core/json.ts";
+import {
+  type NextTick,
+  type Schedule,
+  type ScheduleFire,
+  scheduleIdempotencyKey,
+  type ScheduleSpec,
+  type ScheduleState,
+  type ScheduleStatus,
+} from "../../core/schedule.ts";
+import type { TickDecision, TickStart } from "../../core/schedule_decide.ts";
+import { fireTimeOf } from "../../core/schedule_ticks.ts";
+import type { Fence, ScheduleStore, StoredWorkflow } from "../../storage/storage.ts";
+import { MAX_FIRES_PER_WRITE } from "../../storage/schedule_rules.ts";
+import type { Clock } from "./clock.ts";
+import type { Engine } from "./engine.ts";
+import type { Logger } from "./logger.ts";
+import type { SchedulerObserver } from "./schedule_observer.ts";
+
+/** The engine as the scheduler uses it. */
+export type SchedulerEngine = Pick<
+  Engine,
+  "submit" | "cancel" | "runState" | "onShards" | "releaseShard" | "shardCount" | "ready"
+>;
+
+/** The latest version of a workflow to start runs of (the node's `WorkflowService` caches it). */
+export interface LatestWorkflows {
+  latestForExecute(id: string): Promise<StoredWorkflow | undefined>;
+  /** Drops a cached version that turned out stale (`workflow_changed`). */
+  forgetLatest(id: string): void;
+}
+
+/** What carrying out a decision needs. */
+export interface FiringDeps {
+  engine: SchedulerEngine;
+  store: ScheduleStore;
+  workflows: LatestWorkflows;
+  clock: Clock;
+  log: Logger;
+  observer?: SchedulerObserver;
+  /** The cron times of a spec (croner, in its zone). */
+  cronNext: (spec: ScheduleSpec) => NextTick;
+}
+
+/** How carrying out a decision ended. */
+export type Applied =
+  /** Every write made: the schedule as it is now, and the executions started. */
+  | { kind: "done"; schedule: Schedule; started: TickStart[] }
+  /** The schedule moved under the decision (changed, deleted, a tick recorded by another try): decide again. */
+  | { kind: "changed"; why: string }
+  /** The shard's epoch moved on: this node no longer owns it. */
+  | { kind: "lost" }
+  /** Storage failed, or the engine could not take the run now: try again later. */
+  | { kind: "retry"; why: string };
+
+/**
+ * Carries out decisions of the schedules this node owns.
+ */
+export class ScheduleFiring {
+  constructor(private readonly deps: FiringDeps) {}
+
+  /** The cron times of `schedule`'s spec. */
+  cronNext(schedule: Schedule): NextTick {
+    return this.deps.cronNext(schedule.spec);
+  }
+
+  /**
+   * Whether the schedule's last started run is still running, when its decision depends on it (an overlap
+   * policy other than `allow`, a fixed delay, a buffered tick); false when it does not (no read).
+   */
+  async liveRun(schedule: Schedule): Promise<boolean> {
+    const { spec, state } = schedule;
+    const matters = spec.overlap !== "allow" || spec.kind === "fixed_delay" || state.bufferedTickAt !== null;
+    const id = state.lastExecutionId;
+    if (id === null || !matters) return false;
+    return (await this.deps.engine.runState(id))?.running === true;
+  }
+
+  /**
+   * Carries out `d`, decided on `schedule` as read, under `fence` (the shard's epoch this node holds).
+   * `input` overrides the spec's input (a manual trigger). Never throws: storage errors are `retry`.
+   */
+  async apply(schedule: Schedule, d: TickDecision, fence: Fence, input?: Json): Promise<Applied> {
+    try {
+      return await this.#apply(schedule, d, fence, input);
+    } catch (err) {
+      return { kind: "retry", why: String(err) };
+    }
+  }
+
+  async #apply(schedule: Schedule, d: TickDecision, fence: Fence, input?: Json): Promise<Applied> {
+    let workflow: StoredWorkflow | undefined;
+    if (d.start.length > 0) {
+      workflow = await this.deps.workflows.latestForExecute(schedule.workflowId);
+      if (!workflow) d = withoutWorkflow(schedule, d, this.deps.clock.now());
+    }
+    if (d.cancelLive && schedule.state.lastExecutionId !== null && d.start.length > 0) {
+      await this.#cancelLive(schedule.state.lastExecutionId, d.start[d.start.length - 1].tickAt);
+    }
+    const started: TickStart[] = [];
+    for (let i = 0; i < d.start.length; i++) {
+      const last = i === d.start.length - 1;
+      const state = last ? d.state : intermediateState(schedule, d, i);
+      const status = last ? d.status : schedule.status;
+      const r = await this.#start(schedule, d.start[i], { state, status }, workflow!, input);
+      if (r !== undefined) return r;
+      started.push(d.start[i]);
+    }
+    const written = started.length > 0
+      ? { state: d.state, status: d.status }
+      : { state: schedule.state, status: schedule.status };
+    if (d.record.length === 0 && sameState(written, d)) {
+      this.#catchUp(schedule, d);
+      return { kind: "done", schedule: { ...schedule, state: d.state, status: d.status }, started };
+    }
+    const r = await this.deps.store.recordScheduleState({
+      scheduleId: schedule.id,
+      fence,
+      expectedVersion: schedule.version,
+      fires: d.record,
+      state: d.state,
+      status: d.status,
+    });
+    if (!r.ok) {
+      if (r.error.code === "stale_epoch") return { kind: "lost" };
+      return { kind: "changed", why: r.error.message };
+    }
+    this.#recorded(schedule, d.record);
+    this.#catchUp(schedule, d);
+    return { kind: "done", schedule: r.schedule, started };
+  }
+
+  /** One `schedule_catch_up` event for a decision that caught up on missed ticks. */
+  #catchUp(schedule: Schedule, d: TickDecision): void {
+    const { started, skipped } = catchUpOf(d);
+    if (started + skipped === 0) return;
+    this.deps.observer?.event?.("schedule_catch_up", {
+      scheduleId: schedule.id,
+      policy: schedule.spec.catchUp,
+      started,
+      skipped,
+    });
+  }
+
+  /** Starts one tick's run; undefined when it started, else why not. */
+  async #start(
+    schedule: Schedule,
+    s: TickStart,
+    after: { state: ScheduleState; status: ScheduleStatus },
+    workflow: StoredWorkflow,
+    input: Json | undefined,
+  ): Promise<Applied | undefined> {
+    const { engine, clock } = this.deps;
+    const fire: ScheduleFire = { ...s.fire, firedAt: clock.now() };
+    const r = await engine.submit(workflow, {
+      executionId: s.executionId,
+      idempotencyKey: scheduleIdempotencyKey(schedule.id, s.tickAt),
+      input: input ?? schedule.spec.input,
+      trigger: { kind: "schedule", scheduleId: schedule.id, tickAt: s.tickAt },
+      requireLatestVersion: true,
+      scheduleFire: { fire, state: after.state, status: after.status, expectedVersion: schedule.version },
+    });
+    if (r.ok && r.value.created) {
+      const lagMs = s.reason === "buffered_run" || s.reason === "manual"
+        ? null
+        : clock.now() - fireTimeOf(schedule.id, schedule.spec, s.tickAt);
+      this.deps.observer?.fire?.(fire, lagMs);
+      this.deps.observer?.event?.("schedule_fired", {
+        scheduleId: schedule.id,
+        tickAt: s.tickAt,
+        executionId: s.executionId,
+        reason: s.reason,
+      });
+      return undefined;
+    }
+    if (r.ok) return { kind: "changed", why: `tick ${s.tickAt} started before (${s.executionId})` };
+    const code = r.error.code;
+    if (code === "tick_recorded" || code === "schedule_changed") {
+      return { kind: "changed", why: r.error.message };
+    }
+    if (code === "workflow_changed") {
+      this.deps.workflows.forgetLatest(schedule.workflowId);
+      return { kind: "changed", why: r.error.message };
+    }
+    if (code === "not_owner") return { kind: "lost" };
+    return { kind: "retry", why: `${code}: ${r.error.message}` };
+  }
+
+  /** `cancel_other`: the live run is cancelled before the tick starts (a run already ended is fine). */
+  async #cancelLive(executionId: string, tickAt: number): Promise<void> {
+    const r = await this.deps.engine.cancel(
+      executionId,
+      `superseded by schedule tick ${new Date(tickAt).toISOString()}`,
+    );
+    if (!r.ok && r.error.code !== "execution_terminal") {
+      this.deps.log.warn("could not cancel the live run of a schedule", { executionId, error: r.error.code });
+    }
+  }
+
+  /** Tells the observer of ticks recorded without a run: each fire, one skip event, one catch-up event. */
+  #recorded(schedule: Schedule, fires: ScheduleFire[]): void {
+    const obs = this.deps.observer;
+    if (!obs || fires.length === 0) return;
+    for (const f of fires) obs.fire?.(f, null);
+    const skipped = fires.filter((f) => f.outcome === "skipped");
+    if (skipped.length > 0) {
+      obs.event?.("schedule_skipped", {
+        scheduleId: schedule.id,
+        count: skipped.length,
+        firstTickAt: skipped[0].tickAt,
+        lastTickAt: skipped[skipped.length - 1].tickAt,
+        reasons: [...new Set(skipped.map((f) => f.reason))],
+      });
+    }
+  }
+}
+
+/** Whether a decision leaves the state and status as they are. */
+function sameState(
+  written: { state: ScheduleState; status: ScheduleStatus },
+  d: { state: ScheduleState; status: ScheduleStatus },
+): boolean {
+  const a = written.state, b = d.state;
+  return written.status === d.status && a.nextTickAt === b.nextTickAt && a.lastTickAt === b.lastTickAt &&
+    a.lastExecutionId === b.lastExecutionId && a.bufferedTickAt === b.bufferedTickAt && a.runs === b.runs;
+}
+
+/**
+ * The state written with the `i`-th of several starts (a `run_all` catch-up): as if the evaluation stopped
+ * after it, so a crash between two starts leaves the rest due.
+ */
+function intermediateState(schedule: Schedule, d: TickDecision, i: number): ScheduleState {
+  const s = d.start[i];
+  const before = schedule.state.lastTickAt;
+  return {
+    ...d.state,
+    nextTickAt: d.start[i + 1].tickAt,
+    lastTickAt: before === null || s.tickAt > before ? s.tickAt : before,
+    lastExecutionId: s.executionId,
+    runs: schedule.state.runs + i + 1,
+  };
+}
+
+/**
+ * The decision when the schedule's workflow is gone: its ticks to start are recorded skipped
+ * (`workflow_missing`) and the schedule ticks on (a fixed delay waits its interval from now).
+ */
+export function withoutWorkflow(schedule: Schedule, d: TickDecision, now: number): TickDecision {
+  const missing: ScheduleFire[] = d.start.map((s) => ({
+    ...s.fire,
+    firedAt: now,
+    outcome: "skipped",
+    reason: "workflow_missing",
+    executionId: null,
+  }));
+  const record = [...d.record, ...missing].sort((a, b) => a.tickAt - b.tickAt);
+  const { spec } = schedule;
+  let nextTickAt = d.state.nextTickAt;
+  if (nextTickAt === null && spec.kind === "fixed_delay") {
+    nextTickAt = spec.endAt !== null && now + spec.intervalMs! > spec.endAt ? null : now + spec.intervalMs!;
+  }
+  const state: ScheduleState = {
+    ...d.state,
+    nextTickAt,
+    lastExecutionId: schedule.state.lastExecutionId,
+    runs: schedule.state.runs,
+  };
+  const status: ScheduleStatus = schedule.status === "active" && nextTickAt === null &&
+      state.bufferedTickAt === null
+    ? "completed"
+    : d.status;
+  const wakeAt = nextTickAt === null ? null : fireTimeOf(schedule.id, spec, nextTickAt);
+  return { start: [], record: record.slice(-MAX_FIRES_PER_WRITE), state, status, cancelLive: false, wakeAt };
+}
+
+/** How many of a decision's ticks were a catch-up (started or skipped), for the `schedule_catch_up` event. */
+export function catchUpOf(d: TickDecision): { started: number; skipped: number } {
+  const started = d.start.filter((s) => s.reason === "catch_up").length;
+  const skipped =
+    d.record.filter((f) => f.reason === "catch_up_skip" || f.reason === "catch_up_limit").length;
+  return { started, skipped };
+}

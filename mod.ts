@@ -1,6 +1,7 @@
 /**
  * flowmesh's pure core: workflow definitions and their validation, compiled plans, the execution decider
- * (commands → events → state), timers and views, execution ids and shards, and the cluster's shard map. It
+ * (commands → events → state), timers and views, execution ids and shards, the cluster's shard map, and
+ * schedules (their validation, ticks and the decision of what a due tick does: `decideTicks`). It
  * does no I/O and pulls in no database driver, transport or metrics library: the runtime, storage backends,
  * transports and the simulator are their own entry points (`./server`, `./storage`, `./transport`, `./sim`).
  *
@@ -65,6 +66,46 @@ export { executionSummary, executionView } from "./core/view.ts";
 export { DEFAULT_SHARD_COUNT, executionIdFor, hash128, shardOf } from "./core/ids.ts";
 export { backoffMs, DEFAULT_RETRY_POLICY, retryPolicy } from "./core/policy.ts";
 export { parseDuration } from "./core/duration.ts";
+export type {
+  CatchUpPolicy,
+  ExecutionTrigger,
+  FireOutcome,
+  FireReason,
+  NextTick,
+  OverlapPolicy,
+  Schedule,
+  ScheduleFire,
+  ScheduleKind,
+  ScheduleSpec,
+  ScheduleState,
+  ScheduleStatus,
+} from "./core/schedule.ts";
+export {
+  CATCH_UP_POLICIES,
+  FIRES_KEPT,
+  MAX_CATCH_UP,
+  metadataScheduleId,
+  MIN_INTERVAL_MS,
+  OVERLAP_POLICIES,
+  SCHEDULE_DEFAULTS,
+  SCHEDULE_ID_PATTERN,
+  SCHEDULE_KINDS,
+  SCHEDULE_STATUSES,
+  scheduledExecutionId,
+  scheduleIdempotencyKey,
+} from "./core/schedule.ts";
+export type { CronCheck, ScheduleSpecResult } from "./core/schedule_spec.ts";
+export { parseScheduleSpec, SCHEDULE_PROBLEM_CODES } from "./core/schedule_spec.ts";
+export { fireTimeOf, jitterOf, LATE_GRACE_BASE_MS, nextTickAfter } from "./core/schedule_ticks.ts";
+export type { TickDecision, TickStart } from "./core/schedule_decide.ts";
+export {
+  afterRunEnded,
+  decideTicks,
+  initialState as initialScheduleState,
+  manualTrigger,
+  nextFireTimes,
+  respecState,
+} from "./core/schedule_decide.ts";
 export type {
   AllocationOptions,
   Member,

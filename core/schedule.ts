@@ -131,7 +131,10 @@ export type FireReason =
 /** One tick's record: stored once per (schedule id, tick time). */
 export interface ScheduleFire {
   scheduleId: string;
-  /** The nominal tick time (a manual trigger: the time it was asked). */
+  /**
+   * The nominal tick time. A manual trigger's: the time it was asked, moved on by a millisecond or two when
+   * that is a nominal tick's time (`manualTickAt`), so the two never share a record.
+   */
   tickAt: number;
   /** When it was recorded. */
   firedAt: number;
@@ -157,6 +160,57 @@ export function scheduledExecutionId(scheduleId: string, tickAt: number): string
 /** The Idempotency-Key of a tick's execution: a retried fire is a duplicate, never a second run. */
 export function scheduleIdempotencyKey(scheduleId: string, tickAt: number): string {
   return `schedule:${scheduleId}:${tickAt}`;
+}
+
+/**
+ * The id of the execution a manual trigger starts (`POST /api/v1/schedules/{id}/trigger`) at `tickAt`:
+ * `<scheduleId>@m<tickAt>`, in the schedule's shard like its ticks' runs but never one of their ids, so a
+ * manual run can never take a nominal tick's execution (or be taken for one).
+ *
+ * @example
+ * ```ts
+ * import { manualExecutionId, scheduledExecutionId } from "./schedule.ts";
+ * import { shardOf } from "./ids.ts";
+ * const id = manualExecutionId("sch-1", 1_700_000_000_000);
+ * if (id !== "sch-1@m1700000000000" || id === scheduledExecutionId("sch-1", 1_700_000_000_000)) throw new Error();
+ * if (shardOf(id) !== shardOf("sch-1")) throw new Error("routed by the schedule id");
+ * ```
+ */
+export function manualExecutionId(scheduleId: string, tickAt: number): string {
+  return `${scheduleId}@m${tickAt}`;
+}
+
+/** The Idempotency-Key of a manual trigger's execution: apart from every tick's ({@link scheduleIdempotencyKey}). */
+export function manualIdempotencyKey(scheduleId: string, tickAt: number): string {
+  return `schedule:${scheduleId}:m${tickAt}`;
+}
+
+/**
+ * Whether two specs are the same (their input compared as JSON values, whatever the order of its keys): a
+ * workflow's `metadata.schedule` sent again unchanged changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { SCHEDULE_DEFAULTS, sameScheduleSpec, type ScheduleSpec } from "./schedule.ts";
+ * const a: ScheduleSpec = { ...SCHEDULE_DEFAULTS, kind: "fixed_rate", cronExpression: null, intervalMs: 60_000,
+ *   startAt: null, endAt: null, input: { x: 1, y: [2] } };
+ * if (!sameScheduleSpec(a, { ...a, input: { y: [2], x: 1 } })) throw new Error("key order does not count");
+ * if (sameScheduleSpec(a, { ...a, intervalMs: 120_000 })) throw new Error();
+ * ```
+ */
+export function sameScheduleSpec(a: ScheduleSpec, b: ScheduleSpec): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** JSON text with object keys sorted. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 /** A schedule id: 1 to 140 of `A-Z a-z 0-9 . _ : -` (room for `wf:` and a workflow id). */

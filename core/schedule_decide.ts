@@ -43,6 +43,7 @@
  */
 import {
   type FireReason,
+  manualExecutionId,
   type NextTick,
   type Schedule,
   scheduledExecutionId,
@@ -80,6 +81,9 @@ export interface TickDecision {
   wakeAt: number | null;
 }
 
+/** No tick. */
+const NO_TICKS: ReadonlySet<number> = new Set();
+
 /** A tick chosen to run, before overlap applies. */
 interface Candidate {
   tickAt: number;
@@ -95,7 +99,13 @@ class Tally {
   cancelLive = false;
   lastTickAt: number | null;
 
-  constructor(readonly schedule: Schedule, readonly now: number, readonly liveRun: boolean) {
+  /** `taken`: ticks found recorded already; each is passed over (the state moves past it, nothing written). */
+  constructor(
+    readonly schedule: Schedule,
+    readonly now: number,
+    readonly liveRun: boolean,
+    readonly taken: ReadonlySet<number> = NO_TICKS,
+  ) {
     this.live = liveRun;
     this.buffered = schedule.state.bufferedTickAt;
     this.lastTickAt = schedule.state.lastTickAt;
@@ -106,7 +116,10 @@ class Tally {
   }
 
   run(tickAt: number, reason: FireReason): void {
-    const executionId = scheduledExecutionId(this.schedule.id, tickAt);
+    if (this.taken.has(tickAt)) return this.#saw(tickAt);
+    const executionId = reason === "manual"
+      ? manualExecutionId(this.schedule.id, tickAt)
+      : scheduledExecutionId(this.schedule.id, tickAt);
     const fire: ScheduleFire = {
       scheduleId: this.schedule.id,
       tickAt,
@@ -121,6 +134,7 @@ class Tally {
   }
 
   skip(tickAt: number, reason: FireReason, outcome: "skipped" | "buffered" = "skipped"): void {
+    if (this.taken.has(tickAt)) return this.#saw(tickAt);
     this.record.push({
       scheduleId: this.schedule.id,
       tickAt,
@@ -135,6 +149,8 @@ class Tally {
   /** Starts or holds back each candidate by the overlap policy. */
   overlap(candidates: Candidate[]): void {
     const policy = this.schedule.spec.overlap;
+    for (const c of candidates) if (this.taken.has(c.tickAt)) this.#saw(c.tickAt);
+    candidates = candidates.filter((c) => !this.taken.has(c.tickAt));
     if (policy === "cancel_other" && candidates.length > 1) {
       for (const c of candidates.slice(0, -1)) this.skip(c.tickAt, "overlap_skip");
       candidates = candidates.slice(-1);
@@ -274,19 +290,23 @@ function unchanged(schedule: Schedule): TickDecision {
  * Evaluates an `active` schedule at `now` (anything else: no change): starts a buffered tick whose blocker
  * ended, then decides every due tick by the catch-up and overlap policies (see the module's text). `liveRun`:
  * whether the execution `state.lastExecutionId` is still running. `cronNext`: the cron times of the spec
- * (unused by the other kinds).
+ * (unused by the other kinds). `taken`: ticks storage refused as recorded already (a write of this decision
+ * made before, or a manual run's): they are passed over — neither started nor recorded again, but the state
+ * moves past them, so a refused tick is never decided again.
  */
 export function decideTicks(
   schedule: Schedule,
   now: number,
   cronNext: NextTick,
   liveRun: boolean,
+  taken: ReadonlySet<number> = NO_TICKS,
 ): TickDecision {
   if (schedule.status !== "active") return unchanged(schedule);
   const { spec, state, createdAt } = schedule;
   const next = (after: number) => nextTickAfter(spec, createdAt, after, cronNext);
-  const tally = new Tally(schedule, now, liveRun);
+  const tally = new Tally(schedule, now, liveRun, taken);
   if (tally.buffered !== null && spec.overlap !== "buffer_one") tally.buffered = null; // the policy changed
+  if (tally.buffered !== null && taken.has(tally.buffered)) tally.buffered = null; // it started before
   if (tally.buffered !== null && !liveRun) {
     tally.run(tally.buffered, "buffered_run");
     tally.buffered = null;
@@ -333,14 +353,33 @@ export function afterRunEnded(
   return tally.decision(next);
 }
 
+/** Milliseconds a manual trigger's tick may move on past nominal ticks (each kind's ticks are ≥ 1 s apart). */
+const MANUAL_TICK_TRIES = 8;
+
 /**
- * A manual trigger (`POST /api/v1/schedules/{id}/trigger`) at `now`: one run with tick `now`, reason `manual`,
- * whatever the overlap policy (a person asked for it). The nominal ticks are untouched (`lastTickAt` and
+ * The tick of a manual trigger asked at `now`: `now`, or the first millisecond after it that is no nominal
+ * tick of the schedule (its next, last or buffered tick, or a tick of its spec), so that the manual run's fire
+ * never takes the record of a tick (fires are recorded once per tick time) and no tick is refused for it.
+ */
+export function manualTickAt(schedule: Schedule, now: number, cronNext: NextTick): number {
+  const { spec, state, createdAt } = schedule;
+  const nominal = (t: number) =>
+    t === state.nextTickAt || t === state.lastTickAt || t === state.bufferedTickAt ||
+    (spec.kind !== "fixed_delay" && nextTickAfter(spec, createdAt, t - 1, cronNext) === t);
+  let t = now;
+  for (let i = 0; i < MANUAL_TICK_TRIES && nominal(t); i++) t++;
+  return t;
+}
+
+/**
+ * A manual trigger (`POST /api/v1/schedules/{id}/trigger`) at `now`: one run, reason `manual`, whatever the
+ * overlap policy (a person asked for it), with its tick at {@link manualTickAt} and its own execution id
+ * (`manualExecutionId`: `<scheduleId>@m<tick>`). The nominal ticks are untouched (`lastTickAt` and
  * `nextTickAt` stay).
  */
-export function manualTrigger(schedule: Schedule, now: number): TickDecision {
+export function manualTrigger(schedule: Schedule, now: number, cronNext: NextTick): TickDecision {
   const tally = new Tally(schedule, now, false);
-  tally.run(now, "manual");
+  tally.run(manualTickAt(schedule, now, cronNext), "manual");
   tally.lastTickAt = schedule.state.lastTickAt;
   const decision = tally.decision(schedule.state.nextTickAt);
   return { ...decision, status: schedule.status };
@@ -349,12 +388,24 @@ export function manualTrigger(schedule: Schedule, now: number): TickDecision {
 /** The state of a new schedule: its first tick at or after `createdAt` (a fixed rate's or delay's anchor). */
 export function initialState(spec: ScheduleSpec, createdAt: number, cronNext: NextTick): ScheduleState {
   return {
-    nextTickAt: nextTickAfter(spec, createdAt, createdAt - 1, cronNext) ?? null,
+    nextTickAt: firstTick(spec, createdAt, cronNext),
     lastTickAt: null,
     lastExecutionId: null,
     bufferedTickAt: null,
     runs: 0,
   };
+}
+
+/**
+ * The first tick of a new schedule: the first at or after its creation. A fixed delay or an immediate
+ * schedule whose `startAt` is already past ticks at the creation (within `endAt`), not never.
+ */
+function firstTick(spec: ScheduleSpec, createdAt: number, cronNext: NextTick): number | null {
+  const next = nextTickAfter(spec, createdAt, createdAt - 1, cronNext);
+  if (next !== undefined) return next;
+  const pastStart = spec.startAt !== null && spec.startAt < createdAt;
+  const oneShot = spec.kind === "fixed_delay" || spec.kind === "immediate";
+  return oneShot && pastStart && (spec.endAt === null || createdAt <= spec.endAt) ? createdAt : null;
 }
 
 /**

@@ -291,10 +291,59 @@ Deno.test("paused: nothing fires; resumed, the ticks missed while paused are a c
 Deno.test("manual trigger: starts now whatever the overlap, leaves the nominal ticks", () => {
   let s = schedule({ overlap: "skip" });
   s = apply(s, decideTicks(s, 0, noCron, false));
-  const d = manualTrigger(s, 12_345);
+  const d = manualTrigger(s, 12_345, noCron);
   assertEquals(reasons(d), [`${12_345 / MIN}:manual`]);
-  assertEquals(d.state, { ...s.state, lastExecutionId: "sch-t@12345", runs: 2 });
+  assertEquals(d.start[0].executionId, "sch-t@m12345", "its own id, apart from the ticks' runs");
+  assertEquals(d.state, { ...s.state, lastExecutionId: "sch-t@m12345", runs: 2 });
   assertEquals(d.cancelLive, false);
+});
+
+Deno.test("manual trigger at a nominal tick's time takes the next free millisecond, never the tick", () => {
+  // A fixed rate from T with jitter: at T the tick is due later (T + jitter), and a trigger at T must not
+  // take its record (it would be refused as recorded, forever).
+  const T = 10 * MIN;
+  let s = schedule({ startAt: T, jitterMs: 30_000 });
+  assertEquals(s.state.nextTickAt, T);
+  assertEquals(manualTrigger(s, T, noCron).start[0].tickAt, T + 1);
+  assertEquals(manualTrigger(s, T + 5, noCron).start[0].tickAt, T + 5);
+  assertEquals(manualTrigger(s, T + MIN, noCron).start[0].tickAt, T + MIN + 1, "a later tick of the spec");
+  const cron = schedule({ kind: "cron", cronExpression: "* * * * *", intervalMs: null });
+  assertEquals(manualTrigger(cron, 3 * MIN, everyMinute).start[0].tickAt, 3 * MIN + 1);
+  // A fixed delay's next tick (no grid), and its last one.
+  const delay = schedule({ kind: "fixed_delay" });
+  s = { ...delay, state: { ...delay.state, nextTickAt: 77_777, lastTickAt: 77_778 } };
+  assertEquals(manualTrigger(s, 77_777, noCron).start[0].tickAt, 77_779);
+});
+
+Deno.test("decideTicks: a tick found recorded already is passed over: the state moves past it", () => {
+  // on time, refused before: nothing starts, the next tick is the one after.
+  let s = schedule();
+  let d = decideTicks(s, 0, noCron, false, new Set([0]));
+  assertEquals([d.start, d.record], [[], []]);
+  assertEquals([d.state.lastTickAt, d.state.nextTickAt, d.state.runs], [0, MIN, 0]);
+  // a catch-up skip whose one tick is recorded: the others are recorded, that one is not.
+  s = schedule({ catchUp: "skip" });
+  d = decideTicks(s, 4 * MIN + 10, noCron, false, new Set([2 * MIN]));
+  assertEquals(recorded(d), [
+    "0:skipped:catch_up_skip",
+    "1:skipped:catch_up_skip",
+    "3:skipped:catch_up_skip",
+    "4:skipped:catch_up_skip",
+  ]);
+  assertEquals(d.state.nextTickAt, 5 * MIN);
+  // run_all: a started tick among them is not started again.
+  s = schedule({ catchUp: "run_all" });
+  d = decideTicks(s, 2 * MIN + 10, noCron, false, new Set([MIN]));
+  assertEquals(reasons(d), ["0:catch_up", "2:catch_up"]);
+  // a buffered tick that started before: the buffer is emptied, nothing starts for it.
+  s = schedule({ overlap: "buffer_one" });
+  s = { ...s, state: { ...s.state, nextTickAt: 2 * MIN, lastTickAt: MIN, bufferedTickAt: MIN } };
+  d = decideTicks(s, MIN + 500, noCron, false, new Set([MIN]));
+  assertEquals([d.start, d.state.bufferedTickAt], [[], null]);
+  // a fixed delay's tick: it waits its interval from the tick.
+  s = schedule({ kind: "fixed_delay" });
+  d = decideTicks(s, 10, noCron, false, new Set([0]));
+  assertEquals([d.start, d.state.lastTickAt, d.state.nextTickAt], [[], 0, MIN]);
 });
 
 Deno.test("respecState: the new spec's first tick after now and the last tick; no make-up ticks", () => {
@@ -329,4 +378,18 @@ Deno.test("nextFireTimes: the next 5 of an active schedule; none when paused", (
   assertEquals(nextFireTimes({ ...s, status: "paused" }, 5, everyMinute), []);
   const d = schedule({ kind: "fixed_delay" });
   assertEquals(nextFireTimes(d, 5, noCron), [0]);
+});
+
+Deno.test("initialState: a fixed delay or immediate schedule whose startAt is past ticks at creation", () => {
+  const at = 10 * MIN;
+  const first = (over: Partial<ScheduleSpec>) => initialState(spec(over), at, everyMinute).nextTickAt;
+  assertEquals(first({ kind: "immediate", startAt: 2 * MIN }), at);
+  assertEquals(first({ kind: "fixed_delay", startAt: 2 * MIN }), at);
+  assertEquals(first({ kind: "immediate", startAt: 12 * MIN }), 12 * MIN, "a future startAt waits");
+  assertEquals(first({ kind: "immediate", startAt: 2 * MIN, endAt: 5 * MIN }), null, "past its end: none");
+  assertEquals(
+    first({ kind: "fixed_rate", startAt: 2 * MIN + 30_000 }),
+    10 * MIN + 30_000,
+    "a rate keeps its grid",
+  );
 });

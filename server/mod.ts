@@ -1,8 +1,9 @@
 /**
- * The member runtime: `startNode` assembles a member — storage, the engine, the cluster member, the HTTP API,
- * metrics and traces — from an `EngineConfig`; `Engine` is the runtime alone (submit, read, steer executions)
- * for embedding; the executor types let a host write node kinds of its own; `loadConfig` reads flags,
- * `ENGINE_*` variables and a config file.
+ * The member runtime: `startNode` assembles a member — storage, the engine, the scheduler, the cluster member,
+ * the HTTP API, metrics and traces — from an `EngineConfig`; `Engine` is the runtime alone (submit, read, steer
+ * executions) for embedding, and `Scheduler` the owner-side scheduler over it (the `ScheduleService` the API
+ * calls; `RunningNode.scheduler` is a node's); the executor types let a host write node kinds of its own;
+ * `loadConfig` reads flags, `ENGINE_*` variables and a config file.
  *
  * @example
  * ```ts
@@ -34,6 +35,28 @@ export {
   type Submission,
 } from "./runtime/engine.ts";
 export type { AttemptOutcome } from "./runtime/observer.ts";
+export {
+  cachedCronNext,
+  DEFAULT_SCHEDULER_LIMITS,
+  Scheduler,
+  type SchedulerLimits,
+  type SchedulerOptions,
+} from "./runtime/scheduler.ts";
+export type {
+  NewSchedule,
+  ScheduleDetail,
+  ScheduleError,
+  ScheduleResult,
+  ScheduleService,
+} from "./runtime/schedule_service.ts";
+export {
+  type ScheduledRunEnd,
+  ScheduledRunEnds,
+  type ScheduleEventType,
+  type SchedulerObserver,
+} from "./runtime/schedule_observer.ts";
+export type { LatestWorkflows, SchedulerEngine } from "./runtime/schedule_firing.ts";
+export { cronCheck, cronNextTick } from "./runtime/cron.ts";
 export { type Clock, systemClock, type TimerHandle } from "./runtime/clock.ts";
 export { type Logger, silentLogger } from "./runtime/logger.ts";
 export { createLogger, type LoggerOptions, type LogLevel } from "./ops/log.ts";

@@ -1,8 +1,8 @@
 /**
  * The README's curl walk-through, run as written (against a real node on a free
- * port instead of 8080) with bash and curl.
+ * port instead of 8080) with bash and curl, its schedule step included.
  */
-import { assert, assertStrictEquals } from "../testing/assert.ts";
+import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { startNode } from "./start.ts";
 
 function walkthrough(readme: string): string {
@@ -10,6 +10,35 @@ function walkthrough(readme: string): string {
   const block = blocks.find((b) => b.includes("curl"));
   if (!block) throw new Error("README has no curl walk-through");
   return block;
+}
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/**
+ * Step 5: the schedule was created with its first tick at its creation, fired it (a run of the workflow,
+ * `<scheduleId>@<tick>`, triggered by the schedule), and was deleted.
+ */
+async function checkScheduleStep(url: string, parsed: Json[], stdout: string): Promise<void> {
+  const created = parsed.find((p) => p.message === "schedule created");
+  assert(created, stdout);
+  const { scheduleId, schedule } = created;
+  assertStrictEquals(schedule.workflowId, "big-numbers");
+  assertStrictEquals(schedule.nextTickAt, schedule.createdAt, "a fixed rate's first tick is its creation");
+  const detail = parsed.find((p) => p.scheduleId === scheduleId && Array.isArray(p.recentFires));
+  assert(detail, stdout);
+  const first = detail.recentFires.at(-1);
+  assertStrictEquals(first.tickAt, schedule.createdAt, stdout);
+  assertStrictEquals(first.outcome, "started", stdout);
+  assertStrictEquals(first.executionId, `${scheduleId}@${first.tickAt}`, stdout);
+  assert(detail.nextFireTimes.every((t: number) => (t - schedule.createdAt) % 5_000 === 0), stdout);
+  assert(parsed.some((p) => p.message === "schedule deleted" && p.scheduleId === scheduleId), stdout);
+  const gone = await fetch(`${url}/api/v1/schedules/${scheduleId}`);
+  assertStrictEquals(gone.status, 404, await gone.text());
+  const run = await fetch(`${url}/api/v1/executions/${encodeURIComponent(first.executionId)}`);
+  const view = await run.json();
+  assertStrictEquals(run.status, 200, JSON.stringify(view));
+  assertEquals(view.trigger, { kind: "schedule", scheduleId, tickAt: first.tickAt });
 }
 
 Deno.test({
@@ -22,7 +51,11 @@ Deno.test({
       const script = walkthrough(await Deno.readTextFile(new URL("../README.md", import.meta.url)))
         .replaceAll("127.0.0.1:8080", `127.0.0.1:${node.port}`)
         .replaceAll(/^curl /gm, "echo; curl ");
-      const out = await new Deno.Command("bash", { args: ["-euo", "pipefail", "-c", script] }).output();
+      // The schedule step polls until its first fire: bounded here, so a schedule that never fires fails.
+      const out = await new Deno.Command("bash", {
+        args: ["-euo", "pipefail", "-c", script],
+        signal: AbortSignal.timeout(60_000),
+      }).output();
       const stdout = new TextDecoder().decode(out.stdout);
       assertStrictEquals(out.code, 0, new TextDecoder().decode(out.stderr));
       const lines = stdout.split("\n").filter((l) => l.startsWith("{"));
@@ -31,6 +64,7 @@ Deno.test({
       assertStrictEquals(parsed[1].status, "completed");
       assert(parsed.some((p) => JSON.stringify(p.records) === "[192,194,196,198,200]"), stdout);
       assert(parsed.some((p) => p.state === "completed" && p.executionCount === 1), stdout);
+      await checkScheduleStep(node.url, parsed, stdout);
     } finally {
       await node.close();
     }

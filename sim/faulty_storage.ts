@@ -8,9 +8,9 @@
  * zombie write), but it never hears back, and it makes no new ones.
  *
  * The wrapper is also the simulator's witness of storage: it tracks each shard's
- * current epoch from the claims it sees, and reports every accepted append whose
- * fence is stale (the fencing invariant), every claim, and every execution that
- * reached a terminal state.
+ * current epoch from the claims it sees, and reports every append (the fencing
+ * invariant checks its fence; the schedules', its tick), every claim, and every
+ * owner's write of a schedule's fires and state.
  *
  * @module
  */
@@ -27,9 +27,11 @@ import {
   type ClusterEvent,
   type CreateApiTokenResult,
   type ExecutionQuery,
+  type Fence,
   type NewApiToken,
   type Page,
   type PutWorkflowResult,
+  type ScheduleDeleteResult,
   type ScheduleQuery,
   type ScheduleStateWrite,
   type ScheduleWriteResult,
@@ -102,6 +104,13 @@ export interface StorageWorld {
     owner: string,
     expected: number,
     result: ShardRecord | undefined,
+  ): void;
+  /** An owner's write of a schedule's fires and state landed; `currentEpoch` as in `onAppend`. */
+  onScheduleWrite(
+    node: string,
+    write: ScheduleStateWrite,
+    result: ScheduleWriteResult,
+    currentEpoch: number,
   ): void;
 }
 
@@ -276,11 +285,14 @@ export class FaultyStorage implements Storage {
   trimAudit(keep: number): Promise<void> {
     return this.#call("trimAudit", () => this.world.base.trimAudit(keep));
   }
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
-    return this.#call("createSchedule", () => this.world.base.createSchedule(schedule, shard));
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.#call("createSchedule", () => this.world.base.createSchedule(schedule, fence));
   }
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
-    return this.#call("updateSchedule", () => this.world.base.updateSchedule(schedule, expectedVersion));
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.#call(
+      "updateSchedule",
+      () => this.world.base.updateSchedule(schedule, expectedVersion, fence),
+    );
   }
   getSchedule(id: string): Promise<Schedule | undefined> {
     return this.#call("getSchedule", () => this.world.base.getSchedule(id), false);
@@ -288,11 +300,18 @@ export class FaultyStorage implements Storage {
   listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
     return this.#call("listSchedules", () => this.world.base.listSchedules(query), false);
   }
-  deleteSchedule(id: string): Promise<boolean> {
-    return this.#call("deleteSchedule", () => this.world.base.deleteSchedule(id));
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult> {
+    return this.#call("deleteSchedule", () => this.world.base.deleteSchedule(id, fence));
   }
   recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
-    return this.#call("recordScheduleState", () => this.world.base.recordScheduleState(write));
+    return this.#call("recordScheduleState", () => {
+      const w = this.world;
+      const current = w.epochs.get(write.fence.shard) ?? 0;
+      return w.base.recordScheduleState(write).then((r) => {
+        w.onScheduleWrite(this.node, write, r, current);
+        return r;
+      });
+    });
   }
   listDueSchedules(shards: readonly number[], before: number, limit: number): Promise<Schedule[]> {
     return this.#call(

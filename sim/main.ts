@@ -91,6 +91,12 @@ export function parseArgs(args: readonly string[]): Cli {
       case "--unsafe-disable-fencing":
         o.unsafeDisableFencing = true;
         break;
+      case "--unsafe-fire-apart":
+        o.unsafeFireApart = true;
+        break;
+      case "--no-schedules":
+        o.schedules = false;
+        break;
       default:
         throw new Error(`unknown argument ${a}`);
     }
@@ -100,6 +106,16 @@ export function parseArgs(args: readonly string[]): Cli {
 
 const fmtP = (p: { n: number; p50: number | null; p99: number | null; max: number | null }) =>
   p.n === 0 ? "n/a (none measured)" : `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms (n=${p.n})`;
+
+/** The schedules' line of the report. */
+function fmtSchedules(r: RunReport): string {
+  const s = r.scheduleStats;
+  if (s === null) return "none checked";
+  return `${s.schedules} schedules: ${s.started} ticks started, ${s.skipped} skipped, ${s.buffered} buffered, ` +
+    `${s.passedOver} passed over; fire lag ${fmtP(s.fireLagMs)}; after heal max ${
+      s.fireLagAfterHealMs.max ?? "n/a"
+    } ms`;
+}
 
 /** The human-readable report of one run. */
 export function formatReport(r: RunReport, o: RunOptions): string {
@@ -118,6 +134,7 @@ export function formatReport(r: RunReport, o: RunOptions): string {
     `failover detect:   ${fmtP(r.failover.detectionMs)}`,
     `failover takeover: ${fmtP(r.failover.takeoverMs)}`,
     `first progress:    ${fmtP(r.failover.firstProgressMs)}`,
+    `schedules:         ${fmtSchedules(r)}`,
     `converged:         ${
       r.convergedAfterHealMs === null
         ? `NOT within ${o.healBoundMs} ms of heal`

@@ -1,7 +1,8 @@
 /**
  * One simulated node, assembled like `server/start.ts` assembles a real one —
- * storage, commit group, engine, workflow service, cluster member, shard
- * routing, RPC forwarding and the API handler — with the real-world parts
+ * storage, commit group, engine, workflow service, the owner-side scheduler
+ * (fed the engine's scheduled-run ends), cluster member, shard routing, RPC
+ * forwarding and the API handler — with the real-world parts
  * replaced: a virtual `Clock` instead of `systemClock`, a `FaultyStorage` view of
  * the shared `MemoryStorage`, a `MemoryTransport` instead of WebSockets, seeded
  * ids instead of `crypto.randomUUID`, fake node services (a deterministic
@@ -26,7 +27,11 @@ import type { Executor, NodeServices } from "../server/executors/executor.ts";
 import { executorFor } from "../server/executors/registry.ts";
 import { ShardRouting } from "../server/http/routing.ts";
 import { WorkflowService } from "../server/runtime/workflows.ts";
+import type { ScheduleFire } from "../core/schedule.ts";
+import { Scheduler as ScheduleRunner } from "../server/runtime/scheduler.ts";
+import { ScheduledRunEnds } from "../server/runtime/schedule_observer.ts";
 import { FaultyStorage, type StorageWorld } from "./faulty_storage.ts";
+import { fireApart } from "./planted.ts";
 import type { Random } from "./random.ts";
 import type { Scheduler, SimClock } from "./scheduler.ts";
 
@@ -39,6 +44,10 @@ export interface NodeWorld extends StorageWorld {
   /** The node's clock skew now (read on every `now()`). */
   skew(node: string): number;
   rng: Random;
+  /** A node's scheduler recorded a tick (started with its fire lag, skipped or buffered). */
+  onScheduleFire(node: string, fire: ScheduleFire, lagMs: number | null): void;
+  /** TEST-ONLY planted bug: scheduled runs start apart from their fire (`planted.ts` `fireApart`). */
+  unsafeFireApart: boolean;
 }
 
 /** One incarnation's parts. */
@@ -47,6 +56,7 @@ interface Incarnation {
   clock: SimClock;
   storage: FaultyStorage;
   engine: Engine;
+  schedules: ScheduleRunner;
   cluster: ClusterMember;
   transport: MemoryTransport;
   rpc: Rpc;
@@ -133,6 +143,7 @@ export class SimNode {
       await new Promise<void>((r) => clock.setTimer(delay, r));
       return await e(ctx);
     };
+    const runEnds = new ScheduledRunEnds();
     const engine = new Engine({
       storage,
       clock,
@@ -146,7 +157,19 @@ export class SimNode {
       log: silentLogger,
       shardCount: world.shardCount,
       appender: commitGroup,
+      observer: runEnds,
     });
+    const workflows = new WorkflowService(storage, () => clock.now());
+    const schedules = new ScheduleRunner({
+      engine: world.unsafeFireApart ? fireApart(engine, storage) : engine,
+      store: storage,
+      workflows,
+      clock,
+      log: silentLogger,
+      runEnds,
+      observer: { fire: (fire, lagMs) => world.onScheduleFire(this.id, fire, lagMs) },
+    });
+    schedules.start();
     const transport = world.network.join(this.id);
     const rpcRng = rng.fork("rpc");
     const rpc = new Rpc(transport, { newId: () => rpcRng.id(), timers: clock, logger: silentLogger });
@@ -164,14 +187,15 @@ export class SimNode {
       clock,
       silentLogger,
     );
-    const inc: Incarnation = { n, clock, storage, engine, cluster, transport, rpc, api: null };
+    const inc: Incarnation = { n, clock, storage, engine, schedules, cluster, transport, rpc, api: null };
     this.#inc = inc;
     try {
       await engine.start({ claimAllShards: false });
       const routing = new ShardRouting(engine, cluster, new RpcForwarder(rpc), clock, 5_000);
       inc.api = createApi({
         engine,
-        workflows: new WorkflowService(storage, () => clock.now()),
+        workflows,
+        schedules,
         storage,
         log: silentLogger,
         storageHealthy: () => storage.ping(),
@@ -206,6 +230,7 @@ export class SimNode {
     inc.storage.kill();
     inc.rpc.close();
     void inc.transport.close();
+    void inc.schedules.stop();
     void inc.engine.stop();
     void inc.cluster.stop();
     inc.api = null;

@@ -22,13 +22,17 @@ export interface RunOptions {
   /** The http node's fake endpoint fails at this rate. */
   httpFailRate: number;
   cost: CostModel;
+  /** Create the workload's schedules (`schedule_workload.ts`). */
+  schedules: boolean;
   /** TEST-ONLY: run storage without fencing (the self-test). */
   unsafeDisableFencing: boolean;
+  /** TEST-ONLY planted bug: schedules start their runs apart from their fires (`planted.ts`). */
+  unsafeFireApart: boolean;
   /** Keep the trace lines (for debugging a seed); the hash is always computed. */
   keepTrace: boolean;
 }
 
-/** The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s, 16 shards, heal bound 30 s. */
+/** The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s and the schedules, 16 shards, heal bound 30 s. */
 export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   seed: 1,
   nodes: 3,
@@ -39,6 +43,8 @@ export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   healBoundMs: 30_000,
   httpFailRate: 0.2,
   cost: DEFAULT_COST,
+  schedules: true,
   unsafeDisableFencing: false,
+  unsafeFireApart: false,
   keepTrace: false,
 });

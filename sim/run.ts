@@ -12,7 +12,8 @@ import { planFaults } from "./faults.ts";
 import type { Violation } from "./invariants.ts";
 import { DEFAULT_RUN, type RunOptions } from "./options.ts";
 import { type Percentiles, percentiles } from "./percentiles.ts";
-import { Scheduler } from "./scheduler.ts";
+import { FIRE_LAG_BOUND_MS, type ScheduleStats } from "./schedule_invariants.ts";
+import { Scheduler, SIM_EPOCH } from "./scheduler.ts";
 import { buildWorld, type SimWorld } from "./world.ts";
 
 export { DEFAULT_RUN, type RunOptions } from "./options.ts";
@@ -39,6 +40,8 @@ export interface RunReport {
   failover: FailoverTimes;
   /** From heal to converged (shard map and every execution terminal); null if it did not within the bound. */
   convergedAfterHealMs: number | null;
+  /** What the schedules did (null: no schedules, or the run ended early). */
+  scheduleStats: ScheduleStats | null;
   simulatedMs: number;
   wallMs: number;
   /** Simulated time per wall time. */
@@ -66,11 +69,25 @@ interface FaultPhase {
   finished: number;
 }
 
-/** When the heal phase started, and when the cluster converged (null: not within the bound). */
+/**
+ * When the heal phase started, when the cluster converged (null: not within the bound), and from when the
+ * schedules were checked for fire lag (null: not at all).
+ */
 interface HealPhase {
   start: number;
   convergedAt: number | null;
+  settledFrom: number | null;
 }
+
+/** After convergence the schedules tick on this long in the healed cluster (invariant 8 watches them). */
+const SCHEDULE_SETTLE_MS = 8_000;
+/** From convergence to the start of invariant 8's window: new owners load their schedules and catch up. */
+const SETTLE_GRACE_MS = 2_000;
+/** A schedule's run younger than this needs not have ended (it started in the heal phase). */
+const YOUNG_RUN_MS = 5_000;
+
+/** The virtual time `t` as the nodes' clocks read it once healed (no skew): epoch ms. */
+const epochOf = (t: number) => SIM_EPOCH + t;
 
 /**
  * Records unhandled rejections until `stop()`: one kills a real Deno process, so the run reports it as a
@@ -135,14 +152,18 @@ async function runFaultPhase(w: SimWorld, o: RunOptions): Promise<FaultPhase> {
   return { start, end, finished };
 }
 
-/** Whether the shard map converged and every execution is terminal. */
+/** Whether the shard map converged and every execution is terminal (but the schedules' young runs). */
 async function converged(w: SimWorld, o: RunOptions): Promise<boolean> {
   const map = await w.checker.shardMapConverged(w.base, w.nodes, o.shardCount);
-  const left = map === null ? await w.checker.unfinished(w.base, w.workload.log, true) : ["map"];
+  const youngAfter = epochOf(w.scheduler.now - YOUNG_RUN_MS);
+  const left = map === null ? await w.checker.unfinished(w.base, w.workload.log, true, youngAfter) : ["map"];
   return map === null && left.length === 0;
 }
 
-/** The heal phase: every fault removed, no new submissions; runs until converged or the heal bound. */
+/**
+ * The heal phase: every fault removed, no new submissions; runs until converged or the heal bound; then,
+ * with schedules, on for {@link SCHEDULE_SETTLE_MS} so that invariant 8 sees ticks fire in a healed cluster.
+ */
 async function runHealPhase(w: SimWorld, o: RunOptions): Promise<HealPhase> {
   const { scheduler } = w;
   w.injector.healAll();
@@ -153,14 +174,23 @@ async function runHealPhase(w: SimWorld, o: RunOptions): Promise<HealPhase> {
     await scheduler.run(scheduler.now + 250);
     if (await converged(w, o)) convergedAt = scheduler.now;
   }
+  let settledFrom: number | null = null;
+  if (convergedAt !== null && w.workload.log.schedules.length > 0 && !violated(w)) {
+    settledFrom = epochOf(convergedAt + SETTLE_GRACE_MS);
+    w.schedules.settled(settledFrom);
+    await scheduler.run(convergedAt + SCHEDULE_SETTLE_MS);
+  }
   w.workload.stop();
-  return { start, convergedAt };
+  return { start, convergedAt, settledFrom };
 }
 
-/** The end-of-run checks (skipped after a violation): convergence, the final invariants, client surprises. */
-async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<void> {
+/**
+ * The end-of-run checks (skipped after a violation): convergence, the final invariants, the schedules'
+ * (when the cluster converged), client surprises. Returns what the schedules did.
+ */
+async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<ScheduleStats | null> {
   const { scheduler, checker, base, workload } = w;
-  if (violated(w)) return;
+  if (violated(w)) return null;
   if (heal.convergedAt === null) {
     const why = await checker.shardMapConverged(base, w.nodes, o.shardCount);
     if (why !== null) {
@@ -172,6 +202,14 @@ async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<vo
     }
   }
   await checker.final(base, workload.log, heal.convergedAt !== null);
+  let stats: ScheduleStats | null = null;
+  if (heal.settledFrom !== null && !violated(w)) {
+    stats = await w.schedules.final(base, workload.log.schedules, {
+      until: epochOf(scheduler.now - FIRE_LAG_BOUND_MS),
+      settledFrom: heal.settledFrom,
+      endedIfStartedBefore: epochOf(scheduler.now - YOUNG_RUN_MS),
+    });
+  }
   for (const u of workload.log.unexpected.slice(0, 5)) {
     const id = /signal (ex-[0-9a-f]+)/.exec(u)?.[1];
     const known = id !== undefined && checker.refusedCreations.has(id) ? { known: "K1" } : {};
@@ -182,6 +220,7 @@ async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<vo
       ...known,
     });
   }
+  return stats;
 }
 
 /** Records callbacks that threw and unhandled rejections (the first five of each) as runtime violations. */
@@ -206,6 +245,7 @@ function buildReport(
   o: RunOptions,
   fault: FaultPhase,
   heal: HealPhase,
+  schedules: ScheduleStats | null,
   wallMs: number,
 ): RunReport {
   const { scheduler, workload, finishedAt, checker, trace } = w;
@@ -232,6 +272,7 @@ function buildReport(
     latencyMs: percentiles(latencies),
     failover: w.failover.times(),
     convergedAfterHealMs: heal.convergedAt === null ? null : heal.convergedAt - heal.start,
+    scheduleStats: schedules,
     simulatedMs: Math.round(simulatedMs),
     wallMs: Math.round(wallMs),
     simPerWall: Math.round((simulatedMs / Math.max(1, wallMs)) * 10) / 10,
@@ -265,8 +306,8 @@ export async function runSimulation(partial: Partial<RunOptions> = {}): Promise<
   await formCluster(w);
   const fault = await runFaultPhase(w, o);
   const heal = await runHealPhase(w, o);
-  await checkEnd(w, o, heal);
+  const schedules = await checkEnd(w, o, heal);
   unhandled.stop();
   recordRuntimeFailures(w, unhandled.records);
-  return buildReport(w, o, fault, heal, performance.now() - wall0);
+  return buildReport(w, o, fault, heal, schedules, performance.now() - wall0);
 }

@@ -62,12 +62,14 @@ Deno.test(
 
 Deno.test("invariants hold over 100 seeds (3 nodes, 20 s, every fault kind)", opts, async () => {
   const failures: string[] = [];
-  let finished = 0, faults = 0;
+  let finished = 0, faults = 0, ticks = 0;
   const t0 = performance.now();
   for (let seed = 1; seed <= 100; seed++) {
     const r = await runSimulation({ seed, nodes: 3, durationMs: 20_000 });
     finished += r.finished;
     faults += Object.values(r.faultsInjected).reduce((x, y) => x + y, 0);
+    ticks += (r.scheduleStats?.started ?? 0) + (r.scheduleStats?.skipped ?? 0);
+    if (r.ok && r.scheduleStats === null) failures.push(`seed ${seed}: the schedules were not checked`);
     for (const v of r.violations) {
       failures.push(
         `seed ${seed}: [${v.invariant}] ${v.message}\n  ${
@@ -79,10 +81,49 @@ Deno.test("invariants hold over 100 seeds (3 nodes, 20 s, every fault kind)", op
   console.log(
     `100 seeds in ${
       Math.round(performance.now() - t0)
-    } ms: ${finished} executions finished, ${faults} faults`,
+    } ms: ${finished} executions finished, ${ticks} schedule ticks recorded, ${faults} faults`,
   );
   assertEquals(failures, []);
 });
+
+Deno.test(
+  "schedules: clock skew (with crashes and partitions) causes no double fire over 20 seeds",
+  opts,
+  async () => {
+    const failures: string[] = [];
+    let skews = 0, started = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = await runSimulation({
+        seed,
+        nodes: 3,
+        durationMs: 20_000,
+        faults: ["skew", "crash", "partition"],
+      });
+      skews += r.faultsInjected.skew ?? 0;
+      started += r.scheduleStats?.started ?? 0;
+      for (const v of r.violations) failures.push(`seed ${seed}: [${v.invariant}] ${v.message}`);
+    }
+    assertEquals(failures, []);
+    assert(skews >= 10 && started > 500, `skews injected: ${skews}; ticks started: ${started}`);
+  },
+);
+
+Deno.test(
+  "self-test: a planted double fire (runs started apart from their fires) is caught by invariant 6",
+  opts,
+  async () => {
+    const o = { nodes: 3, durationMs: 20_000, faults: ["storage" as const] };
+    let caught: number | null = null;
+    for (let seed = 1; seed <= 20 && caught === null; seed++) {
+      const r = await runSimulation({ ...o, seed, unsafeFireApart: true });
+      if (r.violations.some((v) => v.invariant.startsWith("6"))) caught = seed;
+    }
+    assert(caught !== null, "no double fire caught in 20 seeds");
+    const clean = await runSimulation({ ...o, seed: caught });
+    assertEquals(clean.violations, [], `seed ${caught} without the planted bug`);
+    assert((clean.scheduleStats?.started ?? 0) > 0);
+  },
+);
 
 Deno.test(
   "self-test: with fencing disabled in storage the simulator catches a violation within 50 seeds",

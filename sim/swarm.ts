@@ -10,16 +10,23 @@ import { type RunOptions, type RunReport, runSimulation } from "./run.ts";
 
 /** The command that replays a run exactly. */
 export function replayCommand(
-  o: Pick<RunOptions, "seed" | "nodes" | "durationMs" | "faults" | "rate">,
+  o:
+    & Pick<RunOptions, "seed" | "nodes" | "durationMs" | "faults" | "rate">
+    & Partial<Pick<RunOptions, "schedules" | "unsafeDisableFencing" | "unsafeFireApart">>,
 ): string {
   const faults = o.faults.length === FAULT_KINDS.length
     ? "all"
     : o.faults.length === 0
     ? "none"
     : o.faults.join(",");
+  const flags = [
+    o.schedules === false ? " --no-schedules" : "",
+    o.unsafeDisableFencing ? " --unsafe-disable-fencing" : "",
+    o.unsafeFireApart ? " --unsafe-fire-apart" : "",
+  ].join("");
   return `deno task sim --seed ${o.seed} --nodes ${o.nodes} --duration ${
     o.durationMs / 1000
-  }s --faults ${faults} --rate ${o.rate}`;
+  }s --faults ${faults} --rate ${o.rate}${flags}`;
 }
 
 /** A swarm's outcome. */
@@ -177,6 +184,7 @@ export async function scaling(
       shardCount: 32,
       healBoundMs: 0,
       cost: SCALING_COST,
+      schedules: false,
     });
     // Completed during the (saturated) fault phase only: the heal phase has no new load.
     const perSecond = r.finishedInPhase / (durationMs / 1000);

@@ -10,6 +10,7 @@
  */
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import type { Random } from "./random.ts";
+import { type SimSchedule, simSchedules } from "./schedule_workload.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { SimNode } from "./node.ts";
 
@@ -134,12 +135,15 @@ export interface WorkloadOptions {
   rate: number;
   /** How long a client waits for an answer. */
   clientTimeoutMs: number;
+  /** Create the schedules of `simSchedules()` when registering. */
+  schedules: boolean;
 }
 
-/** The default workload: 5 submissions a second, 10 s client timeout. */
+/** The default workload: 5 submissions a second, 10 s client timeout, the schedules. */
 export const DEFAULT_WORKLOAD: Readonly<WorkloadOptions> = Object.freeze({
   rate: 5,
   clientTimeoutMs: 10_000,
+  schedules: true,
 });
 
 /** What the clients observed. */
@@ -152,6 +156,8 @@ export interface WorkloadLog {
   signalsSent: number;
   /** Answers that no correct cluster gives (4xx other than the expected ones). */
   unexpected: string[];
+  /** Schedules whose creation was acknowledged (201, or 409 `schedule_exists` after a retry). */
+  schedules: SimSchedule[];
 }
 
 /** The clients. */
@@ -163,6 +169,7 @@ export class Workload {
     clientRetries: 0,
     signalsSent: 0,
     unexpected: [],
+    schedules: [],
   };
   #stopSubmitting = false;
   #stopped = false;
@@ -223,6 +230,26 @@ export class Workload {
         if (attempt > 50) throw new Error(`could not register ${wf.id}: ${JSON.stringify(r)}`);
         await new Promise<void>((res) => this.scheduler.after(200, res));
       }
+    }
+    if (this.opts.schedules) { for (const s of simSchedules()) await this.#addSchedule(s); }
+  }
+
+  /** Creates a schedule through the API (retrying until it is made). */
+  async #addSchedule(s: SimSchedule): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      const r = await this.call("POST", "/api/v1/schedules/add", s.body);
+      const code = (r?.json.error as { code?: string } | undefined)?.code;
+      if (r && (r.status === 201 || (r.status === 409 && code === "schedule_exists"))) {
+        this.log.schedules.push(s);
+        this.trace(`client schedule ${s.id} ${r.status}`);
+        return;
+      }
+      if (r && r.status < 500) {
+        this.log.unexpected.push(`schedule ${s.id}: ${r.status} ${JSON.stringify(r.json)}`);
+        return;
+      }
+      if (attempt > 50) throw new Error(`could not add schedule ${s.id}: ${JSON.stringify(r)}`);
+      await new Promise<void>((res) => this.scheduler.after(200, res));
     }
   }
 

@@ -13,6 +13,7 @@ import { FailoverTracker } from "./failover.ts";
 import type { StorageWorld } from "./faulty_storage.ts";
 import { FaultInjector } from "./faults.ts";
 import { InvariantChecker } from "./invariants.ts";
+import { ScheduleChecker } from "./schedule_invariants.ts";
 import { type NodeWorld, SimNode } from "./node.ts";
 import type { RunOptions } from "./options.ts";
 import { Random } from "./random.ts";
@@ -29,6 +30,8 @@ export interface SimWorld {
   readonly base: MemoryStorage;
   readonly trace: TraceLog;
   readonly checker: InvariantChecker;
+  /** The witness of schedules (invariants 6–8). */
+  readonly schedules: ScheduleChecker;
   /** The node ids, `n1`…`nN`. */
   readonly ids: string[];
   readonly nodes: SimNode[];
@@ -44,13 +47,14 @@ interface Observed {
   scheduler: Scheduler;
   trace: TraceLog;
   checker: InvariantChecker;
+  schedules: ScheduleChecker;
   finishedAt: Map<string, number>;
   failover: FailoverTracker;
 }
 
 /** Traces and checks every append; times finished executions and failover progress. */
 function appendObserver(
-  { scheduler, trace, checker, finishedAt, failover }: Observed,
+  { scheduler, trace, checker, schedules, finishedAt, failover }: Observed,
 ): StorageWorld["onAppend"] {
   return (node, req, result, currentEpoch) => {
     trace.write(
@@ -59,6 +63,7 @@ function appendObserver(
       }`,
     );
     checker.checkAppend(node, req, result, currentEpoch);
+    schedules.checkAppend(node, req, result);
     if (!result.ok) return;
     if (req.summary.status !== "running" && !finishedAt.has(req.executionId)) {
       finishedAt.set(req.executionId, scheduler.now);
@@ -75,6 +80,19 @@ function claimObserver({ scheduler, trace, failover }: Observed): StorageWorld["
     );
     if (!result) return;
     failover.claimed(node, shard, owner, scheduler.now);
+  };
+}
+
+/** Traces and checks every owner's write of a schedule's fires and state. */
+function scheduleWriteObserver({ trace, schedules }: Observed): StorageWorld["onScheduleWrite"] {
+  return (node, write, result, currentEpoch) => {
+    const fires = write.fires.map((f) => `${f.tickAt}:${f.outcome}:${f.reason}`).join(",");
+    trace.write(
+      `${node} schedule ${write.scheduleId} ${write.fence.shard}@${write.fence.epoch}/${currentEpoch} v${write.expectedVersion} [${fires}] next ${write.state.nextTickAt} ${
+        result.ok ? "ok" : result.error.code
+      }`,
+    );
+    schedules.checkWrite(node, write, result, currentEpoch);
   };
 }
 
@@ -101,10 +119,12 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     schedule: (fn, delayMs) => scheduler.after(delayMs, fn),
     logger: silentLogger,
   });
+  const schedules = new ScheduleChecker(checker.report);
   const observed: Observed = {
     scheduler,
     trace,
     checker,
+    schedules,
     finishedAt: new Map(),
     failover: new FailoverTracker(),
   };
@@ -120,6 +140,14 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     trace: trace.write,
     onAppend: appendObserver(observed),
     onClaim: claimObserver(observed),
+    onScheduleWrite: scheduleWriteObserver(observed),
+    onScheduleFire: (node, fire, lagMs) => {
+      trace.write(
+        `${node} fire ${fire.scheduleId} ${fire.tickAt} ${fire.outcome} ${fire.reason} lag ${lagMs}`,
+      );
+      if (lagMs !== null) schedules.lag(lagMs, fire.firedAt);
+    },
+    unsafeFireApart: o.unsafeFireApart,
     network,
     shardCount: o.shardCount,
     fetch: fakeFetch(scheduler, rng.fork("fetch"), o.httpFailRate),
@@ -140,7 +168,21 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
   const workload = new Workload(scheduler, nodes, rng.fork("workload"), {
     ...DEFAULT_WORKLOAD,
     rate: o.rate,
+    schedules: o.schedules,
   }, trace.write);
   const { finishedAt, failover } = observed;
-  return { scheduler, rng, base, trace, checker, ids, nodes, injector, workload, finishedAt, failover };
+  return {
+    scheduler,
+    rng,
+    base,
+    trace,
+    checker,
+    schedules,
+    ids,
+    nodes,
+    injector,
+    workload,
+    finishedAt,
+    failover,
+  };
 }

@@ -14,7 +14,12 @@ import type { Schedule, ScheduleFire } from "../core/schedule.ts";
 import { MemoryApiTokens, MemoryAuditLog } from "./memory_access.ts";
 import { MemorySchedules } from "./memory_schedules.ts";
 import { executionExists, sequenceConflict, staleEpoch, workflowChanged } from "./refusals.ts";
-import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "./schedule_records.ts";
+import type {
+  ScheduleDeleteResult,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleWriteResult,
+} from "./schedule_records.ts";
 import { assertFireAppend } from "./schedule_rules.ts";
 import {
   type AppendRequest,
@@ -23,6 +28,7 @@ import {
   decodeExecutionCursor,
   encodeExecutionCursor,
   type ExecutionQuery,
+  type Fence,
   type Page,
   type PutWorkflowResult,
   type ShardRecord,
@@ -333,12 +339,12 @@ export class MemoryStorage implements Storage {
     return this.#audit.trimAudit(keep);
   }
 
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
-    return this.#schedules.createSchedule(schedule, shard);
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.#schedules.createSchedule(schedule, fence);
   }
 
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
-    return this.#schedules.updateSchedule(schedule, expectedVersion);
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.#schedules.updateSchedule(schedule, expectedVersion, fence);
   }
 
   getSchedule(id: string): Promise<Schedule | undefined> {
@@ -349,8 +355,8 @@ export class MemoryStorage implements Storage {
     return this.#schedules.listSchedules(query);
   }
 
-  deleteSchedule(id: string): Promise<boolean> {
-    return this.#schedules.deleteSchedule(id);
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult> {
+    return this.#schedules.deleteSchedule(id, fence);
   }
 
   recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {

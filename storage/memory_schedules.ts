@@ -6,10 +6,11 @@
  * @module
  */
 import { FIRES_KEPT, type Schedule, type ScheduleFire } from "../core/schedule.ts";
-import type { AppendRequest, Page } from "./records.ts";
+import type { AppendRequest, Fence, Page } from "./records.ts";
 import { type Refusal, scheduleChanged, tickRecorded } from "./refusals.ts";
 import type { ScheduleStore } from "./roles.ts";
 import type {
+  ScheduleDeleteResult,
   ScheduleFireWrite,
   ScheduleQuery,
   ScheduleStateWrite,
@@ -82,7 +83,7 @@ function earliestFirst(a: Schedule, b: Schedule): number {
  *     endAt: null, input: null },
  *   state: { nextTickAt: 60_000, lastTickAt: null, lastExecutionId: null, bufferedTickAt: null, runs: 0 },
  * };
- * await schedules.createSchedule(schedule, 7);
+ * await schedules.createSchedule(schedule, { shard: 7, epoch: 1 });
  * const due = await schedules.listDueSchedules([7], 60_000, 10);
  * if (due[0]?.id !== "nightly") throw new Error("due at its next tick");
  * ```
@@ -98,7 +99,14 @@ export class MemorySchedules implements ScheduleStore {
    */
   constructor(private readonly epochOf: (shard: number) => number, private readonly fencing = true) {}
 
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
+  /** Whether `fence` is stale (never under the test-only `unsafeDisableFencing`). */
+  #stale(fence: Fence): boolean {
+    return this.fencing && this.epochOf(fence.shard) !== fence.epoch;
+  }
+
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult> {
+    if (this.#stale(fence)) return Promise.resolve(scheduleStaleEpoch(fence, this.epochOf(fence.shard)));
+    const shard = fence.shard;
     const found = this.#byId.get(schedule.id);
     if (found) return Promise.resolve(scheduleExists(structuredClone(found.schedule)));
     const stored: Schedule = { ...structuredClone(schedule), version: 1 };
@@ -110,9 +118,11 @@ export class MemorySchedules implements ScheduleStore {
     return Promise.resolve({ ok: true, schedule: structuredClone(stored) });
   }
 
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult> {
+    if (this.#stale(fence)) return Promise.resolve(scheduleStaleEpoch(fence, this.epochOf(fence.shard)));
     const entry = this.#byId.get(schedule.id);
     if (!entry) return Promise.resolve(scheduleNotFound(schedule.id));
+    assertFenceShard({ scheduleId: schedule.id, fence }, entry.shard);
     const current = entry.schedule;
     if (current.version !== expectedVersion) {
       return Promise.resolve(scheduleMoved(schedule.id, expectedVersion, current.version));
@@ -131,7 +141,10 @@ export class MemorySchedules implements ScheduleStore {
   }
 
   listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
-    const matching = [...this.#byId.values()].map((e) => e.schedule).filter((s) =>
+    const entries = query.shards === undefined
+      ? [...this.#byId.values()]
+      : [...new Set(query.shards)].flatMap((shard) => [...(this.#byShard.get(shard)?.values() ?? [])]);
+    const matching = entries.map((e) => e.schedule).filter((s) =>
       (query.workflowId === undefined || s.workflowId === query.workflowId) &&
       (query.status === undefined || s.status === query.status) &&
       (query.cursor == null || s.id > query.cursor)
@@ -140,18 +153,21 @@ export class MemorySchedules implements ScheduleStore {
     return Promise.resolve({ items, next: matching.length > query.limit ? items.at(-1)!.id : null });
   }
 
-  deleteSchedule(id: string): Promise<boolean> {
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult> {
+    if (this.#stale(fence)) return Promise.resolve(scheduleStaleEpoch(fence, this.epochOf(fence.shard)));
     const entry = this.#byId.get(id);
-    if (!entry) return Promise.resolve(false);
+    if (!entry) return Promise.resolve({ ok: true, deleted: false });
+    assertFenceShard({ scheduleId: id, fence }, entry.shard);
     this.#byId.delete(id);
     this.#byShard.get(entry.shard)?.delete(id);
-    return Promise.resolve(true);
+    return Promise.resolve({ ok: true, deleted: true });
   }
 
   recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
     assertStateWrite(write);
-    const epoch = this.epochOf(write.fence.shard);
-    if (this.fencing && epoch !== write.fence.epoch) return Promise.resolve(scheduleStaleEpoch(write, epoch));
+    if (this.#stale(write.fence)) {
+      return Promise.resolve(scheduleStaleEpoch(write.fence, this.epochOf(write.fence.shard)));
+    }
     const entry = this.#byId.get(write.scheduleId);
     if (!entry) return Promise.resolve(scheduleNotFound(write.scheduleId));
     assertFenceShard(write, entry.shard);

@@ -39,6 +39,7 @@ export type {
   OutputWrite,
   Page,
   PutWorkflowResult,
+  ScheduleDeleteResult,
   ScheduleFireWrite,
   ScheduleQuery,
   ScheduleStateWrite,

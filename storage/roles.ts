@@ -18,6 +18,7 @@ import type {
   AppendResult,
   ClusterEvent,
   ExecutionQuery,
+  Fence,
   Page,
   PutWorkflowResult,
   ShardRecord,
@@ -25,7 +26,12 @@ import type {
   StoredWorkflow,
 } from "./records.ts";
 import type { Schedule, ScheduleFire } from "../core/schedule.ts";
-import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "./schedule_records.ts";
+import type {
+  ScheduleDeleteResult,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleWriteResult,
+} from "./schedule_records.ts";
 
 /**
  * Workflow definitions: numbered versions of each workflow id, and its head (the latest version and
@@ -142,31 +148,36 @@ export interface AuditLog {
 }
 
 /**
- * Schedules: their definitions (written through the API, compare-and-set on `version`), the owner's fenced
- * writes of their state and fires, and the reads the owner's timers and the API need. A schedule lives in the
- * shard `shardOf(id)`; every owner write carries that shard's epoch and is refused when it is stale. Fires are
- * keyed by (schedule id, tick time): a tick is recorded once, whichever member tries.
+ * Schedules: their definitions (written through the API on the owner, compare-and-set on `version`), the
+ * owner's writes of their state and fires, and the reads the owner's timers and the API need. A schedule
+ * lives in the shard `shardOf(id)`; every write carries that shard's epoch as its owner holds it (its fence)
+ * and is refused `stale_epoch` when it is stale, so a node that lost the shard without knowing it can neither
+ * fire nor change a schedule. Fires are keyed by (schedule id, tick time): a tick is recorded once, whichever
+ * member tries.
  */
 export interface ScheduleStore {
   /**
-   * Stores a new schedule at `version` 1 in `shard` (`shardOf(schedule.id, shardCount)`: the shard whose
-   * owner fires it, and whose epoch fences its writes); `schedule_exists` with the stored one when the id is
-   * taken.
+   * Stores a new schedule at `version` 1 in `fence.shard` (`shardOf(schedule.id, shardCount)`: the shard whose
+   * owner fires it, and whose epoch fences its writes). Refused `stale_epoch` when the shard is not at
+   * `fence.epoch` (a shard never claimed is at 0), `schedule_exists` with the stored one when the id is taken.
    */
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult>;
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult>;
   /**
    * Replaces a schedule's workflow, spec, status, source, state and `updatedAt` if its version is still
-   * `expectedVersion`, bumping it (its `createdAt` and shard stay); `schedule_changed` otherwise,
-   * `schedule_not_found` when there is none. Only this write moves the version: the owner's writes of state
-   * and fires (`recordScheduleState`, a fire on an append) check it and keep it.
+   * `expectedVersion`, bumping it (its `createdAt` and shard stay). Refused, in this order: `stale_epoch` (the
+   * shard is not at `fence.epoch`), `schedule_not_found`, `schedule_changed`. Only this write moves the version:
+   * the owner's writes of state and fires (`recordScheduleState`, a fire on an append) check it and keep it.
    */
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult>;
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult>;
   /** A schedule, or undefined. */
   getSchedule(id: string): Promise<Schedule | undefined>;
   /** Schedules by id, filtered and paged. */
   listSchedules(query: ScheduleQuery): Promise<Page<Schedule>>;
-  /** Deletes a schedule and its fires; false when there was none. */
-  deleteSchedule(id: string): Promise<boolean>;
+  /**
+   * Deletes a schedule and its fires (`deleted: false` when there was none); refused `stale_epoch`, deleting
+   * nothing, when the shard `fence.shard` is not at `fence.epoch`.
+   */
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult>;
   /**
    * The owner's write: fires recorded without an execution and the state and status after them, all or
    * nothing. Refused, in this order: `stale_epoch` (the shard's epoch is not `write.fence.epoch`),

@@ -39,15 +39,23 @@ export type ScheduleWriteError =
   | { code: "schedule_changed"; message: string }
   | { code: "schedule_not_found"; message: string }
   | { code: "schedule_exists"; message: string; existing: Schedule }
-  | { code: "tick_recorded"; message: string };
+  /** `tickAt`: a tick of the write recorded already (or named twice in it). */
+  | { code: "tick_recorded"; message: string; tickAt: number };
 
 /** The answer of a schedule write. */
 export type ScheduleWriteResult = { ok: true; schedule: Schedule } | { ok: false; error: ScheduleWriteError };
+
+/** The answer of a schedule delete: whether there was one, or the fence was stale (nothing deleted). */
+export type ScheduleDeleteResult =
+  | { ok: true; deleted: boolean }
+  | { ok: false; error: Extract<ScheduleWriteError, { code: "stale_epoch" }> };
 
 /** A listing's filter. */
 export interface ScheduleQuery {
   workflowId?: string;
   status?: ScheduleStatus;
+  /** Only schedules of these shards (the owner's load of the shards it took up); absent: every shard. */
+  shards?: readonly number[];
   limit: number;
   cursor?: string | null;
 }

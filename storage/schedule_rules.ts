@@ -5,7 +5,7 @@
  * @module
  */
 import { type FireOutcome, MAX_CATCH_UP, type Schedule } from "../core/schedule.ts";
-import type { AppendRequest } from "./records.ts";
+import type { AppendRequest, Fence } from "./records.ts";
 import type { ScheduleStateWrite, ScheduleWriteResult } from "./schedule_records.ts";
 
 /** The most fires one `recordScheduleState` may carry (a catch-up records at most `maxCatchUp + 1`). */
@@ -58,7 +58,7 @@ export function assertStateWrite(write: ScheduleStateWrite): void {
 }
 
 /** Throws when the owner fences a schedule with another shard than the one it lives in. */
-export function assertFenceShard(write: ScheduleStateWrite, shard: number): void {
+export function assertFenceShard(write: { scheduleId: string; fence: Fence }, shard: number): void {
   if (write.fence.shard !== shard) {
     throw new Error(
       `assertion: schedule ${write.scheduleId} lives in shard ${shard}, fenced by ${write.fence.shard}`,
@@ -71,13 +71,16 @@ export function repeatsTick(write: ScheduleStateWrite): boolean {
   return new Set(write.fires.map((f) => f.tickAt)).size !== write.fires.length;
 }
 
-/** The shard's epoch is not the one the owner's write carried. */
-export function scheduleStaleEpoch(write: ScheduleStateWrite, epoch: number): ScheduleRefusal {
+/** The shard's epoch is not the one the owner's write carried (`fence`). */
+export function scheduleStaleEpoch(
+  fence: Fence,
+  epoch: number,
+): { ok: false; error: Extract<ScheduleRefusal["error"], { code: "stale_epoch" }> } {
   return {
     ok: false,
     error: {
       code: "stale_epoch",
-      message: `shard ${write.fence.shard} is at epoch ${epoch}, the write carried ${write.fence.epoch}`,
+      message: `shard ${fence.shard} is at epoch ${epoch}, the write carried ${fence.epoch}`,
       currentEpoch: epoch,
     },
   };
@@ -111,6 +114,6 @@ export function scheduleExists(existing: Schedule): ScheduleRefusal {
 export function ticksRecorded(id: string, tickAt: number): ScheduleRefusal {
   return {
     ok: false,
-    error: { code: "tick_recorded", message: `tick ${tickAt} of schedule ${id} is recorded` },
+    error: { code: "tick_recorded", message: `tick ${tickAt} of schedule ${id} is recorded`, tickAt },
   };
 }

@@ -45,6 +45,7 @@ export type {
 } from "./access_records.ts";
 export { isLiveToken } from "./access_records.ts";
 export type {
+  ScheduleDeleteResult,
   ScheduleFireWrite,
   ScheduleQuery,
   ScheduleStateWrite,

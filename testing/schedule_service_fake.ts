@@ -139,7 +139,7 @@ export class FakeScheduleService implements ScheduleService {
     if (r.value.status === "stopped") {
       return Promise.resolve(fail("schedule_terminal", `schedule ${id} is stopped`));
     }
-    const d = manualTrigger(r.value, this.now());
+    const d = manualTrigger(r.value, this.now(), cronOf(r.value.spec));
     this.schedules.set(id, { ...r.value, state: d.state });
     this.fires.set(id, [d.start[0].fire, ...(this.fires.get(id) ?? [])]);
     return Promise.resolve({

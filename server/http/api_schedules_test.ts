@@ -263,7 +263,7 @@ Deno.test("schedules: trigger runs now (202 with the execution), reason manual; 
     assertEquals(r.status, 202, r.text);
     assertEquals([r.body.message, r.body.scheduleId], ["schedule triggered", "sch-t"]);
     assert(r.body.tickAt >= before);
-    assertEquals(r.body.executionId, `sch-t@${r.body.tickAt}`);
+    assertEquals(r.body.executionId, `sch-t@m${r.body.tickAt}`, "a manual run has its own id");
     assertEquals(r.headers.get("location"), `/api/v1/executions/${encodeURIComponent(r.body.executionId)}`);
     assertEquals(fake.calls.at(-1), 'trigger sch-t {"n":1}');
     const empty = await request({ url }, "POST", "/api/v1/schedules/sch-t/trigger");
@@ -355,6 +355,22 @@ Deno.test("metadata.schedule: the old engine's JSON schedules itself as wf:<id>;
       "schedule_from_metadata",
     );
     assertEquals((await postJson({ url }, "/api/v1/schedules/wf:wf-m/pause")).status, 200, "pausing is fine");
+    // The same workflow sent again leaves its schedule as it is: still paused, nothing put.
+    const puts = fake.calls.filter((c) => c === "put wf:wf-m").length;
+    const resent = await postJson({ url }, "/api/v1/workflows", sampleWorkflow("wf-m", { scheduled: true }));
+    assertEquals([resent.status, resent.body.scheduleStatus], [200, "disabled"]);
+    const reput = await putJson(
+      { url },
+      "/api/v1/workflows/wf-m",
+      sampleWorkflow("wf-m", { scheduled: true }),
+    );
+    assertEquals([reput.body.message, reput.body.scheduleStatus], ["workflow unchanged", "disabled"]);
+    assertEquals(
+      fake.calls.filter((c) => c === "put wf:wf-m").length,
+      puts,
+      "no put for an unchanged workflow",
+    );
+    assertEquals(fake.schedules.get("wf:wf-m")!.status, "paused");
     // Update: a cron in Berlin replaces it; enabled false pauses it.
     const cron = { ...sampleWorkflow("wf-m", { scheduled: true }), description: "v2" } as Record<
       string,

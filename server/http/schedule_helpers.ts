@@ -7,7 +7,7 @@
  * @module
  */
 import type { ScheduleSpec } from "../../core/schedule.ts";
-import { metadataScheduleId, SCHEDULE_ID_PATTERN } from "../../core/schedule.ts";
+import { metadataScheduleId, sameScheduleSpec, SCHEDULE_ID_PATTERN } from "../../core/schedule.ts";
 import { parseScheduleSpec } from "../../core/schedule_spec.ts";
 import type { Problem } from "../../core/schema.ts";
 import { cronCheck } from "../runtime/cron.ts";
@@ -126,6 +126,26 @@ export async function putMetadataSchedule(
   });
   if (!r.ok) throw scheduleError(r.error);
   return scheduleStatusText(r.value);
+}
+
+/**
+ * The metadata schedule of a workflow stored unchanged (the same definition sent again): left as it is when it
+ * has this spec already — nothing written, so a completed `immediate` schedule does not run again and one
+ * paused or stopped through the API stays so; else put as for a new version (the schedule is missing when an
+ * earlier request stored the workflow and then failed). Answers its `scheduleStatus`.
+ */
+export async function keepMetadataSchedule(
+  schedules: ScheduleService,
+  workflowId: string,
+  checked: MetadataSchedule,
+): Promise<string> {
+  const r = await schedules.get(metadataScheduleId(workflowId));
+  if (!r.ok && r.error.code !== "schedule_not_found") throw scheduleError(r.error);
+  const s = r.ok ? r.value.schedule : undefined;
+  if (s?.source === "metadata" && s.workflowId === workflowId && sameScheduleSpec(s.spec, checked.spec)) {
+    return scheduleStatusText(s);
+  }
+  return await putMetadataSchedule(schedules, workflowId, checked);
 }
 
 /** Deletes the workflow's metadata schedule if it has one. */

@@ -30,13 +30,28 @@ const CACHED_CRONS = 1_000;
 const crons = new BoundedCache<string, Cron>(CACHED_CRONS);
 const zones = new BoundedCache<string, boolean>(CACHED_CRONS);
 
+/**
+ * Whether `timezone` is UTC under another name (`UTC`, `Etc/UTC`, `GMT`, `Zulu`, …: what the runtime resolves
+ * to `UTC`). croner is then given a zero UTC offset rather than the zone: the same times, without the
+ * `Intl` conversions croner makes at every step of a search in a named zone (about 50 times faster: 0.5 ms
+ * against 10 µs for a daily 6-field expression, which a burst of fires computes once each).
+ */
+function isUtc(timezone: string): boolean {
+  try {
+    return new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone === "UTC";
+  } catch {
+    return false;
+  }
+}
+
 /** The parsed expression (cached), or the reason it does not parse. */
 function cronOf(expression: string, timezone: string): Cron | string {
   const key = `${timezone}\u0000${expression}`;
   const cached = crons.get(key);
   if (cached !== undefined) return cached;
   try {
-    const cron = new Cron(expression, { timezone, legacyMode: true });
+    const zone = isUtc(timezone) ? { utcOffset: 0 } : { timezone };
+    const cron = new Cron(expression, { ...zone, legacyMode: true });
     crons.set(key, cron);
     return cron;
   } catch (err) {

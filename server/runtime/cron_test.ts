@@ -1,6 +1,8 @@
 /**
- * Cron times through croner: daylight saving time in Europe/Berlin, 5 and 6 fields, refusals.
+ * Cron times through croner: daylight saving time in Europe/Berlin, 5 and 6 fields, refusals, UTC by any name.
  */
+import { Cron } from "croner";
+import fc from "fast-check";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { parseScheduleSpec } from "../../core/schedule_spec.ts";
 import { cronCheck, cronNextTick } from "./cron.ts";
@@ -109,4 +111,41 @@ Deno.test("cron through the schedule validation: codes and paths", () => {
     cronCheck,
   );
   assert(ok.ok && ok.spec.cronExpression === "0 * * * *" && ok.spec.timezone === "UTC");
+});
+
+Deno.test("cron in UTC and its other names: the same times as croner in the named zone UTC", () => {
+  const field = (max: number, min = 0) =>
+    fc.oneof(
+      fc.constant("*"),
+      fc.integer({ min, max }).map(String),
+      fc.integer({ min: 1, max: Math.max(1, Math.floor(max / 2)) }).map((n) => `*/${n}`),
+      fc.tuple(fc.integer({ min, max }), fc.integer({ min, max })).map(([a, b]) =>
+        `${Math.min(a, b)}-${Math.max(a, b)}`
+      ),
+    );
+  const expression = fc.tuple(
+    fc.option(field(59), { nil: undefined }),
+    field(59),
+    field(23),
+    fc.oneof(fc.constant("*"), field(28, 1)),
+    fc.oneof(fc.constant("*"), field(12, 1)),
+    fc.oneof(fc.constant("*"), field(6)),
+  ).map(([s, ...rest]) => (s === undefined ? rest : [s, ...rest]).join(" "));
+  const after = fc.integer({
+    min: Date.parse("2020-01-01T00:00:00Z"),
+    max: Date.parse("2035-01-01T00:00:00Z"),
+  });
+  fc.assert(
+    fc.property(expression, after, fc.constantFrom("UTC", "Etc/UTC", "GMT", "Zulu"), (expr, t, zone) => {
+      const named = new Cron(expr, { timezone: "UTC", legacyMode: true });
+      const next = cronNextTick(expr, zone);
+      let a: number | undefined = t, b: number | undefined = t;
+      for (let i = 0; i < 3 && a !== undefined; i++) {
+        a = next(a);
+        b = named.nextRun(new Date(b!))?.getTime();
+        assertEquals(a, b, `${expr} in ${zone} after ${new Date(t).toISOString()}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

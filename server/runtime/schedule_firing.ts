@@ -1,8 +1,9 @@
 /**
  * Carrying out a schedule decision (`core/schedule_decide.ts`) on the owner: the live run cancelled
- * (`cancel_other`), each tick to start submitted to the engine with its fire riding on the execution's
- * creating append (one fenced write: a tick recorded before is refused, never a second run), then the skipped
- * and buffered ticks and the state after them recorded (fenced by the shard's epoch). Every refusal comes back
+ * (`cancel_other`), then, in tick order (`schedule_steps.ts`), each tick to start submitted to the engine with
+ * its fire riding on the execution's creating append (one fenced write: a tick recorded before is refused,
+ * never a second run), and the skipped and buffered ticks between recorded (fenced by the shard's epoch); each
+ * write leaves the state as if the evaluation stopped after it. Every refusal comes back
  * as a value the scheduler acts on: the schedule changed (decide again), the shard is lost (stop firing it),
  * storage failed (retry later).
  *
@@ -10,6 +11,7 @@
  */
 import type { Json } from "../../core/json.ts";
 import {
+  manualIdempotencyKey,
   type NextTick,
   type Schedule,
   type ScheduleFire,
@@ -26,6 +28,7 @@ import type { Clock } from "./clock.ts";
 import type { Engine } from "./engine.ts";
 import type { Logger } from "./logger.ts";
 import type { SchedulerObserver } from "./schedule_observer.ts";
+import { stepsOf } from "./schedule_steps.ts";
 
 /** The engine as the scheduler uses it. */
 export type SchedulerEngine = Pick<
@@ -58,6 +61,11 @@ export type Applied =
   | { kind: "done"; schedule: Schedule; started: TickStart[] }
   /** The schedule moved under the decision (changed, deleted, a tick recorded by another try): decide again. */
   | { kind: "changed"; why: string }
+  /**
+   * Storage refused tick `tickAt` as recorded already (its run exists, or its record): decide again passing it
+   * over (`decideTicks`' `taken`), so that the state moves past it instead of trying it again for ever.
+   */
+  | { kind: "recorded"; tickAt: number; why: string }
   /** The shard's epoch moved on: this node no longer owns it. */
   | { kind: "lost" }
   /** Storage failed, or the engine could not take the run now: try again later. */
@@ -107,37 +115,45 @@ export class ScheduleFiring {
     if (d.cancelLive && schedule.state.lastExecutionId !== null && d.start.length > 0) {
       await this.#cancelLive(schedule.state.lastExecutionId, d.start[d.start.length - 1].tickAt);
     }
+    const steps = stepsOf(schedule, d);
+    if (steps.length === 0) {
+      if (sameState(schedule, d)) {
+        this.#catchUp(schedule, d);
+        return { kind: "done", schedule: { ...schedule, state: d.state, status: d.status }, started: [] };
+      }
+      steps.push({ kind: "record", fires: [], state: d.state, status: d.status });
+    }
+    // In tick order, each write leaving the state as if the evaluation stopped after it (schedule_steps.ts).
     const started: TickStart[] = [];
-    for (let i = 0; i < d.start.length; i++) {
-      const last = i === d.start.length - 1;
-      const state = last ? d.state : intermediateState(schedule, d, i);
-      const status = last ? d.status : schedule.status;
-      const r = await this.#start(schedule, d.start[i], { state, status }, workflow!, input);
-      if (r !== undefined) return r;
-      started.push(d.start[i]);
+    let current: Schedule = schedule;
+    for (const step of steps) {
+      if (step.kind === "start") {
+        const r = await this.#start(schedule, step.start, step, workflow!, input);
+        if (r !== undefined) return r;
+        started.push(step.start);
+        current = { ...current, state: step.state, status: step.status };
+        continue;
+      }
+      const r = await this.deps.store.recordScheduleState({
+        scheduleId: schedule.id,
+        fence,
+        expectedVersion: schedule.version,
+        fires: step.fires,
+        state: step.state,
+        status: step.status,
+      });
+      if (!r.ok) {
+        if (r.error.code === "stale_epoch") return { kind: "lost" };
+        if (r.error.code === "tick_recorded") {
+          return { kind: "recorded", tickAt: r.error.tickAt, why: r.error.message };
+        }
+        return { kind: "changed", why: r.error.message };
+      }
+      this.#recorded(schedule, step.fires);
+      current = r.schedule;
     }
-    const written = started.length > 0
-      ? { state: d.state, status: d.status }
-      : { state: schedule.state, status: schedule.status };
-    if (d.record.length === 0 && sameState(written, d)) {
-      this.#catchUp(schedule, d);
-      return { kind: "done", schedule: { ...schedule, state: d.state, status: d.status }, started };
-    }
-    const r = await this.deps.store.recordScheduleState({
-      scheduleId: schedule.id,
-      fence,
-      expectedVersion: schedule.version,
-      fires: d.record,
-      state: d.state,
-      status: d.status,
-    });
-    if (!r.ok) {
-      if (r.error.code === "stale_epoch") return { kind: "lost" };
-      return { kind: "changed", why: r.error.message };
-    }
-    this.#recorded(schedule, d.record);
     this.#catchUp(schedule, d);
-    return { kind: "done", schedule: r.schedule, started };
+    return { kind: "done", schedule: current, started };
   }
 
   /** One `schedule_catch_up` event for a decision that caught up on missed ticks. */
@@ -164,7 +180,9 @@ export class ScheduleFiring {
     const fire: ScheduleFire = { ...s.fire, firedAt: clock.now() };
     const r = await engine.submit(workflow, {
       executionId: s.executionId,
-      idempotencyKey: scheduleIdempotencyKey(schedule.id, s.tickAt),
+      idempotencyKey: s.reason === "manual"
+        ? manualIdempotencyKey(schedule.id, s.tickAt)
+        : scheduleIdempotencyKey(schedule.id, s.tickAt),
       input: input ?? schedule.spec.input,
       trigger: { kind: "schedule", scheduleId: schedule.id, tickAt: s.tickAt },
       requireLatestVersion: true,
@@ -183,11 +201,16 @@ export class ScheduleFiring {
       });
       return undefined;
     }
-    if (r.ok) return { kind: "changed", why: `tick ${s.tickAt} started before (${s.executionId})` };
-    const code = r.error.code;
-    if (code === "tick_recorded" || code === "schedule_changed") {
-      return { kind: "changed", why: r.error.message };
+    if (r.ok) {
+      return {
+        kind: "recorded",
+        tickAt: s.tickAt,
+        why: `tick ${s.tickAt} started before (${s.executionId})`,
+      };
     }
+    const code = r.error.code;
+    if (code === "tick_recorded") return { kind: "recorded", tickAt: s.tickAt, why: r.error.message };
+    if (code === "schedule_changed") return { kind: "changed", why: r.error.message };
     if (code === "workflow_changed") {
       this.deps.workflows.forgetLatest(schedule.workflowId);
       return { kind: "changed", why: r.error.message };
@@ -233,22 +256,6 @@ function sameState(
   const a = written.state, b = d.state;
   return written.status === d.status && a.nextTickAt === b.nextTickAt && a.lastTickAt === b.lastTickAt &&
     a.lastExecutionId === b.lastExecutionId && a.bufferedTickAt === b.bufferedTickAt && a.runs === b.runs;
-}
-
-/**
- * The state written with the `i`-th of several starts (a `run_all` catch-up): as if the evaluation stopped
- * after it, so a crash between two starts leaves the rest due.
- */
-function intermediateState(schedule: Schedule, d: TickDecision, i: number): ScheduleState {
-  const s = d.start[i];
-  const before = schedule.state.lastTickAt;
-  return {
-    ...d.state,
-    nextTickAt: d.start[i + 1].tickAt,
-    lastTickAt: before === null || s.tickAt > before ? s.tickAt : before,
-    lastExecutionId: s.executionId,
-    runs: schedule.state.runs + i + 1,
-  };
 }
 
 /**

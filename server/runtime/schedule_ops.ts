@@ -7,7 +7,12 @@
  * @module
  */
 import type { Json } from "../../core/json.ts";
-import type { Schedule, ScheduleSpec, ScheduleStatus } from "../../core/schedule.ts";
+import {
+  sameScheduleSpec,
+  type Schedule,
+  type ScheduleSpec,
+  type ScheduleStatus,
+} from "../../core/schedule.ts";
 import { initialState, manualTrigger, nextFireTimes, respecState } from "../../core/schedule_decide.ts";
 import type { Fence, Page, ScheduleWriteResult } from "../../storage/storage.ts";
 import type { FiringDeps, ScheduleFiring } from "./schedule_firing.ts";
@@ -35,6 +40,8 @@ export interface OpsDeps extends FiringDeps {
   serial<T>(id: string, fn: () => Promise<T>): Promise<T>;
   /** Re-arms `id` as it now is (or disarms it: undefined, not active). */
   settle(id: string, schedule: Schedule | undefined): void;
+  /** This node was fenced off `fence.shard` (a write refused for a stale epoch): it gives the shard up. */
+  lost(fence: Fence): void;
 }
 
 /** A failed result. */
@@ -42,10 +49,13 @@ function fail<T>(code: ScheduleError["code"], message: string): ScheduleResult<T
   return { ok: false, error: { code, message } as ScheduleError };
 }
 
-/** The error of a write refused by storage. */
-function refused<T>(r: Extract<ScheduleWriteResult, { ok: false }>): ScheduleResult<T> {
+/** The error of a write refused by storage (a stale epoch: this node lost the shard, `lost` is told). */
+function refused<T>(r: Extract<ScheduleWriteResult, { ok: false }>, lost: () => void): ScheduleResult<T> {
   const e = r.error;
-  if (e.code === "stale_epoch") return fail("not_owner", e.message);
+  if (e.code === "stale_epoch") {
+    lost();
+    return fail("not_owner", `this node no longer owns the schedule's shard (${e.message}); retry`);
+  }
   if (e.code === "tick_recorded") return fail("schedule_changed", e.message);
   return fail(e.code, e.message);
 }
@@ -91,8 +101,8 @@ export class ScheduleOps implements ScheduleService {
       if (!(await this.#workflowExists(n.workflowId))) {
         return fail("workflow_not_found", `no workflow ${n.workflowId}`);
       }
-      const r = await this.deps.store.createSchedule(this.#fresh(n, this.deps.clock.now()), fence.shard);
-      if (!r.ok) return refused(r);
+      const r = await this.deps.store.createSchedule(this.#fresh(n, this.deps.clock.now()), fence);
+      if (!r.ok) return refused(r, () => this.deps.lost(fence));
       this.deps.settle(n.id, r.schedule);
       return { ok: true, value: r.schedule };
     });
@@ -106,9 +116,14 @@ export class ScheduleOps implements ScheduleService {
       for (let tries = 0; tries < WRITE_TRIES; tries++) {
         const now = this.deps.clock.now();
         const existing = await this.deps.store.getSchedule(n.id);
+        const replaced = existing && await this.#replaced(existing, n, now);
+        if (existing && replaced === existing) {
+          this.deps.settle(n.id, existing);
+          return { ok: true, value: existing };
+        }
         const r = existing
-          ? await this.deps.store.updateSchedule(await this.#replaced(existing, n, now), existing.version)
-          : await this.deps.store.createSchedule(this.#fresh(n, now), fence.shard);
+          ? await this.deps.store.updateSchedule(replaced!, existing.version, fence)
+          : await this.deps.store.createSchedule(this.#fresh(n, now), fence);
         if (r.ok) {
           this.deps.settle(n.id, r.schedule);
           return { ok: true, value: r.schedule };
@@ -116,18 +131,26 @@ export class ScheduleOps implements ScheduleService {
         if (
           r.error.code !== "schedule_changed" && r.error.code !== "schedule_exists" &&
           r.error.code !== "schedule_not_found"
-        ) return refused(r);
+        ) return refused(r, () => this.deps.lost(fence));
       }
       return fail("schedule_changed", `schedule ${n.id} kept changing; retry`);
     });
   }
 
-  /** An existing schedule replaced by `n` (a workflow's `metadata.schedule` again). */
+  /**
+   * An existing schedule replaced by `n` (a workflow's `metadata.schedule` again); `existing` itself when
+   * nothing changes. The same spec keeps the schedule's state, and a stopped or completed schedule stays so (an
+   * `immediate` one does not run again); only `n`'s status moves an active or paused one. A changed spec
+   * starts afresh from now (a stopped or completed schedule too: it is a new schedule).
+   */
   async #replaced(existing: Schedule, n: NewSchedule, now: number): Promise<Schedule> {
-    const sameSpec = JSON.stringify(existing.spec) === JSON.stringify(n.spec);
     const base = { ...existing, workflowId: n.workflowId, source: n.source, spec: n.spec, updatedAt: now };
-    if (sameSpec && (existing.status === "active" || existing.status === "paused")) {
-      return { ...base, status: n.status };
+    if (sameScheduleSpec(existing.spec, n.spec)) {
+      const ended = existing.status === "stopped" || existing.status === "completed";
+      const status = ended ? existing.status : n.status;
+      const same = existing.workflowId === n.workflowId && existing.source === n.source &&
+        existing.status === status;
+      return same ? existing : { ...base, spec: existing.spec, status };
     }
     const live = await this.deps.firing.liveRun(existing);
     const state = existing.status === "active" || existing.status === "paused"
@@ -176,29 +199,30 @@ export class ScheduleOps implements ScheduleService {
     id: string,
     change: (existing: Schedule, now: number) => Promise<Schedule | string>,
   ): Promise<ScheduleResult<Schedule>> {
-    return this.#owned(id, async () => {
+    return this.#owned(id, async (fence) => {
       for (let tries = 0; tries < WRITE_TRIES; tries++) {
         const existing = await this.deps.store.getSchedule(id);
         if (!existing) return fail("schedule_not_found", `no schedule ${id}`);
         const next = await change(existing, this.deps.clock.now());
         if (typeof next === "string") return fail("schedule_terminal", next);
         if (next === existing) return { ok: true, value: existing };
-        const r = await this.deps.store.updateSchedule(next, existing.version);
+        const r = await this.deps.store.updateSchedule(next, existing.version, fence);
         if (r.ok) {
           this.deps.settle(id, r.schedule);
           return { ok: true, value: r.schedule };
         }
-        if (r.error.code !== "schedule_changed") return refused(r);
+        if (r.error.code !== "schedule_changed") return refused(r, () => this.deps.lost(fence));
       }
       return fail("schedule_changed", `schedule ${id} kept changing; retry`);
     });
   }
 
   delete(id: string): Promise<ScheduleResult<true>> {
-    return this.#owned(id, async () => {
-      const deleted = await this.deps.store.deleteSchedule(id);
+    return this.#owned(id, async (fence) => {
+      const r = await this.deps.store.deleteSchedule(id, fence);
+      if (!r.ok) return refused(r, () => this.deps.lost(fence));
       this.deps.settle(id, undefined);
-      return deleted ? { ok: true, value: true } : fail("schedule_not_found", `no schedule ${id}`);
+      return r.deleted ? { ok: true, value: true } : fail("schedule_not_found", `no schedule ${id}`);
     });
   }
 
@@ -210,8 +234,8 @@ export class ScheduleOps implements ScheduleService {
         if (schedule.status === "stopped" || schedule.status === "completed") {
           return fail("schedule_terminal", `schedule ${id} is ${schedule.status}`);
         }
-        // A nominal tick in the same millisecond takes the id: the next millisecond is tried.
-        const d = manualTrigger(schedule, this.deps.clock.now() + tries);
+        // Another manual run in the same millisecond took its record: the next millisecond is tried.
+        const d = manualTrigger(schedule, this.deps.clock.now() + tries, this.deps.cronNext(schedule.spec));
         const r = await this.deps.firing.apply(schedule, d, fence, input);
         if (r.kind === "done") {
           this.deps.settle(id, r.schedule);
@@ -219,7 +243,10 @@ export class ScheduleOps implements ScheduleService {
           if (!started) return fail("workflow_not_found", `no workflow ${schedule.workflowId}`);
           return { ok: true, value: { executionId: started.executionId, tickAt: started.tickAt } };
         }
-        if (r.kind === "lost") return fail("not_owner", `schedule ${id} moved to another node; retry`);
+        if (r.kind === "lost") {
+          this.deps.lost(fence);
+          return fail("not_owner", `schedule ${id} moved to another node; retry`);
+        }
         if (r.kind === "retry") return fail("storage_unavailable", r.why);
       }
       return fail("schedule_changed", `schedule ${id} kept changing; retry`);

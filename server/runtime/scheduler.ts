@@ -17,17 +17,24 @@ import type { Json } from "../../core/json.ts";
 import type { NextTick, Schedule, ScheduleSpec, ScheduleStatus } from "../../core/schedule.ts";
 import { afterRunEnded, decideTicks, type TickDecision } from "../../core/schedule_decide.ts";
 import { fireTimeOf } from "../../core/schedule_ticks.ts";
+import { MAX_FIRES_PER_WRITE } from "../../storage/schedule_rules.ts";
 import type { Fence, Page } from "../../storage/storage.ts";
+import type { TimerHandle } from "./clock.ts";
 import { cronNextTick } from "./cron.ts";
 import { type FiringDeps, ScheduleFiring } from "./schedule_firing.ts";
 import type { ScheduledRunEnd, ScheduledRunEnds } from "./schedule_observer.ts";
 import { ScheduleOps } from "./schedule_ops.ts";
+import { BATCH_READ_MIN, type BatchRead, readDueBatch, readOne } from "./schedule_reads.ts";
 import type { NewSchedule, ScheduleDetail, ScheduleResult, ScheduleService } from "./schedule_service.ts";
 import { ScheduleTimers } from "./schedule_timers.ts";
 
 /** Bounds of the scheduler. */
 export interface SchedulerLimits {
-  /** Schedule evaluations running at once (reads, decisions, appends); more wait their turn. */
+  /**
+   * Schedule evaluations running at once (reads, decisions, appends); more wait their turn. Fires due together
+   * reach the commit group together only up to this bound: at 64, 1,000 schedules due in the same instant
+   * went out in 16 rounds of small commits (p99 fire lag about a second on PostgreSQL, docs/BENCHMARKS.md).
+   */
   maxConcurrentFires: number;
   /** Decisions made again in a row when the schedule moved under them, before a retry later. */
   changedRetries: number;
@@ -41,7 +48,7 @@ export interface SchedulerLimits {
 
 /** The defaults of `SchedulerLimits`. */
 export const DEFAULT_SCHEDULER_LIMITS: Readonly<SchedulerLimits> = Object.freeze({
-  maxConcurrentFires: 64,
+  maxConcurrentFires: 1_024,
   changedRetries: 5,
   retryMs: Object.freeze([100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000]),
   loadPage: 500,
@@ -100,14 +107,22 @@ export class Scheduler implements ScheduleService {
   readonly #waiting = new Map<string, number>();
   /** Failures in a row, by schedule. */
   readonly #failures = new Map<string, number>();
+  /** When an evaluation's success last re-armed the schedules in back-off (`#recovered`). */
+  #recoveredAt = -Infinity;
+  /** Active schedules with a tick buffered for their live run (its end starts it), with their shards. */
+  readonly #buffered = new Map<string, number>();
   /** The tail of each schedule's work on this node (work on one schedule is serial). */
   readonly #tails = new Map<string, Promise<void>>();
   /** Schedules due, waiting for an evaluation slot. */
   readonly #queue = new Map<string, number>();
   #running = 0;
+  /** A drain is queued (a microtask: what falls due or frees a slot in one turn starts together). */
+  #drainQueued = false;
   /** Shards taken up and not loaded yet. */
   readonly #toLoad = new Set<number>();
   #loading: Promise<void> | null = null;
+  /** The back-off timer of a failed load, and its waiter (`stop` clears it and lets the load end). */
+  #loadRetry: { handle: TimerHandle; resolve: () => void } | null = null;
   #stopped = false;
 
   constructor(private readonly opts: SchedulerOptions) {
@@ -121,7 +136,8 @@ export class Scheduler implements ScheduleService {
       limits: this.limits,
       fenceOf: (id) => this.#fenceOf(id),
       serial: (id, fn) => this.#serial(id, fn),
-      settle: (id, schedule) => this.#settle(id, schedule),
+      settle: (id, schedule) => this.#settleAndLook(id, schedule),
+      lost: (fence) => this.#lost(fence.shard, fence.epoch),
     });
   }
 
@@ -156,8 +172,14 @@ export class Scheduler implements ScheduleService {
     this.#stopped = true;
     this.opts.runEnds.listener = undefined;
     this.#timers.stop();
+    if (this.#loadRetry) {
+      this.opts.clock.clearTimer(this.#loadRetry.handle);
+      this.#loadRetry.resolve();
+      this.#loadRetry = null;
+    }
     this.#queue.clear();
     this.#waiting.clear();
+    this.#buffered.clear();
     this.#shards.clear();
     return Promise.resolve();
   }
@@ -217,7 +239,11 @@ export class Scheduler implements ScheduleService {
     this.#toLoad.delete(shard);
     this.#timers.dropShard(shard);
     for (const [id, s] of this.#waiting) if (s === shard) this.#waiting.delete(id);
+    for (const [id, s] of this.#buffered) if (s === shard) this.#buffered.delete(id);
     for (const [id, s] of this.#queue) if (s === shard) this.#queue.delete(id);
+    for (const id of this.#failures.keys()) {
+      if (shardOf(id, this.opts.engine.shardCount) === shard) this.#failures.delete(id);
+    }
   }
 
   /** This node was fenced off `shard` (a write refused for a stale epoch): it gives the shard up. */
@@ -229,9 +255,9 @@ export class Scheduler implements ScheduleService {
   }
 
   /**
-   * Loads the active schedules of the shards taken up, in one pass over the active schedules per batch of
-   * shards taken up meanwhile (a node starting takes many at once). A fixed delay waiting for its run is
-   * looked at now (its run may have ended while no one owned the shard).
+   * Loads the active schedules of the shards taken up, one listing of those shards' schedules (paged) per
+   * batch of shards taken up meanwhile (a node starting takes many at once). A failed load is tried again
+   * after a back-off.
    */
   async #loadAll(): Promise<void> {
     let failures = 0;
@@ -245,7 +271,13 @@ export class Scheduler implements ScheduleService {
         for (const shard of batch) if (this.#shards.has(shard)) this.#toLoad.add(shard);
         const delay = this.#backoff(failures++);
         this.opts.log.warn("loading schedules failed; will retry", { error: String(err), retryInMs: delay });
-        await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+        await new Promise<void>((resolve) => {
+          const handle = this.opts.clock.setTimer(delay, () => {
+            this.#loadRetry = null;
+            resolve();
+          });
+          this.#loadRetry = { handle, resolve };
+        });
       }
     }
   }
@@ -257,6 +289,7 @@ export class Scheduler implements ScheduleService {
     do {
       const page: Page<Schedule> = await store.listSchedules({
         status: "active",
+        shards: [...shards],
         limit: this.limits.loadPage,
         cursor,
       });
@@ -264,15 +297,44 @@ export class Scheduler implements ScheduleService {
         const shard = shardOf(s.id, engine.shardCount);
         if (!shards.has(shard) || !this.#shards.has(shard)) continue;
         loaded++;
-        if (s.state.nextTickAt === null || s.state.bufferedTickAt !== null) this.#enqueue(s.id, shard);
-        else this.#settle(s.id, s);
+        this.#loaded(s, shard);
       }
       cursor = page.next;
     } while (cursor !== null && !this.#stopped);
     this.opts.log.info("schedules loaded", { shards: shards.size, schedules: loaded });
   }
 
+  /**
+   * Arms a schedule as a shard's load read it. The read may be older than what this node wrote since it took
+   * the shard up (a PATCH or a fire while the load's pages come in): a timer armed meanwhile keeps the earlier
+   * of the two times (evaluating early only reads it again and re-arms it), and a schedule waiting for a run
+   * (or holding a buffered tick) is looked at now — its run may have ended while no one owned the shard.
+   */
+  #loaded(s: Schedule, shard: number): void {
+    const { nextTickAt, bufferedTickAt } = s.state;
+    if (nextTickAt === null || bufferedTickAt !== null || this.#waiting.has(s.id)) {
+      return this.#enqueue(s.id, shard);
+    }
+    const at = fireTimeOf(s.id, s.spec, nextTickAt);
+    const armed = this.#timers.fireAt(s.id);
+    this.#timers.set(s.id, shard, armed === undefined ? at : Math.min(armed, at));
+  }
+
   // ---- arming and evaluating
+
+  /**
+   * Arms a schedule an operation wrote (`#settle`), and looks at it now when it waits for a run to end or holds
+   * a buffered tick: that run may have ended unheard (while it was paused, across a restart or a hand-over),
+   * and then nothing else would ever wake it (a resumed fixed delay would wait for good).
+   */
+  #settleAndLook(id: string, schedule: Schedule | undefined): void {
+    this.#settle(id, schedule);
+    const shard = shardOf(id, this.opts.engine.shardCount);
+    if (schedule?.status !== "active" || this.#stopped || !this.#shards.has(shard)) return;
+    if (schedule.state.nextTickAt === null || schedule.state.bufferedTickAt !== null) {
+      this.#enqueue(id, shard);
+    }
+  }
 
   /** Arms a schedule as it now is: its next fire time, or waiting for its run, or nothing. */
   #settle(id: string, schedule: Schedule | undefined): void {
@@ -281,8 +343,11 @@ export class Scheduler implements ScheduleService {
       this.#timers.delete(id);
       this.#waiting.delete(id);
       this.#failures.delete(id);
+      this.#buffered.delete(id);
       return;
     }
+    if (schedule.state.bufferedTickAt !== null) this.#buffered.set(id, shard);
+    else this.#buffered.delete(id);
     const next = schedule.state.nextTickAt;
     if (next !== null) {
       this.#waiting.delete(id);
@@ -309,45 +374,79 @@ export class Scheduler implements ScheduleService {
   #enqueue(id: string, shard: number): void {
     if (this.#stopped) return;
     this.#queue.set(id, shard);
-    this.#drain();
+    this.#drainSoon();
   }
 
+  /** Drains once the current turn's work is queued: schedules due together start (and are read) together. */
+  #drainSoon(): void {
+    if (this.#drainQueued) return;
+    this.#drainQueued = true;
+    queueMicrotask(() => {
+      this.#drainQueued = false;
+      this.#drain();
+    });
+  }
+
+  /**
+   * Starts queued evaluations while slots are free. Those starting together with no work of their schedule
+   * ahead of them here (so nothing of this node writes it before they read it) read their schedules in one
+   * listing when they are at least `BATCH_READ_MIN` (`schedule_reads.ts`).
+   */
   #drain(): void {
+    const starting: { id: string; shard: number }[] = [];
     while (this.#running < this.limits.maxConcurrentFires && this.#queue.size > 0 && !this.#stopped) {
       const [id, shard] = this.#queue.entries().next().value!;
       this.#queue.delete(id);
       this.#running++;
+      starting.push({ id, shard });
+    }
+    const free = starting.filter((s) => !this.#tails.has(s.id));
+    const batch = free.length >= BATCH_READ_MIN
+      ? readDueBatch(this.opts.store, free, this.opts.clock.now())
+      : undefined;
+    const inBatch = new Set(batch ? free.map((s) => s.id) : []);
+    for (const { id, shard } of starting) {
+      const read = inBatch.has(id) ? batch : undefined;
       void this.#serial(
         id,
         () =>
-          this.#evaluate(id, shard, (s, now, live) => decideTicks(s, now, this.#firing.cronNext(s), live)),
+          this.#evaluate(
+            id,
+            shard,
+            (s, now, live) => decideTicks(s, now, this.#firing.cronNext(s), live),
+            read,
+          ),
       )
         .catch((err) =>
           this.opts.log.error("schedule evaluation failed", { scheduleId: id, error: String(err) })
         )
         .finally(() => {
           this.#running--;
-          this.#drain();
+          this.#drainSoon();
         });
     }
   }
 
   /**
-   * Reads schedule `id`, decides with `decide` and carries the decision out; decides again (bounded) when the
-   * schedule moved meanwhile; re-arms it. Storage failures re-arm it after a back-off.
+   * Reads schedule `id` (first from `batch` when it was read with others), decides with `decide` and carries
+   * the decision out; decides again (bounded, reading it alone) when the schedule moved meanwhile; re-arms
+   * it. Storage failures re-arm it after a back-off.
    */
   async #evaluate(
     id: string,
     shard: number,
     decide: (schedule: Schedule, now: number, liveRun: boolean) => TickDecision | undefined,
+    batch?: BatchRead,
   ): Promise<void> {
-    for (let round = 0; round <= this.limits.changedRetries; round++) {
+    /** Ticks storage refused as recorded already in this evaluation: the decisions after pass them over. */
+    const taken = new Set<number>();
+    for (let round = 0, changed = 0; changed <= this.limits.changedRetries; round++) {
       const epoch = this.#shards.get(shard);
       if (epoch === undefined || this.#stopped) return;
       let schedule: Schedule | undefined;
       let live = false;
       try {
-        schedule = await this.opts.store.getSchedule(id);
+        schedule = await readOne(this.opts.store, id, round === 0 ? batch : undefined);
         if (schedule?.status === "active") live = await this.#firing.liveRun(schedule);
       } catch (err) {
         return this.#retryLater(id, shard, String(err));
@@ -358,11 +457,18 @@ export class Scheduler implements ScheduleService {
       const r = await this.#firing.apply(schedule, d, { shard, epoch });
       if (r.kind === "done") {
         this.#failures.delete(id);
+        this.#recovered();
         return this.#settle(id, r.schedule);
       }
       if (r.kind === "lost") return this.#lost(shard, epoch);
       if (r.kind === "retry") return this.#retryLater(id, shard, r.why);
-      decide = (s, now, liveRun) => decideTicks(s, now, this.#firing.cronNext(s), liveRun);
+      if (r.kind === "recorded") {
+        if (taken.has(r.tickAt) || taken.size >= MAX_FIRES_PER_WRITE) {
+          return this.#retryLater(id, shard, r.why);
+        }
+        taken.add(r.tickAt);
+      } else changed++;
+      decide = (s, now, liveRun) => decideTicks(s, now, this.#firing.cronNext(s), liveRun, taken);
     }
     this.#retryLater(id, shard, "the schedule kept changing");
   }
@@ -370,6 +476,31 @@ export class Scheduler implements ScheduleService {
   #backoff(failures: number): number {
     const steps = this.limits.retryMs;
     return steps[Math.min(failures, steps.length - 1)];
+  }
+
+  /**
+   * An evaluation went through, so storage answers again: the schedules waiting out a longer back-off (their
+   * evaluations failed meanwhile, most likely in the same outage) are retried now, not up to the last step of
+   * `retryMs` after storage came back (their ticks late all that time), and so is a failed load of shards;
+   * one that fails again backs off further. At most once per first back-off step.
+   */
+  #recovered(): void {
+    if (this.#failures.size === 0 && this.#loadRetry === null) return;
+    const now = this.opts.clock.now();
+    const step = this.limits.retryMs[0];
+    if (now < this.#recoveredAt + step) return;
+    this.#recoveredAt = now;
+    const load = this.#loadRetry;
+    if (load !== null) {
+      this.opts.clock.clearTimer(load.handle);
+      this.#loadRetry = null;
+      load.resolve();
+    }
+    for (const id of this.#failures.keys()) {
+      const at = this.#timers.fireAt(id);
+      const shard = shardOf(id, this.opts.engine.shardCount);
+      if (at !== undefined && at > now + step && this.#shards.has(shard)) this.#timers.set(id, shard, now);
+    }
   }
 
   #retryLater(id: string, shard: number, why: string): void {
@@ -382,14 +513,27 @@ export class Scheduler implements ScheduleService {
     this.#timers.set(id, shard, this.opts.clock.now() + delay);
   }
 
-  /** A scheduled run ended here: its schedule starts a buffered tick, or counts a fixed delay from its end. */
+  /**
+   * Whether a run's end cannot change schedule `id`: it is armed here for its next tick, with no tick buffered
+   * and no failure pending, so `afterRunEnded` would leave it as it is and it is not read again. A schedule
+   * waiting for its run (a fixed delay), one with a buffered tick, one not armed here (paused, due, being
+   * loaded) or retrying is read and decided.
+   */
+  #endChangesNothing(id: string): boolean {
+    return this.#timers.fireAt(id) !== undefined && !this.#buffered.has(id) && !this.#failures.has(id);
+  }
+
+  /**
+   * A scheduled run ended here: its schedule starts a buffered tick, or counts a fixed delay from its end.
+   * Looked at after the work ahead on the schedule (the evaluation that started the run has re-armed it).
+   */
   #runEnded(end: ScheduledRunEnd): void {
     const shard = shardOf(end.scheduleId, this.opts.engine.shardCount);
     if (this.#stopped || !this.#shards.has(shard)) return;
     void this.#serial(
       end.scheduleId,
       () =>
-        this.#evaluate(
+        this.#endChangesNothing(end.scheduleId) ? Promise.resolve() : this.#evaluate(
           end.scheduleId,
           shard,
           (s, now) =>

@@ -2,7 +2,12 @@
  * The scheduler on a virtual clock (the simulator's event queue) over memory storage: each kind of schedule,
  * the trigger in the execution view, the operations of `ScheduleService`, and what the observer hears.
  */
-import { metadataScheduleId, scheduledExecutionId, type ScheduleFire } from "../../core/schedule.ts";
+import {
+  manualExecutionId,
+  metadataScheduleId,
+  scheduledExecutionId,
+  type ScheduleFire,
+} from "../../core/schedule.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import { Scheduler as SimClock, SIM_EPOCH } from "../../sim/scheduler.ts";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
@@ -160,7 +165,7 @@ Deno.test("scheduler: a manual trigger starts a run now whatever the overlap", a
     const r = await w.node.scheduler.trigger("s", { hello: 1 });
     assert(r.ok, JSON.stringify(r));
     assertStrictEquals(r.value.tickAt, w.clock.now());
-    assertStrictEquals(r.value.executionId, scheduledExecutionId("s", r.value.tickAt));
+    assertStrictEquals(r.value.executionId, manualExecutionId("s", r.value.tickAt));
     const view = await w.node.engine.view(r.value.executionId);
     assertEquals(view?.trigger, { kind: "schedule", scheduleId: "s", tickAt: r.value.tickAt });
     assertEquals((await w.node.engine.state(r.value.executionId))?.input, { hello: 1 });
@@ -255,6 +260,39 @@ Deno.test("scheduler: put creates, then replaces a workflow's schedule keeping i
     const paused = await w.node.scheduler.put({ ...newSchedule(id, "wf", hourly), status: "paused" });
     assertStrictEquals(paused.ok && paused.value.status, "paused");
     assertStrictEquals(w.node.scheduler.live, 0);
+  } finally {
+    await w.node.stop();
+  }
+});
+
+Deno.test("scheduler: put of the same spec again runs no completed immediate again, revives no stopped one", async () => {
+  const w = await world();
+  try {
+    await storeWorkflow(w.storage, quickWorkflow("wf"));
+    const id = metadataScheduleId("wf");
+    const once = {
+      ...newSchedule(id, "wf", specOf({ kind: "immediate", intervalMs: null })),
+      source: "metadata" as const,
+    };
+    assert((await w.node.scheduler.put(once)).ok);
+    await w.advance(5_000);
+    assertStrictEquals((await w.storage.getSchedule(id))?.status, "completed");
+    const again = await w.node.scheduler.put(once);
+    assertStrictEquals(again.ok && again.value.status, "completed");
+    assertStrictEquals(again.ok && again.value.version, 1, "nothing written");
+    await w.advance(5_000);
+    assertStrictEquals((await w.fires(id)).length, 1, "the immediate schedule ran once");
+    assert((await w.node.scheduler.setStatus(id, "stopped")).ok);
+    const stopped = await w.node.scheduler.put(once);
+    assertStrictEquals(stopped.ok && stopped.value.status, "stopped");
+    await w.advance(5_000);
+    assertStrictEquals((await w.fires(id)).length, 1);
+    // A changed spec is a new schedule: it runs.
+    const changed = await w.node.scheduler.put({ ...once, spec: { ...once.spec, input: { v: 2 } } });
+    assertStrictEquals(changed.ok && changed.value.status, "active");
+    await w.advance(5_000);
+    assertEquals((await w.fires(id)).map((f) => f.outcome), ["started", "started"]);
+    assertStrictEquals((await w.storage.getSchedule(id))?.status, "completed");
   } finally {
     await w.node.stop();
   }

@@ -8,7 +8,7 @@
  */
 import { replay } from "../../core/state.ts";
 import { pendingWork } from "../../core/timers.ts";
-import type { ExecutionIndex, ExecutionLog, ShardLeases } from "../../storage/storage.ts";
+import type { ExecutionIndex, ExecutionLog, ShardLeases, StoredExecution } from "../../storage/storage.ts";
 import { ExecutionActor } from "./actor.ts";
 import type { Clock } from "./clock.ts";
 import type { LiveExecutions } from "./live.ts";
@@ -72,17 +72,25 @@ export class ShardOwnership {
 
   /**
    * Takes over a shard the cluster assigned at `epoch` (already claimed in storage): its running executions
-   * are loaded and continued. Returns how many were recovered.
+   * are loaded and continued. Returns how many were recovered. When the recovery fails (storage), the shard is
+   * given up again and the error rethrown: a shard held but never announced to the listeners would keep its
+   * schedules unarmed for good (the cluster member re-claims it at its next sync).
    */
   async acquire(shard: number, epoch: number): Promise<number> {
     const held = this.epochs.get(shard);
     if (held !== undefined && held >= epoch) return 0;
     if (held !== undefined) this.release(shard);
     this.epochs.set(shard, epoch);
-    const running = await this.deps.storage.listRunning([shard]);
-    for (const exec of running) {
-      if (this.epochs.get(shard) !== epoch) break; // lost it again meanwhile
-      if (!this.deps.live.actors.has(exec.executionId)) await this.recover(exec.executionId);
+    let running: StoredExecution[];
+    try {
+      running = await this.deps.storage.listRunning([shard]);
+      for (const exec of running) {
+        if (this.epochs.get(shard) !== epoch) break; // lost it again meanwhile
+        if (!this.deps.live.actors.has(exec.executionId)) await this.recover(exec.executionId);
+      }
+    } catch (err) {
+      if (this.epochs.get(shard) === epoch) this.release(shard);
+      throw err;
     }
     if (this.epochs.get(shard) === epoch) this.#listeners.forEach((l) => l.acquired(shard, epoch));
     return running.length;

@@ -101,7 +101,7 @@ function fireStatement({ reqsJson, ev, out }: StatementParams) {
       on conflict (execution_id) do nothing
       returning execution_id
     ),
-    ok as (select gate.* from gate join created on created.execution_id = gate.execution_id),
+    ok as (select gate.* from gate where gate.execution_id in (select execution_id from created)),
     fired as (
       insert into schedule_fires (schedule_id, tick_at, fired_at, outcome, reason, execution_id)
       select f_schedule_id, f_tick_at, f_fired_at, f_outcome, f_reason, f_execution_id

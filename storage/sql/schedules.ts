@@ -4,7 +4,8 @@
  * Every write of a schedule's fires takes its row `FOR UPDATE` first (here, and in the fire statement of an
  * append, `append_fire_statement.ts`), so writes of one schedule's ticks are serialised and each sees the
  * others' fires; the shard's row is read `FOR SHARE` after it, as the append statement does, so a claim of the
- * shard waits for the write or fences it off. `fire_count` keeps the number of fire rows, so a write past
+ * shard waits for the write or fences it off. The writes of a schedule's definition (create, update, delete)
+ * are fenced the same way, by the epoch the owner holds. `fire_count` keeps the number of fire rows, so a write past
  * `FIRES_KEPT` deletes the oldest at once, through the primary key.
  *
  * @module
@@ -19,9 +20,14 @@ import {
   type ScheduleSpec,
   type ScheduleStatus,
 } from "../../core/schedule.ts";
-import type { Page } from "../records.ts";
+import type { Fence, Page } from "../records.ts";
 import type { ScheduleStore } from "../roles.ts";
-import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "../schedule_records.ts";
+import type {
+  ScheduleDeleteResult,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleWriteResult,
+} from "../schedule_records.ts";
 import {
   assertFenceShard,
   assertStateWrite,
@@ -110,37 +116,57 @@ function toFire(r: {
 export class SqlSchedules implements ScheduleStore {
   constructor(private readonly ctx: SqlContext) {}
 
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
-    return this.ctx.run(async () => {
-      for (let attempt = 0;; attempt++) {
-        const r = await this.ctx.db.insertInto("schedules").values({
-          id: schedule.id,
-          shard,
-          version: 1,
-          created_at: schedule.createdAt,
-          fire_count: 0,
-          ...definitionColumns(schedule),
-        }).onConflict((oc) => oc.column("id").doNothing()).returningAll().executeTakeFirst();
-        if (r) return { ok: true, schedule: toSchedule(r) };
-        const existing = await this.#get(this.ctx.db, schedule.id);
-        if (existing) return scheduleExists(existing);
-        if (attempt >= 2) throw new Error(`schedule ${schedule.id} neither inserted nor found`);
-      }
-    });
+  /** The epoch shard `shard` is at (0 when never claimed), read `FOR SHARE`: a claim waits for the write. */
+  async #epoch(trx: Db, shard: number): Promise<number> {
+    const row = await trx.selectFrom("shards").select("epoch").where("shard", "=", shard).forShare()
+      .executeTakeFirst();
+    return row ? num(row.epoch as string | number) : 0;
   }
 
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
-    return this.ctx.run(async () => {
-      const r = await this.ctx.db.updateTable("schedules")
-        .set({ ...definitionColumns(schedule), version: expectedVersion + 1 })
-        .where("id", "=", schedule.id).where("version", "=", expectedVersion).returningAll()
-        .executeTakeFirst();
-      if (r) return { ok: true, schedule: toSchedule(r) };
-      const found = await this.#get(this.ctx.db, schedule.id);
-      return found
-        ? scheduleMoved(schedule.id, expectedVersion, found.version)
-        : scheduleNotFound(schedule.id);
-    });
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.ctx.run(() =>
+      this.ctx.db.transaction().execute(async (trx): Promise<ScheduleWriteResult> => {
+        const epoch = await this.#epoch(trx, fence.shard);
+        if (epoch !== fence.epoch) return scheduleStaleEpoch(fence, epoch);
+        for (let attempt = 0;; attempt++) {
+          const r = await trx.insertInto("schedules").values({
+            id: schedule.id,
+            shard: fence.shard,
+            version: 1,
+            created_at: schedule.createdAt,
+            fire_count: 0,
+            ...definitionColumns(schedule),
+          }).onConflict((oc) => oc.column("id").doNothing()).returningAll().executeTakeFirst();
+          if (r) return { ok: true, schedule: toSchedule(r) };
+          const existing = await this.#get(trx, schedule.id);
+          if (existing) return scheduleExists(existing);
+          if (attempt >= 2) throw new Error(`schedule ${schedule.id} neither inserted nor found`);
+        }
+      })
+    );
+  }
+
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.ctx.run(() =>
+      this.ctx.db.transaction().execute(async (trx): Promise<ScheduleWriteResult> => {
+        // The schedule's row first, then the shard's: the order of every writer of a schedule.
+        const row = await trx.selectFrom("schedules").select(["version", "shard"]).where(
+          "id",
+          "=",
+          schedule.id,
+        )
+          .forUpdate().executeTakeFirst();
+        const epoch = await this.#epoch(trx, fence.shard);
+        if (epoch !== fence.epoch) return scheduleStaleEpoch(fence, epoch);
+        if (!row) return scheduleNotFound(schedule.id);
+        assertFenceShard({ scheduleId: schedule.id, fence }, row.shard);
+        if (row.version !== expectedVersion) return scheduleMoved(schedule.id, expectedVersion, row.version);
+        const r = await trx.updateTable("schedules")
+          .set({ ...definitionColumns(schedule), version: expectedVersion + 1 })
+          .where("id", "=", schedule.id).returningAll().executeTakeFirstOrThrow();
+        return { ok: true, schedule: toSchedule(r) };
+      })
+    );
   }
 
   async #get(db: Db, id: string): Promise<Schedule | undefined> {
@@ -157,6 +183,10 @@ export class SqlSchedules implements ScheduleStore {
       let q = this.ctx.db.selectFrom("schedules").selectAll().orderBy("id").limit(query.limit + 1);
       if (query.workflowId !== undefined) q = q.where("workflow_id", "=", query.workflowId);
       if (query.status !== undefined) q = q.where("status", "=", query.status);
+      if (query.shards !== undefined) {
+        if (query.shards.length === 0) return { items: [], next: null };
+        q = q.where("shard", "in", [...query.shards]);
+      }
       if (query.cursor != null) q = q.where("id", ">", query.cursor);
       const rows = (await q.execute()).map(toSchedule);
       const items = rows.slice(0, query.limit);
@@ -164,12 +194,18 @@ export class SqlSchedules implements ScheduleStore {
     });
   }
 
-  deleteSchedule(id: string): Promise<boolean> {
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult> {
     return this.ctx.run(() =>
-      this.ctx.db.transaction().execute(async (trx) => {
-        const r = await trx.deleteFrom("schedules").where("id", "=", id).executeTakeFirst();
+      this.ctx.db.transaction().execute(async (trx): Promise<ScheduleDeleteResult> => {
+        const row = await trx.selectFrom("schedules").select("shard").where("id", "=", id).forUpdate()
+          .executeTakeFirst();
+        const epoch = await this.#epoch(trx, fence.shard);
+        if (epoch !== fence.epoch) return scheduleStaleEpoch(fence, epoch);
+        if (!row) return { ok: true, deleted: false };
+        assertFenceShard({ scheduleId: id, fence }, row.shard);
+        await trx.deleteFrom("schedules").where("id", "=", id).execute();
         await trx.deleteFrom("schedule_fires").where("schedule_id", "=", id).execute();
-        return Number(r.numDeletedRows) > 0;
+        return { ok: true, deleted: true };
       })
     );
   }
@@ -181,10 +217,8 @@ export class SqlSchedules implements ScheduleStore {
         const row = await trx.selectFrom("schedules").selectAll().where("id", "=", write.scheduleId)
           .forUpdate()
           .executeTakeFirst();
-        const shard = await trx.selectFrom("shards").select("epoch").where("shard", "=", write.fence.shard)
-          .forShare().executeTakeFirst();
-        const epoch = shard ? num(shard.epoch as string | number) : 0;
-        if (epoch !== write.fence.epoch) return scheduleStaleEpoch(write, epoch);
+        const epoch = await this.#epoch(trx, write.fence.shard);
+        if (epoch !== write.fence.epoch) return scheduleStaleEpoch(write.fence, epoch);
         if (!row) return scheduleNotFound(write.scheduleId);
         assertFenceShard(write, row.shard);
         if (row.version !== write.expectedVersion) {

@@ -20,13 +20,19 @@ import type {
   AppendResult,
   ClusterEvent,
   ExecutionQuery,
+  Fence,
   Page,
   PutWorkflowResult,
   ShardRecord,
   StoredExecution,
   StoredWorkflow,
 } from "../records.ts";
-import type { ScheduleQuery, ScheduleStateWrite, ScheduleWriteResult } from "../schedule_records.ts";
+import type {
+  ScheduleDeleteResult,
+  ScheduleQuery,
+  ScheduleStateWrite,
+  ScheduleWriteResult,
+} from "../schedule_records.ts";
 import type { Storage } from "../storage.ts";
 import { SqlApiTokens } from "./api_tokens.ts";
 import { SqlAuditLog } from "./audit_log.ts";
@@ -203,11 +209,11 @@ export class SqlStorage implements Storage {
   }
 
   // ScheduleStore
-  createSchedule(schedule: Schedule, shard: number): Promise<ScheduleWriteResult> {
-    return this.schedules.createSchedule(schedule, shard);
+  createSchedule(schedule: Schedule, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.schedules.createSchedule(schedule, fence);
   }
-  updateSchedule(schedule: Schedule, expectedVersion: number): Promise<ScheduleWriteResult> {
-    return this.schedules.updateSchedule(schedule, expectedVersion);
+  updateSchedule(schedule: Schedule, expectedVersion: number, fence: Fence): Promise<ScheduleWriteResult> {
+    return this.schedules.updateSchedule(schedule, expectedVersion, fence);
   }
   getSchedule(id: string): Promise<Schedule | undefined> {
     return this.schedules.getSchedule(id);
@@ -215,8 +221,8 @@ export class SqlStorage implements Storage {
   listSchedules(query: ScheduleQuery): Promise<Page<Schedule>> {
     return this.schedules.listSchedules(query);
   }
-  deleteSchedule(id: string): Promise<boolean> {
-    return this.schedules.deleteSchedule(id);
+  deleteSchedule(id: string, fence: Fence): Promise<ScheduleDeleteResult> {
+    return this.schedules.deleteSchedule(id, fence);
   }
   recordScheduleState(write: ScheduleStateWrite): Promise<ScheduleWriteResult> {
     return this.schedules.recordScheduleState(write);

@@ -1,7 +1,7 @@
 /**
  * Conformance cases of the `ScheduleStore` role and of the fire that rides on a creating append: schedules
- * stored, read back exactly and listed; updates as a compare-and-set on the version; the owner's state writes
- * and fires fenced by the shard's epoch, all or nothing, each tick recorded once (even with two writers
+ * stored, read back exactly and listed (by shard too); updates as a compare-and-set on the version; the
+ * definition writes fenced by the shard's epoch; the owner's state writes and fires fenced by it, all or nothing, each tick recorded once (even with two writers
  * racing); the fires trimmed to `FIRES_KEPT`; the due listing. Cases may share a storage with others: each
  * uses ids, workflow ids and shards of its own, and counts active schedules by difference.
  *
@@ -19,7 +19,11 @@ import {
   type ScheduleStatus,
 } from "../../core/schedule.ts";
 import type { AppendRequest, AppendResult, Fence, Storage } from "../../storage/storage.ts";
-import type { ScheduleStateWrite, ScheduleWriteResult } from "../../storage/schedule_records.ts";
+import type {
+  ScheduleDeleteResult,
+  ScheduleStateWrite,
+  ScheduleWriteResult,
+} from "../../storage/schedule_records.ts";
 import { assert, assertEquals, assertStrictEquals } from "../assert.ts";
 import {
   appendOf,
@@ -127,9 +131,21 @@ function fireAppend(
   return req;
 }
 
-/** Stores a schedule that must be accepted; answers it as stored. */
-async function created(storage: Storage, s: Schedule, shard: number): Promise<Schedule> {
-  return okOf(await storage.createSchedule(s, shard), `create ${s.id}`);
+/** The fence of a shard never claimed (epoch 0). */
+function unclaimed(shard: number): Fence {
+  return { shard, epoch: 0 };
+}
+
+/** Stores a schedule that must be accepted (in a shard never claimed, or under `fence`); answers it as stored. */
+async function created(storage: Storage, s: Schedule, at: number | Fence): Promise<Schedule> {
+  const fence = typeof at === "number" ? unclaimed(at) : at;
+  return okOf(await storage.createSchedule(s, fence), `create ${s.id}`);
+}
+
+/** Whether an accepted delete found the schedule. */
+function deletedOf(r: ScheduleDeleteResult): boolean {
+  assert(r.ok, `the delete should be accepted, got ${JSON.stringify(r)}`);
+  return r.deleted;
 }
 
 /** The schedule of an accepted write. */
@@ -171,7 +187,10 @@ async function storedReadListed(c: Ctx): Promise<void> {
   const a = scheduleOf(c.id("a"), wf, { input: odd });
   assertEquals(await created(s, { ...a, version: 7 }, c.shard(0)), a, "stored at version 1");
   assertEquals(await s.getSchedule(a.id), a);
-  const again = await s.createSchedule({ ...a, workflowId: c.id("other"), status: "paused" }, c.shard(1));
+  const again = await s.createSchedule(
+    { ...a, workflowId: c.id("other"), status: "paused" },
+    unclaimed(c.shard(1)),
+  );
   assert(!again.ok && again.error.code === "schedule_exists", JSON.stringify(again));
   if (!again.ok && again.error.code === "schedule_exists") assertEquals(again.error.existing, a);
   assertEquals(await s.getSchedule(a.id), a, "the first one stays");
@@ -198,6 +217,7 @@ async function storedReadListed(c: Ctx): Promise<void> {
 async function updateIsCompareAndSet(c: Ctx): Promise<void> {
   const s = c.storage;
   const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), c.shard(0));
+  const f0 = unclaimed(c.shard(0));
   const changed: Schedule = {
     ...a,
     spec: { ...a.spec, intervalMs: 5 * MINUTE, input: { changed: true } },
@@ -206,19 +226,19 @@ async function updateIsCompareAndSet(c: Ctx): Promise<void> {
     updatedAt: T + 5,
     state: stateAt(null, 3, T + MINUTE),
   };
-  const v2 = okOf(await s.updateSchedule(changed, 1));
+  const v2 = okOf(await s.updateSchedule(changed, 1, f0));
   assertEquals(v2, { ...changed, createdAt: T, version: 2 });
   assertEquals(await s.getSchedule(a.id), v2);
   assertStrictEquals(
-    refusedWith(await s.updateSchedule({ ...changed, status: "stopped" }, 1)),
+    refusedWith(await s.updateSchedule({ ...changed, status: "stopped" }, 1, f0)),
     "schedule_changed",
   );
   assertEquals(await s.getSchedule(a.id), v2, "a refused update writes nothing");
-  const v3 = okOf(await s.updateSchedule({ ...v2, status: "active", updatedAt: T + 9 }, 2));
+  const v3 = okOf(await s.updateSchedule({ ...v2, status: "active", updatedAt: T + 9 }, 2, f0));
   assertStrictEquals(v3.version, 3);
   assertStrictEquals(v3.updatedAt, T + 9);
   const ghost = scheduleOf(c.id("ghost"), c.id("wf"));
-  assertStrictEquals(refusedWith(await s.updateSchedule(ghost, 1)), "schedule_not_found");
+  assertStrictEquals(refusedWith(await s.updateSchedule(ghost, 1, f0)), "schedule_not_found");
   assertStrictEquals(await s.getSchedule(ghost.id), undefined);
 }
 
@@ -226,7 +246,7 @@ async function updateIsCompareAndSet(c: Ctx): Promise<void> {
 async function stateWriteFencedOnce(c: Ctx): Promise<void> {
   const s = c.storage;
   const fence = await claimFresh(s, c.shard(0));
-  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence.shard);
+  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence);
   const first = stateWrite(a, fence, [fireOf(a.id, T + 1), fireOf(a.id, T + 2)]);
   const after = okOf(await s.recordScheduleState(first));
   assertEquals(after, { ...a, state: first.state }, "the state moves; the version stays");
@@ -282,7 +302,7 @@ async function stateWriteFencedOnce(c: Ctx): Promise<void> {
   if (!unclaimed.ok && unclaimed.error.code === "stale_epoch") {
     assertStrictEquals(unclaimed.error.currentEpoch, 0);
   } else throw new Error(`a never claimed shard is at epoch 0, got ${JSON.stringify(unclaimed)}`);
-  assertStrictEquals(await s.deleteSchedule(a.id), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, { ...fence, epoch: 2 })), true);
   assertStrictEquals(
     refusedWith(await s.recordScheduleState(stateWrite(done, { ...fence, epoch: 2 }, [fireOf(a.id, T + 7)]))),
     "schedule_not_found",
@@ -293,7 +313,7 @@ async function stateWriteFencedOnce(c: Ctx): Promise<void> {
 async function tickFiredOnceRacing(c: Ctx): Promise<void> {
   const s = c.storage;
   const fence = await claimFresh(s, c.shard(0));
-  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence.shard);
+  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence);
   // Two writers fire tick 1 with its execution id: one creates it, the other finds it.
   const tick1 = T + MINUTE;
   const results = await race(
@@ -348,7 +368,7 @@ async function fireAppendAllOrNothing(c: Ctx): Promise<void> {
   const s = c.storage;
   const fence = await claimFresh(s, c.shard(0));
   await putOk(s, definition(c.id("wf")), 0);
-  let a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence.shard);
+  let a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence);
   const tick = (k: number) => T + k * MINUTE;
   // The tick was recorded (skipped) before.
   okOf(await s.recordScheduleState(stateWrite(a, fence, [fireOf(a.id, tick(1))])));
@@ -357,7 +377,7 @@ async function fireAppendAllOrNothing(c: Ctx): Promise<void> {
   assertStrictEquals(codeOf(await s.append(recorded)), "tick_recorded");
   await assertNothingWritten(s, recorded, a);
   // The schedule changed since the owner decided.
-  a = okOf(await s.updateSchedule({ ...a, updatedAt: T + 1 }, 1));
+  a = okOf(await s.updateSchedule({ ...a, updatedAt: T + 1 }, 1, fence));
   const moved = fireAppend(a, fence, tick(2), { expectedVersion: 1 });
   assertStrictEquals(codeOf(await s.append(moved)), "schedule_changed");
   await assertNothingWritten(s, moved, a);
@@ -401,7 +421,7 @@ async function fireAppendAllOrNothing(c: Ctx): Promise<void> {
   assertOk(group[1]);
   assertStrictEquals(codeOf(group[2]), "tick_recorded");
   // The schedule deleted: its runs are refused.
-  assertStrictEquals(await s.deleteSchedule(a.id), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, owner)), true);
   const gone = fireAppend(a, owner, tick(5));
   assertStrictEquals(codeOf(await s.append(gone)), "schedule_changed");
   assertStrictEquals(await s.getExecution(gone.executionId), undefined);
@@ -412,7 +432,7 @@ async function fireAppendAllOrNothing(c: Ctx): Promise<void> {
 async function firesTrimmed(c: Ctx): Promise<void> {
   const s = c.storage;
   const fence = await claimFresh(s, c.shard(0));
-  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence.shard);
+  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence);
   const ticks = (from: number, n: number) => Array.from({ length: n }, (_, k) => fireOf(a.id, T + from + k));
   okOf(await s.recordScheduleState(stateWrite(a, fence, ticks(1, FIRES_KEPT))));
   let kept = await ticksOf(s, a.id);
@@ -466,14 +486,76 @@ async function dueListing(c: Ctx): Promise<void> {
   assertEquals(await s.listDueSchedules([s0, s1, s2], T + 1_000, 10), [f, b, cc, a, g]);
   assertEquals(await s.listDueSchedules([], T + 1_000, 10), []);
   assertEquals(await s.listDueSchedules([c.shard(3)], Number.MAX_SAFE_INTEGER, 10), []);
+  // The listing by shards (an owner's load of the shards it took up), by id and paged.
+  const ids = (xs: Schedule[]) => xs.map((x) => x.id);
+  const d = (await s.getSchedule(c.id("d")))!, e = (await s.getSchedule(c.id("e")))!;
+  assertEquals(
+    ids((await s.listSchedules({ workflowId: wf, shards: [s0], limit: 10 })).items),
+    ids([a, cc, d, g]),
+  );
+  assertEquals(
+    await walk(
+      (cursor) => s.listSchedules({ workflowId: wf, status: "active", shards: [s2, s1], limit: 1, cursor }),
+      1,
+    ),
+    [b, e, f],
+  );
+  assertEquals((await s.listSchedules({ workflowId: wf, shards: [], limit: 10 })).items, []);
+  assertEquals((await s.listSchedules({ workflowId: wf, shards: [c.shard(3)], limit: 10 })).items, []);
   const fence = await claimFresh(s, s1);
   const bLater = okOf(await s.recordScheduleState(stateWrite(b, fence, [], { state: stateAt(T + 200) })));
   const fence0 = await claimFresh(s, s0);
   okOf(
     await s.recordScheduleState(stateWrite(cc, fence0, [], { status: "completed", state: stateAt(T + 10) })),
   );
-  okOf(await s.updateSchedule({ ...a, status: "paused" }, 1));
+  okOf(await s.updateSchedule({ ...a, status: "paused" }, 1, fence0));
   assertEquals(await s.listDueSchedules([s0, s1, s2], T + 1_000, 10), [f, g, bLater]);
+}
+
+/** schedules: a definition write (create, update, delete) is fenced by the shard's epoch its owner holds */
+async function definitionWritesFenced(c: Ctx): Promise<void> {
+  const s = c.storage;
+  const wf = c.id("wf");
+  // A shard never claimed is at epoch 0.
+  const free = scheduleOf(c.id("free"), wf);
+  assertStrictEquals(
+    refusedWith(await s.createSchedule(free, { shard: c.shard(1), epoch: 1 })),
+    "stale_epoch",
+  );
+  assertStrictEquals(await s.getSchedule(free.id), undefined, "a refused create stores nothing");
+  await created(s, free, c.shard(1));
+  // The owner at epoch 1 writes; after another member claims the shard (epoch 2), its writes are refused.
+  const old = await claimFresh(s, c.shard(0));
+  const a = await created(s, scheduleOf(c.id("a"), wf), old);
+  const v2 = okOf(await s.updateSchedule({ ...a, status: "paused", updatedAt: T + 1 }, 1, old));
+  await s.claimShard(old.shard, "node-2", 1);
+  const owner = { ...old, epoch: 2 };
+  const b = scheduleOf(c.id("b"), wf);
+  const stale = await s.createSchedule(b, old);
+  assertStrictEquals(refusedWith(stale), "stale_epoch");
+  if (!stale.ok && stale.error.code === "stale_epoch") assertStrictEquals(stale.error.currentEpoch, 2);
+  assertStrictEquals(await s.getSchedule(b.id), undefined);
+  assertStrictEquals(
+    refusedWith(await s.updateSchedule({ ...v2, status: "active", updatedAt: T + 2 }, 2, old)),
+    "stale_epoch",
+  );
+  assertStrictEquals(
+    refusedWith(await s.updateSchedule(scheduleOf(c.id("ghost"), wf), 1, old)),
+    "stale_epoch",
+    "the fence first, then the rest",
+  );
+  const deleted = await s.deleteSchedule(a.id, old);
+  assert(!deleted.ok && deleted.error.code === "stale_epoch", JSON.stringify(deleted));
+  if (!deleted.ok) assertStrictEquals(deleted.error.currentEpoch, 2);
+  assertEquals(await s.getSchedule(a.id), v2, "refused writes change nothing");
+  // The new owner's writes hold.
+  await created(s, b, owner);
+  const v3 = okOf(await s.updateSchedule({ ...v2, status: "active", updatedAt: T + 2 }, 2, owner));
+  assertStrictEquals(v3.version, 3);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, owner)), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, owner)), false);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(b.id, owner)), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(free.id, unclaimed(c.shard(1)))), true);
 }
 
 /** schedules: a delete takes the fires along; countActiveSchedules counts the active ones */
@@ -481,23 +563,23 @@ async function deletedAndCounted(c: Ctx): Promise<void> {
   const s = c.storage;
   const before = await s.countActiveSchedules();
   const fence = await claimFresh(s, c.shard(0));
-  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence.shard);
-  const b = await created(s, scheduleOf(c.id("b"), c.id("wf"), { status: "paused" }), fence.shard);
+  const a = await created(s, scheduleOf(c.id("a"), c.id("wf")), fence);
+  const b = await created(s, scheduleOf(c.id("b"), c.id("wf"), { status: "paused" }), fence);
   assertStrictEquals(await s.countActiveSchedules(), before + 1);
-  okOf(await s.updateSchedule({ ...b, status: "active" }, 1));
+  okOf(await s.updateSchedule({ ...b, status: "active" }, 1, fence));
   assertStrictEquals(await s.countActiveSchedules(), before + 2);
   okOf(await s.recordScheduleState(stateWrite(a, fence, [fireOf(a.id, T + 1), fireOf(a.id, T + 2)])));
-  assertStrictEquals(await s.deleteSchedule(a.id), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, fence)), true);
   assertStrictEquals(await s.getSchedule(a.id), undefined);
   assertEquals(await s.listScheduleFires(a.id, 10), []);
-  assertStrictEquals(await s.deleteSchedule(a.id), false);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(a.id, fence)), false);
   assertStrictEquals(await s.countActiveSchedules(), before + 1);
   // The same id made again starts with no fires, and its old ticks are free.
-  const again = await created(s, a, fence.shard);
+  const again = await created(s, a, fence);
   assertEquals(await s.listScheduleFires(again.id, 10), []);
   okOf(await s.recordScheduleState(stateWrite(again, fence, [fireOf(a.id, T + 1)])));
-  assertStrictEquals(await s.deleteSchedule(b.id), true);
-  assertStrictEquals(await s.deleteSchedule(again.id), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(b.id, fence)), true);
+  assertStrictEquals(deletedOf(await s.deleteSchedule(again.id, fence)), true);
   assertStrictEquals(await s.countActiveSchedules(), before);
 }
 
@@ -531,6 +613,10 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
   {
     title: "schedules: the due listing has the active ones of the shards asked, earliest first",
     run: dueListing,
+  },
+  {
+    title: "schedules: a definition write (create, update, delete) is fenced by the shard's epoch",
+    run: definitionWritesFenced,
   },
   {
     title: "schedules: a delete takes the fires along; countActiveSchedules counts active ones",

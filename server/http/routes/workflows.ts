@@ -6,7 +6,8 @@
  * `$.metadata.schedule.…` paths) and becomes its schedule `wf:<workflowId>` once it is: a create or update
  * with one (or an update or delete of a workflow that has one) runs on the owner of that schedule's shard,
  * like every schedule write. A 503 after the workflow was stored leaves it stored: the same request again
- * answers `unchanged` and schedules it.
+ * answers `unchanged` and schedules it. A workflow sent again unchanged leaves a schedule that has its spec as
+ * it is (a completed `immediate` one is not run again, a paused or stopped one stays so).
  *
  * @module
  */
@@ -26,6 +27,7 @@ import {
   checkMetadataSchedule,
   dropMetadataSchedule,
   hasMetadataSchedule,
+  keepMetadataSchedule,
   type MetadataSchedule,
   metadataScheduleIdOf,
   putMetadataSchedule,
@@ -121,7 +123,9 @@ async function createHere(
     ? "none"
     : schedules === undefined
     ? NO_SCHEDULER_STATUS
-    : await putMetadataSchedule(schedules, w.id, schedule);
+    : r.status === "created"
+    ? await putMetadataSchedule(schedules, w.id, schedule)
+    : await keepMetadataSchedule(schedules, w.id, schedule);
   return json(
     {
       message: r.status === "created" ? "workflow created" : "workflow unchanged",
@@ -185,7 +189,9 @@ async function updateHere(
   let scheduleStatus = schedule === undefined ? "none" : NO_SCHEDULER_STATUS;
   if (manage && schedules !== undefined) {
     if (schedule !== undefined) {
-      scheduleStatus = await putMetadataSchedule(schedules, r.workflow.id, schedule);
+      scheduleStatus = r.status === "updated"
+        ? await putMetadataSchedule(schedules, r.workflow.id, schedule)
+        : await keepMetadataSchedule(schedules, r.workflow.id, schedule);
     } else await dropMetadataSchedule(schedules, r.workflow.id);
   }
   return json({

@@ -1,0 +1,68 @@
+/**
+ * TEST-ONLY planted bugs the simulator's self-tests must catch. Never used outside the simulator.
+ *
+ * `fireApart`: the engine as a broken scheduler would use it — each tick's run is started on its own (an id
+ * of its own, no fire on its creating append, no Idempotency-Key) and its fire and the schedule's state are
+ * written afterwards by a separate fenced write. That is the non-atomic design schedules must not have: when
+ * the second write fails (a storage fault, a crash between the two), the tick is still due, and the next
+ * evaluation starts it again — a double fire, which invariant 6 must catch.
+ *
+ * @module
+ */
+import { shardOf } from "../core/ids.ts";
+import type { Engine } from "../server/runtime/engine.ts";
+import type { SchedulerEngine } from "../server/runtime/schedule_firing.ts";
+import type { ScheduleStore } from "../storage/storage.ts";
+
+/**
+ * Wraps `engine` so that scheduled runs start apart from their fire (see the module's text).
+ *
+ * @example
+ * ```ts ignore
+ * const scheduler = new Scheduler({ engine: fireApart(engine, storage), store: storage, ... });
+ * ```
+ */
+export function fireApart(engine: Engine, store: ScheduleStore): SchedulerEngine {
+  let n = 0;
+  return {
+    get shardCount() {
+      return engine.shardCount;
+    },
+    get ready() {
+      return engine.ready;
+    },
+    onShards: (listener) => engine.onShards(listener),
+    releaseShard: (shard) => engine.releaseShard(shard),
+    runState: (id) => engine.runState(id),
+    cancel: (id, reason) => engine.cancel(id, reason),
+    submit: async (workflow, sub) => {
+      const write = sub.scheduleFire;
+      if (write === undefined) return await engine.submit(workflow, sub);
+      const { scheduleFire: _fire, idempotencyKey: _key, ...rest } = sub;
+      const executionId = `${sub.executionId}.apart${++n}`; // still routed by the schedule id
+      const r = await engine.submit(workflow, { ...rest, executionId });
+      if (!r.ok) return r;
+      const shard = shardOf(write.fire.scheduleId, engine.shardCount);
+      const epoch = engine.ownedShards.get(shard);
+      const failed = (message: string) => ({
+        ok: false as const,
+        error: { code: "overloaded" as const, message },
+      });
+      if (epoch === undefined) return failed(`shard ${shard} is gone`);
+      try {
+        const w = await store.recordScheduleState({
+          scheduleId: write.fire.scheduleId,
+          fence: { shard, epoch },
+          expectedVersion: write.expectedVersion,
+          fires: [{ ...write.fire, executionId }],
+          state: { ...write.state, lastExecutionId: executionId },
+          status: write.status,
+        });
+        if (!w.ok) return failed(w.error.message);
+      } catch (err) {
+        return failed(String(err));
+      }
+      return r;
+    },
+  };
+}

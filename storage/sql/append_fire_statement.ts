@@ -19,6 +19,7 @@ import { scheduleChanged, tickRecorded } from "../refusals.ts";
 import { tickTaken } from "../schedule_rules.ts";
 import {
   type EncodedAppend,
+  eventAndOutputWrites,
   requestFields,
   type RequestRow,
   type StatementParams,
@@ -130,22 +131,7 @@ function fireStatement({ reqsJson, ev, out }: StatementParams) {
       from ok where s.id = ok.f_schedule_id
       returning s.id
     ),
-    new_events as (
-      insert into event_batches (execution_id, first_seq, last_seq, events)
-      select v.execution_id, v.first_seq, v.last_seq, v.events::json
-      from unnest(${ev.ids}::text[], ${ev.first}::int[], ${ev.last}::int[], ${ev.texts}::text[])
-        as v(execution_id, first_seq, last_seq, events)
-      where v.execution_id in (select execution_id from created)
-      returning 1
-    ),
-    new_outputs as (
-      insert into outputs (execution_id, ref, body)
-      select o.execution_id, o.ref, o.body::json
-      from unnest(${out.ids}::text[], ${out.refs}::text[], ${out.texts}::text[]) as o(execution_id, ref, body)
-      where o.execution_id in (select execution_id from created)
-      on conflict (execution_id, ref) do nothing
-      returning 1
-    )
+    ${eventAndOutputWrites(ev, out, "created")}
     select 'created' as kind, execution_id as id from created
     union all select 'fired', schedule_id from fired
     union all select 'fired', schedule_id from refired

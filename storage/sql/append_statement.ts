@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { AppendRequest } from "../records.ts";
 import type { Database } from "./schema.ts";
 
@@ -108,6 +108,34 @@ export function statementParams(
 }
 
 /**
+ * The statement's last two CTEs: the events and outputs of the appends whose execution ids the CTE `from`
+ * (`written`, `created`) answers; the others' are not written.
+ */
+export function eventAndOutputWrites(
+  ev: StatementParams["ev"],
+  out: StatementParams["out"],
+  from: "written" | "created",
+): RawBuilder<unknown> {
+  const ids = sql.raw(from);
+  return sql`new_events as (
+      insert into event_batches (execution_id, first_seq, last_seq, events)
+      select v.execution_id, v.first_seq, v.last_seq, v.events::json
+      from unnest(${ev.ids}::text[], ${ev.first}::int[], ${ev.last}::int[], ${ev.texts}::text[])
+        as v(execution_id, first_seq, last_seq, events)
+      where v.execution_id in (select execution_id from ${ids})
+      returning 1
+    ),
+    new_outputs as (
+      insert into outputs (execution_id, ref, body)
+      select o.execution_id, o.ref, o.body::json
+      from unnest(${out.ids}::text[], ${out.refs}::text[], ${out.texts}::text[]) as o(execution_id, ref, body)
+      where o.execution_id in (select execution_id from ${ids})
+      on conflict (execution_id, ref) do nothing
+      returning 1
+    )`;
+}
+
+/**
  * Appends a group of appends to distinct executions in one statement (one round trip, one commit):
  * each append whose shard epoch and expected sequence hold writes its execution row, events and
  * outputs; the others write nothing. The shard rows are read `for share`, so a concurrent claim
@@ -150,22 +178,7 @@ export async function appendRound(db: Kysely<Database>, encoded: EncodedAppend[]
       returning e.execution_id
     ),
     written as (select execution_id from created union all select execution_id from updated),
-    new_events as (
-      insert into event_batches (execution_id, first_seq, last_seq, events)
-      select v.execution_id, v.first_seq, v.last_seq, v.events::json
-      from unnest(${ev.ids}::text[], ${ev.first}::int[], ${ev.last}::int[], ${ev.texts}::text[])
-        as v(execution_id, first_seq, last_seq, events)
-      where v.execution_id in (select execution_id from written)
-      returning 1
-    ),
-    new_outputs as (
-      insert into outputs (execution_id, ref, body)
-      select o.execution_id, o.ref, o.body::json
-      from unnest(${out.ids}::text[], ${out.refs}::text[], ${out.texts}::text[]) as o(execution_id, ref, body)
-      where o.execution_id in (select execution_id from written)
-      on conflict (execution_id, ref) do nothing
-      returning 1
-    )
+    ${eventAndOutputWrites(ev, out, "written")}
     select execution_id from written`.execute(db);
   return new Set(r.rows.map((row) => row.execution_id));
 }

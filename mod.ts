@@ -40,12 +40,35 @@ export type { NodeBehaviour, NodeKindSpec } from "./core/catalog.ts";
 export { CATALOG, findKind } from "./core/catalog.ts";
 export type { ProblemCode, ValidationResult, WorkflowLimits } from "./core/validate.ts";
 export { DEFAULT_WORKFLOW_LIMITS, MAX_TIMEOUT_MS, PROBLEM_CODES, validateWorkflow } from "./core/validate.ts";
-export type { Plan, PlanEdge, PlanNode } from "./core/plan.ts";
+export type { ChildrenSpec, Plan, PlanEdge, PlanNode } from "./core/plan.ts";
+export {
+  FOREACH_MAX_CONCURRENCY,
+  FOREACH_MAX_ITEMS,
+  MAX_WORKFLOW_DEPTH,
+  SWITCH_DEFAULT,
+  switchHandles,
+} from "./core/catalog_control.ts";
 export { compilePlan, DEFAULT_TARGET_HANDLE, planNode } from "./core/plan.ts";
 export type * from "./core/events.ts";
 export { EVENT_VERSION } from "./core/events.ts";
-export type { ExecutionState, ExecutionStatus, NodeState, NodeStatus } from "./core/state.ts";
-export { evolve, initialState, nodeDone, replay, TERMINAL_STATUSES } from "./core/state.ts";
+export type {
+  ChildProgress,
+  ExecutionState,
+  ExecutionStatus,
+  ExecutionViewStatus,
+  NodeState,
+  NodeStatus,
+  PlanOf,
+} from "./core/state.ts";
+export {
+  evolve,
+  historyVersions,
+  initialState,
+  nodeDone,
+  replay,
+  signalRecords,
+  TERMINAL_STATUSES,
+} from "./core/state.ts";
 export type {
   CancelCommand,
   Command,
@@ -57,13 +80,29 @@ export type {
   SignalCommand,
   StartCommand,
   StartNodeCommand,
+  AdmitCommand,
+  ChildEndedCommand,
+  MigrateCommand,
+  PauseCommand,
+  PlanChildrenCommand,
+  RerunCommand,
+  ResumeCommand,
+  RetryCommand,
 } from "./core/decide.ts";
 export { decide } from "./core/decide.ts";
-export type { PendingWork, Timer, TimerKind } from "./core/timers.ts";
-export { pendingTimers, pendingWork } from "./core/timers.ts";
+export type { LiveChild, PendingWork, Timer, TimerKind } from "./core/timers.ts";
+export { isOrphan, liveChildren, pendingTimers, pendingWork } from "./core/timers.ts";
 export type { ExecutionSummary, ExecutionView, NodeView, NodeViewStatus } from "./core/view.ts";
 export { executionSummary, executionView } from "./core/view.ts";
-export { DEFAULT_SHARD_COUNT, executionIdFor, hash128, shardOf } from "./core/ids.ts";
+export {
+  childExecutionId,
+  DEFAULT_SHARD_COUNT,
+  executionIdFor,
+  hash128,
+  keyedExecutionId,
+  routingKey,
+  shardOf,
+} from "./core/ids.ts";
 export { backoffMs, DEFAULT_RETRY_POLICY, retryPolicy } from "./core/policy.ts";
 export { parseDuration } from "./core/duration.ts";
 export type {

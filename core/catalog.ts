@@ -9,15 +9,19 @@ import type { NodeCategory } from "./workflow.ts";
 import type { ConfigSchema, Problem } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
 import { isSecretRef } from "./secret_ref.ts";
+import { httpTemplateProblems } from "./http_placeholders.ts";
+import { CONTROL_KINDS } from "./catalog_control.ts";
 
 /**
  * How the decider treats a node kind:
  * - `task`: the runtime runs an executor and reports its records;
  * - `condition`: a task that also names the output handle taken (`true` or `false`);
  * - `delay`: a durable timer inside the core; its output is its input;
- * - `signal`: waits inside the core for a named signal; its output is its input.
+ * - `signal`: waits inside the core for a named signal; its output is its payload's records, or its input;
+ * - `terminate`: ends the execution when it starts;
+ * - `children`: runs child executions (`workflow.run`, `foreach`) and emits their outputs.
  */
-export type NodeBehaviour = "task" | "condition" | "delay" | "signal";
+export type NodeBehaviour = "task" | "condition" | "delay" | "signal" | "terminate" | "children";
 
 /** One node kind. */
 export interface NodeKindSpec {
@@ -38,6 +42,8 @@ export interface NodeKindSpec {
   acceptsInput: boolean;
   /** Output handles; empty for sinks. The first one is the default handle. */
   outputs: readonly string[];
+  /** Output handles that depend on the config (a switch's cases); `outputs` otherwise. */
+  outputsOf?: (config: Record<string, unknown>) => readonly string[];
   config: ConfigSchema;
   /** Checks across fields that a schema cannot express. */
   check?: (config: Record<string, unknown>, path: string) => Problem[];
@@ -98,22 +104,7 @@ const csvDelimiterCheck = (config: Record<string, unknown>, path: string): Probl
     : [];
 
 function httpCheck(config: Record<string, unknown>, path: string): Problem[] {
-  const problems: Problem[] = [];
-  if (typeof config.url === "string") {
-    let protocol = "";
-    try {
-      protocol = new URL(config.url).protocol;
-    } catch {
-      protocol = "";
-    }
-    if (protocol !== "http:" && protocol !== "https:") {
-      problems.push({
-        path: `${path}.url`,
-        code: "config_type",
-        message: "url must be an absolute http(s) URL",
-      });
-    }
-  }
+  const problems: Problem[] = httpTemplateProblems(config, path);
   if (config.body !== undefined && (config.method === "GET" || config.method === "HEAD")) {
     problems.push({
       path: `${path}.body`,
@@ -136,7 +127,7 @@ function httpCheck(config: Record<string, unknown>, path: string): Problem[] {
 }
 
 /** Every node kind, in palette order. */
-export const CATALOG: readonly NodeKindSpec[] = [
+const BASE_KINDS: readonly NodeKindSpec[] = [
   // ---- sources
   {
     type: "source",
@@ -435,7 +426,8 @@ export const CATALOG: readonly NodeKindSpec[] = [
     nodeType: "http",
     displayName: "HTTP call",
     icon: "globe",
-    description: "Calls a URL; non-2xx fails the attempt; emits {status, headers, body}.",
+    description:
+      "Calls a templated URL, once or once per record; non-2xx fails the attempt; emits {status, headers, body}.",
     behaviour: "task",
     acceptsInput: true,
     outputs: OUT,
@@ -446,9 +438,18 @@ export const CATALOG: readonly NodeKindSpec[] = [
         enum: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
         label: "Method",
       },
-      url: { type: "string", required: true, label: "URL" },
-      headers: { type: "object", default: {}, label: "Headers" },
-      body: { type: "any", label: "Body template", description: "{{records}}, {{input}}, {{executionId}}" },
+      url: {
+        type: "string",
+        required: true,
+        label: "URL",
+        description: "may hold placeholders such as {{input.customer.id}} or {{record.id}}, URL-encoded",
+      },
+      headers: { type: "object", default: {}, label: "Headers", description: "values may hold placeholders" },
+      body: {
+        type: "any",
+        label: "Body template",
+        description: "{{records}}, {{record}}, {{input}}, {{executionId}}, {{nodeId}}, with .paths",
+      },
       timeoutMs: {
         type: "integer",
         default: 10000,
@@ -456,6 +457,36 @@ export const CATALOG: readonly NodeKindSpec[] = [
         min: 1,
         max: 600000,
         label: "Timeout (ms)",
+      },
+      perRecord: {
+        type: "boolean",
+        default: false,
+        label: "One call per record",
+        description: "responses in input order",
+      },
+      concurrency: {
+        type: "integer",
+        default: 4,
+        coerce: true,
+        min: 1,
+        max: 32,
+        label: "Calls at once",
+        description: "with perRecord",
+      },
+      maxCalls: {
+        type: "integer",
+        default: 1000,
+        coerce: true,
+        min: 1,
+        max: 10000,
+        label: "Most calls",
+        description: "with perRecord: more input records fail the node (http_too_many_calls)",
+      },
+      idempotent: {
+        type: "boolean",
+        default: false,
+        label: "Target honours Idempotency-Key",
+        description: "lets a failed POST or PATCH that may have reached the target be retried",
       },
     },
     check: httpCheck,
@@ -507,6 +538,9 @@ export const CATALOG: readonly NodeKindSpec[] = [
     config: { name: { type: "string", required: true, maxLength: 200, label: "Signal name" } },
   },
 ];
+
+/** Every node kind, in palette order. */
+export const CATALOG: readonly NodeKindSpec[] = [...BASE_KINDS, ...CONTROL_KINDS];
 
 const BY_KIND = new Map(CATALOG.map((k) => [`${k.type}/${k.nodeType}`, k]));
 

@@ -6,12 +6,14 @@
  * @module
  */
 import type { ExecutionTrigger } from "./schedule.ts";
-import { type ErrorInfo, EVENT_VERSION, type EventBody, type ExecutionEvent } from "./events.ts";
+import type { ConcurrencySlot, ErrorInfo, ParentLink } from "./events.ts";
 import type { Json } from "./json.ts";
-import { type PlanEdge, type PlanNode, planNode } from "./plan.ts";
-import { backoffMs } from "./policy.ts";
-import { type ExecutionState, nodeDone, StateBuilder } from "./state.ts";
+import { type PlanNode, planNode } from "./plan.ts";
+import type { ExecutionState } from "./state.ts";
 import { pendingTimers } from "./timers.ts";
+import { accept, type Decision, Emitter, fail, nothing, reject, succeed } from "./emitter.ts";
+import { type ChildrenCommand, decideChildren } from "./decide_children.ts";
+import { decideSteer, type SteerCommand } from "./decide_steer.ts";
 
 /** Starts an execution (the first command of every execution). */
 export interface StartCommand {
@@ -22,6 +24,12 @@ export interface StartCommand {
   timeoutMs?: number | null;
   /** Why it starts; absent: an API submission. */
   trigger?: ExecutionTrigger;
+  /** A child execution's parent. */
+  parent?: ParentLink;
+  /** The run's concurrency key and limit. */
+  concurrency?: ConcurrencySlot;
+  /** Over its key's limit: it starts queued, its nodes unscheduled until `Admit`. */
+  queued?: boolean;
 }
 /** The runtime is about to run a scheduled node. */
 export interface StartNodeCommand {
@@ -71,98 +79,22 @@ export type Command =
   | FailNodeCommand
   | FireTimerCommand
   | SignalCommand
-  | CancelCommand;
+  | CancelCommand
+  | SteerCommand
+  | ChildrenCommand;
 
-/** Why a command was refused; `code` is stable (the API maps it to a status). */
-export interface Rejection {
-  code: "already_started" | "not_started" | "execution_terminal" | "unknown_node" | "signal_unknown";
-  message: string;
-}
-
-/**
- * A decision: the events to append with the state they lead to (`evolve` folded over them), or a
- * rejection. An empty list means "nothing to do" (the state is the input's).
- */
-export type Decision =
-  | { ok: true; events: ExecutionEvent[]; state: ExecutionState }
-  | { ok: false; rejection: Rejection };
-
-class Emitter {
-  readonly events: ExecutionEvent[] = [];
-  readonly #built: StateBuilder;
-  constructor(state: ExecutionState, readonly now: number) {
-    this.#built = new StateBuilder(state);
-  }
-  /** The state after the events emitted so far. */
-  get state(): ExecutionState {
-    return this.#built.state;
-  }
-  emit(body: EventBody): void {
-    const event = { ...body, v: EVENT_VERSION, seq: this.state.lastSeq + 1, at: this.now } as ExecutionEvent;
-    this.#built.add(event);
-    this.events.push(event);
-  }
-}
-
-const reject = (code: Rejection["code"], message: string): Decision => ({
-  ok: false,
-  rejection: { code, message },
-});
-const accept = (e: Emitter): Decision => ({ ok: true, events: e.events, state: e.state });
-const nothing = (state: ExecutionState): Decision => ({ ok: true, events: [], state });
-
-/** Whether records flow along an edge: its source completed and, for a condition, took the edge's handle. */
-export function edgeLive(state: ExecutionState, edge: PlanEdge): boolean {
-  const source = state.nodes[edge.source];
-  if (source.status !== "completed") return false;
-  return source.handle === null || edge.sourceHandle === source.handle;
-}
-
-/** Schedules or skips every pending node whose parents are all done, transitively; then ends the execution. */
-function advance(e: Emitter, from: readonly PlanNode[]): void {
-  const work: PlanNode[] = [...from];
-  const plan = e.state.plan;
-  while (work.length > 0) {
-    const node = work.shift()!;
-    for (const edge of node.children) {
-      const child = planNode(plan, edge.target);
-      if (e.state.nodes[child.id].status !== "pending") continue;
-      if (!child.parents.every((p) => nodeDone(e.state.nodes[p.source].status))) continue;
-      if (child.parents.some((p) => edgeLive(e.state, p))) {
-        e.emit({ type: "NodeScheduled", nodeId: child.id });
-      } else {
-        e.emit({
-          type: "NodeSkipped",
-          nodeId: child.id,
-          reason: "no live input: every parent was skipped or routed away",
-        });
-        work.push(child);
-      }
-    }
-  }
-  if (Object.values(e.state.nodes).every((n) => n.status === "completed" || n.status === "skipped")) {
-    e.emit({ type: "ExecutionSucceeded" });
-  }
-}
-
-function succeed(
-  e: Emitter,
-  node: PlanNode,
-  body: Omit<Extract<EventBody, { type: "NodeSucceeded" }>, "type">,
-) {
-  e.emit({ type: "NodeSucceeded", ...body });
-  advance(e, [node]);
-}
-
-function fail(e: Emitter, node: PlanNode, attempt: number, error: ErrorInfo, retryable: boolean) {
-  e.emit({ type: "NodeFailed", nodeId: node.id, attempt, error, retryable });
-  if (retryable && attempt < node.retry.maxAttempts) {
-    const dueAt = e.now + backoffMs(node.retry, attempt);
-    e.emit({ type: "NodeRetryScheduled", nodeId: node.id, attempt: attempt + 1, dueAt });
-  } else {
-    e.emit({ type: "ExecutionFailed", error: { ...error, nodeId: node.id } });
-  }
-}
+export type { Decision, Rejection } from "./emitter.ts";
+export { edgeLive } from "./emitter.ts";
+export type { ChildEndedCommand, ChildrenCommand, PlanChildrenCommand } from "./decide_children.ts";
+export type {
+  AdmitCommand,
+  MigrateCommand,
+  PauseCommand,
+  RerunCommand,
+  ResumeCommand,
+  RetryCommand,
+  SteerCommand,
+} from "./decide_steer.ts";
 
 function startNode(e: Emitter, node: PlanNode): void {
   const attempt = e.state.nodes[node.id].attempts + 1;
@@ -183,6 +115,20 @@ function startNode(e: Emitter, node: PlanNode): void {
         });
       }
       return;
+    case "terminate": {
+      const end = node.terminate!;
+      e.emit({ type: "NodeStarted", nodeId: node.id, attempt, timeoutAt: null });
+      e.emit({
+        type: "NodeSucceeded",
+        nodeId: node.id,
+        attempt,
+        outputRef: null,
+        recordsProcessed: 0,
+        recordsEmitted: 0,
+      });
+      e.emit({ type: "ExecutionTerminated", nodeId: node.id, status: end.status, reason: end.reason });
+      return;
+    }
     default:
       e.emit({ type: "NodeStarted", nodeId: node.id, attempt, timeoutAt });
   }
@@ -210,6 +156,34 @@ function fireTimer(e: Emitter, timerId: string): void {
   }
 }
 
+/** Starts an execution: `ExecutionStarted`, then its roots scheduled (unless it starts queued). */
+function start(state: ExecutionState, command: StartCommand, now: number): Decision {
+  if (state.status !== null) {
+    return reject("already_started", `execution ${state.executionId} already started`);
+  }
+  const e = new Emitter(state, now);
+  const timeoutMs = command.timeoutMs ?? state.plan.timeoutMs;
+  e.emit({
+    type: "ExecutionStarted",
+    executionId: state.executionId,
+    workflowId: state.plan.workflowId,
+    version: state.plan.version,
+    input: command.input,
+    timeoutAt: timeoutMs === null ? null : now + timeoutMs,
+    idempotencyKey: command.idempotencyKey ?? null,
+    ...(command.trigger !== undefined && command.trigger.kind !== "api" && { trigger: command.trigger }),
+    ...(command.parent !== undefined && { parent: command.parent }),
+    ...(command.concurrency !== undefined && { concurrency: command.concurrency }),
+    ...(command.queued === true && { queued: true as const }),
+  });
+  if (command.queued !== true) {
+    for (const node of state.plan.nodes) {
+      if (node.parents.length === 0) e.emit({ type: "NodeScheduled", nodeId: node.id });
+    }
+  }
+  return accept(e);
+}
+
 /**
  * Decides what a command does to an execution.
  *
@@ -225,28 +199,23 @@ function fireTimer(e: Emitter, timerId: string): void {
  * ```
  */
 export function decide(state: ExecutionState, command: Command, now: number): Decision {
+  if (command.type === "Start") return start(state, command, now);
   const e = new Emitter(state, now);
-  if (command.type === "Start") {
-    if (state.status !== null) {
-      return reject("already_started", `execution ${state.executionId} already started`);
-    }
-    const timeoutMs = command.timeoutMs ?? state.plan.timeoutMs;
-    e.emit({
-      type: "ExecutionStarted",
-      executionId: state.executionId,
-      workflowId: state.plan.workflowId,
-      version: state.plan.version,
-      input: command.input,
-      timeoutAt: timeoutMs === null ? null : now + timeoutMs,
-      idempotencyKey: command.idempotencyKey ?? null,
-      ...(command.trigger !== undefined && command.trigger.kind !== "api" && { trigger: command.trigger }),
-    });
-    for (const node of state.plan.nodes) {
-      if (node.parents.length === 0) e.emit({ type: "NodeScheduled", nodeId: node.id });
-    }
-    return accept(e);
-  }
   if (state.status === null) return reject("not_started", `execution ${state.executionId} has not started`);
+  switch (command.type) {
+    case "Pause":
+    case "Resume":
+    case "Retry":
+    case "Rerun":
+    case "Migrate":
+    case "Admit":
+      return decideSteer(state, command, now);
+    case "PlanChildren":
+    case "ChildEnded":
+      return state.status === "running" ? decideChildren(state, command, now) : nothing(state);
+    default:
+      break;
+  }
   if (state.status !== "running") {
     if (command.type === "Cancel" || command.type === "Signal") {
       return reject("execution_terminal", `execution ${state.executionId} is already ${state.status}`);
@@ -257,7 +226,7 @@ export function decide(state: ExecutionState, command: Command, now: number): De
     case "StartNode": {
       const node = state.plan.byId.get(command.nodeId);
       if (!node) return reject("unknown_node", `no node ${command.nodeId}`);
-      if (state.nodes[node.id].status !== "scheduled") return nothing(state);
+      if (state.nodes[node.id].status !== "scheduled" || state.paused) return nothing(state);
       startNode(e, node);
       return accept(e);
     }

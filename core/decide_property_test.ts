@@ -264,7 +264,7 @@ function checkOutcome(plan: Plan, { state, events, steps, maxSteps }: Outcome): 
   assertStrictEquals(events.filter(isTerminal).length, 1);
   assert(isTerminal(events[events.length - 1]), "the terminal event is the last one");
   assertEquals(pendingTimers(state), []);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
 
   // (b) at most one NodeSucceeded per node; (c) nothing starts before its parents are done.
   const succeeded = new Map<string, number>();

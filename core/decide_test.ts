@@ -243,7 +243,7 @@ Deno.test("linear chain: runs to ExecutionSucceeded with the exact event sequenc
     ["c", "completed", 1, 1200, 1300],
   ]);
   assertEquals(pendingTimers(run.state), []);
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
 });
 
 Deno.test("Start: the idempotency key is recorded and every source is scheduled in node order", () => {
@@ -424,7 +424,7 @@ Deno.test("retry: backoff dueAt, an early timer does nothing, new attempts, then
     dueAt: 2100,
   });
   assertEquals(pendingTimers(run.state), [{ id: "retry:m:2", kind: "retry", dueAt: 2100, nodeId: "m" }]);
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
 
   assertEquals(run.ok(fire("retry:m:2"), 2099), [], "an early timer does nothing");
   assertStrictEquals(run.state.nodes.m.status, "waiting_retry");
@@ -459,7 +459,7 @@ Deno.test("retry: backoff dueAt, an early timer does nothing, new attempts, then
   assertEquals(run.node("k").status, "cancelled");
   assertEquals(run.node("k").endTime, null, "a node that never started has no end time");
   assertEquals(pendingTimers(run.state), []);
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
   // Late results of a finished execution are ignored.
   assertEquals(run.ok(run.complete("m"), 5000), []);
 });
@@ -605,7 +605,7 @@ Deno.test("execution timeout: ExecutionTimedOut at due; unfinished nodes show as
     ["k", "cancelled", null],
   ]);
   assertEquals(pendingTimers(run.state), []);
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
   assertEquals(run.ok(run.complete("m"), 6001), [], "a late result after the timeout");
   assertStrictEquals(run.rejected({ type: "Cancel", reason: "too late" }), "execution_terminal");
 });
@@ -672,7 +672,7 @@ Deno.test("signal: a signal.wait node completes on its Signal", () => {
   ]);
   const started = run.events.at(-1);
   assert(started?.type === "NodeStarted" && started.awaitSignal === "approve");
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] }, "the runtime runs nothing for it");
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] }, "the runtime runs nothing for it");
   assertEquals(pendingTimers(run.state), []);
   const events = run.ok({ type: "Signal", name: "approve", payload: { by: "ann" } }, 1200);
   assertEquals(events.map(label), ["SignalReceived", "NodeSucceeded(w)", "NodeScheduled(k)"]);
@@ -734,7 +734,7 @@ Deno.test("delay: wakeAt = now + durationMs; it completes only when its timer fi
   ]);
   const started = run.events.at(-1);
   assert(started?.type === "NodeStarted" && started.wakeAt === 2250 && started.timeoutAt === null);
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
   assertEquals(pendingTimers(run.state), [{ id: "delay:d:1", kind: "delay", dueAt: 2250, nodeId: "d" }]);
   assertEquals(run.ok(fire("delay:d:1"), 2249), []);
   assertStrictEquals(run.state.nodes.d.status, "running");

@@ -35,6 +35,89 @@ export interface ExecutionStarted extends EventBase {
   idempotencyKey: string | null;
   /** Why it started, when not through the API (a schedule's tick). */
   trigger?: ExecutionTrigger;
+  /** A child execution: the parent node (`workflow.run` or `foreach`) that started it. */
+  parent?: ParentLink;
+  /** The workflow's concurrency key, evaluated over the input, with the limit of this version. */
+  concurrency?: ConcurrencySlot;
+  /** Started over its key's limit: it waits, its nodes unscheduled, until `ExecutionAdmitted`. */
+  queued?: true;
+}
+/** Where a child execution hangs: its parent's execution, node, attempt and item, and its depth (1 = a child). */
+export interface ParentLink {
+  executionId: string;
+  nodeId: string;
+  attempt: number;
+  index: number;
+  depth: number;
+}
+/** A concurrency key and its limit. */
+export interface ConcurrencySlot {
+  key: string;
+  limit: number;
+}
+/** A queued execution got a slot of its concurrency key: its root nodes are scheduled. */
+export interface ExecutionAdmitted extends EventBase {
+  type: "ExecutionAdmitted";
+}
+/** No node starts until `ExecutionResumed`; running attempts finish. */
+export interface ExecutionPaused extends EventBase {
+  type: "ExecutionPaused";
+  reason: string;
+}
+export interface ExecutionResumed extends EventBase {
+  type: "ExecutionResumed";
+}
+/**
+ * An ended execution runs again (retry: its failed nodes; rerun: a node and what follows it). The `nodes`
+ * are reset to pending (their attempt counts go on); the others keep their state and outputs.
+ */
+export interface ExecutionReopened extends EventBase {
+  type: "ExecutionReopened";
+  mode: "retry" | "rerun";
+  fromNode?: string;
+  nodes: string[];
+  /** A rerun's new execution input. */
+  input?: Json;
+  /** The new execution timeout. */
+  timeoutAt: number | null;
+}
+/** A live execution moved to another version of its workflow (see `Migrate`). */
+export interface ExecutionMigrated extends EventBase {
+  type: "ExecutionMigrated";
+  fromVersion: number;
+  toVersion: number;
+}
+/** A `foreach` or `workflow.run` attempt has read its input: `count` children will run. */
+export interface ChildrenPlanned extends EventBase {
+  type: "ChildrenPlanned";
+  nodeId: string;
+  attempt: number;
+  count: number;
+}
+/** A child execution is due: the runtime creates `childId` (once: the id is fixed) with item `index`. */
+export interface ChildStarted extends EventBase {
+  type: "ChildStarted";
+  nodeId: string;
+  attempt: number;
+  index: number;
+  childId: string;
+}
+/** A child execution ended. */
+export interface ChildEnded extends EventBase {
+  type: "ChildEnded";
+  nodeId: string;
+  attempt: number;
+  index: number;
+  childId: string;
+  status: string;
+  error?: ErrorInfo;
+}
+/** A `terminate` node ended the execution. */
+export interface ExecutionTerminated extends EventBase {
+  type: "ExecutionTerminated";
+  nodeId: string;
+  status: "completed" | "failed";
+  reason: string;
 }
 export interface NodeScheduled extends EventBase {
   type: "NodeScheduled";
@@ -119,7 +202,16 @@ export type ExecutionEvent =
   | ExecutionSucceeded
   | ExecutionFailed
   | ExecutionCancelled
-  | ExecutionTimedOut;
+  | ExecutionTimedOut
+  | ExecutionAdmitted
+  | ExecutionPaused
+  | ExecutionResumed
+  | ExecutionReopened
+  | ExecutionMigrated
+  | ChildrenPlanned
+  | ChildStarted
+  | ChildEnded
+  | ExecutionTerminated;
 
 /** The name of an event type. */
 export type EventType = ExecutionEvent["type"];

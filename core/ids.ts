@@ -63,7 +63,42 @@ export function executionIdFor(workflowId: string, idempotencyKey: string): stri
  * ```
  */
 export function shardOf(executionId: string, shardCount: number = DEFAULT_SHARD_COUNT): number {
+  return murmur32(routingKey(executionId), 0x5bd1e995) % shardCount;
+}
+
+/** The routing key of an id: the part before its first `@`, or all of it. */
+export function routingKey(executionId: string): string {
   const at = executionId.indexOf("@");
-  const key = at > 0 ? executionId.slice(0, at) : executionId;
-  return murmur32(key, 0x5bd1e995) % shardCount;
+  return at > 0 ? executionId.slice(0, at) : executionId;
+}
+
+/**
+ * The id of a child execution: fixed by its parent, node, attempt and item (so it is created once however
+ * often the parent retries the creation), and routed like its parent (so one owner holds both).
+ *
+ * @example
+ * ```ts
+ * import { childExecutionId, shardOf } from "./ids.ts";
+ * const child = childExecutionId("ex-1", "each", 1, 7);
+ * if (shardOf(child) !== shardOf("ex-1") || child !== childExecutionId("ex-1", "each", 1, 7)) throw new Error();
+ * ```
+ */
+export function childExecutionId(parentId: string, nodeId: string, attempt: number, index: number): string {
+  return `${routingKey(parentId)}@ch-${hash128(`${parentId}\u0000${nodeId}\u0000${attempt}`)}-${index}`;
+}
+
+/**
+ * The id of a new execution of a workflow with a concurrency key: routed by the key, so every run of one key
+ * lives in one shard and its owner alone admits them. `suffix` makes it unique (a fresh id, or the
+ * idempotency key's hash).
+ *
+ * @example
+ * ```ts
+ * import { keyedExecutionId, shardOf } from "./ids.ts";
+ * const a = keyedExecutionId("wf", "customer-1", "ex-a"), b = keyedExecutionId("wf", "customer-1", "ex-b");
+ * if (a === b || shardOf(a) !== shardOf(b)) throw new Error();
+ * ```
+ */
+export function keyedExecutionId(workflowId: string, key: string, suffix: string): string {
+  return `ck-${hash128(`${workflowId}\u0000${key}`)}@${suffix}`;
 }

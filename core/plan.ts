@@ -7,6 +7,7 @@
  */
 import type { NodeCategory, RetryPolicy, WorkflowDefinition } from "./workflow.ts";
 import { delayMs, findKind, type NodeBehaviour } from "./catalog.ts";
+import { FOREACH_MAX_CONCURRENCY, FOREACH_MAX_ITEMS } from "./catalog_control.ts";
 import { retryPolicy } from "./policy.ts";
 
 /** The handle an edge uses when it names none. */
@@ -42,6 +43,40 @@ export interface PlanNode {
   delayMs: number;
   /** Signal nodes: the signal awaited. */
   signalName: string | undefined;
+  /** The output handles a condition or switch may name. */
+  handles: readonly string[];
+  /** `workflow.run` and `foreach` nodes: what they run. */
+  subflow: ChildrenSpec | undefined;
+  /** `terminate` nodes: how the execution ends. */
+  terminate: { status: "completed" | "failed"; reason: string } | undefined;
+}
+
+/** What a `workflow.run` or `foreach` node runs, and how. */
+export interface ChildrenSpec {
+  /** `foreach`: one child per record; `workflow.run`: one child with every record. */
+  each: boolean;
+  workflowId: string;
+  /** A pinned version; `null`: the latest when the child starts. */
+  version: number | null;
+  maxConcurrency: number;
+  maxItems: number;
+  /** Failed children tolerated before the node fails (fail_fast: 0). */
+  toleratedFailures: number;
+}
+
+function childrenSpec(nodeType: string, config: Record<string, unknown>): ChildrenSpec {
+  const each = nodeType === "foreach";
+  const num = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
+  return {
+    each,
+    workflowId: String(config.workflow),
+    version: typeof config.version === "number" ? config.version : null,
+    maxConcurrency: each ? num(config.maxConcurrency, FOREACH_MAX_CONCURRENCY.default) : 1,
+    maxItems: each ? num(config.maxItems, FOREACH_MAX_ITEMS.default) : 1,
+    toleratedFailures: each && config.failurePolicy === "continue"
+      ? num(config.toleratedFailureCount, Number.MAX_SAFE_INTEGER)
+      : 0,
+  };
 }
 
 /** A compiled workflow version. */
@@ -54,6 +89,10 @@ export interface Plan {
   timeoutMs: number | null;
   /** Signal names some node awaits. */
   signals: ReadonlySet<string>;
+  /** The workflow's concurrency key (an expression over the input) and its limit. */
+  concurrency: { key: string; limit: number } | null;
+  /** Whether every node is local (no effect outside the execution): such a workflow may run inline. */
+  allLocal: boolean;
 }
 
 /**
@@ -79,6 +118,14 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
       children: [],
       delayMs: kind.behaviour === "delay" ? delayMs(n.config) : 0,
       signalName: kind.behaviour === "signal" ? String(n.config.name) : undefined,
+      handles: kind.outputsOf ? kind.outputsOf(n.config) : kind.outputs,
+      subflow: kind.behaviour === "children" ? childrenSpec(n.nodeType, n.config) : undefined,
+      terminate: kind.behaviour === "terminate"
+        ? {
+          status: n.config.status === "failed" ? "failed" : "completed",
+          reason: String(n.config.reason ?? "terminated"),
+        }
+        : undefined,
     };
     byId.set(n.id, node);
     return node;
@@ -107,6 +154,8 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
     byId,
     timeoutMs: typeof def.timeoutMs === "number" ? def.timeoutMs : null,
     signals,
+    concurrency: def.concurrency ? { key: def.concurrency.key, limit: def.concurrency.limit } : null,
+    allLocal: nodes.every((n) => n.local),
   };
 }
 

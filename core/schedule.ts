@@ -126,7 +126,9 @@ export type FireReason =
   | "overlap_cancelled_other"
   | "catch_up_skip"
   | "catch_up_limit"
-  | "workflow_missing";
+  | "workflow_missing"
+  /** The workflow's concurrency key does not evaluate over the schedule's input: no run. */
+  | "concurrency_key_invalid";
 
 /** One tick's record: stored once per (schedule id, tick time). */
 export interface ScheduleFire {

@@ -41,7 +41,7 @@ function timersPlan(timeoutMs?: number): Plan {
 function step(state: ExecutionState, command: Command, now: number): ExecutionState {
   const decision = decide(state, command, now);
   assert(decision.ok, decision.ok ? "" : decision.rejection.code);
-  return decision.events.reduce(evolve, state);
+  return decision.events.reduce((s, ev) => evolve(s, ev), state);
 }
 
 const complete = (state: ExecutionState, nodeId: string, handle?: string): Command => ({
@@ -57,21 +57,23 @@ const complete = (state: ExecutionState, nodeId: string, handle?: string): Comma
 Deno.test("pendingTimers/pendingWork: nothing before Start", () => {
   const state = initialState("ex", timersPlan(5000));
   assertEquals(pendingTimers(state), []);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [] });
+  assertEquals(pendingWork(state), { toStart: [], toRun: [], toExpand: [], toCollect: [] });
 });
 
 Deno.test("pendingWork: scheduled nodes to start, running task and condition nodes to run", () => {
   let state = step(initialState("ex", timersPlan()), { type: "Start", input: null }, 1000);
-  assertEquals(pendingWork(state), { toStart: ["s"], toRun: [] });
+  assertEquals(pendingWork(state), { toStart: ["s"], toRun: [], toExpand: [], toCollect: [] });
   state = step(state, { type: "StartNode", nodeId: "s" }, 1000);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [{ nodeId: "s", attempt: 1 }] });
+  assertEquals(pendingWork(state), { toStart: [], toRun: [{ nodeId: "s", attempt: 1 }], toExpand: [], toCollect: [] });
   state = step(state, complete(state, "s"), 1100);
-  assertEquals(pendingWork(state), { toStart: ["m", "c"], toRun: [] }, "in node order");
+  assertEquals(pendingWork(state), { toStart: ["m", "c"], toRun: [], toExpand: [], toCollect: [] }, "in node order");
   state = step(state, { type: "StartNode", nodeId: "c" }, 1100);
   state = step(state, { type: "StartNode", nodeId: "m" }, 1100);
   assertEquals(pendingWork(state), {
     toStart: [],
     toRun: [{ nodeId: "m", attempt: 1 }, { nodeId: "c", attempt: 1 }],
+    toExpand: [],
+    toCollect: [],
   });
   state = step(state, complete(state, "m"), 1200);
   state = step(state, { type: "StartNode", nodeId: "d" }, 1200);
@@ -80,7 +82,7 @@ Deno.test("pendingWork: scheduled nodes to start, running task and condition nod
   state = step(state, { type: "StartNode", nodeId: "w" }, 1500);
   assertEquals(pendingWork(state).toRun, [{ nodeId: "c", attempt: 1 }], "a signal node is not run");
   state = step(state, { type: "Cancel", reason: "stop" }, 1600);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [] }, "a finished execution has no work");
+  assertEquals(pendingWork(state), { toStart: [], toRun: [], toExpand: [], toCollect: [] }, "a finished execution has no work");
 });
 
 Deno.test("pendingTimers: execution timeout, node timeout, retry and delay timers, earliest first", () => {

@@ -146,6 +146,24 @@ function checkWorkflowFields(input: Record<string, unknown>, p: Problems): void 
     checkMetadata(input.metadata, p);
   }
   p.timeout(input.timeoutMs, "$.timeoutMs");
+  if (p.optional(input, "concurrency", "object", "$") && isObject(input.concurrency)) {
+    checkConcurrency(input.concurrency, p);
+  }
+}
+
+/** The largest concurrency limit of a workflow. */
+export const MAX_CONCURRENCY_LIMIT = 10_000;
+
+/** Checks `$.concurrency`: `{key: expression, limit: 1..MAX_CONCURRENCY_LIMIT}`. */
+function checkConcurrency(c: Record<string, unknown>, p: Problems): void {
+  const key = p.requiredString(c, "key", "$.concurrency", "concurrency key");
+  if (key !== undefined && (key.trim() === "" || key.length > 1000)) {
+    p.add("$.concurrency.key", C.configRange, "the key is an expression of 1 to 1000 characters");
+  }
+  const limit = c.limit;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_CONCURRENCY_LIMIT) {
+    p.add("$.concurrency.limit", C.configRange, `limit is an integer from 1 to ${MAX_CONCURRENCY_LIMIT}`);
+  }
 }
 
 /** Checks `$.metadata`: its timestamps and its schedule's fields. */

@@ -59,7 +59,7 @@ export function validateEdges(
     const sourceKind = source.info?.kind;
     const targetKind = target.info?.kind;
     if (sourceKind !== undefined) {
-      const outputs = sourceKind.outputs;
+      const outputs = source.info?.outputs ?? sourceKind.outputs;
       const node = `${show(source.id)}, a ${sourceKind.type}/${sourceKind.nodeType} node`;
       if (outputs.length === 0) {
         p.add(`${path}.source`, C.sinkHasOutput, `edge leaves ${node}, which has no outputs`);

@@ -37,6 +37,8 @@ for (const kind of CATALOG) {
 export interface NodeInfo {
   index: number;
   kind: NodeKindSpec | undefined;
+  /** The node's output handles (its kind's, or those its config gives, for a switch). */
+  outputs?: readonly string[];
 }
 
 /**
@@ -59,6 +61,7 @@ export function validateNode(
   const kind = resolveKind(node, path, p);
   if (info) info.kind = kind;
   const config = checkNodeConfig(node, kind, `${path}.config`, p);
+  if (info && kind) info.outputs = kind.outputsOf ? kind.outputsOf(config ?? {}) : kind.outputs;
   checkSecretRefs(node.config, kind, `${path}.config`, p);
   checkOtherNodeFields(node, path, p);
   return { ...node, config: config ?? {} } as WorkflowNode;

@@ -8,7 +8,8 @@
 import type { ExecutionTrigger } from "./schedule.ts";
 import type { ErrorInfo } from "./events.ts";
 import type { PlanNode } from "./plan.ts";
-import type { ExecutionState, ExecutionStatus, NodeState, NodeStatus } from "./state.ts";
+import type { ParentLink } from "./events.ts";
+import type { ExecutionState, ExecutionStatus, ExecutionViewStatus, NodeState, NodeStatus } from "./state.ts";
 
 /** A node's status as the API words it. */
 export type NodeViewStatus = "pending" | "running" | "completed" | "failed" | "skipped" | "cancelled";
@@ -25,8 +26,10 @@ export interface NodeView {
   duration: number | null;
   recordsProcessed: number | null;
   error: ErrorInfo | null;
-  /** Condition nodes: the branch taken. */
+  /** Condition and switch nodes: the branch taken. */
   branch?: string;
+  /** `foreach` and `workflow.run` nodes: their children in the current attempt. */
+  children?: { count: number; started: number; running: number; ended: number; failed: number };
 }
 
 /** An execution, as the API shows it. Times are epoch ms. */
@@ -34,13 +37,21 @@ export interface ExecutionView {
   executionId: string;
   workflowId: string;
   version: number;
-  status: ExecutionStatus;
+  status: ExecutionViewStatus;
   startTime: number | null;
   endTime: number | null;
   duration: number | null;
   error: ErrorInfo | null;
   /** Why it started: `{"kind": "api"}`, or a schedule's tick. */
   trigger: ExecutionTrigger;
+  /** Waiting for a slot of its concurrency key (`concurrency.key`); its nodes have not started. */
+  queued?: true;
+  /** The run's concurrency key and limit. */
+  concurrency?: { key: string; limit: number };
+  /** A child execution: the parent execution and node that started it. */
+  parent?: ParentLink;
+  /** How many times a retry or a rerun reopened it. */
+  reopened?: number;
   nodes: NodeView[];
 }
 
@@ -69,13 +80,19 @@ const NODE_VIEW: Record<NodeStatus, NodeViewStatus> = {
 export function executionView(state: ExecutionState): ExecutionView {
   if (state.status === null) throw new Error(`assertion: view of unstarted execution ${state.executionId}`);
   const summary = executionSummary(state);
-  return {
+  const view: ExecutionView = {
     ...summary,
+    status: state.paused && summary.status === "running" ? "paused" : summary.status,
     duration: summary.endTime === null ? null : summary.endTime - summary.startTime,
     error: state.error,
     trigger: state.trigger,
     nodes: state.plan.nodes.map((p) => nodeView(p, state.nodes[p.id])),
   };
+  if (state.queued && state.status === "running") view.queued = true;
+  if (state.concurrency !== null) view.concurrency = state.concurrency;
+  if (state.parent !== null) view.parent = state.parent;
+  if (state.reopened > 0) view.reopened = state.reopened;
+  return view;
 }
 
 /** The API's view of one node of an execution (`p` in its plan, `n` its state). */
@@ -93,6 +110,16 @@ function nodeView(p: PlanNode, n: NodeState): NodeView {
     error: n.error,
   };
   if (n.handle !== null) view.branch = n.handle;
+  const c = n.children;
+  if (c !== null) {
+    view.children = {
+      count: c.count,
+      started: c.next,
+      running: c.live.length,
+      ended: c.ended,
+      failed: c.failed,
+    };
+  }
   return view;
 }
 

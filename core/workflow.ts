@@ -68,6 +68,11 @@ export interface WorkflowDefinition {
   };
   /** Execution timeout in milliseconds for every execution of this workflow. */
   timeoutMs?: number;
+  /**
+   * At most `limit` executions with the same key run at once; the rest wait, in order. `key` is an
+   * expression over the execution's input (`input.customerId`).
+   */
+  concurrency?: { key: string; limit: number };
   [extra: string]: unknown;
 }
 

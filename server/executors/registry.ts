@@ -17,6 +17,7 @@ import {
 import { aggregate, aggregateCount, batch, distinct, filter, limit, map, sort } from "./transforms.ts";
 import { consoleLog, fileCsvSink, fileJsonlSink, fileTextSink, memoryCollect, sqlInsert } from "./sinks.ts";
 import { condition, http } from "./control.ts";
+import { switchNode } from "./switch.ts";
 
 const RAW: [string, Executor][] = [
   ["source/sequence.numbers", sequenceNumbers],
@@ -41,6 +42,7 @@ const RAW: [string, Executor][] = [
   ["sink/sql.insert", sqlInsert],
   ["control/http", http],
   ["control/condition", condition],
+  ["control/switch", switchNode],
 ];
 
 /** Every executor, keyed by `${type}/${nodeType}`. */

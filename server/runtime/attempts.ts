@@ -119,7 +119,7 @@ export class AttemptRunner {
       const out = await (obs?.runAttempt ? obs.runAttempt(observed, run) : run());
       const { maxRecords, maxBytes } = this.deps.limits;
       const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
-      if (node.behaviour === "condition" && out.handle !== "true" && out.handle !== "false") {
+      if (node.behaviour === "condition" && (out.handle === undefined || !node.handles.includes(out.handle))) {
         throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
       }
       const ref = `${node.id}@${attempt}`;
@@ -212,7 +212,9 @@ export class AttemptRunner {
     node: PlanNode,
     staged?: ReadonlyMap<string, Json[]>,
   ): Promise<Json[]> {
-    const ref = state.nodes[node.id].outputRef;
+    const ns = state.nodes[node.id];
+    if (ns.signalRecords !== null) return ns.signalRecords; // a signal's payload
+    const ref = ns.outputRef;
     if (ref === null) return (await this.#inputsOf(state, actor, node, staged)).records;
     const cached = staged?.get(ref) ?? actor?.outputs?.get(ref);
     if (cached) return cached;

@@ -1,0 +1,159 @@
+/**
+ * The decider's building blocks: the `Emitter` that stamps events and folds them into the state as they are
+ * emitted, and the steps every command shares (advance the graph, succeed or fail a node).
+ *
+ * @module
+ */
+import { type ErrorInfo, EVENT_VERSION, type EventBody, type ExecutionEvent } from "./events.ts";
+import { type PlanEdge, type PlanNode, planNode } from "./plan.ts";
+import { backoffMs } from "./policy.ts";
+import { type ExecutionState, nodeDone, type PlanOf, StateBuilder } from "./state.ts";
+
+/** Why a command was refused; `code` is stable (the API maps it to a status). */
+export interface Rejection {
+  code:
+    | "already_started"
+    | "not_started"
+    | "execution_terminal"
+    | "unknown_node"
+    | "signal_unknown"
+    | "already_paused"
+    | "not_paused"
+    | "not_queued"
+    | "execution_running"
+    | "execution_not_failed"
+    | "node_unknown"
+    | "migration_refused";
+  message: string;
+  /** Where in the request the fault is (`$.fromNode`), when it is in the request. */
+  path?: string;
+  /** The reasons, for a refusal with several (a migration). */
+  details?: { path: string; code: string; message: string }[];
+}
+
+/**
+ * A decision: the events to append with the state they lead to (`evolve` folded over them), or a
+ * rejection. An empty list means "nothing to do" (the state is the input's).
+ */
+export type Decision =
+  | { ok: true; events: ExecutionEvent[]; state: ExecutionState }
+  | { ok: false; rejection: Rejection };
+
+/** Stamps events (`v`, `seq`, `at`) and folds each into the state as it is emitted. */
+export class Emitter {
+  readonly events: ExecutionEvent[] = [];
+  readonly #built: StateBuilder;
+  constructor(state: ExecutionState, readonly now: number, planOf?: PlanOf) {
+    this.#built = new StateBuilder(state, planOf);
+  }
+  /** The state after the events emitted so far. */
+  get state(): ExecutionState {
+    return this.#built.state;
+  }
+  /** Stamps and applies one event. */
+  emit(body: EventBody): void {
+    const event = { ...body, v: EVENT_VERSION, seq: this.state.lastSeq + 1, at: this.now } as ExecutionEvent;
+    this.#built.add(event);
+    this.events.push(event);
+  }
+}
+
+/** A refusal. */
+export const reject = (
+  code: Rejection["code"],
+  message: string,
+  more: Partial<Rejection> = {},
+): Decision => ({
+  ok: false,
+  rejection: { code, message, ...more },
+});
+/** The emitted events. */
+export const accept = (e: Emitter): Decision => ({ ok: true, events: e.events, state: e.state });
+/** Nothing to do. */
+export const nothing = (state: ExecutionState): Decision => ({ ok: true, events: [], state });
+
+/** Whether records flow along an edge: its source completed and, for a condition, took the edge's handle. */
+export function edgeLive(state: ExecutionState, edge: PlanEdge): boolean {
+  const source = state.nodes[edge.source];
+  if (source.status !== "completed") return false;
+  return source.handle === null || edge.sourceHandle === source.handle;
+}
+
+/** Schedules a pending node whose parents are all done (or skips it with no live input); true if it did. */
+function settleNode(e: Emitter, node: PlanNode): boolean {
+  if (e.state.nodes[node.id].status !== "pending") return false;
+  if (!node.parents.every((p) => nodeDone(e.state.nodes[p.source].status))) return false;
+  if (node.parents.length === 0 || node.parents.some((p) => edgeLive(e.state, p))) {
+    e.emit({ type: "NodeScheduled", nodeId: node.id });
+  } else {
+    e.emit({
+      type: "NodeSkipped",
+      nodeId: node.id,
+      reason: "no live input: every parent was skipped or routed away",
+    });
+  }
+  return true;
+}
+
+/** Ends the execution as completed when every node completed or was skipped. */
+function finishIfDone(e: Emitter): void {
+  if (e.state.status !== "running") return;
+  if (Object.values(e.state.nodes).every((n) => n.status === "completed" || n.status === "skipped")) {
+    e.emit({ type: "ExecutionSucceeded" });
+  }
+}
+
+/** Schedules or skips every pending child of `from` whose parents are all done, transitively; then ends. */
+export function advance(e: Emitter, from: readonly PlanNode[]): void {
+  const work: PlanNode[] = [...from];
+  const plan = e.state.plan;
+  while (work.length > 0) {
+    const node = work.shift()!;
+    for (const edge of node.children) {
+      const child = planNode(plan, edge.target);
+      if (settleNode(e, child) && e.state.nodes[child.id].status === "skipped") work.push(child);
+    }
+  }
+  finishIfDone(e);
+}
+
+/**
+ * Schedules or skips every pending node of the plan whose parents are all done (roots included), until none
+ * changes; then ends the execution if all is done. For a graph whose pending nodes are anywhere (a reopened
+ * or migrated execution, an admitted one).
+ */
+export function settleAll(e: Emitter): void {
+  const plan = e.state.plan;
+  for (let changed = true; changed && e.state.status === "running";) {
+    changed = false;
+    for (const node of plan.nodes) if (settleNode(e, node)) changed = true;
+  }
+  finishIfDone(e);
+}
+
+/** A node's success, and what follows it. */
+export function succeed(
+  e: Emitter,
+  node: PlanNode,
+  body: Omit<Extract<EventBody, { type: "NodeSucceeded" }>, "type">,
+): void {
+  e.emit({ type: "NodeSucceeded", ...body });
+  advance(e, [node]);
+}
+
+/** A node's failure: a retry if its policy allows one, else the execution fails. */
+export function fail(
+  e: Emitter,
+  node: PlanNode,
+  attempt: number,
+  error: ErrorInfo,
+  retryable: boolean,
+): void {
+  e.emit({ type: "NodeFailed", nodeId: node.id, attempt, error, retryable });
+  if (retryable && attempt < node.retry.maxAttempts) {
+    const dueAt = e.now + backoffMs(node.retry, attempt);
+    e.emit({ type: "NodeRetryScheduled", nodeId: node.id, attempt: attempt + 1, dueAt });
+  } else {
+    e.emit({ type: "ExecutionFailed", error: { ...error, nodeId: node.id } });
+  }
+}

@@ -70,24 +70,24 @@ export {
   TERMINAL_STATUSES,
 } from "./core/state.ts";
 export type {
+  AdmitCommand,
   CancelCommand,
+  ChildEndedCommand,
   Command,
   CompleteNodeCommand,
   Decision,
   FailNodeCommand,
   FireTimerCommand,
-  Rejection,
-  SignalCommand,
-  StartCommand,
-  StartNodeCommand,
-  AdmitCommand,
-  ChildEndedCommand,
   MigrateCommand,
   PauseCommand,
   PlanChildrenCommand,
+  Rejection,
   RerunCommand,
   ResumeCommand,
   RetryCommand,
+  SignalCommand,
+  StartCommand,
+  StartNodeCommand,
 } from "./core/decide.ts";
 export { decide } from "./core/decide.ts";
 export type { LiveChild, PendingWork, Timer, TimerKind } from "./core/timers.ts";

@@ -170,6 +170,19 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
   },
   {
     type: "source",
+    nodeType: "execution.input",
+    displayName: "Execution input",
+    icon: "log-in",
+    description:
+      "Emits the execution's input as records: an array's items, else the input itself (none for null); a foreach child's item.",
+    behaviour: "task",
+    local: true,
+    acceptsInput: false,
+    outputs: OUT,
+    config: {},
+  },
+  {
+    type: "source",
     nodeType: "memory.collection",
     displayName: "In-memory collection",
     icon: "database",

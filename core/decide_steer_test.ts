@@ -523,7 +523,11 @@ Deno.test("Rerun of a signal node waits for a new signal; a migration renaming a
   run.ok(START);
   run.ok(run.complete("a"), 1100);
   run.ok({ type: "StartNode", nodeId: "w" }, 1150);
-  const renamed = buildPlan([N.src("a"), N.wait("w", "went"), N.sink("c")], [edge("a", "w"), edge("w", "c")], { version: 2 });
+  const renamed = buildPlan(
+    [N.src("a"), N.wait("w", "went"), N.sink("c")],
+    [edge("a", "w"), edge("w", "c")],
+    { version: 2 },
+  );
   const problems = migrationProblems(run.state, renamed);
   assertEquals(problems.map((p) => p.code), ["node_signal_changed"]);
   run.ok({ type: "Signal", name: "go", payload: { n: 1 } }, 1200);

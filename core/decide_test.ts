@@ -672,7 +672,11 @@ Deno.test("signal: a signal.wait node completes on its Signal", () => {
   ]);
   const started = run.events.at(-1);
   assert(started?.type === "NodeStarted" && started.awaitSignal === "approve");
-  assertEquals(pendingWork(run.state), { toStart: [], toRun: [], toExpand: [], toCollect: [] }, "the runtime runs nothing for it");
+  assertEquals(
+    pendingWork(run.state),
+    { toStart: [], toRun: [], toExpand: [], toCollect: [] },
+    "the runtime runs nothing for it",
+  );
   assertEquals(pendingTimers(run.state), []);
   const events = run.ok({ type: "Signal", name: "approve", payload: { by: "ann" } }, 1200);
   assertEquals(events.map(label), ["SignalReceived", "NodeSucceeded(w)", "NodeScheduled(k)"]);

@@ -34,6 +34,8 @@ export interface PlanNode {
   local: boolean;
   config: Record<string, unknown>;
   retry: RetryPolicy;
+  /** The definition gives the node a `retry` policy of its own (so even a non-idempotent call is retried). */
+  retryDeclared: boolean;
   timeoutMs: number | null;
   /** Incoming edges, in edge order. */
   parents: PlanEdge[];
@@ -113,6 +115,7 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
       local: kind.local === true,
       config: n.config,
       retry: retryPolicy(n.retry),
+      retryDeclared: n.retry !== undefined,
       timeoutMs: typeof n.timeoutMs === "number" ? n.timeoutMs : null,
       parents: [],
       children: [],

@@ -64,9 +64,18 @@ Deno.test("pendingWork: scheduled nodes to start, running task and condition nod
   let state = step(initialState("ex", timersPlan()), { type: "Start", input: null }, 1000);
   assertEquals(pendingWork(state), { toStart: ["s"], toRun: [], toExpand: [], toCollect: [] });
   state = step(state, { type: "StartNode", nodeId: "s" }, 1000);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [{ nodeId: "s", attempt: 1 }], toExpand: [], toCollect: [] });
+  assertEquals(pendingWork(state), {
+    toStart: [],
+    toRun: [{ nodeId: "s", attempt: 1 }],
+    toExpand: [],
+    toCollect: [],
+  });
   state = step(state, complete(state, "s"), 1100);
-  assertEquals(pendingWork(state), { toStart: ["m", "c"], toRun: [], toExpand: [], toCollect: [] }, "in node order");
+  assertEquals(
+    pendingWork(state),
+    { toStart: ["m", "c"], toRun: [], toExpand: [], toCollect: [] },
+    "in node order",
+  );
   state = step(state, { type: "StartNode", nodeId: "c" }, 1100);
   state = step(state, { type: "StartNode", nodeId: "m" }, 1100);
   assertEquals(pendingWork(state), {
@@ -82,7 +91,11 @@ Deno.test("pendingWork: scheduled nodes to start, running task and condition nod
   state = step(state, { type: "StartNode", nodeId: "w" }, 1500);
   assertEquals(pendingWork(state).toRun, [{ nodeId: "c", attempt: 1 }], "a signal node is not run");
   state = step(state, { type: "Cancel", reason: "stop" }, 1600);
-  assertEquals(pendingWork(state), { toStart: [], toRun: [], toExpand: [], toCollect: [] }, "a finished execution has no work");
+  assertEquals(
+    pendingWork(state),
+    { toStart: [], toRun: [], toExpand: [], toCollect: [] },
+    "a finished execution has no work",
+  );
 });
 
 Deno.test("pendingTimers: execution timeout, node timeout, retry and delay timers, earliest first", () => {

@@ -22,6 +22,12 @@ import type {
 } from "./schedule_records.ts";
 import { assertFireAppend } from "./schedule_rules.ts";
 import {
+  decodeVersionCursor,
+  encodeVersionCursor,
+  versionInfoOf,
+  type WorkflowVersionInfo,
+} from "./workflow_versions.ts";
+import {
   type AppendRequest,
   type AppendResult,
   type ClusterEvent,
@@ -136,6 +142,28 @@ export class MemoryStorage implements Storage {
 
   latestVersion(id: string): Promise<number> {
     return Promise.resolve(this.#workflows.get(id)?.versions.length ?? 0);
+  }
+
+  listWorkflowVersions(
+    id: string,
+    limit: number,
+    cursor?: string | null,
+  ): Promise<Page<WorkflowVersionInfo>> {
+    try {
+      const versions = this.#workflows.get(id)?.versions ?? [];
+      const below = cursor == null ? versions.length + 1 : decodeVersionCursor(cursor);
+      const items: WorkflowVersionInfo[] = [];
+      for (let v = Math.min(below - 1, versions.length); v >= 1 && items.length < limit; v--) {
+        items.push(versionInfoOf(versions[v - 1]));
+      }
+      const last = items.at(-1)?.version ?? 0;
+      return Promise.resolve({
+        items,
+        next: last > 1 && items.length === limit ? encodeVersionCursor(last) : null,
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #appendOne(req: AppendRequest): AppendResult {

@@ -54,6 +54,7 @@ export type {
   StoredExecution,
   StoredWorkflow,
   WorkflowStore,
+  WorkflowVersionInfo,
 } from "./storage.ts";
 export { InvalidCursor, isLiveToken, StorageUnavailable } from "./storage.ts";
 export { MemoryStorage } from "./memory.ts";

@@ -26,6 +26,7 @@ import type {
   StoredWorkflow,
 } from "./records.ts";
 import type { Schedule, ScheduleFire } from "../core/schedule.ts";
+import type { WorkflowVersionInfo } from "./workflow_versions.ts";
 import type {
   ScheduleDeleteResult,
   ScheduleQuery,
@@ -53,6 +54,11 @@ export interface WorkflowStore {
   deleteWorkflow(id: string, now: number): Promise<boolean>;
   /** The version counter of a workflow, deleted or not (0: never stored). */
   latestVersion(id: string): Promise<number>;
+  /**
+   * The versions of a workflow, deleted or not, newest first, summarised (no definitions); `cursor` is a
+   * previous page's `next` (`InvalidCursor` otherwise). A workflow never stored has none.
+   */
+  listWorkflowVersions(id: string, limit: number, cursor?: string | null): Promise<Page<WorkflowVersionInfo>>;
 }
 
 /**

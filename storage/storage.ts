@@ -44,6 +44,7 @@ export type {
   StoredApiToken,
 } from "./access_records.ts";
 export { isLiveToken } from "./access_records.ts";
+export type { WorkflowVersionInfo } from "./workflow_versions.ts";
 export type {
   ScheduleDeleteResult,
   ScheduleFireWrite,

@@ -113,12 +113,12 @@ Deno.test("http: body templates (object, string) and the default POST body", asy
       { executionId: "e1" },
     );
     const r = await http(ctx);
-    assertEquals(JSON.parse(seen[0].body), { items: records, who: { user: "u1" }, tag: "t {{nodeId}}" });
+    assertEquals(JSON.parse(seen[0].body), { items: records, who: { user: "u1" }, tag: "t call" });
     assertStrictEquals(seen[0].headers.get("content-type"), "application/json");
     assertEquals((r.records[0] as { body: Json }).body, {
       items: records,
       who: { user: "u1" },
-      tag: "t {{nodeId}}",
+      tag: "t call",
     });
 
     await http(httpContext(

@@ -78,6 +78,8 @@ export interface NodeContext {
   /** Aborted when the attempt times out or the execution is cancelled. */
   signal: AbortSignal;
   services: NodeServices;
+  /** The node's definition gives it a `retry` policy: it asks for retries even of a non-idempotent call. */
+  retryDeclared?: boolean;
   /** The W3C `traceparent` of this attempt's span, when tracing is on (the http node sends it). */
   traceparent?: string;
 }

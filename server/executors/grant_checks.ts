@@ -1,9 +1,9 @@
 /**
  * The grants checked when a workflow is created or updated, where a node's config is static: a file path
  * outside the files root, a SQL connection the node does not declare (or an inline URL it does not accept),
- * an `http` URL at an address egress refuses. Each refusal is a problem with the path of the fault, so the
- * API answers 400 before anything runs; the same grants are checked again when the node runs (symlinks and
- * DNS answers can only be judged then).
+ * an `http` URL at an address egress refuses (unless a placeholder may decide its host). Each refusal is a
+ * problem with the path of the fault, so the API answers 400 before anything runs; the same grants are
+ * checked again when the node runs (symlinks, DNS answers and templated hosts can only be judged then).
  *
  * @example
  * ```ts
@@ -22,6 +22,7 @@
  */
 import { isAbsolute, resolve, sep } from "node:path";
 import type { Problem } from "../../core/schema.ts";
+import { dummyUrl, placeholders, urlHostTemplated } from "../../core/http_placeholders.ts";
 import { parseEgressRules, staticEgressRefusal } from "./egress_rules.ts";
 
 /** What a node grants, as far as a static config can be judged against it. */
@@ -88,7 +89,11 @@ function nodeProblems(node: NodeLike, at: string, grants: StaticGrants): Problem
   }
   if (node.nodeType.startsWith("sql.")) return connectionProblems(config, at, grants);
   if (node.nodeType === "http" && typeof config.url === "string" && grants.egressRefusal) {
-    const why = grants.egressRefusal(config.url);
+    // A templated host is only known when the node runs (and egress checks every call then); a URL with
+    // placeholders elsewhere is judged with them filled by a dummy value.
+    if (urlHostTemplated(config.url)) return [];
+    const url = placeholders(config.url).length === 0 ? config.url : dummyUrl(config.url);
+    const why = url === undefined ? undefined : grants.egressRefusal(url);
     return why === undefined ? [] : [{ path: `${at}.url`, code: "egress_denied", message: why }];
   }
   return [];

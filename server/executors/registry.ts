@@ -7,6 +7,7 @@
  */
 import type { Executor } from "./executor.ts";
 import {
+  executionInput,
   fileCsvSource,
   fileTextSource,
   memoryCollection,
@@ -22,6 +23,7 @@ import { switchNode } from "./switch.ts";
 const RAW: [string, Executor][] = [
   ["source/sequence.numbers", sequenceNumbers],
   ["source/random.numbers", randomNumbers],
+  ["source/execution.input", executionInput],
   ["source/memory.collection", memoryCollection],
   ["source/file.text", fileTextSource],
   ["source/file.csv", fileCsvSource],

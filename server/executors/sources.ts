@@ -110,6 +110,25 @@ export const memoryCollection: Executor = fromSync((ctx) => {
   return { records: structuredClone(data) };
 });
 
+/**
+ * execution.input: the execution's input as records — an array's items, `[input]` for any other value, none
+ * for `null` (so a foreach child, whose input is its item, reads the item).
+ *
+ * @example
+ * ```ts
+ * import { executionInput } from "./sources.ts";
+ * const ctx = { executionInput: [1, 2], limits: { maxRecords: 10, maxBytes: 1000 }, nodeId: "in" };
+ * const out = await executionInput(ctx as unknown as Parameters<typeof executionInput>[0]);
+ * if (out.records.length !== 2) throw new Error();
+ * ```
+ */
+export const executionInput: Executor = fromSync((ctx) => {
+  const input = ctx.executionInput;
+  const records = input === null || input === undefined ? [] : Array.isArray(input) ? input : [input];
+  enforceCount(records.length, ctx.limits, ctx.nodeId);
+  return { records };
+});
+
 /** Splits text into lines at LF, CRLF or CR; a final line break adds no empty line; a BOM is dropped. */
 export function splitLines(text: string): string[] {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -30,6 +30,7 @@ import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
 import type { ShardRouting } from "./routing.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
+import { executionControlRoutes } from "./routes/execution_control.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes, type RuntimeHealth } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -96,6 +97,7 @@ function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
     .route("/api/v1/workflows", workflowRoutes({ ...deps, now }))
     .route("/api/v1/schedules", scheduleRoutes({ ...deps, now }))
     .route("/api/v1", executionRoutes(deps))
+    .route("/api/v1", executionControlRoutes(deps))
     .route("/api/v1", clusterRoutes(deps))
     .route(
       "/api/v1/tokens",

@@ -485,7 +485,11 @@ Deno.test("control: signal.wait keeps the execution running until POST /signals/
     assertEquals(signalled.body.executionId, id);
     const done = await waitForExecution(node, id, (v) => v.status !== "running");
     assertEquals(done.status, "completed");
-    assertEquals(await nodeOutput(node, id, "out"), [1, 2]);
+    assertEquals(
+      await nodeOutput(node, id, "out"),
+      [{ by: "ops" }],
+      "the payload is the signal node's output",
+    );
     const received = (await eventsOf(node, id)).find((x) => x.type === "SignalReceived")!;
     assertEquals([received.name, received.payload], ["approve", { by: "ops" }]);
 
@@ -588,7 +592,7 @@ Deno.test("retries with backoff: 503, 503, 200 → completed after 3 attempts wi
         node,
         chain(
           "wf-retry",
-          n("h", "control/http", { method: "POST", url: target.url }, {
+          n("h", "control/http", { method: "POST", url: target.url, idempotent: true }, {
             retry: { maxAttempts: 3, initialIntervalMs: 50, backoffCoefficient: 2, maxIntervalMs: 1000 },
           }),
           n("out", "sink/memory.collect"),

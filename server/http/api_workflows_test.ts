@@ -318,6 +318,7 @@ Deno.test("node-types lists every catalog kind per category with its config sche
       source: [
         "sequence.numbers",
         "random.numbers",
+        "execution.input",
         "memory.collection",
         "file.text",
         "file.csv",
@@ -325,7 +326,16 @@ Deno.test("node-types lists every catalog kind per category with its config sche
       ],
       transform: ["filter", "map", "distinct", "batch", "aggregate", "aggregate.count", "sort", "limit"],
       sink: ["console.log", "file.text", "file.csv", "file.jsonl", "memory.collect", "sql.insert"],
-      control: ["http", "delay", "condition", "signal.wait"],
+      control: [
+        "http",
+        "delay",
+        "condition",
+        "signal.wait",
+        "switch",
+        "terminate",
+        "workflow.run",
+        "foreach",
+      ],
     });
     let listed = 0;
     for (const kind of CATALOG) {

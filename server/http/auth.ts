@@ -120,6 +120,11 @@ const OPERATOR_POSTS = new Set([
   "/api/v1/workflows/:id/execute",
   "/api/v1/executions/:executionId/cancel",
   "/api/v1/executions/:executionId/signals/:name",
+  "/api/v1/executions/:executionId/pause",
+  "/api/v1/executions/:executionId/resume",
+  "/api/v1/executions/:executionId/retry",
+  "/api/v1/executions/:executionId/rerun",
+  "/api/v1/executions/:executionId/migrate",
   "/api/v1/schedules/:scheduleId/trigger",
 ]);
 

@@ -33,6 +33,15 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   workflow_changed: 409,
   tick_recorded: 409,
   schedule_changed: 409,
+  already_paused: 409,
+  not_paused: 409,
+  not_queued: 409,
+  execution_running: 409,
+  execution_not_failed: 409,
+  node_unknown: 404,
+  migration_refused: 409,
+  version_not_found: 404,
+  concurrency_key_invalid: 400,
 };
 
 /** The ApiError of an engine error (a 503 says to retry after 1 s). */
@@ -43,7 +52,14 @@ export function engineError(error: EngineError): ApiError {
       { path: "headers.Idempotency-Key", message: `the key belongs to execution ${error.executionId}` },
     ]);
   }
-  return new ApiError(status, error.code, error.message, [], status === 503 ? { "retry-after": "1" } : {});
+  // A rejection that names the fault in the request (`$.fromNode`), or several (a refused migration).
+  const details = "details" in error && error.details !== undefined
+    ? error.details
+    : "path" in error && error.path !== undefined
+    ? [{ path: error.path, message: error.message }]
+    : [];
+  const headers: Record<string, string> = status === 503 ? { "retry-after": "1" } : {};
+  return new ApiError(status, error.code, error.message, details, headers);
 }
 
 /** The integer query parameter `name` (`fallback` when absent or empty), or 400 outside `min`..`max`. */

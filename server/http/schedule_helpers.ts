@@ -20,6 +20,7 @@ const SCHEDULE_STATUS: Record<ScheduleError["code"], number> = {
   schedule_not_found: 404,
   schedule_exists: 409,
   workflow_not_found: 404,
+  concurrency_key_invalid: 400,
   schedule_changed: 409,
   schedule_terminal: 409,
   not_owner: 503,
@@ -31,6 +32,8 @@ export function scheduleError(error: ScheduleError): ApiError {
   const status = SCHEDULE_STATUS[error.code] ?? 500;
   const details = error.code === "workflow_not_found"
     ? [{ path: "$.workflowId", message: error.message }]
+    : error.code === "concurrency_key_invalid"
+    ? [{ path: "$.input", message: error.message }]
     : [];
   return new ApiError(
     status,

@@ -117,7 +117,7 @@ Deno.test("metrics: executions, requests and attempts move the counters and hist
         chain(
           "wf-fail",
           n("src", "source/memory.collection", { data: [1] }),
-          n("call", "control/http", { method: "POST", url: target.url }, {
+          n("call", "control/http", { method: "POST", url: target.url, idempotent: true }, {
             retry: { maxAttempts: 2, initialIntervalMs: 10 },
           }),
         ),

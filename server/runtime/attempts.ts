@@ -110,7 +110,7 @@ export class AttemptRunner {
       }
       // Secret references resolved, and what the attempt must not show: its secrets, its inline credentials.
       prepared = this.#secrets.prepare(node.config);
-      const inputs = await this.#inputsOf(state, actor, node, staged);
+      const inputs = await this.inputsOf(state, actor, node, staged);
       const context = this.#context(executionId, state, node, attempt, inputs, signal, prepared);
       const traceparent = obs?.traceparent?.(observed);
       if (traceparent !== undefined) context.traceparent = traceparent;
@@ -119,7 +119,9 @@ export class AttemptRunner {
       const out = await (obs?.runAttempt ? obs.runAttempt(observed, run) : run());
       const { maxRecords, maxBytes } = this.deps.limits;
       const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
-      if (node.behaviour === "condition" && (out.handle === undefined || !node.handles.includes(out.handle))) {
+      if (
+        node.behaviour === "condition" && (out.handle === undefined || !node.handles.includes(out.handle))
+      ) {
         throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
       }
       const ref = `${node.id}@${attempt}`;
@@ -169,6 +171,7 @@ export class AttemptRunner {
       nodeId: node.id,
       attempt,
       idempotencyKey: `${executionId}:${node.id}`,
+      retryDeclared: node.retryDeclared,
       config: prepared.config,
       inputs,
       executionInput: state.input,
@@ -178,7 +181,8 @@ export class AttemptRunner {
     };
   }
 
-  async #inputsOf(
+  /** The records flowing into a node: its live parents' outputs (see `outputOf`), in edge order. */
+  async inputsOf(
     state: ExecutionState,
     actor: ExecutionActor | undefined,
     node: PlanNode,
@@ -215,7 +219,7 @@ export class AttemptRunner {
     const ns = state.nodes[node.id];
     if (ns.signalRecords !== null) return ns.signalRecords; // a signal's payload
     const ref = ns.outputRef;
-    if (ref === null) return (await this.#inputsOf(state, actor, node, staged)).records;
+    if (ref === null) return (await this.inputsOf(state, actor, node, staged)).records;
     const cached = staged?.get(ref) ?? actor?.outputs?.get(ref);
     if (cached) return cached;
     const stored = await this.deps.storage.getOutput(state.executionId, ref);

@@ -12,15 +12,17 @@
  */
 import { type Command, decide } from "../../core/decide.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
-import { DEFAULT_SHARD_COUNT, executionIdFor, shardOf } from "../../core/ids.ts";
+import { DEFAULT_SHARD_COUNT, executionIdFor, keyedExecutionId, shardOf } from "../../core/ids.ts";
 import type { Json } from "../../core/json.ts";
 import type { Plan } from "../../core/plan.ts";
-import { type ExecutionState, initialState, replay } from "../../core/state.ts";
+import { type ExecutionState, initialState } from "../../core/state.ts";
 import { type ExecutionView, executionView } from "../../core/view.ts";
 import type { StoredWorkflow } from "../../storage/storage.ts";
 import { type AttemptResult, ExecutionActor, type Outcome } from "./actor.ts";
 import { AppendFailures } from "./append_failures.ts";
 import { AttemptRunner } from "./attempts.ts";
+import { ConcurrencyGate, concurrencySlot } from "./concurrency.ts";
+import { ChildRuntime } from "./children.ts";
 import { LiveExecutions } from "./live.ts";
 import { Observation } from "./observer.ts";
 import {
@@ -31,9 +33,10 @@ import {
   type Result,
   type Submission,
 } from "./options.ts";
-import { PlanCache, planOfExecution } from "./plans.ts";
+import { PlanCache, replayStored } from "./plans.ts";
 import { ActorPump } from "./pump.ts";
 import { type ShardListener, ShardOwnership } from "./shards.ts";
+import { Steering } from "./steering.ts";
 import { TimerQueue } from "./timer_queue.ts";
 
 export * from "./options.ts";
@@ -89,6 +92,9 @@ export class Engine {
   #attempts: AttemptRunner;
   #pump: ActorPump;
   #shards: ShardOwnership;
+  /** Concurrency keys: admitted and queued runs per key (`concurrency.ts`). */
+  #gate: ConcurrencyGate;
+  #steering: Steering;
   #waiters = 0;
   #started = false;
   #sweepTimer: unknown = null;
@@ -107,6 +113,10 @@ export class Engine {
         this.#pump.enqueue(executionId, actor, { command: { type: "FireTimer", timerId } });
       }
     });
+    this.#gate = new ConcurrencyGate((id) => {
+      const actor = live.actors.get(id);
+      if (actor) this.#pump.enqueue(id, actor, { command: { type: "Admit" } });
+    });
     const deliver = (id: string, actor: ExecutionActor, result: AttemptResult) =>
       this.#pump.enqueue(id, actor, result);
     this.#attempts = new AttemptRunner({ opts, storage, limits, live, observation, deliver });
@@ -119,6 +129,20 @@ export class Engine {
       releaseShard: (shard) => this.releaseShard(shard),
       recover: (id) => this.#shards.recover(id),
     });
+    const children = new ChildRuntime({
+      clock,
+      log,
+      limits,
+      shardCount: this.shardCount,
+      live,
+      storage,
+      plans: this.#plans,
+      attempts: this.#attempts,
+      local: { executorFor: opts.executorFor, services: opts.services, limits },
+      enqueue: (id, actor, item) => this.#pump.enqueue(id, actor, item),
+      submit: (workflow, sub) => this.submit(workflow, sub),
+      state: (id) => this.state(id),
+    });
     this.#pump = new ActorPump({
       clock,
       limits,
@@ -127,7 +151,9 @@ export class Engine {
       observation,
       attempts: this.#attempts,
       timers: this.#timers,
+      gate: this.#gate,
       failures,
+      children,
     });
     this.#shards = new ShardOwnership({
       storage,
@@ -140,6 +166,21 @@ export class Engine {
       observation,
       plans: this.#plans,
       pump: this.#pump,
+      gate: this.#gate,
+      ended: (id) => children.ended(id),
+      audit: () => children.audit(),
+    });
+    this.#steering = new Steering({
+      storage,
+      clock,
+      limits,
+      live,
+      observation,
+      pump: this.#pump,
+      plans: this.#plans,
+      epochs: this.#shards.epochs,
+      state: (id) => this.state(id),
+      command: (id, command) => this.#command(id, command),
     });
   }
 
@@ -241,6 +282,7 @@ export class Engine {
     if (this.#sweepTimer !== null) this.opts.clock.clearTimer(this.#sweepTimer);
     this.#timers.stop();
     this.#live.stopAll();
+    this.#gate.clear();
     return Promise.resolve();
   }
 
@@ -251,12 +293,15 @@ export class Engine {
 
   /**
    * The id of a new execution of `workflowId`: derived from its idempotency key when it has one (so a retry
-   * finds the same execution, on whichever member it lands), else fresh. The one place an id is made.
+   * finds the same execution, on whichever member it lands), else fresh. With a concurrency key, that id is
+   * the suffix of one routed by the key (`keyedExecutionId`): every run of a key lands on its shard's owner,
+   * which admits them. The one place an id is made.
    */
-  newExecutionId(workflowId: string, idempotencyKey?: string): string {
-    return idempotencyKey !== undefined
+  newExecutionId(workflowId: string, idempotencyKey?: string, concurrencyKey?: string): string {
+    const id = idempotencyKey !== undefined
       ? executionIdFor(workflowId, idempotencyKey)
       : `ex-${this.opts.newId()}`;
+    return concurrencyKey === undefined ? id : keyedExecutionId(workflowId, concurrencyKey, id);
   }
 
   /**
@@ -268,7 +313,17 @@ export class Engine {
     sub: Submission,
   ): Promise<Result<{ executionId: string; created: boolean }>> {
     if (!this.ready) return { ok: false, error: { code: "overloaded", message: "the engine is not ready" } };
-    const executionId = sub.executionId ?? this.newExecutionId(workflow.id, sub.idempotencyKey);
+    const plan = this.#plans.of(workflow);
+    // The concurrency key first: from the duplicate check to the dispatch below nothing may wait.
+    const keyed = plan.concurrency === null ? undefined : await concurrencySlot(plan, sub.input);
+    if (keyed !== undefined && !keyed.ok) {
+      return {
+        ok: false,
+        error: { code: "concurrency_key_invalid", message: keyed.message, path: "$.input" },
+      };
+    }
+    const slot = keyed?.slot;
+    const executionId = sub.executionId ?? this.newExecutionId(workflow.id, sub.idempotencyKey, slot?.key);
     const actors = this.#live.actors;
     // A duplicate still live here is answered at once; one stored already is caught by the creating
     // append (`execution_exists`), so a first submission costs no extra read.
@@ -289,7 +344,6 @@ export class Engine {
         error: { code: "overloaded", message: `${actors.size} executions are live; retry later` },
       };
     }
-    const plan = this.#plans.of(workflow);
     const shard = shardOf(executionId, this.shardCount);
     const epoch = this.#shards.epochs.get(shard);
     if (epoch === undefined) {
@@ -301,16 +355,25 @@ export class Engine {
       ...(sub.scheduleFire !== undefined && { scheduleFire: sub.scheduleFire }),
     });
     actors.set(executionId, actor);
+    // Claimed before the append, so concurrent submissions of one key count exactly; given back if not created.
+    const now = this.opts.clock.now();
+    const queued = slot !== undefined && this.#gate.claim(executionId, shard, workflow.id, slot, now);
     actor.creation = this.#pump.dispatch(executionId, actor, {
       type: "Start",
       input: sub.input,
       idempotencyKey: sub.idempotencyKey ?? null,
       timeoutMs: sub.timeoutMs ?? null,
       ...(sub.trigger !== undefined && { trigger: sub.trigger }),
+      ...(sub.parent !== undefined && { parent: sub.parent }),
+      ...(slot !== undefined && { concurrency: slot, queued }),
     });
-    const decision = await actor.creation;
+    const decision = await actor.creation.catch((err) => {
+      this.#gate.forget(executionId);
+      throw err;
+    });
     actor.creation = undefined; // decided: later duplicates see the committed state (or no actor)
     if (!decision.ok) {
+      this.#gate.forget(executionId);
       if ("error" in decision && decision.error.code === "execution_exists") {
         // Another submission created it first: with a key it is this one's duplicate.
         if (sub.idempotencyKey !== undefined) return this.#duplicate(executionId, sub);
@@ -348,9 +411,7 @@ export class Engine {
     if (finished) return finished;
     const stored = await this.opts.storage.getExecution(executionId);
     if (!stored) return undefined;
-    const { workflowId, version } = stored;
-    const plan = planOfExecution(await this.plan(workflowId, version), executionId, workflowId, version);
-    return replay(executionId, plan, await this.opts.storage.readEvents(executionId));
+    return replayStored(executionId, stored, await this.opts.storage.readEvents(executionId), this.#plans);
   }
 
   /** The API view of an execution. */
@@ -409,6 +470,32 @@ export class Engine {
   /** Delivers a signal to a running execution. */
   signal(executionId: string, name: string, payload: Json): Promise<Result<ExecutionView>> {
     return this.#command(executionId, { type: "Signal", name, payload });
+  }
+
+  /** Pauses a running execution: no node starts (running attempts finish) until `resume`. */
+  pause(executionId: string, reason: string): Promise<Result<ExecutionView>> {
+    return this.#command(executionId, { type: "Pause", reason });
+  }
+
+  /** Resumes a paused execution: what waited starts, timers that came due meanwhile fire. */
+  resume(executionId: string): Promise<Result<ExecutionView>> {
+    return this.#command(executionId, { type: "Resume" });
+  }
+
+  /** Runs an ended execution's failed and cancelled nodes (and what follows them) again, in place. */
+  retry(executionId: string): Promise<Result<ExecutionView>> {
+    return this.#steering.reopen(executionId, { type: "Retry" });
+  }
+
+  /** Runs `fromNode` and everything downstream of an ended execution again, in place (with a new `input`). */
+  rerun(executionId: string, fromNode: string, input?: Json): Promise<Result<ExecutionView>> {
+    const command = { type: "Rerun" as const, fromNode, ...(input !== undefined && { input }) };
+    return this.#steering.reopen(executionId, command);
+  }
+
+  /** Moves a live execution to `version` of its workflow (refused when a node that ran is gone or changed). */
+  migrate(executionId: string, version: number): Promise<Result<ExecutionView>> {
+    return this.#steering.migrate(executionId, version);
   }
 
   async #command(executionId: string, command: Command): Promise<Result<ExecutionView>> {

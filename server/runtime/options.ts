@@ -7,6 +7,7 @@
 import type { ExecutionTrigger } from "../../core/schedule.ts";
 import type { Rejection } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
+import type { ParentLink } from "../../core/events.ts";
 import type { ScheduleFireWrite } from "../../storage/schedule_records.ts";
 import type {
   AppendRequest,
@@ -108,6 +109,8 @@ export interface Submission {
    * (`AppendRequest.scheduleFire`); refused with `tick_recorded` (fired before) or `schedule_changed`.
    */
   scheduleFire?: ScheduleFireWrite;
+  /** A child execution: the parent node that starts it (`executionId` is then the child's fixed id). */
+  parent?: ParentLink;
 }
 
 /** Errors the engine returns as values; `code` is stable and maps to an HTTP status. */
@@ -122,7 +125,10 @@ export type EngineError =
   | { code: "execution_exists"; message: string }
   | { code: "workflow_changed"; message: string }
   | { code: "tick_recorded"; message: string }
-  | { code: "schedule_changed"; message: string };
+  | { code: "schedule_changed"; message: string }
+  | { code: "version_not_found"; message: string; path?: string }
+  /** The workflow's concurrency key did not evaluate to a usable key over the input (`$.input`). */
+  | { code: "concurrency_key_invalid"; message: string; path?: string };
 
 /** A result: a value or an `EngineError`. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: EngineError };

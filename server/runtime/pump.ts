@@ -13,6 +13,7 @@ import type { AppendError, AppendRequest, AppendResult } from "../../storage/sto
 import type { ExecutionActor, Outcome, Pending } from "./actor.ts";
 import type { AttemptRunner } from "./attempts.ts";
 import { Batch } from "./batch.ts";
+import type { ConcurrencyGate } from "./concurrency.ts";
 import type { Clock } from "./clock.ts";
 import type { LiveExecutions } from "./live.ts";
 import type { Observation } from "./observer.ts";
@@ -38,6 +39,10 @@ export interface PumpDeps {
   attempts: AttemptRunner;
   timers: TimerQueue;
   failures: FailedAppends;
+  /** Concurrency keys: told of every commit (an end frees a slot, a reopened run queues again). */
+  gate?: Pick<ConcurrencyGate, "committed">;
+  /** Child executions: told of every committed state before the pump acts on it (`children.ts`). */
+  children?: { react(executionId: string, actor: ExecutionActor): void };
 }
 
 /** Drives every actor of one engine. */
@@ -146,11 +151,17 @@ export class ActorPump {
     actor.creating = undefined; // created: what its first append needed is not needed again
     for (const o of batch.outputs) (actor.outputs ??= new Map()).set(o.ref, o.records);
     this.deps.observation.committed(actor, before, batch.events);
+    // Concurrency keys: not for an actor retired meanwhile (its shard, and the shard's keys, are gone here).
+    const id = before.executionId;
+    if (this.deps.live.isLive(id, actor)) {
+      this.deps.gate?.committed(id, actor.fence.shard, before, batch.state, this.deps.clock.now());
+    }
   }
 
   /** Acts on committed state: timers, node attempts, waiters; retires a finished execution. */
   react(executionId: string, actor: ExecutionActor): void {
     const state = actor.state;
+    this.deps.children?.react(executionId, actor);
     if (state.status !== "running") {
       this.deps.live.retire(executionId, actor);
       return;

@@ -25,6 +25,7 @@ import { fireTimeOf } from "../../core/schedule_ticks.ts";
 import type { Fence, ScheduleStore, StoredWorkflow } from "../../storage/storage.ts";
 import { MAX_FIRES_PER_WRITE } from "../../storage/schedule_rules.ts";
 import type { Clock } from "./clock.ts";
+import { concurrencyKeyOf } from "./concurrency.ts";
 import type { Engine } from "./engine.ts";
 import type { Logger } from "./logger.ts";
 import type { SchedulerObserver } from "./schedule_observer.ts";
@@ -57,8 +58,16 @@ export interface FiringDeps {
 
 /** How carrying out a decision ended. */
 export type Applied =
-  /** Every write made: the schedule as it is now, and the executions started. */
-  | { kind: "done"; schedule: Schedule; started: TickStart[] }
+  /**
+   * Every write made: the schedule as it is now, and the executions started; `skipped` says why the ticks to
+   * start were recorded skipped instead (the workflow is gone, or its concurrency key does not evaluate).
+   */
+  | {
+    kind: "done";
+    schedule: Schedule;
+    started: TickStart[];
+    skipped?: "workflow_missing" | "concurrency_key_invalid";
+  }
   /** The schedule moved under the decision (changed, deleted, a tick recorded by another try): decide again. */
   | { kind: "changed"; why: string }
   /**
@@ -108,9 +117,14 @@ export class ScheduleFiring {
 
   async #apply(schedule: Schedule, d: TickDecision, fence: Fence, input?: Json): Promise<Applied> {
     let workflow: StoredWorkflow | undefined;
+    let skipped: "workflow_missing" | "concurrency_key_invalid" | undefined;
     if (d.start.length > 0) {
       workflow = await this.deps.workflows.latestForExecute(schedule.workflowId);
-      if (!workflow) d = withoutWorkflow(schedule, d, this.deps.clock.now());
+      if (!workflow) skipped = "workflow_missing";
+      else if (!(await this.#keyEvaluates(schedule, workflow, input ?? schedule.spec.input))) {
+        skipped = "concurrency_key_invalid";
+      }
+      if (skipped !== undefined) d = withoutWorkflow(schedule, d, this.deps.clock.now(), skipped);
     }
     if (d.cancelLive && schedule.state.lastExecutionId !== null && d.start.length > 0) {
       await this.#cancelLive(schedule.state.lastExecutionId, d.start[d.start.length - 1].tickAt);
@@ -119,7 +133,8 @@ export class ScheduleFiring {
     if (steps.length === 0) {
       if (sameState(schedule, d)) {
         this.#catchUp(schedule, d);
-        return { kind: "done", schedule: { ...schedule, state: d.state, status: d.status }, started: [] };
+        const after = { ...schedule, state: d.state, status: d.status };
+        return { kind: "done", schedule: after, started: [], ...(skipped && { skipped }) };
       }
       steps.push({ kind: "record", fires: [], state: d.state, status: d.status });
     }
@@ -153,7 +168,26 @@ export class ScheduleFiring {
       current = r.schedule;
     }
     this.#catchUp(schedule, d);
-    return { kind: "done", schedule: current, started };
+    return { kind: "done", schedule: current, started, ...(skipped && { skipped }) };
+  }
+
+  /**
+   * Whether the workflow's concurrency key (if it has one) evaluates over the runs' input. A run of a keyed
+   * workflow starts queued or admitted on this node, the owner of the schedule's shard (its id is the
+   * schedule's, not the key's); a key that does not evaluate records the ticks skipped, since the same input
+   * would fail every time.
+   */
+  async #keyEvaluates(schedule: Schedule, workflow: StoredWorkflow, input: Json): Promise<boolean> {
+    const concurrency = workflow.definition.concurrency;
+    if (concurrency === undefined) return true;
+    const k = await concurrencyKeyOf(concurrency.key, input);
+    if (!k.ok) {
+      this.deps.log.warn("schedule tick skipped: the concurrency key does not evaluate", {
+        scheduleId: schedule.id,
+        error: k.message,
+      });
+    }
+    return k.ok;
   }
 
   /** One `schedule_catch_up` event for a decision that caught up on missed ticks. */
@@ -260,14 +294,20 @@ function sameState(
 
 /**
  * The decision when the schedule's workflow is gone: its ticks to start are recorded skipped
- * (`workflow_missing`) and the schedule ticks on (a fixed delay waits its interval from now).
+ * (`workflow_missing`, or `reason`: `concurrency_key_invalid` when the workflow's concurrency key does not
+ * evaluate over the input) and the schedule ticks on (a fixed delay waits its interval from now).
  */
-export function withoutWorkflow(schedule: Schedule, d: TickDecision, now: number): TickDecision {
+export function withoutWorkflow(
+  schedule: Schedule,
+  d: TickDecision,
+  now: number,
+  reason: "workflow_missing" | "concurrency_key_invalid" = "workflow_missing",
+): TickDecision {
   const missing: ScheduleFire[] = d.start.map((s) => ({
     ...s.fire,
     firedAt: now,
     outcome: "skipped",
-    reason: "workflow_missing",
+    reason,
     executionId: null,
   }));
   const record = [...d.record, ...missing].sort((a, b) => a.tickAt - b.tickAt);

@@ -240,6 +240,12 @@ export class ScheduleOps implements ScheduleService {
         if (r.kind === "done") {
           this.deps.settle(id, r.schedule);
           const started = r.started[0];
+          if (r.skipped === "concurrency_key_invalid") {
+            return fail(
+              "concurrency_key_invalid",
+              `the input gives no concurrency key of ${schedule.workflowId}`,
+            );
+          }
           if (!started) return fail("workflow_not_found", `no workflow ${schedule.workflowId}`);
           return { ok: true, value: { executionId: started.executionId, tickAt: started.tickAt } };
         }

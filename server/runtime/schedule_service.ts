@@ -14,6 +14,8 @@ export type ScheduleError =
   | { code: "schedule_not_found"; message: string }
   | { code: "schedule_exists"; message: string }
   | { code: "workflow_not_found"; message: string }
+  /** A manual run's input gives no usable concurrency key for the workflow (`$.input`). */
+  | { code: "concurrency_key_invalid"; message: string }
   | { code: "schedule_changed"; message: string }
   | { code: "schedule_terminal"; message: string }
   | { code: "not_owner"; message: string }

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { replay } from "../../core/state.ts";
 import { pendingWork } from "../../core/timers.ts";
 import type { ExecutionIndex, ExecutionLog, ShardLeases, StoredExecution } from "../../storage/storage.ts";
 import { ExecutionActor } from "./actor.ts";
@@ -15,8 +14,9 @@ import type { LiveExecutions } from "./live.ts";
 import type { Logger } from "./logger.ts";
 import type { Observation } from "./observer.ts";
 import type { EngineLimits } from "./options.ts";
-import { type PlanCache, planOfExecution } from "./plans.ts";
+import { type PlanCache, replayStored } from "./plans.ts";
 import type { ActorPump } from "./pump.ts";
+import { type ConcurrencyGate, waitingSince } from "./concurrency.ts";
 
 /** What shard ownership needs. */
 export interface ShardDeps {
@@ -30,6 +30,12 @@ export interface ShardDeps {
   observation: Observation;
   plans: PlanCache;
   pump: ActorPump;
+  /** Concurrency keys: rebuilt from the recovered executions, a shard's admissions held until it is recovered. */
+  gate?: Pick<ConcurrencyGate, "recovered" | "recovering" | "dropShard">;
+  /** Told of an execution `recover` found ended, so not reloaded (child executions: `ChildRuntime.ended`). */
+  ended?: (executionId: string) => void;
+  /** The sweep's last step, after its reloads (child executions: `ChildRuntime.audit`). */
+  audit?: () => Promise<void>;
 }
 
 /**
@@ -65,7 +71,12 @@ export class ShardOwnership {
       this.epochs.set(shard, claimed.epoch);
     }
     const running = await storage.listRunning([...this.epochs.keys()]);
-    for (const exec of running) await this.recover(exec.executionId);
+    const recovered = this.deps.gate?.recovering(this.epochs.keys());
+    try {
+      for (const exec of running) await this.recover(exec.executionId);
+    } finally {
+      recovered?.();
+    }
     for (const [shard, epoch] of this.epochs) this.#listeners.forEach((l) => l.acquired(shard, epoch));
     return running.length;
   }
@@ -82,6 +93,7 @@ export class ShardOwnership {
     if (held !== undefined) this.release(shard);
     this.epochs.set(shard, epoch);
     let running: StoredExecution[];
+    const recovered = this.deps.gate?.recovering([shard]);
     try {
       running = await this.deps.storage.listRunning([shard]);
       for (const exec of running) {
@@ -91,6 +103,8 @@ export class ShardOwnership {
     } catch (err) {
       if (this.epochs.get(shard) === epoch) this.release(shard);
       throw err;
+    } finally {
+      recovered?.();
     }
     if (this.epochs.get(shard) === epoch) this.#listeners.forEach((l) => l.acquired(shard, epoch));
     return running.length;
@@ -99,10 +113,14 @@ export class ShardOwnership {
   /** Gives a shard up at once: its live executions stop here (their state is in storage). */
   release(shard: number): void {
     if (this.epochs.delete(shard)) this.#listeners.forEach((l) => l.released(shard));
+    this.deps.gate?.dropShard(shard);
     const live = this.deps.live;
     for (const [id, actor] of [...live.actors]) {
       if (actor.fence.shard === shard) live.retire(id, actor);
     }
+    // A finished execution is not final any more (a retry or rerun may reopen it on the shard's next owner):
+    // the finished states kept here could go stale, so none is served after a shard leaves.
+    live.forgetFinished();
   }
 
   /**
@@ -119,6 +137,7 @@ export class ShardOwnership {
         recovered++;
       }
     }
+    await this.deps.audit?.();
     let deleted = 0;
     if (limits.retentionMs > 0) {
       const before = this.deps.clock.now() - limits.retentionMs;
@@ -137,20 +156,20 @@ export class ShardOwnership {
   async recover(executionId: string): Promise<void> {
     const { storage, live, pump } = this.deps;
     const stored = await storage.getExecution(executionId);
-    if (!stored || stored.status !== "running") return;
+    if (!stored || stored.status !== "running") {
+      // Ended meanwhile (its ending append committed, the acknowledgement lost): what its actor would have
+      // done at its end is done now.
+      if (stored) this.deps.ended?.(executionId);
+      return;
+    }
     const epoch = this.epochs.get(stored.shard);
     if (epoch === undefined) return;
-    const { workflowId, version } = stored;
-    const plan = planOfExecution(
-      await this.deps.plans.get(workflowId, version),
-      executionId,
-      workflowId,
-      version,
-    );
-    const state = replay(executionId, plan, await storage.readEvents(executionId));
+    const events = await storage.readEvents(executionId);
+    const state = await replayStored(executionId, stored, events, this.deps.plans);
     const actor = new ExecutionActor(state, { shard: stored.shard, epoch });
     live.actors.set(executionId, actor);
     this.deps.observation.recovered(actor);
+    this.deps.gate?.recovered(executionId, stored.shard, state, waitingSince(events));
     // Scheduled-but-unstarted nodes are started, running attempts re-run, due timers fire.
     const toStart = pendingWork(state).toStart;
     if (toStart.length > 0) {

@@ -14,6 +14,7 @@ import type { WorkflowDefinition } from "../../core/workflow.ts";
 import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
 import { BoundedCache } from "../../core/cache.ts";
 import { validateExpression } from "../executors/expression.ts";
+import { referenceProblems } from "./workflow_refs.ts";
 
 /** A definition that passed every check, with its content hash. */
 export interface CheckedWorkflow {
@@ -36,6 +37,11 @@ export type WorkflowWrite =
  */
 function expressionProblems(input: unknown): Problem[] {
   const problems: Problem[] = [];
+  const key = (input as { concurrency?: { key?: unknown } } | null)?.concurrency?.key;
+  if (typeof key === "string" && key.trim() !== "") {
+    const error = validateExpression(key);
+    if (error) problems.push({ path: "$.concurrency.key", code: "expression_invalid", message: error });
+  }
   const nodes = (input as { nodes?: unknown } | null)?.nodes;
   if (!Array.isArray(nodes)) return problems;
   nodes.forEach((node: unknown, i) => {
@@ -109,6 +115,11 @@ export class WorkflowService {
     return problems.length > 0 ? { ok: false, problems } : checked;
   }
 
+  /** The problems of the sub-workflows a definition names: unknown ones, and cycles back to it. */
+  #references(definition: WorkflowDefinition): Promise<Problem[]> {
+    return referenceProblems(definition, (id, version) => this.storage.getWorkflow(id, version));
+  }
+
   /**
    * The latest version to start an execution of, from memory when this node read it before. It may be stale
    * (another node updated or deleted the workflow): the execution's creating append is made with
@@ -132,6 +143,8 @@ export class WorkflowService {
     const checked = this.#check(input);
     if (!checked.ok) return { ok: false, code: "validation_failed", problems: checked.problems };
     const { definition, hash } = checked.value;
+    const refs = await this.#references(definition);
+    if (refs.length > 0) return { ok: false, code: "validation_failed", problems: refs };
     for (let tries = 0; tries < 3; tries++) {
       const current = await this.storage.getWorkflow(definition.id);
       if (current) {
@@ -180,6 +193,8 @@ export class WorkflowService {
       if (!current) return { ok: false, code: "workflow_not_found" };
       const { definition, hash } = checked.value;
       if (current.hash === hash) return { ok: true, status: "unchanged", workflow: current };
+      const refs = await this.#references(definition);
+      if (refs.length > 0) return { ok: false, code: "validation_failed", problems: refs };
       const put = await this.storage.putWorkflow(definition, hash, current.version, this.now());
       if (put.ok) {
         this.forgetLatest(id);
@@ -195,6 +210,16 @@ export class WorkflowService {
 
   list(limit: number, cursor: string | null) {
     return this.storage.listWorkflows(limit, cursor);
+  }
+
+  /** A page of the versions of `id` (deleted or not), newest first, summarised. */
+  versions(id: string, limit: number, cursor: string | null) {
+    return this.storage.listWorkflowVersions(id, limit, cursor);
+  }
+
+  /** The version counter of `id`, deleted or not (0: never stored). */
+  latestVersion(id: string): Promise<number> {
+    return this.storage.latestVersion(id);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -171,7 +171,8 @@ export async function appendRound(db: Kysely<Database>, encoded: EncodedAppend[]
     ),
     updated as (
       update executions as e
-      set status = f.status, end_time = f.end_time, last_seq = f.last_seq, next_timer_at = f.next_timer_at
+      set status = f.status, end_time = f.end_time, last_seq = f.last_seq, next_timer_at = f.next_timer_at,
+        version = f.version -- a migration moves an execution to another version of its workflow
       from fenced f
       where f.expected_seq > 0 and e.execution_id = f.execution_id and e.last_seq = f.expected_seq
         and e.shard = f.shard

@@ -34,6 +34,7 @@ import type {
   ScheduleWriteResult,
 } from "../schedule_records.ts";
 import type { Storage } from "../storage.ts";
+import type { WorkflowVersionInfo } from "../workflow_versions.ts";
 import { SqlApiTokens } from "./api_tokens.ts";
 import { SqlAuditLog } from "./audit_log.ts";
 import { SqlClusterEventLog } from "./cluster_event_log.ts";
@@ -111,6 +112,13 @@ export class SqlStorage implements Storage {
   }
   latestVersion(id: string): Promise<number> {
     return this.workflows.latestVersion(id);
+  }
+  listWorkflowVersions(
+    id: string,
+    limit: number,
+    cursor?: string | null,
+  ): Promise<Page<WorkflowVersionInfo>> {
+    return this.workflows.listWorkflowVersions(id, limit, cursor);
   }
 
   // ExecutionLog

@@ -5,13 +5,14 @@
  *
  * @module
  */
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import type { Page, PutWorkflowResult, StoredWorkflow } from "../records.ts";
 import type { WorkflowStore } from "../roles.ts";
 import type { SqlContext } from "./context.ts";
 import { toWorkflow } from "./rows.ts";
 import type { Database } from "./schema.ts";
+import { decodeVersionCursor, encodeVersionCursor, type WorkflowVersionInfo } from "../workflow_versions.ts";
 
 /** The `WorkflowStore` role over SQL. */
 export class SqlWorkflowStore implements WorkflowStore {
@@ -97,6 +98,41 @@ export class SqlWorkflowStore implements WorkflowStore {
       const r = await this.ctx.db.updateTable("workflow_heads").set({ deleted: true })
         .where("id", "=", id).where("deleted", "=", false).executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
+    });
+  }
+
+  listWorkflowVersions(
+    id: string,
+    limit: number,
+    cursor?: string | null,
+  ): Promise<Page<WorkflowVersionInfo>> {
+    return this.ctx.run(async () => {
+      const below = cursor == null ? undefined : decodeVersionCursor(cursor);
+      let q = this.ctx.db.selectFrom("workflows")
+        .select([
+          "id",
+          "version",
+          "hash",
+          "created_at",
+          sql<string>`definition->>'name'`.as("name"),
+          sql<number>`json_array_length(definition->'nodes')`.as("node_count"),
+          sql<number>`json_array_length(definition->'edges')`.as("edge_count"),
+        ])
+        .where("id", "=", id)
+        .orderBy("version", "desc")
+        .limit(limit + 1);
+      if (below !== undefined) q = q.where("version", "<", below);
+      const rows = await q.execute();
+      const items = rows.slice(0, limit).map((r): WorkflowVersionInfo => ({
+        id: r.id,
+        version: r.version,
+        name: r.name,
+        hash: r.hash,
+        createdAt: Number(r.created_at),
+        nodeCount: Number(r.node_count),
+        edgeCount: Number(r.edge_count),
+      }));
+      return { items, next: rows.length > limit ? encodeVersionCursor(items.at(-1)!.version) : null };
     });
   }
 

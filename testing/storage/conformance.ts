@@ -19,6 +19,7 @@ import { LIFECYCLE_CASES } from "./lifecycle.ts";
 import { SCHEDULE_CASES } from "./schedules.ts";
 import { SHARD_LEASES_CASES } from "./shard_leases.ts";
 import { WORKFLOW_STORE_CASES } from "./workflow_store.ts";
+import { WORKFLOW_VERSIONS_CASES } from "./workflow_versions.ts";
 
 /** A storage opened for one case, and how to dispose of it. */
 export interface OpenedStorage {
@@ -39,6 +40,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...SHARD_LEASES_CASES,
   ...EXECUTION_INDEX_CASES,
   ...WORKFLOW_STORE_CASES,
+  ...WORKFLOW_VERSIONS_CASES,
   ...LIFECYCLE_CASES,
   ...CLUSTER_REGISTRY_CASES,
   ...CLUSTER_EVENT_LOG_CASES,

@@ -8,12 +8,14 @@
 import { hash128, shardOf } from "../../../core/ids.ts";
 import { canonicalJson, type Json } from "../../../core/json.ts";
 import type { ExecutionStatus } from "../../../core/state.ts";
-import { MAX_TIMEOUT_MS } from "../../../core/validate.ts";
 import type { ExecutionIndex, StoredWorkflow } from "../../../storage/storage.ts";
 import type { Engine } from "../../runtime/engine.ts";
+import type { Submission } from "../../runtime/options.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
+import { type ExecuteBody, executeBody, queryVersion } from "../execute_body.ts";
 import { ApiError, json } from "../errors.ts";
+import { newExecutionIdFor } from "../execution_ids.ts";
 import { isForwarded } from "../forwarding.ts";
 import { executionRow } from "../presenters.ts";
 import {
@@ -28,6 +30,7 @@ import {
 } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
 import { EXECUTION_ID_HEADER, forwardedRequest, type ShardRouting } from "../routing.ts";
+import { versionNotFound } from "../versions.ts";
 
 /** The longest `?wait=` honoured, in ms. */
 export const MAX_WAIT_MS = 300_000;
@@ -82,11 +85,13 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
 
 /**
  * `POST /api/v1/workflows/:id/execute`: on the owner of the new execution's shard (forwarded there with the
- * execution id chosen here), starts the workflow's latest version; `?wait=` waits for the end.
+ * execution id chosen here), starts the workflow's latest version, or the version named by `?version=` or the
+ * body's `version`; `?wait=` waits for the end.
  */
 async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx: RouteContext) {
   const { req, url, params } = ctx;
   const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
+  const version = queryVersion(url);
   const text = await readBody(req);
   const key = req.headers.get("idempotency-key") ?? undefined;
   if (key !== undefined && (key.length === 0 || key.length > 255)) {
@@ -94,16 +99,17 @@ async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx:
       { path: "headers.Idempotency-Key", message: `length ${key.length}` },
     ]);
   }
+  const body = executeBody(parseJson(text, {}), version);
   const forwarded = isForwarded(req);
+  // Keyed by the workflow's concurrency key when it has one (`execution_ids.ts`): routed to the key's owner.
   const executionId = (forwarded ? req.headers.get(EXECUTION_ID_HEADER) : null) ??
-    engine.newExecutionId(params.id, key);
+    await newExecutionIdFor(engine, workflows, params.id, key, body);
   const request = forwardedRequest(req, url, text, { [EXECUTION_ID_HEADER]: executionId });
   return await routing.route(
     shardOf(executionId, engine.shardCount),
     request,
     forwarded,
-    () =>
-      executeHere(engine, workflows, { workflowId: params.id, executionId, key, wait }, parseJson(text, {})),
+    () => executeHere(engine, workflows, { workflowId: params.id, executionId, key, wait }, body),
   );
 }
 
@@ -122,29 +128,20 @@ async function executeHere(
   engine: Engine,
   workflows: WorkflowService,
   { workflowId, executionId, key, wait }: ExecuteRequest,
-  body: unknown,
+  body: ExecuteBody,
 ): Promise<Response> {
-  const { input, timeoutMs } = executeBody(body);
-  // The latest version, usually from memory: the creating append checks it is still the latest, and a
-  // `workflow_changed` refusal (another node updated or deleted it) reads it again.
-  const requestHash = key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs }));
+  const { input, timeoutMs, version } = body;
+  // The version is part of the request: the same key with another version (or none) is another request.
+  const requestHash = key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs, version }));
+  const submission = { executionId, input, idempotencyKey: key, requestHash, timeoutMs };
   let workflow: StoredWorkflow;
   let r: Awaited<ReturnType<typeof engine.submit>>;
-  for (let tries = 1;; tries++) {
-    const latest = await workflows.latestForExecute(workflowId);
-    if (!latest) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
-    workflow = latest;
-    r = await engine.submit(workflow, {
-      executionId,
-      input,
-      idempotencyKey: key,
-      requestHash,
-      timeoutMs,
-      requireLatestVersion: true,
-    });
-    if (r.ok || r.error.code !== "workflow_changed") break;
-    workflows.forgetLatest(workflowId);
-    if (tries === 3) break;
+  if (version !== undefined) {
+    // A named version runs even when a newer one is stored: no latest-version check on its creating append.
+    workflow = await pinnedVersion(workflows, workflowId, version, body.versionPath!);
+    r = await engine.submit(workflow, { ...submission, requireLatestVersion: false });
+  } else {
+    ({ workflow, r } = await submitLatest(engine, workflows, workflowId, submission));
   }
   if (!r.ok) throw engineError(r.error);
   const { created } = r.value;
@@ -167,28 +164,42 @@ async function executeHere(
   );
 }
 
-/** The body of an execute request, `{input?, timeoutMs?}`, checked (400 otherwise). */
-function executeBody(body: unknown): { input: Json; timeoutMs: number | undefined } {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new ApiError(400, "validation_failed", "the body must be an object {input?, timeoutMs?}", [
-      { path: "$", message: "expected an object" },
-    ]);
+/** What `engine.submit` gets from an execute, whichever version it runs. */
+type ExecuteSubmission = Omit<Submission, "requireLatestVersion">;
+
+/**
+ * Submits the workflow's latest version, usually from memory: the creating append checks it is still the
+ * latest, and a `workflow_changed` refusal (another node updated or deleted it) reads it again (3 tries).
+ */
+async function submitLatest(
+  engine: Engine,
+  workflows: WorkflowService,
+  workflowId: string,
+  submission: ExecuteSubmission,
+) {
+  for (let tries = 1;; tries++) {
+    const workflow = await workflows.latestForExecute(workflowId);
+    if (!workflow) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
+    const r = await engine.submit(workflow, { ...submission, requireLatestVersion: true });
+    if (r.ok || r.error.code !== "workflow_changed" || tries === 3) return { workflow, r };
+    workflows.forgetLatest(workflowId);
   }
-  const { input = null, timeoutMs } = body as { input?: Json; timeoutMs?: unknown };
-  if (
-    timeoutMs !== undefined &&
-    (!Number.isInteger(timeoutMs) || (timeoutMs as number) <= 0 || (timeoutMs as number) > MAX_TIMEOUT_MS)
-  ) {
-    throw new ApiError(
-      400,
-      "validation_failed",
-      `timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`,
-      [
-        { path: "$.timeoutMs", message: `got ${JSON.stringify(timeoutMs)}` },
-      ],
-    );
-  }
-  return { input, timeoutMs: timeoutMs as number | undefined };
+}
+
+/**
+ * Version `version` of a live workflow, read from storage (404 `workflow_not_found` when the workflow is
+ * deleted or was never stored, 404 `version_not_found` at `path` when it has no such version).
+ */
+async function pinnedVersion(
+  workflows: WorkflowService,
+  workflowId: string,
+  version: number,
+  path: string,
+): Promise<StoredWorkflow> {
+  const [live, pinned] = await Promise.all([workflows.get(workflowId), workflows.get(workflowId, version)]);
+  if (!live) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
+  if (!pinned) throw versionNotFound(workflowId, version, path);
+  return pinned;
 }
 
 /** `GET /api/v1/workflows/:id/executions`: a page of the workflow's executions, `?status=` filtering. */

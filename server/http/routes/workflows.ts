@@ -1,6 +1,7 @@
 /**
  * The workflow routes, mounted at `/api/v1/workflows`: the node palette, and
- * creating, listing, reading, updating and deleting workflow definitions.
+ * creating, listing, reading, updating and deleting workflow definitions; a
+ * workflow's versions and their diff come from `workflow_versions.ts`.
  *
  * A workflow's `metadata.schedule` is checked before the workflow is stored (400 with
  * `$.metadata.schedule.…` paths) and becomes its schedule `wf:<workflowId>` once it is: a create or update
@@ -23,6 +24,7 @@ import { redactDefinition, restoreRedacted, scrubProblems } from "../redaction.t
 import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
 import { forwardedRequest, type ShardRouting } from "../routing.ts";
+import { workflowVersionRoutes } from "./workflow_versions.ts";
 import {
   checkMetadataSchedule,
   dropMetadataSchedule,
@@ -65,7 +67,8 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Router {
       return json(redactDefinition(w.definition), 200, { "x-workflow-version": String(w.version) });
     })
     .put("/:id", (ctx) => updateWorkflow(deps, ctx))
-    .delete("/:id", (ctx) => deleteWorkflow(deps, ctx));
+    .delete("/:id", (ctx) => deleteWorkflow(deps, ctx))
+    .route("/", workflowVersionRoutes(deps));
 }
 
 /**

@@ -1,0 +1,74 @@
+import { assert, assertEquals } from "../../testing/assert.ts";
+import { compilePlan } from "../../core/plan.ts";
+import type { WorkflowDefinition } from "../../core/workflow.ts";
+import { executorFor } from "../executors/registry.ts";
+import { realServices } from "../executors/services.ts";
+import { runInline } from "./children_inline.ts";
+import type { Clock } from "./clock.ts";
+import { checkWorkflow } from "./workflows.ts";
+
+function planOf(def: WorkflowDefinition) {
+  const checked = checkWorkflow(def);
+  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
+  return compilePlan(checked.value.definition, 1);
+}
+
+const child = planOf({
+  id: "c",
+  name: "c",
+  nodes: [
+    { id: "in", type: "source", nodeType: "execution.input", config: {} },
+    { id: "x2", type: "transform", nodeType: "map", config: { expression: "$record * 2" } },
+    { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
+  ],
+  edges: [{ source: "in", target: "x2" }, { source: "x2", target: "out" }],
+});
+
+Deno.test("inline: the workers share each turn of the event loop (one timer at a time, not one per worker)", async () => {
+  // A clock that moves 3 ms per reading: the runner's slices end every few items.
+  let t = 0, pending = 0, most = 0, turns = 0;
+  const clock: Clock = {
+    now: () => (t += 3),
+    setTimer: (_ms, fn) => {
+      turns++;
+      most = Math.max(most, ++pending);
+      return setTimeout(() => {
+        pending--;
+        fn();
+      }, 0);
+    },
+    clearTimer: (h) => clearTimeout(h as number),
+  };
+  const node = planOf({
+    id: "p",
+    name: "p",
+    edges: [],
+    nodes: [{
+      id: "each",
+      type: "control",
+      nodeType: "foreach",
+      config: { workflow: "c", maxConcurrency: 40 },
+    }],
+  }).byId.get("each")!;
+  const items = Array.from({ length: 2_000 }, (_, i) => i);
+  const services = realServices();
+  const limits = { maxRecords: 10_000, maxBytes: 1 << 20 };
+  try {
+    const out = await runInline({
+      runId: "e/each@1",
+      plan: child,
+      node,
+      items,
+      clock,
+      local: { executorFor, services, limits },
+      limits,
+      waits: () => true,
+    });
+    assert(out?.ok);
+    assertEquals(out.records, items.map((i) => i * 2));
+    assert(turns > 10, `the runner let the event loop turn (${turns} times)`);
+    assertEquals(most, 1, "never more than one turn asked for at once");
+  } finally {
+    await services.close();
+  }
+});

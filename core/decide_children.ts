@@ -19,6 +19,8 @@ export interface PlanChildrenCommand {
   nodeId: string;
   attempt: number;
   count: number;
+  /** The child workflow's version the runtime resolved (pinned, or the latest now): all children run it. */
+  version?: number;
 }
 /** A child execution ended. */
 export interface ChildEndedCommand {
@@ -63,7 +65,13 @@ function planChildren(e: Emitter, node: PlanNode, command: PlanChildrenCommand):
     const message = `${command.count} items; this node takes at most ${spec.maxItems} (maxItems)`;
     return fail(e, node, command.attempt, { code: "foreach_too_many_items", message }, false);
   }
-  e.emit({ type: "ChildrenPlanned", nodeId: node.id, attempt: command.attempt, count: command.count });
+  e.emit({
+    type: "ChildrenPlanned",
+    nodeId: node.id,
+    attempt: command.attempt,
+    count: command.count,
+    ...(command.version !== undefined && { version: command.version }),
+  });
   if (command.count === 0) {
     // No items: no children, and an empty output (the node's input, which is empty).
     return succeed(e, node, {

@@ -6,7 +6,7 @@
  */
 import type { Json } from "./json.ts";
 import { accept, type Decision, Emitter, nothing, reject, settleAll } from "./emitter.ts";
-import type { Plan } from "./plan.ts";
+import type { Plan, PlanNode } from "./plan.ts";
 import { topUpChildren } from "./decide_children.ts";
 import { type ExecutionState, TERMINAL_STATUSES } from "./state.ts";
 
@@ -87,6 +87,13 @@ function reopen(e: Emitter, mode: "retry" | "rerun", seeds: string[], fromNode?:
   if (!e.state.queued) settleAll(e);
 }
 
+/** Whether a children node runs the same sub-workflow, the same way, over the same parents. */
+function sameChildren(a: PlanNode, b: PlanNode): boolean {
+  const parents = (n: PlanNode) =>
+    n.parents.map((p) => `${p.source}\u0000${p.sourceHandle ?? ""}`).join("\u0001");
+  return JSON.stringify(a.subflow) === JSON.stringify(b.subflow) && parents(a) === parents(b);
+}
+
 /** Why a migration to `plan` is refused: a node that ran (or runs) is gone or changed kind. */
 export function migrationProblems(
   state: ExecutionState,
@@ -118,6 +125,14 @@ export function migrationProblems(
         code: "node_kind_changed",
         message: `node ${old.id} is ${status} as ${old.type}/${old.nodeType}; version ${plan.version} ` +
           `makes it ${next.type}/${next.nodeType}`,
+      });
+    } else if (status !== "completed" && old.subflow !== undefined && !sameChildren(old, next)) {
+      problems.push({
+        path: `$.nodes.${old.id}`,
+        code: "node_running_changed",
+        message:
+          `node ${old.id} is ${status} with its children; version ${plan.version} changes what it runs ` +
+          `or what feeds it`,
       });
     } else if (next.signalName !== old.signalName && status !== "completed") {
       problems.push({

@@ -542,3 +542,33 @@ Deno.test("Rerun of a signal node waits for a new signal; a migration renaming a
   assertEquals(run.state.nodes.w.signalRecords, [{ n: 2 }]);
   checkHistory(run);
 });
+
+Deno.test("Migrate: refused when a running foreach would run another workflow or be fed otherwise", () => {
+  const nodes = [N.src("a"), N.foreach("each", { maxConcurrency: 2 }), N.sink("c")];
+  const plan = buildPlan(nodes, [edge("a", "each"), edge("each", "c")]);
+  const run = new Run(plan);
+  run.ok(START);
+  run.ok(run.complete("a"), 1100);
+  run.ok({ type: "StartNode", nodeId: "each" }, 1150);
+  run.ok({ type: "PlanChildren", nodeId: "each", attempt: 1, count: 3, version: 4 }, 1200);
+  assertStrictEquals(run.state.nodes.each.children?.version, 4, "the resolved child version is kept");
+  const other = buildPlan(
+    [N.src("a"), N.foreach("each", { workflow: "other", maxConcurrency: 2 }), N.sink("c")],
+    [edge("a", "each"), edge("each", "c")],
+    { version: 2 },
+  );
+  assertEquals(migrationProblems(run.state, other).map((p) => p.code), ["node_running_changed"]);
+  const fedOtherwise = buildPlan(
+    [N.src("a"), N.src("b"), N.foreach("each", { maxConcurrency: 2 }), N.sink("c")],
+    [edge("a", "each"), edge("b", "each"), edge("each", "c")],
+    { version: 2 },
+  );
+  assertEquals(migrationProblems(run.state, fedOtherwise).map((p) => p.code), ["node_running_changed"]);
+  const downstreamOnly = buildPlan(
+    [...nodes, N.sink("d")],
+    [edge("a", "each"), edge("each", "c"), edge("each", "d")],
+    { version: 2 },
+  );
+  assertEquals(migrationProblems(run.state, downstreamOnly), []);
+  checkHistory(run);
+});

@@ -52,7 +52,12 @@ export class Emitter {
   }
   /** Stamps and applies one event. */
   emit(body: EventBody): void {
-    const event = { ...body, v: EVENT_VERSION, seq: this.state.lastSeq + 1, at: this.now } as ExecutionEvent;
+    // Every body is a fresh object the decider built for this call: stamped in place, not copied.
+    const event = Object.assign(body, {
+      v: EVENT_VERSION,
+      seq: this.state.lastSeq + 1,
+      at: this.now,
+    }) as ExecutionEvent;
     this.#built.add(event);
     this.events.push(event);
   }
@@ -98,9 +103,12 @@ function settleNode(e: Emitter, node: PlanNode): boolean {
 /** Ends the execution as completed when every node completed or was skipped. */
 function finishIfDone(e: Emitter): void {
   if (e.state.status !== "running") return;
-  if (Object.values(e.state.nodes).every((n) => n.status === "completed" || n.status === "skipped")) {
-    e.emit({ type: "ExecutionSucceeded" });
+  const nodes = e.state.nodes;
+  for (const id in nodes) {
+    const status = nodes[id].status;
+    if (status !== "completed" && status !== "skipped") return;
   }
+  e.emit({ type: "ExecutionSucceeded" });
 }
 
 /** Schedules or skips every pending child of `from` whose parents are all done, transitively; then ends. */

@@ -93,6 +93,8 @@ export interface ChildrenPlanned extends EventBase {
   nodeId: string;
   attempt: number;
   count: number;
+  /** The child workflow's version every child of this attempt runs (resolved once: "latest" at planning). */
+  version?: number;
 }
 /** A child execution is due: the runtime creates `childId` (once: the id is fixed) with item `index`. */
 export interface ChildStarted extends EventBase {

@@ -73,6 +73,8 @@ export interface ChildProgress {
   ended: number;
   /** Children that ended other than completed. */
   failed: number;
+  /** The child workflow's version they run, when the planning fixed it. */
+  version: number | null;
 }
 
 /** The trigger of an execution submitted through the API. */
@@ -238,7 +240,14 @@ function childEvent(draft: Draft, event: ExecutionEvent & { nodeId: string }): v
   const c = n?.children;
   if (event.type === "ChildrenPlanned") {
     return patchNode(draft, event.nodeId, {
-      children: { count: event.count, next: 0, live: [], ended: 0, failed: 0 },
+      children: {
+        count: event.count,
+        next: 0,
+        live: [],
+        ended: 0,
+        failed: 0,
+        version: event.version ?? null,
+      },
     });
   }
   if (!c) throw new Error(`assertion: ${event.type} before ChildrenPlanned on ${event.nodeId}`);

@@ -65,6 +65,12 @@ Deno.test({
       assert(parsed.some((p) => JSON.stringify(p.records) === "[192,194,196,198,200]"), stdout);
       assert(parsed.some((p) => p.state === "completed" && p.executionCount === 1), stdout);
       await checkScheduleStep(node.url, parsed, stdout);
+      // Step 6: the rerun reopened step 2's execution; double ran a second attempt, numbers did not.
+      const rerun = parsed.find((p) => p.reopened === 1);
+      assert(rerun, stdout);
+      assertStrictEquals(rerun.executionId, parsed[1].executionId, stdout);
+      const attempts = Object.fromEntries(rerun.nodes.map((n: Json) => [n.nodeId, n.attempts]));
+      assertEquals([attempts.numbers, attempts.double], [1, 2], stdout);
     } finally {
       await node.close();
     }

@@ -42,6 +42,7 @@ import {
   type StoredExecution,
   type StoredWorkflow,
 } from "../storage/storage.ts";
+import type { WorkflowVersionInfo } from "../storage/workflow_versions.ts";
 import type { Random } from "./random.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -196,6 +197,17 @@ export class FaultyStorage implements Storage {
   }
   latestVersion(id: string): Promise<number> {
     return this.#call("latestVersion", () => this.world.base.latestVersion(id), false);
+  }
+  listWorkflowVersions(
+    id: string,
+    limit: number,
+    cursor?: string | null,
+  ): Promise<Page<WorkflowVersionInfo>> {
+    return this.#call(
+      "listWorkflowVersions",
+      () => this.world.base.listWorkflowVersions(id, limit, cursor),
+      false,
+    );
   }
   async append(request: AppendRequest): Promise<AppendResult> {
     return (await this.appendMany([request]))[0];

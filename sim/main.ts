@@ -5,6 +5,7 @@
  * deno task sim --seed 42 --nodes 5 --duration 10m --faults crash,partition,loss
  * deno task sim --seeds 1000 --nodes 3 --duration 30s      # a swarm: summary + failing seeds
  * deno task sim --seed 7 --shrink                           # smallest failing reproduction
+ * deno task sim --seed 3 --no-steering --no-schedules       # the workload without sub-workflows and steering
  * deno task sim --scaling                                   # completed/s for 1, 2, 3, 5, 10 nodes
  * ```
  *
@@ -94,8 +95,14 @@ export function parseArgs(args: readonly string[]): Cli {
       case "--unsafe-fire-apart":
         o.unsafeFireApart = true;
         break;
+      case "--unsafe-child-ids":
+        o.unsafeChildIds = true;
+        break;
       case "--no-schedules":
         o.schedules = false;
+        break;
+      case "--no-steering":
+        o.steering = false;
         break;
       default:
         throw new Error(`unknown argument ${a}`);
@@ -117,6 +124,15 @@ function fmtSchedules(r: RunReport): string {
     } ms`;
 }
 
+/** The steering line of the report. */
+function fmtSteering(r: RunReport): string {
+  const s = r.steeringStats;
+  const refused = Object.entries(s.refused).map(([k, v]) => `${k}×${v}`).join(", ") || "none";
+  return `${s.children} children (${s.childrenCancelled} cancelled), ${s.collected} children nodes ` +
+    `collected; ${s.paused} paused, ` +
+    `${s.resumed} resumed, ${s.reopened} reopened; refused: ${refused}`;
+}
+
 /** The human-readable report of one run. */
 export function formatReport(r: RunReport, o: RunOptions): string {
   const faults = Object.entries(r.faultsInjected).map(([k, v]) => `${k}×${v}`).join(", ") || "none";
@@ -135,6 +151,7 @@ export function formatReport(r: RunReport, o: RunOptions): string {
     `failover takeover: ${fmtP(r.failover.takeoverMs)}`,
     `first progress:    ${fmtP(r.failover.firstProgressMs)}`,
     `schedules:         ${fmtSchedules(r)}`,
+    `steering:          ${fmtSteering(r)}`,
     `converged:         ${
       r.convergedAfterHealMs === null
         ? `NOT within ${o.healBoundMs} ms of heal`

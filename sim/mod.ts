@@ -22,9 +22,11 @@ export {
   type RunOptions,
   type RunReport,
   runSimulation,
+  type SteeringStats,
 } from "./run.ts";
 export { replayCommand, scaling, type ScalingRow, shrink, swarm, type SwarmSummary } from "./swarm.ts";
 export { FAULT_KINDS, type FaultEpisode, type FaultKind, parseFaultKinds } from "./faults.ts";
 export { KNOWN_ISSUES, type Violation } from "./invariants.ts";
 export { FIRE_LAG_BOUND_MS, type ScheduleStats } from "./schedule_invariants.ts";
+export { type ChildrenStats, GRACE_MS } from "./children_invariants.ts";
 export { type CostModel, DEFAULT_COST } from "./faulty_storage.ts";

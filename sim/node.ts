@@ -31,7 +31,7 @@ import type { ScheduleFire } from "../core/schedule.ts";
 import { Scheduler as ScheduleRunner } from "../server/runtime/scheduler.ts";
 import { ScheduledRunEnds } from "../server/runtime/schedule_observer.ts";
 import { FaultyStorage, type StorageWorld } from "./faulty_storage.ts";
-import { fireApart } from "./planted.ts";
+import { fireApart, freshChildIds } from "./planted.ts";
 import type { Random } from "./random.ts";
 import type { Scheduler, SimClock } from "./scheduler.ts";
 
@@ -48,6 +48,10 @@ export interface NodeWorld extends StorageWorld {
   onScheduleFire(node: string, fire: ScheduleFire, lagMs: number | null): void;
   /** TEST-ONLY planted bug: scheduled runs start apart from their fire (`planted.ts` `fireApart`). */
   unsafeFireApart: boolean;
+  /** TEST-ONLY planted bug: a relaunched child gets a fresh id (`planted.ts` `freshChildIds`). */
+  unsafeChildIds: boolean;
+  /** The child ids submitted so far, by every engine (for `freshChildIds`). */
+  childIdsSubmitted: Set<string>;
 }
 
 /** One incarnation's parts. */
@@ -159,6 +163,7 @@ export class SimNode {
       appender: commitGroup,
       observer: runEnds,
     });
+    if (world.unsafeChildIds) freshChildIds(engine, world.childIdsSubmitted);
     const workflows = new WorkflowService(storage, () => clock.now());
     const schedules = new ScheduleRunner({
       engine: world.unsafeFireApart ? fireApart(engine, storage) : engine,

@@ -24,15 +24,22 @@ export interface RunOptions {
   cost: CostModel;
   /** Create the workload's schedules (`schedule_workload.ts`). */
   schedules: boolean;
+  /** Sub-workflows in the mix, and clients that pause, resume and retry (`steer_workload.ts`). */
+  steering: boolean;
   /** TEST-ONLY: run storage without fencing (the self-test). */
   unsafeDisableFencing: boolean;
   /** TEST-ONLY planted bug: schedules start their runs apart from their fires (`planted.ts`). */
   unsafeFireApart: boolean;
+  /** TEST-ONLY planted bug: a relaunched child execution gets a fresh id (`planted.ts` `freshChildIds`). */
+  unsafeChildIds: boolean;
   /** Keep the trace lines (for debugging a seed); the hash is always computed. */
   keepTrace: boolean;
 }
 
-/** The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s and the schedules, 16 shards, heal bound 30 s. */
+/**
+ * The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s, the schedules and steering, 16 shards, heal
+ * bound 30 s.
+ */
 export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   seed: 1,
   nodes: 3,
@@ -44,7 +51,9 @@ export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   httpFailRate: 0.2,
   cost: DEFAULT_COST,
   schedules: true,
+  steering: true,
   unsafeDisableFencing: false,
   unsafeFireApart: false,
+  unsafeChildIds: false,
   keepTrace: false,
 });

@@ -7,12 +7,40 @@
  * the second write fails (a storage fault, a crash between the two), the tick is still due, and the next
  * evaluation starts it again — a double fire, which invariant 6 must catch.
  *
+ * `freshChildIds`: child executions without fixed ids — the first creation of a child uses its fixed id, and
+ * every later one (a relaunch: after a creation whose acknowledgement was lost, or a recovery that found no
+ * child) a fresh id. That is the design the fixed `childExecutionId` exists to avoid: when the first
+ * creation did take effect, the item runs twice, which invariant 9 must catch.
+ *
  * @module
  */
 import { shardOf } from "../core/ids.ts";
 import type { Engine } from "../server/runtime/engine.ts";
 import type { SchedulerEngine } from "../server/runtime/schedule_firing.ts";
 import type { ScheduleStore } from "../storage/storage.ts";
+
+/**
+ * Makes `engine` create a child under a fresh id when the child's id was submitted before, by any engine of
+ * the run (`seen` is shared by them all; see the module's text).
+ *
+ * @example
+ * ```ts ignore
+ * if (world.unsafeFreshChildIds) freshChildIds(engine, world.childIdsSubmitted);
+ * ```
+ */
+export function freshChildIds(engine: Engine, seen: Set<string>): void {
+  const submit = engine.submit.bind(engine);
+  let n = 0;
+  engine.submit = (workflow, sub) => {
+    const id = sub.executionId;
+    if (sub.parent === undefined || id === undefined) return submit(workflow, sub);
+    if (!seen.has(id)) {
+      seen.add(id);
+      return submit(workflow, sub);
+    }
+    return submit(workflow, { ...sub, executionId: `${id}.again${++n}` }); // still routed by the parent
+  };
+}
 
 /**
  * Wraps `engine` so that scheduled runs start apart from their fire (see the module's text).

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { ChildrenStats } from "./children_invariants.ts";
 import type { FailoverTimes } from "./failover.ts";
 import { planFaults } from "./faults.ts";
 import type { Violation } from "./invariants.ts";
@@ -42,6 +43,8 @@ export interface RunReport {
   convergedAfterHealMs: number | null;
   /** What the schedules did (null: no schedules, or the run ended early). */
   scheduleStats: ScheduleStats | null;
+  /** What the children and the steering clients did (invariants 9–12 watched it). */
+  steeringStats: SteeringStats;
   simulatedMs: number;
   wallMs: number;
   /** Simulated time per wall time. */
@@ -54,6 +57,12 @@ export interface RunReport {
   /** Failed only by violations of known, reported runtime bugs (`KNOWN_ISSUES`). */
   knownOnly: boolean;
   trace?: string[];
+}
+
+/** Child executions, pauses and reopenings as storage saw them; what the steering clients were refused. */
+export interface SteeringStats extends ChildrenStats {
+  /** Normal refusals the steering clients got, by code (`already_paused`, `execution_terminal`, …). */
+  refused: Record<string, number>;
 }
 
 /** A rejection nobody handled, at virtual time `at`. */
@@ -201,6 +210,7 @@ async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<Sc
       });
     }
   }
+  await w.children.final(base, epochOf(scheduler.now), workload.steer?.log.resumeNotPaused);
   await checker.final(base, workload.log, heal.convergedAt !== null);
   let stats: ScheduleStats | null = null;
   if (heal.settledFrom !== null && !violated(w)) {
@@ -212,7 +222,12 @@ async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<Sc
   }
   for (const u of workload.log.unexpected.slice(0, 5)) {
     const id = /signal (ex-[0-9a-f]+)/.exec(u)?.[1];
-    const known = id !== undefined && checker.refusedCreations.has(id) ? { known: "K1" } : {};
+    const steered = /\/(pause|resume|retry|rerun|cancel): 409 .*"execution_exists"/.test(u);
+    const known = id !== undefined && checker.refusedCreations.has(id)
+      ? { known: "K1" }
+      : steered
+      ? { known: "K4" }
+      : {};
     checker.violations.push({
       invariant: "client",
       at: scheduler.now,
@@ -273,6 +288,10 @@ function buildReport(
     failover: w.failover.times(),
     convergedAfterHealMs: heal.convergedAt === null ? null : heal.convergedAt - heal.start,
     scheduleStats: schedules,
+    steeringStats: {
+      ...w.children.stats,
+      refused: Object.fromEntries(Object.entries(workload.steer?.log.refused ?? {}).sort()),
+    },
     simulatedMs: Math.round(simulatedMs),
     wallMs: Math.round(wallMs),
     simPerWall: Math.round((simulatedMs / Math.max(1, wallMs)) * 10) / 10,

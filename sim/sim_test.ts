@@ -126,6 +126,61 @@ Deno.test(
 );
 
 Deno.test(
+  "steering: sub-workflows, pauses and retries under crashes, partitions and loss keep invariants 9–12",
+  opts,
+  async () => {
+    const failures: string[] = [];
+    const sum = {
+      children: 0,
+      childrenCancelled: 0,
+      collected: 0,
+      paused: 0,
+      resumed: 0,
+      reopened: 0,
+      crashes: 0,
+    };
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = await runSimulation({
+        seed,
+        nodes: 3,
+        durationMs: 20_000,
+        faults: ["crash", "partition", "loss", "pause"],
+      });
+      for (
+        const k of ["children", "childrenCancelled", "collected", "paused", "resumed", "reopened"] as const
+      ) {
+        sum[k] += r.steeringStats[k];
+      }
+      sum.crashes += r.faultsInjected.crash ?? 0;
+      for (const v of r.violations) failures.push(`seed ${seed}: [${v.invariant}] ${v.message}`);
+    }
+    assertEquals(failures, []);
+    assert(
+      sum.children > 500 && sum.childrenCancelled > 50 && sum.collected > 200 && sum.paused > 50 &&
+        sum.resumed > 50 && sum.reopened > 0 && sum.crashes > 3,
+      `the run steers: ${JSON.stringify(sum)}`,
+    );
+  },
+);
+
+Deno.test(
+  "self-test: a planted relaunch under a fresh child id is caught by invariant 9",
+  opts,
+  async () => {
+    const o = { nodes: 3, durationMs: 20_000, faults: ["storage" as const] };
+    let caught: number | null = null;
+    for (let seed = 1; seed <= 10 && caught === null; seed++) {
+      const r = await runSimulation({ ...o, seed, unsafeChildIds: true });
+      if (r.violations.some((v) => v.invariant.startsWith("9"))) caught = seed;
+    }
+    assert(caught !== null, "no child started twice in 10 seeds");
+    const clean = await runSimulation({ ...o, seed: caught });
+    assertEquals(clean.violations.filter((v) => v.invariant.startsWith("9")), [], `seed ${caught} unplanted`);
+    assert(clean.steeringStats.children > 0);
+  },
+);
+
+Deno.test(
   "self-test: with fencing disabled in storage the simulator catches a violation within 50 seeds",
   opts,
   async () => {

@@ -12,7 +12,12 @@ import { type RunOptions, type RunReport, runSimulation } from "./run.ts";
 export function replayCommand(
   o:
     & Pick<RunOptions, "seed" | "nodes" | "durationMs" | "faults" | "rate">
-    & Partial<Pick<RunOptions, "schedules" | "unsafeDisableFencing" | "unsafeFireApart">>,
+    & Partial<
+      Pick<
+        RunOptions,
+        "schedules" | "steering" | "unsafeDisableFencing" | "unsafeFireApart" | "unsafeChildIds"
+      >
+    >,
 ): string {
   const faults = o.faults.length === FAULT_KINDS.length
     ? "all"
@@ -21,8 +26,10 @@ export function replayCommand(
     : o.faults.join(",");
   const flags = [
     o.schedules === false ? " --no-schedules" : "",
+    o.steering === false ? " --no-steering" : "",
     o.unsafeDisableFencing ? " --unsafe-disable-fencing" : "",
     o.unsafeFireApart ? " --unsafe-fire-apart" : "",
+    o.unsafeChildIds ? " --unsafe-child-ids" : "",
   ].join("");
   return `deno task sim --seed ${o.seed} --nodes ${o.nodes} --duration ${
     o.durationMs / 1000
@@ -185,6 +192,7 @@ export async function scaling(
       healBoundMs: 0,
       cost: SCALING_COST,
       schedules: false,
+      steering: false,
     });
     // Completed during the (saturated) fault phase only: the heal phase has no new load.
     const perSecond = r.finishedInPhase / (durationMs / 1000);

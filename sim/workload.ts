@@ -11,11 +11,15 @@
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import type { Random } from "./random.ts";
 import { type SimSchedule, simSchedules } from "./schedule_workload.ts";
+import { childWorkflows, parentWorkflows, SteerClients } from "./steer_workload.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { SimNode } from "./node.ts";
 
-/** The workflows of the mix, by id. */
-export function workflowMix(): WorkflowDefinition[] {
+/**
+ * The workflows of the mix, by id; with `steering`, also the parents of child executions
+ * (`steer_workload.ts`).
+ */
+export function workflowMix(steering = true): WorkflowDefinition[] {
   const src = { id: "src", type: "source" as const, nodeType: "sequence.numbers", config: { end: 5 } };
   const collect = (id: string) => ({ id, type: "sink" as const, nodeType: "memory.collect", config: {} });
   const map = (id: string, expression: string) => ({
@@ -63,7 +67,7 @@ export function workflowMix(): WorkflowDefinition[] {
           id: "call",
           type: "control",
           nodeType: "http",
-          config: { method: "POST", url: "http://fake.sim/flaky" },
+          config: { method: "POST", url: "http://fake.sim/flaky", idempotent: true },
           retry: { maxAttempts: 5, initialIntervalMs: 200, backoffCoefficient: 2, maxIntervalMs: 2_000 },
         },
         collect("out"),
@@ -95,6 +99,7 @@ export function workflowMix(): WorkflowDefinition[] {
       ],
       edges: [{ source: "src", target: "gate" }, { source: "gate", target: "out" }],
     },
+    ...(steering ? parentWorkflows() : []),
   ];
 }
 
@@ -137,13 +142,16 @@ export interface WorkloadOptions {
   clientTimeoutMs: number;
   /** Create the schedules of `simSchedules()` when registering. */
   schedules: boolean;
+  /** Sub-workflows in the mix, and clients that pause, resume and retry (`steer_workload.ts`). */
+  steering: boolean;
 }
 
-/** The default workload: 5 submissions a second, 10 s client timeout, the schedules. */
+/** The default workload: 5 submissions a second, 10 s client timeout, the schedules, steering. */
 export const DEFAULT_WORKLOAD: Readonly<WorkloadOptions> = Object.freeze({
   rate: 5,
   clientTimeoutMs: 10_000,
   schedules: true,
+  steering: true,
 });
 
 /** What the clients observed. */
@@ -173,7 +181,12 @@ export class Workload {
   };
   #stopSubmitting = false;
   #stopped = false;
-  readonly workflows = workflowMix();
+  /** The workflows submitted. */
+  readonly workflows: WorkflowDefinition[];
+  /** The workflows registered (children before the workflows that run them). */
+  readonly registered: WorkflowDefinition[];
+  /** The pause/resume/retry clients; null without steering. */
+  readonly steer: SteerClients | null;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -181,7 +194,21 @@ export class Workload {
     private readonly rng: Random,
     private readonly opts: WorkloadOptions,
     private readonly trace: (line: string) => void,
-  ) {}
+  ) {
+    this.workflows = workflowMix(opts.steering);
+    this.registered = [...(opts.steering ? childWorkflows() : []), ...this.workflows];
+    this.steer = opts.steering
+      ? new SteerClients(
+        scheduler,
+        rng.fork("steer"),
+        (method, path, body) => this.call(method, path, body),
+        (attempt) => this.#backoff(attempt),
+        () => this.#stopped,
+        (what) => this.log.unexpected.push(what),
+        trace,
+      )
+      : null;
+  }
 
   /** One HTTP call to a random node; `undefined` when nobody answered in time. */
   call(
@@ -206,7 +233,7 @@ export class Workload {
         const req = new Request(`http://${node.id}${path}`, {
           method,
           headers: { "content-type": "application/json", ...headers },
-          body: JSON.stringify(body),
+          ...(method !== "GET" && { body: JSON.stringify(body) }),
         });
         node.handle(req).then(async (res) => {
           if (!res) return s.after(lat(), () => finish(undefined));
@@ -223,7 +250,7 @@ export class Workload {
 
   /** Registers every workflow of the mix (retrying until storage takes them). */
   async register(): Promise<void> {
-    for (const wf of this.workflows) {
+    for (const wf of this.registered) {
       for (let attempt = 0;; attempt++) {
         const r = await this.call("POST", "/api/v1/workflows", wf);
         if (r && (r.status === 201 || r.status === 200 || r.status === 409)) break;
@@ -271,6 +298,7 @@ export class Workload {
   /** No new submissions (the heal phase); retries and signals go on. */
   stopSubmitting(): void {
     this.#stopSubmitting = true;
+    this.steer?.stopSteering();
   }
 
   /** Everything stops (the end of the run). */
@@ -305,6 +333,7 @@ export class Workload {
           });
           this.trace(`client ack ${key} ${executionId} after ${attempt}`);
           if (wf.id === "signalled") void this.#signal(executionId);
+          this.steer?.acked(executionId, wf.id);
         }
         return;
       }

@@ -12,6 +12,7 @@ import { silentLogger } from "../server/runtime/logger.ts";
 import { FailoverTracker } from "./failover.ts";
 import type { StorageWorld } from "./faulty_storage.ts";
 import { FaultInjector } from "./faults.ts";
+import { ChildrenChecker } from "./children_invariants.ts";
 import { InvariantChecker } from "./invariants.ts";
 import { ScheduleChecker } from "./schedule_invariants.ts";
 import { type NodeWorld, SimNode } from "./node.ts";
@@ -32,6 +33,8 @@ export interface SimWorld {
   readonly checker: InvariantChecker;
   /** The witness of schedules (invariants 6–8). */
   readonly schedules: ScheduleChecker;
+  /** The witness of child executions and pauses (invariants 9–12). */
+  readonly children: ChildrenChecker;
   /** The node ids, `n1`…`nN`. */
   readonly ids: string[];
   readonly nodes: SimNode[];
@@ -48,13 +51,14 @@ interface Observed {
   trace: TraceLog;
   checker: InvariantChecker;
   schedules: ScheduleChecker;
+  children: ChildrenChecker;
   finishedAt: Map<string, number>;
   failover: FailoverTracker;
 }
 
 /** Traces and checks every append; times finished executions and failover progress. */
 function appendObserver(
-  { scheduler, trace, checker, schedules, finishedAt, failover }: Observed,
+  { scheduler, trace, checker, schedules, children, finishedAt, failover }: Observed,
 ): StorageWorld["onAppend"] {
   return (node, req, result, currentEpoch) => {
     trace.write(
@@ -64,6 +68,7 @@ function appendObserver(
     );
     checker.checkAppend(node, req, result, currentEpoch);
     schedules.checkAppend(node, req, result);
+    children.checkAppend(req, result);
     if (!result.ok) return;
     if (req.summary.status !== "running" && !finishedAt.has(req.executionId)) {
       finishedAt.set(req.executionId, scheduler.now);
@@ -125,6 +130,7 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     trace,
     checker,
     schedules,
+    children: new ChildrenChecker(checker.report),
     finishedAt: new Map(),
     failover: new FailoverTracker(),
   };
@@ -148,6 +154,8 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
       if (lagMs !== null) schedules.lag(lagMs, fire.firedAt);
     },
     unsafeFireApart: o.unsafeFireApart,
+    unsafeChildIds: o.unsafeChildIds,
+    childIdsSubmitted: new Set(),
     network,
     shardCount: o.shardCount,
     fetch: fakeFetch(scheduler, rng.fork("fetch"), o.httpFailRate),
@@ -169,6 +177,7 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     ...DEFAULT_WORKLOAD,
     rate: o.rate,
     schedules: o.schedules,
+    steering: o.steering,
   }, trace.write);
   const { finishedAt, failover } = observed;
   return {
@@ -178,6 +187,7 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     trace,
     checker,
     schedules,
+    children: observed.children,
     ids,
     nodes,
     injector,

@@ -592,7 +592,7 @@ function member(id: string, databaseUrl: string, target: Target): Promise<Runnin
 }
 
 pgTest(
-  "cluster: pause, resume and retry sent to the member that does not own the run are forwarded to its owner",
+  "cluster: pause, resume, migrate, retry and rerun sent to the member that does not own the run are forwarded",
   async () => {
     const failing = { b: true };
     const target = flakyTarget(failing);
@@ -624,6 +624,13 @@ pgTest(
           assertEquals([paused.status, paused.body.status], [200, "paused"], paused.text);
           const resumed = await steer(other(waitingId), waitingId, "resume");
           assertEquals([resumed.status, resumed.body.status], [200, "running"], resumed.text);
+          const v2 = waiting("wf-cl-wait");
+          v2.nodes.push(n("extra", "sink/memory.collect"));
+          v2.edges.push({ source: "w", target: "extra" });
+          assertEquals((await putJson(a, "/api/v1/workflows/wf-cl-wait", v2)).status, 200);
+          const moved = await steer(other(waitingId), waitingId, "migrate", { version: 2 });
+          assertEquals([moved.status, moved.body.version], [200, 2], moved.text);
+          assertEquals(viewNode(moved.body, "extra").status, "pending");
 
           const failed = await execute(a, "wf-cl-retry");
           assertEquals([failed.status, failed.body.status], [200, "failed"], failed.text);
@@ -633,6 +640,15 @@ pgTest(
           assertEquals(retried.status, 200, retried.text);
           await waitForExecution(other(id), id, (v) => v.status === "completed", 10_000);
           assertEquals([calls(target, "/a"), calls(target, "/b")], [1, 2]);
+          const rerun = await steer(other(id), id, "rerun", { fromNode: "b" });
+          assertEquals([rerun.status, rerun.body.reopened], [200, 2], rerun.text);
+          await waitForExecution(
+            other(id),
+            id,
+            (v) => v.status === "completed" && viewNode(v, "b").attempts === 3,
+            10_000,
+          );
+          assertEquals([calls(target, "/a"), calls(target, "/b")], [1, 3], "a is not run again");
         } finally {
           await b?.close();
           await a.close();

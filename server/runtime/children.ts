@@ -28,15 +28,22 @@ import type { Json } from "../../core/json.ts";
 import { type Plan, type PlanNode, planNode } from "../../core/plan.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import { isOrphan, type LiveChild, liveChildren, pendingWork } from "../../core/timers.ts";
-import type { ExecutionIndex, StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
+import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
 import type { ExecutionActor, Pending } from "./actor.ts";
 import type { AttemptRunner } from "./attempts.ts";
-import { completion, endedCommand, failNode, resolveChildWorkflow } from "./children_commands.ts";
+import {
+  completion,
+  endedCommand,
+  failNode,
+  missingChild,
+  refusedChild,
+  resolveChildWorkflow,
+} from "./children_commands.ts";
 import { type ChildResult, gatherOutput, runInline } from "./children_inline.ts";
+import { type ChildReadDeps, childResult, collectedOutput, missingOutput } from "./children_results.ts";
 import type { Clock } from "./clock.ts";
 import type { LiveExecutions } from "./live.ts";
 import type { LocalRunDeps } from "./local_plan.ts";
-import { isCollectSink } from "./local_plan.ts";
 import type { Logger } from "./logger.ts";
 import type { EngineLimits, Result, Submission } from "./options.ts";
 import type { PlanCache } from "./plans.ts";
@@ -48,7 +55,7 @@ export interface ChildDeps {
   limits: EngineLimits;
   shardCount: number;
   live: LiveExecutions;
-  storage: Pick<WorkflowStore, "getWorkflow"> & Pick<ExecutionIndex, "getExecution">;
+  storage: Pick<WorkflowStore, "getWorkflow"> & ChildReadDeps["storage"];
   plans: PlanCache;
   attempts: Pick<AttemptRunner, "inputsOf" | "outputOf">;
   /** The executors and services of the inline path. */
@@ -70,8 +77,10 @@ interface Memo {
   seen: boolean;
   /** Node attempts expanded or collected: `x:${node}#${attempt}`, `c:${node}#${attempt}`. */
   done: Set<string>;
-  /** Children created (or found) by this actor, pruned to the live ones. */
+  /** Children whose launch this actor began, pruned to the live ones. */
   launched: Set<string>;
+  /** Children this actor created or found stored, pruned to the live ones (one gone since was deleted). */
+  existing: Set<string>;
   /** Children this actor cancelled, pruned to those still listed. */
   cancelled: Set<string>;
   /** Items and child workflow of expanded attempts, by `${node}#${attempt}`. */
@@ -156,6 +165,7 @@ export class ChildRuntime {
         seen: false,
         done: new Set(),
         launched: new Set(),
+        existing: new Set(),
         cancelled: new Set(),
         items: new Map(),
         workflows: new Map(),
@@ -203,7 +213,12 @@ export class ChildRuntime {
     this.#cancelChildren(executionId, memo, cancel);
     if (state.status !== "running") return;
     const work = pendingWork(state);
-    for (const { nodeId, attempt } of work.toExpand) this.#expand(executionId, actor, memo, nodeId, attempt);
+    // Not while paused (the inline path would complete the node): the commit of the resume reacts again.
+    if (!state.paused) {
+      for (const { nodeId, attempt } of work.toExpand) {
+        this.#expand(executionId, actor, memo, nodeId, attempt);
+      }
+    }
     const live = new Set<string>();
     for (const child of keep) {
       live.add(child.childId);
@@ -215,6 +230,7 @@ export class ChildRuntime {
       });
     }
     for (const id of memo.launched) if (!live.has(id)) memo.launched.delete(id);
+    for (const id of memo.existing) if (!live.has(id)) memo.existing.delete(id);
     for (const { nodeId, attempt } of work.toCollect) {
       this.#collect(executionId, actor, memo, nodeId, attempt);
     }
@@ -275,22 +291,33 @@ export class ChildRuntime {
     const spec = node.subflow!;
     const items = await this.#itemsOf(state, actor, node);
     const resolved = await resolveChildWorkflow(this.deps.storage, node);
-    if (!this.#waits(executionId, actor, nodeId, attempt)) return;
+    const key = `${nodeId}#${attempt}`;
+    // Abandoned (the attempt is over), or paused meanwhile: expanded again if the attempt still runs then.
+    if (!this.#waits(executionId, actor, nodeId, attempt) || actor.state.paused) {
+      return void memo.done.delete(`x:${key}`);
+    }
     if (!resolved.ok) {
       return this.#send(executionId, actor, { command: failNode(nodeId, attempt, resolved.error) });
     }
-    const key = `${nodeId}#${attempt}`;
     memo.items.set(key, items);
     memo.workflows.set(key, resolved.workflow);
     const plan = this.deps.plans.of(resolved.workflow);
     const depth = (state.parent?.depth ?? 0) + 1;
     // The core refuses too many items and too deep a nesting, and ends an attempt with no items: it decides
-    // those. Otherwise an all-local child workflow runs here and now, with no child executions.
-    const inline = plan.allLocal && items.length > 0 && items.length <= spec.maxItems &&
-      depth <= MAX_WORKFLOW_DEPTH;
+    // those. Otherwise an all-local child workflow runs here and now, with no child executions — unless it
+    // has a concurrency key, which only real executions can wait on.
+    const inline = plan.allLocal && plan.concurrency === null && items.length > 0 &&
+      items.length <= spec.maxItems && depth <= MAX_WORKFLOW_DEPTH;
     if (!inline) {
       return this.#send(executionId, actor, {
-        command: { type: "PlanChildren", nodeId, attempt, count: items.length },
+        // The version resolved now is recorded: every child of the attempt runs it, recovered or not.
+        command: {
+          type: "PlanChildren",
+          nodeId,
+          attempt,
+          count: items.length,
+          version: resolved.workflow.version,
+        },
       });
     }
     const result = await runInline({
@@ -305,7 +332,8 @@ export class ChildRuntime {
     });
     memo.items.delete(key);
     memo.workflows.delete(key);
-    if (result !== undefined) this.#send(executionId, actor, completion(node, attempt, items, result));
+    if (result === undefined) memo.done.delete(`x:${key}`); // abandoned midway (a cancel, the shard moved)
+    else this.#send(executionId, actor, completion(node, attempt, items, result));
   }
 
   /** The items of a children node's attempt: `foreach`, one per input record; `workflow.run`, all of them. */
@@ -331,9 +359,13 @@ export class ChildRuntime {
     }
     if (live.actors.has(childId)) return; // live here: it reports its own end
     const finished = live.finished(childId);
-    if (finished) return this.#ended(executionId, actor, child, finished);
+    if (finished) {
+      memo.existing.add(childId);
+      return this.#ended(executionId, actor, child, finished);
+    }
     // Children live at a recovery were started before it: most exist already.
     if (recovered && (await this.deps.storage.getExecution(childId)) !== undefined) {
+      memo.existing.add(childId);
       return this.#found(executionId, actor, child);
     }
     const key = `${child.nodeId}#${child.attempt}`;
@@ -341,9 +373,11 @@ export class ChildRuntime {
     const node = planNode(state.plan, child.nodeId);
     let items = memo.items.get(key);
     if (items === undefined) memo.items.set(key, items = await this.#itemsOf(state, actor, node));
+    // The version the planning recorded (null in histories older than it: resolved again).
+    const planned = state.nodes[child.nodeId].children?.version ?? null;
     let workflow = memo.workflows.get(key);
-    if (workflow === undefined) {
-      const resolved = await resolveChildWorkflow(this.deps.storage, node);
+    if (workflow === undefined || (planned !== null && workflow.version !== planned)) {
+      const resolved = await resolveChildWorkflow(this.deps.storage, node, planned);
       if (!this.#waits(executionId, actor, child.nodeId, child.attempt)) return;
       if (!resolved.ok) {
         return this.#send(executionId, actor, { command: failNode(node.id, child.attempt, resolved.error) });
@@ -360,12 +394,16 @@ export class ChildRuntime {
     };
     const r = await this.deps.submit(workflow, { executionId: childId, input: items[child.index], parent });
     if (r.ok) {
+      memo.existing.add(childId);
       memo.retries = 0;
       return;
     }
     if (r.error.code === "conflict" || r.error.code === "execution_exists") {
       return this.#found(executionId, actor, child); // created before (a crash between its start and now)
     }
+    // Refused for good (its concurrency key does not evaluate over its item, say): the child failed.
+    const refused = refusedChild(child, r.error);
+    if (refused !== undefined) return this.#send(executionId, actor, { command: refused });
     throw new Error(`child ${childId} not created: ${r.error.code}: ${r.error.message}`);
   }
 
@@ -390,6 +428,8 @@ export class ChildRuntime {
    * parent not live here (ended, or not recovered yet) needs nothing: its recovery finds this child ended.
    */
   async #report(state: ExecutionState, actor: ExecutionActor | undefined): Promise<void> {
+    // Retried or rerun after its parent counted its first end (it no longer waited for it): nothing to tell.
+    if (state.reopened > 0) return;
     const link = state.parent!;
     const parent = this.deps.live.actors.get(link.executionId);
     if (parent === undefined) return;
@@ -397,7 +437,7 @@ export class ChildRuntime {
     let records: Json[] | undefined = [];
     if (state.status === "completed") {
       // Handed over when it can be read: else the parent reads it back when it collects.
-      records = await this.#collected(state, actor).catch(() => undefined);
+      records = await collectedOutput(state, actor, this.deps.attempts).catch(() => undefined);
     }
     if (!this.deps.live.isLive(link.executionId, parent)) return;
     const pm = this.#memo(parent);
@@ -456,24 +496,25 @@ export class ChildRuntime {
       await this.#cancelIfOrphan(executionId, actor);
     }
     if (!withChildren(state.plan)) return;
+    const memo = this.#memo(actor);
     for (const child of liveChildren(state).keep) {
       if (live.actors.has(child.childId) || !live.isLive(executionId, actor)) continue;
       const finished = live.finished(child.childId);
-      if (finished) this.#ended(executionId, actor, child, finished);
-      else if ((await this.deps.storage.getExecution(child.childId))?.status !== "running") {
+      if (finished) {
+        this.#ended(executionId, actor, child, finished);
+        continue;
+      }
+      // Known to exist BEFORE the read: a launch may create the child while the read is in flight (the read
+      // taken before the creation landed), and an absence read then is no deletion.
+      const existed = memo.existing.has(child.childId);
+      const stored = await this.deps.storage.getExecution(child.childId);
+      if (stored === undefined && existed) {
+        // It existed, ended unheard of, and retention deleted it since: it counts as failed.
+        this.#send(executionId, actor, { command: missingChild(child) });
+      } else if (stored !== undefined && stored.status !== "running") {
         await this.#found(executionId, actor, child);
       }
     }
-  }
-
-  /** A completed execution's output: the records of its `memory.collect` sinks, in node order. */
-  async #collected(state: ExecutionState, actor: ExecutionActor | undefined): Promise<Json[]> {
-    const out: Json[] = [];
-    for (const node of state.plan.nodes) {
-      if (!isCollectSink(node) || state.nodes[node.id].status !== "completed") continue;
-      for (const r of await this.deps.attempts.outputOf(state, actor, node)) out.push(r);
-    }
-    return out;
   }
 
   // ---- cancel
@@ -537,9 +578,10 @@ export class ChildRuntime {
     const node = planNode(state.plan, nodeId);
     const count = state.nodes[nodeId].children!.count;
     const ids = Array.from({ length: count }, (_, i) => childExecutionId(executionId, nodeId, attempt, i));
-    const results: ChildResult[] = [];
-    for (const id of ids) results.push(memo.results.get(id) ?? await this.#resultOf(id));
+    const results: (ChildResult | undefined)[] = [];
+    for (const id of ids) results.push(memo.results.get(id) ?? await childResult(this.deps, id));
     if (!this.#waits(executionId, actor, nodeId, attempt)) return;
+    const missing = missingOutput(ids, results, state.nodes[nodeId].children!.failed);
     const key = `${nodeId}#${attempt}`;
     const items = memo.items.get(key) ?? await this.#itemsOf(state, actor, node);
     for (const id of ids) {
@@ -549,20 +591,13 @@ export class ChildRuntime {
     }
     memo.items.delete(key);
     memo.workflows.delete(key);
+    if (missing !== undefined) {
+      return this.#send(executionId, actor, { command: failNode(nodeId, attempt, missing) });
+    }
     this.#send(
       executionId,
       actor,
       completion(node, attempt, items, gatherOutput(node, results, this.deps.limits)),
     );
-  }
-
-  /** An ended child's status and output, read back (its own hand-over was lost: a reload, a recovery). */
-  async #resultOf(childId: string): Promise<ChildResult> {
-    const live = this.deps.live.actors.get(childId);
-    const state = live?.state ?? await this.deps.state(childId);
-    if (state === undefined || state.status !== "completed") {
-      return { status: state?.status ?? "unknown", records: [] };
-    }
-    return { status: "completed", records: await this.#collected(state, live) };
   }
 }

@@ -16,8 +16,8 @@ import type { AttemptResult } from "./actor.ts";
 import type { Gathered } from "./children_inline.ts";
 
 /**
- * The child workflow of a children node: its pinned version, or the latest; a missing one is an error that
- * fails the node (`workflow_not_found`, `version_not_found`).
+ * The child workflow of a children node: `version` (the one its planning recorded), else its pinned version,
+ * else the latest; a missing one is an error that fails the node (`workflow_not_found`, `version_not_found`).
  *
  * @example
  * ```ts
@@ -33,8 +33,10 @@ import type { Gathered } from "./children_inline.ts";
 export async function resolveChildWorkflow(
   storage: Pick<WorkflowStore, "getWorkflow">,
   node: PlanNode,
+  planned: number | null = null,
 ): Promise<{ ok: true; workflow: StoredWorkflow } | { ok: false; error: ErrorInfo }> {
-  const { workflowId, version } = node.subflow!;
+  const { workflowId } = node.subflow!;
+  const version = planned ?? node.subflow!.version;
   const workflow = await storage.getWorkflow(workflowId, version ?? undefined);
   if (workflow !== undefined) return { ok: true, workflow };
   if (version !== null && (await storage.getWorkflow(workflowId)) !== undefined) {
@@ -81,6 +83,62 @@ export function endedCommand(child: LiveChild, state: ExecutionState): Command &
     index: child.index,
     status: state.status!,
     ...(error !== null && { error }),
+  };
+}
+
+/** Refusals of a child's creation that pass (the engine not ready or busy, the shard moving): retried. */
+const TRANSIENT_REFUSALS = new Set(["overloaded", "not_owner", "not_ready"]);
+
+/**
+ * The `ChildEnded` of a child whose creation was refused for good (its concurrency key does not evaluate over
+ * its item, say): it counts as failed, with the refusal as its error. Undefined for a refusal that passes.
+ *
+ * @example
+ * ```ts
+ * import { refusedChild } from "./children_commands.ts";
+ * const child = { nodeId: "each", attempt: 1, index: 2, childId: "ex-1@ch-x-2" };
+ * const c = refusedChild(child, { code: "concurrency_key_invalid", message: "no key" });
+ * if (c?.status !== "failed" || c.error?.code !== "concurrency_key_invalid") throw new Error();
+ * if (refusedChild(child, { code: "overloaded", message: "busy" }) !== undefined) throw new Error();
+ * ```
+ */
+export function refusedChild(
+  child: LiveChild,
+  error: { code: string; message: string },
+): (Command & { type: "ChildEnded" }) | undefined {
+  if (TRANSIENT_REFUSALS.has(error.code)) return undefined;
+  return {
+    type: "ChildEnded",
+    nodeId: child.nodeId,
+    attempt: child.attempt,
+    index: child.index,
+    status: "failed",
+    error: { code: error.code, message: `child ${child.childId} not created: ${error.message}` },
+  };
+}
+
+/**
+ * The `ChildEnded` of a child its parent still waits for that is gone (it ended unheard of, and retention
+ * deleted it since): it counts as failed (`child_missing`).
+ *
+ * @example
+ * ```ts
+ * import { missingChild } from "./children_commands.ts";
+ * const c = missingChild({ nodeId: "each", attempt: 1, index: 0, childId: "ex-1@ch-x-0" });
+ * if (c.status !== "failed" || c.error?.code !== "child_missing") throw new Error();
+ * ```
+ */
+export function missingChild(child: LiveChild): Command & { type: "ChildEnded" } {
+  return {
+    type: "ChildEnded",
+    nodeId: child.nodeId,
+    attempt: child.attempt,
+    index: child.index,
+    status: "failed",
+    error: {
+      code: "child_missing",
+      message: `child ${child.childId} ended unheard of and is gone (retention deleted it)`,
+    },
   };
 }
 

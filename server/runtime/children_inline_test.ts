@@ -3,8 +3,8 @@ import { compilePlan } from "../../core/plan.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import { executorFor } from "../executors/registry.ts";
 import { realServices } from "../executors/services.ts";
-import { runInline } from "./children_inline.ts";
-import type { Clock } from "./clock.ts";
+import { eventLoopTurn, runInline, turnOf } from "./children_inline.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { checkWorkflow } from "./workflows.ts";
 
 function planOf(def: WorkflowDefinition) {
@@ -24,20 +24,19 @@ const child = planOf({
   edges: [{ source: "in", target: "x2" }, { source: "x2", target: "out" }],
 });
 
-Deno.test("inline: the workers share each turn of the event loop (one timer at a time, not one per worker)", async () => {
+Deno.test("inline: the workers share each turn of the event loop, one asked for at a time", async () => {
   // A clock that moves 3 ms per reading: the runner's slices end every few items.
   let t = 0, pending = 0, most = 0, turns = 0;
   const clock: Clock = {
     now: () => (t += 3),
-    setTimer: (_ms, fn) => {
-      turns++;
-      most = Math.max(most, ++pending);
-      return setTimeout(() => {
-        pending--;
-        fn();
-      }, 0);
-    },
+    setTimer: (ms, fn) => setTimeout(fn, ms),
     clearTimer: (h) => clearTimeout(h as number),
+  };
+  const turn = async () => {
+    turns++;
+    most = Math.max(most, ++pending);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    pending--;
   };
   const node = planOf({
     id: "p",
@@ -63,6 +62,7 @@ Deno.test("inline: the workers share each turn of the event loop (one timer at a
       local: { executorFor, services, limits },
       limits,
       waits: () => true,
+      turn,
     });
     assert(out?.ok);
     assertEquals(out.records, items.map((i) => i * 2));
@@ -71,4 +71,19 @@ Deno.test("inline: the workers share each turn of the event loop (one timer at a
   } finally {
     await services.close();
   }
+});
+
+Deno.test("inline: the turn is a setImmediate on the system clock, a timer of any other clock", async () => {
+  assertEquals(turnOf(systemClock), eventLoopTurn);
+  const asked: number[] = [];
+  const virtual: Clock = {
+    now: () => 0,
+    setTimer: (ms, fn) => {
+      asked.push(ms);
+      return setTimeout(fn, 0);
+    },
+    clearTimer: (h) => clearTimeout(h as number),
+  };
+  await turnOf(virtual)();
+  assertEquals(asked, [0], "the simulator's clock orders the turn");
 });

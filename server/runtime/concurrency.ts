@@ -167,9 +167,15 @@ export class ConcurrencyGate {
     return this.#runs.size;
   }
 
+  /** Whether the gate counts `executionId` (admitted or waiting). */
+  has(executionId: string): boolean {
+    return this.#runs.has(executionId);
+  }
+
   /**
    * A new run claims a slot of its key before its creating append: returns whether it must start queued
-   * (the key is full, a run waits before it, or its shard is still recovering).
+   * (the key is full, a run waits before it, or its shard is still recovering). A run known already (a
+   * duplicate submission) keeps its place and status: only a claim that added the run may be forgotten.
    */
   claim(executionId: string, shard: number, workflowId: string, slot: ConcurrencySlot, at: number): boolean {
     const id = groupId(shard, workflowId, slot.key);

@@ -343,3 +343,138 @@ Deno.test("engine: a key that does not evaluate is refused before anything is st
     await engine.stop();
   }
 });
+
+/** A keyed workflow whose runs wait `ms`, then collect their input. */
+const delayed = (limit: number, ms: number): WorkflowDefinition => ({
+  id: "keyed-delay",
+  name: "keyed-delay",
+  nodes: [
+    { id: "wait", type: "control", nodeType: "delay", config: { durationMs: ms } },
+    { id: "out", type: "sink", nodeType: "memory.collect", config: {} },
+  ],
+  edges: [{ source: "wait", target: "out" }],
+  concurrency: { key: "input.customer", limit },
+});
+
+Deno.test("engine: a run whose ending append is acknowledged to nobody still frees its slot", async () => {
+  const storage = new MemoryStorage();
+  let lost = 0;
+  const appender = {
+    async append(request: AppendRequest): Promise<AppendResult> {
+      const r = await storage.append(request);
+      if (request.summary.status === "completed" && lost === 0) {
+        lost++;
+        throw new StorageUnavailable("acknowledgement lost");
+      }
+      return r;
+    },
+  };
+  const engine = testEngine(storage, {}, { appender });
+  await engine.start();
+  try {
+    const wf = await store(storage, delayed(1, 20));
+    const a = await engine.submit(wf, { input: { customer: "acme", i: 1 } });
+    const b = await engine.submit(wf, { input: { customer: "acme", i: 2 } });
+    assert(a.ok && b.ok);
+    assertEquals((await engine.view(b.value.executionId))?.queued, true);
+    // a's end commits but nobody hears of it: its reload finds it ended, and its slot goes to b.
+    assertEquals((await engine.wait(b.value.executionId, 5_000))?.status, "completed");
+    assertEquals(lost, 1);
+    assertEquals((await engine.view(a.value.executionId))?.status, "completed");
+  } finally {
+    await engine.stop();
+  }
+});
+
+/** Memory storage whose next read of `hold.id`'s index row waits for `hold.release`. */
+class HeldReads extends MemoryStorage {
+  hold: { id: string; release: Promise<void> } | undefined;
+  override async getExecution(id: string) {
+    const hold = this.hold;
+    if (hold?.id === id) {
+      this.hold = undefined;
+      await hold.release;
+    }
+    return super.getExecution(id);
+  }
+}
+
+Deno.test("engine: an idempotent resubmission of a keyed run being reloaded frees no one's slot", async () => {
+  const storage = new HeldReads();
+  let conflict: string | undefined;
+  const appender = {
+    append(request: AppendRequest): Promise<AppendResult> {
+      if (request.executionId !== conflict) return storage.append(request);
+      conflict = undefined;
+      return Promise.resolve({
+        ok: false,
+        error: { code: "sequence_conflict", message: "changed meanwhile", lastSeq: request.expectedSeq + 1 },
+      });
+    },
+  };
+  const engine = testEngine(storage, {}, { appender });
+  await engine.start();
+  try {
+    const wf = await store(storage, waiting(1));
+    const a = await engine.submit(wf, { input: { customer: "acme" }, idempotencyKey: "k-a" });
+    const b = await engine.submit(wf, { input: { customer: "acme", i: 2 } });
+    assert(a.ok && b.ok);
+    const [ida, idb] = [a.value.executionId, b.value.executionId];
+    assertEquals(await admittedRunning(engine, [ida, idb]), [ida]);
+    // a's next append is refused (a sequence conflict): its actor goes and its reload waits on storage.
+    let release!: () => void;
+    storage.hold = { id: ida, release: new Promise<void>((r) => release = r) };
+    conflict = ida;
+    const refused = await engine.signal(ida, "go", null);
+    assert(!refused.ok && refused.error.code === "conflict", JSON.stringify(refused));
+    // Meanwhile a client retries a's submission with its key: a duplicate, which must free nothing.
+    const again = await engine.submit(wf, { input: { customer: "acme" }, idempotencyKey: "k-a" });
+    assert(again.ok, JSON.stringify(again));
+    assertEquals([again.value.executionId, again.value.created], [ida, false]);
+    release();
+    await waitUntil("a reloaded", async () => (await engine.view(ida))?.status === "running");
+    await sleep(50);
+    assertEquals(await admittedRunning(engine, [ida, idb]), [ida], "b still waits: a holds the only slot");
+    assert((await engine.signal(ida, "go", null)).ok);
+    await waitUntil("b admitted", async () => (await admittedRunning(engine, [idb])).length === 1);
+  } finally {
+    await engine.stop();
+  }
+});
+
+Deno.test("engine: a queued run whose cancel is acknowledged to nobody leaves the queue when its turn comes", async () => {
+  const storage = new MemoryStorage();
+  let lose: string | undefined;
+  const appender = {
+    async append(request: AppendRequest): Promise<AppendResult> {
+      const r = await storage.append(request);
+      if (request.executionId === lose && request.summary.status === "cancelled") {
+        lose = undefined;
+        throw new StorageUnavailable("acknowledgement lost");
+      }
+      return r;
+    },
+  };
+  const engine = testEngine(storage, {}, { appender });
+  await engine.start();
+  try {
+    const wf = await store(storage, waiting(1));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await engine.submit(wf, { input: { customer: "acme", i } });
+      assert(r.ok);
+      ids.push(r.value.executionId);
+    }
+    const [a, b, c] = ids;
+    lose = b;
+    const cancelled = await engine.cancel(b, "not needed").catch((err) => err);
+    assert(cancelled instanceof StorageUnavailable, String(cancelled));
+    assertEquals((await storage.getExecution(b))?.status, "cancelled", "the cancel committed");
+    assert((await engine.signal(a, "go", null)).ok);
+    // b's turn: its Admit finds it ended (a reload), and the slot goes on to c.
+    await waitUntil("c admitted", async () => (await admittedRunning(engine, [c])).length === 1);
+    assertEquals((await engine.view(b))?.status, "cancelled");
+  } finally {
+    await engine.stop();
+  }
+});

@@ -328,7 +328,11 @@ export class Engine {
     // A duplicate still live here is answered at once; one stored already is caught by the creating
     // append (`execution_exists`), so a first submission costs no extra read.
     const live = actors.get(executionId);
-    if (sub.idempotencyKey !== undefined && live) {
+    if (live && sub.idempotencyKey === undefined) {
+      // A fixed id (a child's) without a key, live here: never replaced; its creator finds it instead.
+      return { ok: false, error: { code: "conflict", message: `execution ${executionId} is live already` } };
+    }
+    if (live) {
       // Created here but not committed yet: its creation decides (a refused one must not be acknowledged).
       if (live.creation !== undefined && live.state.lastSeq === 0) {
         const first = await live.creation;
@@ -355,8 +359,10 @@ export class Engine {
       ...(sub.scheduleFire !== undefined && { scheduleFire: sub.scheduleFire }),
     });
     actors.set(executionId, actor);
-    // Claimed before the append, so concurrent submissions of one key count exactly; given back if not created.
+    // Claimed before the append, so concurrent submissions of one key count exactly; given back if not created
+    // — unless the gate knew the run already (a duplicate of one being reloaded): that slot is not ours.
     const now = this.opts.clock.now();
+    const claimed = slot !== undefined && !this.#gate.has(executionId);
     const queued = slot !== undefined && this.#gate.claim(executionId, shard, workflow.id, slot, now);
     actor.creation = this.#pump.dispatch(executionId, actor, {
       type: "Start",
@@ -368,12 +374,12 @@ export class Engine {
       ...(slot !== undefined && { concurrency: slot, queued }),
     });
     const decision = await actor.creation.catch((err) => {
-      this.#gate.forget(executionId);
+      if (claimed) this.#gate.forget(executionId);
       throw err;
     });
     actor.creation = undefined; // decided: later duplicates see the committed state (or no actor)
     if (!decision.ok) {
-      this.#gate.forget(executionId);
+      if (claimed) this.#gate.forget(executionId);
       if ("error" in decision && decision.error.code === "execution_exists") {
         // Another submission created it first: with a key it is this one's duplicate.
         if (sub.idempotencyKey !== undefined) return this.#duplicate(executionId, sub);
@@ -499,7 +505,12 @@ export class Engine {
   }
 
   async #command(executionId: string, command: Command): Promise<Result<ExecutionView>> {
-    const actor = this.#live.actors.get(executionId);
+    let actor = this.#live.actors.get(executionId);
+    if (actor?.creation !== undefined && actor.state.lastSeq === 0) {
+      // A submission's creation in flight (a late duplicate, say): its outcome first, then whatever is live.
+      await actor.creation.catch(() => {});
+      actor = this.#live.actors.get(executionId);
+    }
     if (!actor) {
       const state = await this.state(executionId);
       if (!state) {
@@ -513,6 +524,14 @@ export class Engine {
       };
     }
     const d = await this.#pump.dispatch(executionId, actor, command);
+    if (!d.ok && "rejection" in d) {
+      // Decided in memory, no fenced write: answered only if storage has what this actor has (a node that
+      // lost the shard without knowing it yet must not answer from its stale state).
+      const stored = await this.opts.storage.getExecution(executionId);
+      if (stored?.lastSeq !== actor.state.lastSeq) {
+        return { ok: false, error: { code: "not_owner", message: `execution ${executionId} moved; retry` } };
+      }
+    }
     if (!d.ok) return { ok: false, error: errorOf(d) };
     return { ok: true, value: executionView(actor.state) };
   }

@@ -127,6 +127,8 @@ export type EngineError =
   | { code: "tick_recorded"; message: string }
   | { code: "schedule_changed"; message: string }
   | { code: "version_not_found"; message: string; path?: string }
+  /** Retry or rerun of a child execution its parent still waits for (it would count the child's first end). */
+  | { code: "parent_waiting"; message: string }
   /** The workflow's concurrency key did not evaluate to a usable key over the input (`$.input`). */
   | { code: "concurrency_key_invalid"; message: string; path?: string };
 

@@ -31,7 +31,7 @@ export interface ShardDeps {
   plans: PlanCache;
   pump: ActorPump;
   /** Concurrency keys: rebuilt from the recovered executions, a shard's admissions held until it is recovered. */
-  gate?: Pick<ConcurrencyGate, "recovered" | "recovering" | "dropShard">;
+  gate?: Pick<ConcurrencyGate, "recovered" | "recovering" | "dropShard" | "forget">;
   /** Told of an execution `recover` found ended, so not reloaded (child executions: `ChildRuntime.ended`). */
   ended?: (executionId: string) => void;
   /** The sweep's last step, after its reloads (child executions: `ChildRuntime.audit`). */
@@ -158,7 +158,8 @@ export class ShardOwnership {
     const stored = await storage.getExecution(executionId);
     if (!stored || stored.status !== "running") {
       // Ended meanwhile (its ending append committed, the acknowledgement lost): what its actor would have
-      // done at its end is done now.
+      // done at its end is done now — its concurrency slot (or its place in a queue) freed, the rest.
+      if (!live.actors.has(executionId)) this.deps.gate?.forget(executionId);
       if (stored) this.deps.ended?.(executionId);
       return;
     }

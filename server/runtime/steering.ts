@@ -12,6 +12,7 @@
  */
 import { decide, type MigrateCommand, type RerunCommand, type RetryCommand } from "../../core/decide.ts";
 import type { ExecutionState } from "../../core/state.ts";
+import { isOrphan } from "../../core/timers.ts";
 import { type ExecutionView, executionView } from "../../core/view.ts";
 import type { ExecutionIndex, ExecutionLog } from "../../storage/storage.ts";
 import { ExecutionActor, type Outcome } from "./actor.ts";
@@ -87,6 +88,11 @@ export class Steering {
   async reopen(executionId: string, command: ReopenCommand): Promise<Result<ExecutionView>> {
     const { live } = this.deps;
     let known = live.actors.get(executionId);
+    if (known?.creation !== undefined && known.state.lastSeq === 0) {
+      // A submission's creation in flight (a late duplicate, say): its outcome first, then whatever is live.
+      await known.creation.catch(() => {});
+      known = live.actors.get(executionId);
+    }
     if (known && known.state.status !== null && known.state.status !== "running") {
       // Ended, its end committed, and about to retire (its pump is finishing): retired now, so that the
       // reopening runs on an actor that stays live rather than on one on its way out.
@@ -148,6 +154,8 @@ export class Steering {
     if (state.status === null) return notFound(executionId);
     const d = decide(state, command, this.deps.clock.now());
     if (!d.ok) return { ok: false, error: d.rejection };
+    const waiting = await this.#parentWaits(state);
+    if (waiting) return waiting;
     // Made live meanwhile (another call reopened it, the sweep recovered it): that actor decides.
     const current = live.actors.get(executionId);
     if (current) return current;
@@ -162,6 +170,20 @@ export class Steering {
     live.actors.set(executionId, actor);
     this.deps.observation.recovered(actor);
     return actor;
+  }
+
+  /**
+   * A child execution whose parent still waits for it (its end not counted yet) is not reopened: the parent
+   * takes the output of its first end, and would count a second one as nothing (`409 parent_waiting`).
+   */
+  async #parentWaits(state: ExecutionState): Promise<Result<never> | undefined> {
+    const link = state.parent;
+    if (link === null || isOrphan(await this.deps.state(link.executionId), link)) return undefined;
+    return error({
+      code: "parent_waiting",
+      message: `execution ${state.executionId} is a child of ${link.executionId}, which still waits for it ` +
+        `(node ${link.nodeId}); retry or rerun it once its parent has counted its end`,
+    });
   }
 
   /** A revived actor whose reopening did not commit goes again: an ended execution is not live. */

@@ -25,7 +25,7 @@
 import { MAX_WORKFLOW_DEPTH } from "../../core/catalog_control.ts";
 import { childExecutionId, shardOf } from "../../core/ids.ts";
 import type { Json } from "../../core/json.ts";
-import { type Plan, type PlanNode, planNode } from "../../core/plan.ts";
+import { type PlanNode, planNode } from "../../core/plan.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import { isOrphan, type LiveChild, liveChildren, pendingWork } from "../../core/timers.ts";
 import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
@@ -47,6 +47,7 @@ import type { LocalRunDeps } from "./local_plan.ts";
 import type { Logger } from "./logger.ts";
 import type { EngineLimits, Result, Submission } from "./options.ts";
 import type { PlanCache } from "./plans.ts";
+import { type Memo, newMemo, RETRY_MS, withChildren } from "./children_memo.ts";
 
 /** What the child runtime needs of its engine. */
 export interface ChildDeps {
@@ -69,48 +70,6 @@ export interface ChildDeps {
   ): Promise<Result<{ executionId: string; created: boolean }>>;
   /** An execution's state: live, lately finished, or replayed from storage (`Engine.state`). */
   state(executionId: string): Promise<ExecutionState | undefined>;
-}
-
-/** What one actor did already (per node attempt, per child), so that nothing is done twice by it. */
-interface Memo {
-  /** Whether the actor's first commit was seen (children live then were started before it: a recovery). */
-  seen: boolean;
-  /** Node attempts expanded or collected: `x:${node}#${attempt}`, `c:${node}#${attempt}`. */
-  done: Set<string>;
-  /** Children whose launch this actor began, pruned to the live ones. */
-  launched: Set<string>;
-  /** Children this actor created or found stored, pruned to the live ones (one gone since was deleted). */
-  existing: Set<string>;
-  /** Children this actor cancelled, pruned to those still listed. */
-  cancelled: Set<string>;
-  /** Items and child workflow of expanded attempts, by `${node}#${attempt}`. */
-  items: Map<string, Json[]>;
-  workflows: Map<string, StoredWorkflow>;
-  /** Ended children's outputs handed over by the children themselves, by child id (bounded: `stashed`). */
-  results: Map<string, ChildResult>;
-  stashed: number;
-  /** This execution (a child) told its parent of its end. */
-  reported: boolean;
-  /** This execution (a child) checked that its parent waits for it (else it cancels itself). */
-  parentChecked: boolean;
-  /** A retry of what failed for want of storage (or of a ready engine) is armed; how many in a row. */
-  retryArmed: boolean;
-  retries: number;
-}
-
-/** The back-off of retries after storage threw or the engine was not ready, by retries in a row. */
-const RETRY_MS = [100, 200, 500, 1000, 2000, 5000];
-
-/** Plans that have a children node, by plan (compiled plans are shared and immutable). */
-const hasChildrenNodes = new WeakMap<Plan, boolean>();
-
-function withChildren(plan: Plan): boolean {
-  let has = hasChildrenNodes.get(plan);
-  if (has === undefined) {
-    has = plan.nodes.some((n) => n.subflow !== undefined);
-    hasChildrenNodes.set(plan, has);
-  }
-  return has;
 }
 
 /**
@@ -161,21 +120,7 @@ export class ChildRuntime {
   #memo(actor: ExecutionActor): Memo {
     let memo = this.#memos.get(actor);
     if (!memo) {
-      memo = {
-        seen: false,
-        done: new Set(),
-        launched: new Set(),
-        existing: new Set(),
-        cancelled: new Set(),
-        items: new Map(),
-        workflows: new Map(),
-        results: new Map(),
-        stashed: 0,
-        reported: false,
-        parentChecked: false,
-        retryArmed: false,
-        retries: 0,
-      };
+      memo = newMemo();
       this.#memos.set(actor, memo);
     }
     return memo;
@@ -267,13 +212,29 @@ export class ChildRuntime {
   // ---- expand
 
   #expand(executionId: string, actor: ExecutionActor, memo: Memo, nodeId: string, attempt: number): void {
-    const key = `${nodeId}#${attempt}`;
-    if (memo.done.has(`x:${key}`)) return;
-    memo.done.add(`x:${key}`);
-    this.#expandAttempt(executionId, actor, memo, nodeId, attempt).then(
+    this.#once(
+      executionId,
+      actor,
+      memo,
+      `x:${nodeId}#${attempt}`,
+      () => this.#expandAttempt(executionId, actor, memo, nodeId, attempt),
+    );
+  }
+
+  /** Runs `step` once per `key` on this actor; a failed step is forgotten and retried later. */
+  #once(
+    executionId: string,
+    actor: ExecutionActor,
+    memo: Memo,
+    key: string,
+    step: () => Promise<void>,
+  ): void {
+    if (memo.done.has(key)) return;
+    memo.done.add(key);
+    step().then(
       () => memo.retries = 0,
       (err) => {
-        memo.done.delete(`x:${key}`);
+        memo.done.delete(key);
         this.#retryLater(executionId, actor, memo, err);
       },
     );
@@ -555,15 +516,12 @@ export class ChildRuntime {
   // ---- collect
 
   #collect(executionId: string, actor: ExecutionActor, memo: Memo, nodeId: string, attempt: number): void {
-    const key = `${nodeId}#${attempt}`;
-    if (memo.done.has(`c:${key}`)) return;
-    memo.done.add(`c:${key}`);
-    this.#collectAttempt(executionId, actor, memo, nodeId, attempt).then(
-      () => memo.retries = 0,
-      (err) => {
-        memo.done.delete(`c:${key}`);
-        this.#retryLater(executionId, actor, memo, err);
-      },
+    this.#once(
+      executionId,
+      actor,
+      memo,
+      `c:${nodeId}#${attempt}`,
+      () => this.#collectAttempt(executionId, actor, memo, nodeId, attempt),
     );
   }
 

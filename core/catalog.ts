@@ -11,6 +11,7 @@ import { parseDuration } from "./duration.ts";
 import { isSecretRef } from "./secret_ref.ts";
 import { httpTemplateProblems } from "./http_placeholders.ts";
 import { CONTROL_KINDS } from "./catalog_control.ts";
+import { MYSQL_KINDS, postgresUrlCheck } from "./catalog_mysql.ts";
 
 /**
  * How the decider treats a node kind:
@@ -238,8 +239,31 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
       connection,
       connectionUrl,
     },
+    check: postgresUrlCheck,
   },
   // ---- transforms
+  {
+    type: "transform",
+    nodeType: "sql.query",
+    displayName: "SQL over records",
+    icon: "database-search",
+    description:
+      "Runs a read-only SQLite query over the incoming records, loaded into an in-memory table `input`; emits its rows.",
+    behaviour: "task",
+    acceptsInput: true,
+    outputs: OUT,
+    config: {
+      sql: { type: "string", required: true, label: "SQL", description: "one SELECT over the table `input`" },
+      timeoutMs: {
+        type: "integer",
+        default: 10000,
+        coerce: true,
+        min: 1,
+        max: 600000,
+        label: "Timeout (ms)",
+      },
+    },
+  },
   {
     type: "transform",
     nodeType: "filter",
@@ -431,7 +455,7 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
       connection,
       connectionUrl,
     },
-    check: namesCheck("upsertKey"),
+    check: (c, path) => [...namesCheck("upsertKey")(c, path), ...postgresUrlCheck(c, path)],
   },
   // ---- control
   {
@@ -553,7 +577,7 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
 ];
 
 /** Every node kind, in palette order. */
-export const CATALOG: readonly NodeKindSpec[] = [...BASE_KINDS, ...CONTROL_KINDS];
+export const CATALOG: readonly NodeKindSpec[] = [...BASE_KINDS, ...MYSQL_KINDS, ...CONTROL_KINDS];
 
 const BY_KIND = new Map(CATALOG.map((k) => [`${k.type}/${k.nodeType}`, k]));
 

@@ -9,11 +9,51 @@ import type { GraphEdge } from "./graph.ts";
 import type { WorkflowEdge } from "./workflow.ts";
 import type { NodeInfo } from "./validate_node.ts";
 import { isObject, PROBLEM_CODES as C, type Problems, show, typeOf } from "./validate_problems.ts";
+import { DEFAULT_TARGET_HANDLE } from "./plan.ts";
+
+/**
+ * The old engine's handle names (what its UI sent): a source handle `output` or
+ * `source` means the node's only output; a target handle `input` or `target`
+ * means the default target handle (`in`). A node with several outputs (a
+ * condition's `true`/`false`, a switch's cases) still needs the handle's own name.
+ */
+export const OLD_SOURCE_HANDLES: readonly string[] = ["output", "source"];
+/** See {@link OLD_SOURCE_HANDLES}. */
+export const OLD_TARGET_HANDLES: readonly string[] = ["input", "target"];
+
+/**
+ * Our name of a source handle: an old name (`output`, `source`) becomes the only
+ * output of `outputs`; any other name, or an old one that names a real output or
+ * that has no single output to mean, is returned as it is.
+ *
+ * @example
+ * ```ts
+ * if (sourceHandleName("output", ["out"]) !== "out") throw new Error("mapped");
+ * if (sourceHandleName("output", ["true", "false"]) !== "output") throw new Error("kept");
+ * ```
+ */
+export function sourceHandleName(handle: string, outputs: readonly string[]): string {
+  if (outputs.includes(handle) || !OLD_SOURCE_HANDLES.includes(handle) || outputs.length !== 1) return handle;
+  return outputs[0];
+}
+
+/**
+ * Our name of a target handle: `input` and `target` become `in`; any other name is kept.
+ *
+ * @example
+ * ```ts
+ * if (targetHandleName("input") !== "in") throw new Error("mapped");
+ * ```
+ */
+export function targetHandleName(handle: string): string {
+  return OLD_TARGET_HANDLES.includes(handle) ? DEFAULT_TARGET_HANDLE : handle;
+}
 
 /**
  * Validates `$.edges` against the nodes in `byId` (`nodesKnown`: the nodes were
  * an array, so an unknown end is a problem) and returns the edges normalised (a
- * null handle dropped) and the graph of those between known nodes.
+ * null handle dropped, the old engine's handle names replaced by ours) and the
+ * graph of those between known nodes.
  */
 export function validateEdges(
   edges: readonly unknown[],
@@ -49,17 +89,22 @@ export function validateEdges(
       p.add(`${path}.${key}`, C.type, `${key} must be a string, got ${typeOf(value)}`);
       return undefined;
     };
-    const sourceHandle = handle("sourceHandle");
-    const targetHandle = handle("targetHandle");
+    const sourceKind = source.info?.kind;
+    const targetKind = target.info?.kind;
+    const outputs = source.info?.outputs ?? sourceKind?.outputs;
+    // The old engine's names, mapped to ours (and stored so): see OLD_SOURCE_HANDLES.
+    const givenSource = handle("sourceHandle");
+    const sourceHandle = givenSource === undefined || outputs === undefined
+      ? givenSource
+      : sourceHandleName(givenSource, outputs);
+    const givenTarget = handle("targetHandle");
+    const targetHandle = givenTarget === undefined ? undefined : targetHandleName(givenTarget);
     p.optional(edge, "id", "string", path);
     p.optional(edge, "label", "string", path);
     p.optional(edge, "animated", "boolean", path);
     p.optional(edge, "style", "object", path);
 
-    const sourceKind = source.info?.kind;
-    const targetKind = target.info?.kind;
-    if (sourceKind !== undefined) {
-      const outputs = source.info?.outputs ?? sourceKind.outputs;
+    if (sourceKind !== undefined && outputs !== undefined) {
       const node = `${show(source.id)}, a ${sourceKind.type}/${sourceKind.nodeType} node`;
       if (outputs.length === 0) {
         p.add(`${path}.source`, C.sinkHasOutput, `edge leaves ${node}, which has no outputs`);
@@ -98,7 +143,9 @@ export function validateEdges(
 
     const out: WorkflowEdge = { ...edge } as WorkflowEdge;
     if (out.sourceHandle === null) delete out.sourceHandle;
+    else if (sourceHandle !== undefined) out.sourceHandle = sourceHandle;
     if (out.targetHandle === null) delete out.targetHandle;
+    else if (targetHandle !== undefined) out.targetHandle = targetHandle;
     normalised.push(out);
   }
   return { normalised, graph };

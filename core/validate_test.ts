@@ -411,7 +411,7 @@ Deno.test("sink_has_output: edge out of a sink, at the edge's source", () => {
 
 Deno.test("unknown_handle: not an output of the source kind; condition edges need true/false", () => {
   const input = sample();
-  input.edges[0].sourceHandle = "output";
+  input.edges[0].sourceHandle = "result"; // "output" is the old engine's name of "out" (validate_old_json_test.ts)
   expectProblem(input, "unknown_handle", "$.edges[0].sourceHandle");
 
   const branch: Loose = conditionSample();

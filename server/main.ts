@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError, loadConfig, usage } from "./ops/config.ts";
+import { createLogger } from "./ops/log.ts";
 import { startNode } from "./start.ts";
 
 if (import.meta.main) {
@@ -22,6 +23,9 @@ if (import.meta.main) {
     console.log(usage());
     Deno.exit(0);
   }
+  // One line per old engine variable (`PEKKO_*`) set, whatever the log level.
+  const { logFormat: format, nodeId: node0 } = loaded.config;
+  for (const line of loaded.warnings) createLogger({ level: "warn", format }, { node: node0 }).warn(line);
   let node;
   try {
     node = await startNode(loaded.config);

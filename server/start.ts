@@ -47,6 +47,7 @@ import { Scheduler } from "./runtime/scheduler.ts";
 import { ScheduledRunEnds } from "./runtime/schedule_observer.ts";
 import { ScheduleEvents } from "./ops/schedule_events.ts";
 import { definitionGrantCheck } from "./executors/grant_checks.ts";
+import { isMysqlUrl } from "./executors/mysql_support.ts";
 import {
   type ApiHandler,
   type ClusterLink,
@@ -318,6 +319,9 @@ function nodeWorkflows(config: EngineConfig, parts: EngineParts): WorkflowServic
     definitionGrantCheck({
       filesRoot: config.filesRoot ?? join(config.dataDir, "files"),
       sqlConnections: Object.keys(config.sqlConnections),
+      mysqlConnections: Object.keys(config.sqlConnections).filter((n) =>
+        isMysqlUrl(config.sqlConnections[n])
+      ),
       allowInlineConnections: config.allowInlineConnections,
       httpAllow: config.httpAllow,
     }),

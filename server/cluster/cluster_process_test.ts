@@ -505,7 +505,7 @@ async function scenario(url: string): Promise<void> {
     const key = keyOwnedBy(beforeLeave, leaverId, "leave");
     const running = await submit(gateway, key);
     assert(running.ok, `submission to ${leaverId}: ${!running.ok && running.why}`);
-    assertEquals(running.body.status, "running", JSON.stringify(running.body));
+    assertEquals(running.body.status, "started", JSON.stringify(running.body));
     const leaveAt = performance.now();
     const leaveAtMs = Date.now();
     const stopped = await leaver.kill("SIGTERM");

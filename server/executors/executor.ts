@@ -7,6 +7,7 @@
  */
 
 import type { Json } from "../../core/json.ts";
+import type { MysqlClient, MysqlTarget } from "./mysql_support.ts";
 
 /** A record: any JSON value. */
 export type { Json };
@@ -40,6 +41,8 @@ export interface NodeServices {
    * inline URL where inline connections are allowed; else a `connection_not_granted` NodeError.
    */
   sql(target: SqlTarget): SqlClient;
+  /** A MySQL / MariaDB client for the mysql.* nodes, under the same grants as `sql` (`mysql_support.ts`). */
+  mysql?(target: MysqlTarget): MysqlClient;
   /** A log line from a node (console.log writes here). */
   log(line: string, fields: Record<string, unknown>): void;
   /** A signal aborted after `ms` (the http node's timeout); injected so the simulator can use virtual time. */

@@ -33,6 +33,11 @@ export interface StaticGrants {
   sqlConnections: readonly string[];
   /** Whether an inline `connectionUrl` is accepted. */
   allowInlineConnections: boolean;
+  /**
+   * Of `sqlConnections`, those that are MySQL / MariaDB (`mysql://`): only mysql.* nodes may name them, and
+   * sql.* nodes only the others. Undefined: the kind of a connection is not judged here (only when it runs).
+   */
+  mysqlConnections?: readonly string[];
   /** Why egress refuses a URL judged without DNS (an IP literal, `localhost`), or undefined when it may go. */
   egressRefusal?: (url: string) => string | undefined;
 }
@@ -56,18 +61,36 @@ function pathRefusal(root: string | undefined, path: string): string | undefined
 }
 
 /** The problems of one sql.* node's connection. */
-function connectionProblems(config: Record<string, unknown>, at: string, grants: StaticGrants): Problem[] {
-  const { connection, connectionUrl } = config;
-  if (connectionUrl !== undefined && connection === undefined) {
+function connectionProblems(
+  config: Record<string, unknown>,
+  at: string,
+  grants: StaticGrants,
+  mysqlNode = false,
+): Problem[] {
+  const { connection } = config;
+  // The mysql.* nodes' inline host/username/password (the old engine's) are an inline connection too.
+  const inlineKey = mysqlNode && config.connectionUrl === undefined ? "host" : "connectionUrl";
+  if (config[inlineKey] !== undefined && connection === undefined) {
     return grants.allowInlineConnections ? [] : [{
-      path: `${at}.connectionUrl`,
+      path: `${at}.${inlineKey}`,
       code: "connection_not_granted",
       message:
-        "an inline connectionUrl is refused on this node; name a declared connection (--sql-connection NAME=URL)",
+        `an inline ${inlineKey} is refused on this node; name a declared connection (--sql-connection NAME=URL)`,
     }];
   }
   const name = typeof connection === "string" ? connection : "default";
-  if (grants.sqlConnections.includes(name)) return [];
+  if (grants.sqlConnections.includes(name)) {
+    if (grants.mysqlConnections === undefined) return [];
+    const mysql = grants.mysqlConnections.includes(name);
+    if (mysql === mysqlNode) return [];
+    return [{
+      path: connection === undefined ? at : `${at}.connection`,
+      code: "connection_scheme",
+      message: mysql
+        ? `SQL connection ${JSON.stringify(name)} is MySQL: use the mysql.query / mysql.write nodes`
+        : `SQL connection ${JSON.stringify(name)} is not MySQL (mysql://): the mysql.* nodes cannot use it`,
+    }];
+  }
   return [{
     path: connection === undefined ? at : `${at}.connection`,
     code: "connection_not_granted",
@@ -87,7 +110,11 @@ function nodeProblems(node: NodeLike, at: string, grants: StaticGrants): Problem
       message: `path ${JSON.stringify(config.path)} is not granted: ${why}`,
     }];
   }
-  if (node.nodeType.startsWith("sql.")) return connectionProblems(config, at, grants);
+  // transform/sql.query runs over its input records in process: it names no connection.
+  if (node.nodeType.startsWith("sql.") && node.type !== "transform") {
+    return connectionProblems(config, at, grants);
+  }
+  if (node.nodeType.startsWith("mysql.")) return connectionProblems(config, at, grants, true);
   if (node.nodeType === "http" && typeof config.url === "string" && grants.egressRefusal) {
     // A templated host is only known when the node runs (and egress checks every call then); a URL with
     // placeholders elsewhere is judged with them filled by a dummy value.
@@ -111,6 +138,8 @@ export function grantProblems(definition: { nodes?: unknown }, grants: StaticGra
 export interface GrantSettings {
   filesRoot: string;
   sqlConnections: readonly string[];
+  /** Of `sqlConnections`, the `mysql://` ones. */
+  mysqlConnections?: readonly string[];
   allowInlineConnections: boolean;
   httpAllow: readonly string[];
 }
@@ -129,6 +158,7 @@ export function definitionGrantCheck(
   const grants: StaticGrants = {
     filesRoot: settings.filesRoot,
     sqlConnections: settings.sqlConnections,
+    mysqlConnections: settings.mysqlConnections,
     allowInlineConnections: settings.allowInlineConnections,
     egressRefusal: (url) => staticEgressRefusal(url, parsed.rules),
   };

@@ -19,6 +19,8 @@ import { aggregate, aggregateCount, batch, distinct, filter, limit, map, sort } 
 import { consoleLog, fileCsvSink, fileJsonlSink, fileTextSink, memoryCollect, sqlInsert } from "./sinks.ts";
 import { condition, http } from "./control.ts";
 import { switchNode } from "./switch.ts";
+import { mysqlQuery, mysqlWrite } from "./mysql.ts";
+import { sqlTransform } from "./sql_transform.ts";
 
 const RAW: [string, Executor][] = [
   ["source/sequence.numbers", sequenceNumbers],
@@ -28,6 +30,8 @@ const RAW: [string, Executor][] = [
   ["source/file.text", fileTextSource],
   ["source/file.csv", fileCsvSource],
   ["source/sql.query", sqlQuery],
+  ["source/mysql.query", mysqlQuery],
+  ["transform/sql.query", sqlTransform],
   ["transform/filter", filter],
   ["transform/map", map],
   ["transform/distinct", distinct],
@@ -42,6 +46,7 @@ const RAW: [string, Executor][] = [
   ["sink/file.jsonl", fileJsonlSink],
   ["sink/memory.collect", memoryCollect],
   ["sink/sql.insert", sqlInsert],
+  ["sink/mysql.write", mysqlWrite],
   ["control/http", http],
   ["control/condition", condition],
   ["control/switch", switchNode],

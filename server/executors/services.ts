@@ -10,6 +10,7 @@ import { egressFetch, type EgressFetchOptions } from "./egress_fetch.ts";
 import { parseEgressRules } from "./egress_rules.ts";
 import postgres from "postgres";
 import { NodeError, type NodeServices, type SqlClient, type SqlTarget } from "./executor.ts";
+import { isMysqlUrl, mysqlServices } from "./mysql_support.ts";
 
 /** The largest file `readTextFile` reads: 64 MiB. */
 export const MAX_READ_BYTES = 64 * 1024 * 1024;
@@ -219,6 +220,7 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
   const poolMax = opts.sqlPoolMax ?? 4;
   const egress = parseEgressRules(opts.httpAllow ?? []);
   if (!egress.ok) throw new TypeError(`httpAllow: ${egress.error}`);
+  const my = mysqlServices(opts, poolMax);
 
   return {
     fetch: egressFetch(egress.rules, opts.egress),
@@ -226,8 +228,12 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
     readTextFile: async (path) => readTextFileBounded(await grantedPath(opts.filesRoot, path)),
     writeFileAtomic: async (path, text) => writeFileAtomic(await grantedPath(opts.filesRoot, path), text),
     log,
+    mysql: my.mysql,
     sql(named) {
       const target = grantedConnection(opts, named);
+      if (isMysqlUrl(target)) {
+        throw new NodeError("connection_scheme", "a mysql:// connection is for the mysql.* nodes", false);
+      }
       const hit = pools.get(target);
       if (hit) {
         pools.delete(target);
@@ -262,7 +268,11 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
     async close() {
       const all = [...pools.values()];
       pools.clear();
-      await Promise.all([...closing, ...all.map((p) => p.pool.end({ timeout: 5 }).catch(() => {}))]);
+      await Promise.all([
+        ...closing,
+        ...all.map((p) => p.pool.end({ timeout: 5 }).catch(() => {})),
+        my.close(),
+      ]);
     },
   };
 }

@@ -117,7 +117,7 @@ Deno.test("sql grants config: --sql-connection repeatable, ENGINE_SQL_CONNECTION
   );
   assertEquals(loadConfig(["--allow-inline-connections"], none, noFile).config.allowInlineConnections, true);
   assertEquals(loadConfig([], none, noFile).config.allowInlineConnections, false);
-  for (const bad of [`=${a}`, `bad name=${a}`, "x=mysql://u:pw-c@h/db", "nourl"]) {
+  for (const bad of [`=${a}`, `bad name=${a}`, "x=ftp://u:pw-c@h/db", "nourl"]) {
     let message = "";
     try {
       loadConfig(["--sql-connection", bad], none, noFile);

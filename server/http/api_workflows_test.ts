@@ -185,7 +185,7 @@ Deno.test("PUT stores version 2; an execution started on version 1 keeps version
     await createWorkflow(node, v1);
     const started = await execute(node, "wf-v", { wait: 0 });
     assertEquals(started.status, 202, started.text);
-    assertEquals([started.body.version, started.body.status], [1, "running"]);
+    assertEquals([started.body.version, started.body.status], [1, "started"]);
     const executionId = started.body.executionId;
 
     const v2 = chain(
@@ -323,9 +323,28 @@ Deno.test("node-types lists every catalog kind per category with its config sche
         "file.text",
         "file.csv",
         "sql.query",
+        "mysql.query",
       ],
-      transform: ["filter", "map", "distinct", "batch", "aggregate", "aggregate.count", "sort", "limit"],
-      sink: ["console.log", "file.text", "file.csv", "file.jsonl", "memory.collect", "sql.insert"],
+      transform: [
+        "sql.query",
+        "filter",
+        "map",
+        "distinct",
+        "batch",
+        "aggregate",
+        "aggregate.count",
+        "sort",
+        "limit",
+      ],
+      sink: [
+        "console.log",
+        "file.text",
+        "file.csv",
+        "file.jsonl",
+        "memory.collect",
+        "sql.insert",
+        "mysql.write",
+      ],
       control: [
         "http",
         "delay",

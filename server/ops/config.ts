@@ -1,6 +1,7 @@
 /**
  * Node configuration. Precedence: CLI flags > `ENGINE_*` environment variables >
- * a JSON config file (`--config path.json`) > defaults. Every setting is
+ * the old engine's `PEKKO_*` variables (`config_aliases.ts`) > a JSON config file
+ * (`--config path.json`) > defaults. Every setting is
  * checked; a bad one is reported as one line naming it.
  *
  * @module
@@ -9,6 +10,7 @@ import { type Role, ROLES } from "../../core/cluster.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { ConfigError, parseConnections, parseOrigins, parseTokens } from "./config_values.ts";
 import { DEFAULT_CONFIG, type EngineConfig, type Setting, SETTINGS } from "./config_settings.ts";
+import { resolvePekkoAliases } from "./config_aliases.ts";
 import { checkTlsSettings } from "./tls.ts";
 import { parseEgressRules } from "../executors/egress_rules.ts";
 
@@ -164,13 +166,14 @@ export function usage(): string {
 
 /**
  * Resolves the configuration. Throws `ConfigError` (one line) on the first bad
- * setting; returns `help: true` when `--help` was given.
+ * setting; returns `help: true` when `--help` was given, and a warning line per
+ * old engine variable set (`PEKKO_*`, read below our own variables and flags).
  */
 export function loadConfig(
   args: readonly string[],
   env: (name: string) => string | undefined,
   readFile: (path: string) => string,
-): { config: EngineConfig; help: boolean } {
+): { config: EngineConfig; help: boolean; warnings: string[] } {
   const { flags, configPath, help } = parseFlags(args);
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
   const path = configPath ?? env("ENGINE_CONFIG");
@@ -190,13 +193,17 @@ export function loadConfig(
       config[key] = parseValue(s, value, `config file ${path}: ${key}`);
     }
   }
+  const aliases = resolvePekkoAliases(env, new Set([...flags.keys()].map((s) => s.key)));
+  for (const a of aliases.values) {
+    config[a.key] = parseValue(SETTINGS.find((s) => s.key === a.key)!, a.raw, a.where);
+  }
   for (const s of SETTINGS) {
     const v = env(s.env);
     if (v !== undefined && v !== "") config[s.key] = parseValue(s, v, `environment ${s.env}`);
   }
   for (const [s, v] of flags) config[s.key] = parseValue(s, v, `flag ${s.flag}`);
   validateConfig(config as unknown as EngineConfig);
-  return { config: config as unknown as EngineConfig, help };
+  return { config: config as unknown as EngineConfig, help, warnings: aliases.warnings };
 }
 
 /** Whether a configuration makes this node a cluster member (rather than a standalone node). */

@@ -267,8 +267,8 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--sql-connection",
     env: "ENGINE_SQL_CONNECTIONS",
     kind: "connections",
-    help:
-      "NAME=postgres://… a connection sql.* nodes may name (repeatable; the variable a comma-separated list)",
+    help: "NAME=URL a connection sql.* (postgres://) or mysql.* (mysql://) nodes may name " +
+      "(repeatable; the variable a comma-separated list)",
   },
   {
     key: "allowInlineConnections",

@@ -48,7 +48,7 @@ export function parseConnections(text: string, where: string): Record<string, st
     const url = entry.slice(eq + 1);
     if (eq < 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
       throw new ConfigError(
-        `${where}: entry ${i + 1} must be NAME=postgres://… with a name of A-Z a-z 0-9 _ . -`,
+        `${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -`,
       );
     }
     let protocol = "";
@@ -57,8 +57,8 @@ export function parseConnections(text: string, where: string): Record<string, st
     } catch {
       protocol = "";
     }
-    if (protocol !== "postgres:" && protocol !== "postgresql:") {
-      throw new ConfigError(`${where}: connection ${name} must be a postgres:// URL`);
+    if (!["postgres:", "postgresql:", "mysql:", "mariadb:"].includes(protocol)) {
+      throw new ConfigError(`${where}: connection ${name} must be a postgres:// or mysql:// URL`);
     }
     out[name] = url;
   });

@@ -15,6 +15,7 @@ import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
 import { type ExecuteBody, executeBody, queryVersion } from "../execute_body.ts";
 import { ApiError, json } from "../errors.ts";
+import { withOldState } from "../old_engine.ts";
 import { newExecutionIdFor } from "../execution_ids.ts";
 import { isForwarded } from "../forwarding.ts";
 import { executionRow } from "../presenters.ts";
@@ -54,7 +55,7 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
     .post("/workflows/:id/execute", (ctx) => execute(deps, ctx))
     .get(
       "/workflows/:id/status",
-      ({ params }) => workflowStatus(workflows, storage, params.id).then((s) => json(s)),
+      ({ params }) => workflowStatus(workflows, storage, params.id).then((s) => json(withOldState(s))),
     )
     .get("/workflows/:id/executions", (ctx) => listExecutions(deps, ctx))
     .get("/workflows/:id/executions/:executionId/logs", async ({ params }) => {
@@ -156,8 +157,10 @@ async function executeHere(
       executionId,
       workflowId: workflow.id,
       version: view?.version ?? workflow.version,
-      status: view?.status ?? "running",
+      // The old engine's word for a run accepted and not ended (its clients read it); an end is as stored.
+      status: !view || view.status === "running" ? "started" : view.status,
       message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
+      note: `follow it at /api/v1/executions/${executionId}`,
     },
     202,
     headers,
@@ -205,12 +208,14 @@ async function pinnedVersion(
 /** `GET /api/v1/workflows/:id/executions`: a page of the workflow's executions, `?status=` filtering. */
 async function listExecutions({ workflows, storage }: ExecutionRoutesDeps, { params, url }: RouteContext) {
   await workflowOr404(workflows, params.id);
-  const status = url.searchParams.get("status") ?? undefined;
+  // `started` is the old engine's word for `running`, accepted as its alias.
+  const asked = url.searchParams.get("status") ?? undefined;
+  const status = asked === "started" ? "running" : asked;
   if (status !== undefined && !EXECUTION_STATUSES.has(status)) {
     throw new ApiError(
       400,
       "invalid_parameter",
-      `status must be one of ${[...EXECUTION_STATUSES].join(", ")}`,
+      `status must be one of ${[...EXECUTION_STATUSES].join(", ")} (or started, for running)`,
       [
         { path: "?status", message: `got ${JSON.stringify(status)}` },
       ],

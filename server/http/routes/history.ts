@@ -8,6 +8,7 @@ import type { ExecutionIndex } from "../../../storage/storage.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { ApiError, json } from "../errors.ts";
+import { withOldState } from "../old_engine.ts";
 import { historyExecution, historyTimeline } from "../presenters.ts";
 import {
   DEFAULT_PAGE,
@@ -34,7 +35,8 @@ export function historyRoutes(deps: HistoryRoutesDeps): Router {
     .get("/:workflowId", (ctx) => history(deps, ctx))
     .get(
       "/:workflowId/status",
-      ({ params }) => workflowStatus(workflows, storage, params.workflowId).then((s) => json(s)),
+      ({ params }) =>
+        workflowStatus(workflows, storage, params.workflowId).then((s) => json(withOldState(s))),
     )
     .get("/:workflowId/execution/:executionId", async ({ params }) => {
       const w = await workflowOr404(workflows, params.workflowId);

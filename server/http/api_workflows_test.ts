@@ -368,7 +368,11 @@ Deno.test("node-types lists every catalog kind per category with its config sche
         description: kind.description,
         acceptsInput: kind.acceptsInput,
         outputs: [...kind.outputs],
-        config: JSON.parse(JSON.stringify(kind.config)),
+        // Every field says whether it is required (the old palette's shape).
+        config: Object.fromEntries(
+          Object.entries(JSON.parse(JSON.stringify(kind.config)) as Record<string, { required?: boolean }>)
+            .map(([key, spec]) => [key, { ...spec, required: spec.required === true }]),
+        ),
       });
       listed++;
     }

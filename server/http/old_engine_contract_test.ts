@@ -92,7 +92,7 @@ function ended(key: string) {
   };
 }
 
-/** A palette entry of `node-types` (`required` is left out: our schema names it only where it is true). */
+/** A palette entry of `node-types` (its config fields' `{type, required, default, label}`: the test below). */
 const PALETTE_ENTRY = {
   type: "string",
   displayName: "string",
@@ -386,5 +386,25 @@ Deno.test("old engine contract: a workflow's state is one of the old four words 
     assertEquals([none.status, none.body], [200, []]);
     const bad = await request(node, "GET", `/api/v1/workflows/${HELD}/executions?status=begun`);
     assertEquals([bad.status, bad.body.error.code], [400, "invalid_parameter"]);
+  });
+});
+
+Deno.test("old engine contract: every palette config field has {type, required, label}, as the old palette", async () => {
+  await withNode(async (node) => {
+    const r = await request(node, "GET", "/api/v1/workflows/node-types");
+    assertEquals(r.status, 200, r.text);
+    let fields = 0;
+    for (const kinds of Object.values(r.body as Record<string, { type: string; config: object }[]>)) {
+      for (const kind of kinds) {
+        for (const [key, spec] of Object.entries(kind.config as Record<string, Record<string, unknown>>)) {
+          const where = `${kind.type}.${key}`;
+          assertEquals(typeof spec.type, "string", where);
+          assertEquals(typeof spec.required, "boolean", where);
+          assertEquals(typeof spec.label, "string", where);
+          fields++;
+        }
+      }
+    }
+    assert(fields > 50, `only ${fields} fields`);
   });
 });

@@ -105,7 +105,10 @@ export function nodeTypes() {
       description: k.description,
       acceptsInput: k.acceptsInput,
       outputs: k.outputs,
-      config: k.config,
+      // Every field says whether it is required, as the old engine's palette did.
+      config: Object.fromEntries(
+        Object.entries(k.config).map(([key, spec]) => [key, { ...spec, required: spec.required === true }]),
+      ),
     });
   }
   return out;

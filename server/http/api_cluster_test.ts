@@ -130,12 +130,17 @@ Deno.test("cluster api: location of an execution and of a workflow's latest exec
     const self = node.cluster.opts.nodeId;
     await settled(node);
     await createWorkflow(node, waiting("wf-where"));
-    // No execution yet: 404; unknown workflow: 404.
-    assertApiError(
-      await getJson(node, "/api/v1/cluster/workflow/wf-where/location"),
-      404,
-      "execution_not_found",
-    );
+    // No execution yet: the shard of the workflow itself (its schedule's); unknown workflow: 404.
+    const never = await getJson(node, "/api/v1/cluster/workflow/wf-where/location");
+    assertEquals(never.status, 200, never.text);
+    const home = shardOf("wf:wf-where", SHARDS);
+    assertEquals(never.body, {
+      workflowId: "wf-where",
+      shardId: home,
+      owner: self,
+      nodeAddress: node.url.slice("http://".length),
+      epoch: node.engine.ownedShards.get(home),
+    });
     assertApiError(await getJson(node, "/api/v1/cluster/workflow/nope/location"), 404, "workflow_not_found");
 
     const first = await startWaiting(node, "wf-where");

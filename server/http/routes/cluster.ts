@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { metadataScheduleId } from "../../../core/schedule.ts";
 import { shardOf } from "../../../core/ids.ts";
 import type { ClusterEventLog, ExecutionIndex } from "../../../storage/storage.ts";
 import type { ClusterMember } from "../../cluster/member.ts";
@@ -41,7 +42,10 @@ export function clusterRoutes(deps: ClusterRoutesDeps): Router {
       await workflowOr404(workflows, params.id);
       const latest = await storage.listExecutions({ workflowId: params.id, limit: 1 });
       if (latest.items.length === 0) {
-        throw new ApiError(404, "execution_not_found", "this workflow has no executions");
+        // Never run: the shard of the workflow itself (where its `metadata.schedule` lives), as the old
+        // engine answered the shard of the workflow's entity.
+        const { executionId: _, ...where } = location(metadataScheduleId(params.id));
+        return json({ workflowId: params.id, ...where });
       }
       return json({ workflowId: params.id, ...location(latest.items[0].executionId) });
     })

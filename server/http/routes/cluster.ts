@@ -10,7 +10,7 @@ import type { ClusterEventLog, ExecutionIndex } from "../../../storage/storage.t
 import type { ClusterMember } from "../../cluster/member.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
-import { ApiError, json } from "../errors.ts";
+import { json } from "../errors.ts";
 import { clusterShardsBody, clusterStatsBody, executionLocation } from "../presenters.ts";
 import { intParam, viewOr404, workflowOr404 } from "../route_helpers.ts";
 import { Router } from "../router.ts";

@@ -51,6 +51,16 @@ export interface NodeKindSpec {
 }
 
 const OUT = ["out"] as const;
+
+/** A node's own `timeoutMs` for one call or query (the http node, the sql.query transform). */
+const TIMEOUT_FIELD = {
+  type: "integer",
+  default: 10000,
+  coerce: true,
+  min: 1,
+  max: 600000,
+  label: "Timeout (ms)",
+} as const;
 const NONE: readonly string[] = [];
 
 const connection = {
@@ -254,14 +264,7 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
     outputs: OUT,
     config: {
       sql: { type: "string", required: true, label: "SQL", description: "one SELECT over the table `input`" },
-      timeoutMs: {
-        type: "integer",
-        default: 10000,
-        coerce: true,
-        min: 1,
-        max: 600000,
-        label: "Timeout (ms)",
-      },
+      timeoutMs: TIMEOUT_FIELD,
     },
   },
   {
@@ -487,14 +490,7 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
         label: "Body template",
         description: "{{records}}, {{record}}, {{input}}, {{executionId}}, {{nodeId}}, with .paths",
       },
-      timeoutMs: {
-        type: "integer",
-        default: 10000,
-        coerce: true,
-        min: 1,
-        max: 600000,
-        label: "Timeout (ms)",
-      },
+      timeoutMs: TIMEOUT_FIELD,
       perRecord: {
         type: "boolean",
         default: false,

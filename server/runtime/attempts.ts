@@ -13,6 +13,7 @@ import { type Executor, type NodeContext, NodeError, type NodeInputs } from "../
 import { enforceLimits } from "../executors/limits.ts";
 import { NodeSecrets, type PreparedConfig, scrubbedServices, type Scrubber } from "../executors/secrets.ts";
 import type { AttemptResult, ExecutionActor } from "./actor.ts";
+import { completion } from "./completion.ts";
 import type { LiveExecutions } from "./live.ts";
 import { type AttemptOutcome, kindOf, type Observation } from "./observer.ts";
 import type { EngineLimits, EngineOptions } from "./options.ts";
@@ -119,24 +120,10 @@ export class AttemptRunner {
       const out = await (obs?.runAttempt ? obs.runAttempt(observed, run) : run());
       const { maxRecords, maxBytes } = this.deps.limits;
       const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
-      if (
-        node.behaviour === "condition" && (out.handle === undefined || !node.handles.includes(out.handle))
-      ) {
-        throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
-      }
-      const ref = `${node.id}@${attempt}`;
+      const command = completion(node, attempt, out, inputs.records.length);
       result = {
-        command: {
-          type: "CompleteNode",
-          nodeId: node.id,
-          attempt,
-          outputRef: ref,
-          recordsProcessed: out.recordsProcessed ??
-            (node.type === "source" ? out.records.length : inputs.records.length),
-          recordsEmitted: out.records.length,
-          ...(out.handle === undefined ? {} : { handle: out.handle }),
-        },
-        outputs: [{ ref, records: out.records }],
+        command,
+        outputs: [{ ref: command.outputRef!, records: out.records }],
         bytes,
       };
       outcome = "completed";

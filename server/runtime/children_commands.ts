@@ -107,13 +107,18 @@ export function refusedChild(
   error: { code: string; message: string },
 ): (Command & { type: "ChildEnded" }) | undefined {
   if (TRANSIENT_REFUSALS.has(error.code)) return undefined;
+  return failedChild(child, error.code, `child ${child.childId} not created: ${error.message}`);
+}
+
+/** The `ChildEnded` of a child that counts as failed with `code`. */
+function failedChild(child: LiveChild, code: string, message: string): Command & { type: "ChildEnded" } {
   return {
     type: "ChildEnded",
     nodeId: child.nodeId,
     attempt: child.attempt,
     index: child.index,
     status: "failed",
-    error: { code: error.code, message: `child ${child.childId} not created: ${error.message}` },
+    error: { code, message },
   };
 }
 
@@ -129,17 +134,8 @@ export function refusedChild(
  * ```
  */
 export function missingChild(child: LiveChild): Command & { type: "ChildEnded" } {
-  return {
-    type: "ChildEnded",
-    nodeId: child.nodeId,
-    attempt: child.attempt,
-    index: child.index,
-    status: "failed",
-    error: {
-      code: "child_missing",
-      message: `child ${child.childId} ended unheard of and is gone (retention deleted it)`,
-    },
-  };
+  const message = `child ${child.childId} ended unheard of and is gone (retention deleted it)`;
+  return failedChild(child, "child_missing", message);
 }
 
 /**

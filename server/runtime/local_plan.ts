@@ -8,16 +8,11 @@
  *
  * @module
  */
-import {
-  type Command,
-  type CompleteNodeCommand,
-  decide,
-  type Decision,
-  edgeLive,
-} from "../../core/decide.ts";
+import { type Command, decide, type Decision, edgeLive } from "../../core/decide.ts";
 import type { ErrorInfo } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
 import type { Plan, PlanNode } from "../../core/plan.ts";
+import { completion } from "./completion.ts";
 import { type ExecutionState, type ExecutionStatus, initialState } from "../../core/state.ts";
 import { pendingTimers, pendingWork } from "../../core/timers.ts";
 import {
@@ -201,21 +196,8 @@ class Run {
   /** The `CompleteNode` of a result within the bounds (else it throws the `NodeError` that fails it). */
   #completion(node: PlanNode, attempt: number, out: NodeResult, inputs: NodeInputs): Command {
     enforceCount(out.records.length, this.deps.limits, node.id);
-    if (node.behaviour === "condition" && (out.handle === undefined || !node.handles.includes(out.handle))) {
-      throw new NodeError("condition_handle", `condition returned handle ${out.handle}`, false);
-    }
-    const ref = `${node.id}@${attempt}`;
-    this.outputs.set(ref, out.records);
-    const command: CompleteNodeCommand = {
-      type: "CompleteNode",
-      nodeId: node.id,
-      attempt,
-      outputRef: ref,
-      recordsProcessed: out.recordsProcessed ??
-        (node.type === "source" ? out.records.length : inputs.records.length),
-      recordsEmitted: out.records.length,
-    };
-    if (out.handle !== undefined) command.handle = out.handle;
+    const command = completion(node, attempt, out, inputs.records.length);
+    this.outputs.set(command.outputRef!, out.records);
     return command;
   }
 

@@ -12,6 +12,7 @@ import { isSecretRef } from "./secret_ref.ts";
 import { httpTemplateProblems } from "./http_placeholders.ts";
 import { CONTROL_KINDS } from "./catalog_control.ts";
 import { MYSQL_KINDS, postgresUrlCheck } from "./catalog_mysql.ts";
+import { MESSAGING_KINDS } from "./catalog_messaging.ts";
 
 /**
  * How the decider treats a node kind:
@@ -573,7 +574,12 @@ const BASE_KINDS: readonly NodeKindSpec[] = [
 ];
 
 /** Every node kind, in palette order. */
-export const CATALOG: readonly NodeKindSpec[] = [...BASE_KINDS, ...MYSQL_KINDS, ...CONTROL_KINDS];
+export const CATALOG: readonly NodeKindSpec[] = [
+  ...BASE_KINDS,
+  ...MYSQL_KINDS,
+  ...MESSAGING_KINDS,
+  ...CONTROL_KINDS,
+];
 
 const BY_KIND = new Map(CATALOG.map((k) => [`${k.type}/${k.nodeType}`, k]));
 

@@ -254,6 +254,7 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
   await Deno.mkdir(filesRoot, { recursive: true });
   const services = realServices({
     sqlConnections: config.sqlConnections,
+    brokers: config.brokers,
     allowInlineConnections: config.allowInlineConnections,
     log: (line, fields) => log.info(line, fields),
     filesRoot,
@@ -322,6 +323,7 @@ function nodeWorkflows(config: EngineConfig, parts: EngineParts): WorkflowServic
       mysqlConnections: Object.keys(config.sqlConnections).filter((n) =>
         isMysqlUrl(config.sqlConnections[n])
       ),
+      brokers: config.brokers,
       allowInlineConnections: config.allowInlineConnections,
       httpAllow: config.httpAllow,
     }),

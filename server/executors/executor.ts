@@ -7,6 +7,7 @@
  */
 
 import type { Json } from "../../core/json.ts";
+import type { BrokerClient, BrokerTarget, Delivery } from "./broker.ts";
 import type { MysqlClient, MysqlTarget } from "./mysql_support.ts";
 
 /** A record: any JSON value. */
@@ -43,6 +44,11 @@ export interface NodeServices {
   sql(target: SqlTarget): SqlClient;
   /** A MySQL / MariaDB client for the mysql.* nodes, under the same grants as `sql` (`mysql_support.ts`). */
   mysql?(target: MysqlTarget): MysqlClient;
+  /**
+   * A broker for the messaging nodes: the connection the node names (`--broker NAME=URL`), or its inline
+   * address where inline connections are allowed; else a `connection_not_granted` NodeError (`brokers/`).
+   */
+  broker?(target: BrokerTarget): BrokerClient;
   /** A log line from a node (console.log writes here). */
   log(line: string, fields: Record<string, unknown>): void;
   /** A signal aborted after `ms` (the http node's timeout); injected so the simulator can use virtual time. */
@@ -94,6 +100,11 @@ export interface NodeResult {
   handle?: string;
   /** Records processed, when it differs from the number emitted (a sink emits none, say). */
   recordsProcessed?: number;
+  /**
+   * What a consumer took and holds: the runtime commits it once this result's output is durably in the
+   * history, and releases it when it will not be (see `Delivery`).
+   */
+  delivery?: Delivery;
 }
 
 /** Runs one attempt of one node kind. Throws `NodeError` (or anything) to fail the attempt. */

@@ -24,6 +24,8 @@ import { isAbsolute, resolve, sep } from "node:path";
 import type { Problem } from "../../core/schema.ts";
 import { dummyUrl, placeholders, urlHostTemplated } from "../../core/http_placeholders.ts";
 import { parseEgressRules, staticEgressRefusal } from "./egress_rules.ts";
+import { type BrokerKind, brokerOf } from "../../core/catalog_messaging.ts";
+import { grantedBrokerUrl } from "./brokers/services.ts";
 
 /** What a node grants, as far as a static config can be judged against it. */
 export interface StaticGrants {
@@ -38,6 +40,11 @@ export interface StaticGrants {
    * sql.* nodes only the others. Undefined: the kind of a connection is not judged here (only when it runs).
    */
   mysqlConnections?: readonly string[];
+  /**
+   * The declared broker connections by name (`--broker NAME=URL`). Undefined: messaging nodes' connections
+   * are not judged here (only when they run).
+   */
+  brokers?: Readonly<Record<string, string>>;
   /** Why egress refuses a URL judged without DNS (an IP literal, `localhost`), or undefined when it may go. */
   egressRefusal?: (url: string) => string | undefined;
 }
@@ -98,6 +105,44 @@ function connectionProblems(
   }];
 }
 
+/** The problems of one messaging node's broker connection. */
+function brokerProblems(
+  kind: BrokerKind,
+  config: Record<string, unknown>,
+  at: string,
+  grants: StaticGrants & { brokers: Readonly<Record<string, string>> },
+): Problem[] {
+  const { connection } = config;
+  const inlineKey = config.url !== undefined
+    ? "url"
+    : kind === "kafka" && config.brokers !== undefined
+    ? "brokers"
+    : undefined;
+  if (inlineKey !== undefined && connection === undefined) {
+    return grants.allowInlineConnections ? [] : [{
+      path: `${at}.${inlineKey}`,
+      code: "connection_not_granted",
+      message:
+        `an inline ${inlineKey} is refused on this node; name a declared connection (--broker NAME=URL)`,
+    }];
+  }
+  const name = typeof connection === "string" ? connection : "default";
+  const where = connection === undefined ? at : `${at}.connection`;
+  if (!Object.hasOwn(grants.brokers, name)) {
+    return [{
+      path: where,
+      code: "connection_not_granted",
+      message: `no broker connection ${JSON.stringify(name)} is declared on this node (--broker NAME=URL)`,
+    }];
+  }
+  try {
+    grantedBrokerUrl(grants, { kind, connection: name });
+    return [];
+  } catch (e) {
+    return [{ path: where, code: "connection_scheme", message: (e as Error).message }];
+  }
+}
+
 /** The problems of one node's config against the grants. */
 function nodeProblems(node: NodeLike, at: string, grants: StaticGrants): Problem[] {
   const config = node.config as Record<string, unknown> | undefined;
@@ -115,6 +160,10 @@ function nodeProblems(node: NodeLike, at: string, grants: StaticGrants): Problem
     return connectionProblems(config, at, grants);
   }
   if (node.nodeType.startsWith("mysql.")) return connectionProblems(config, at, grants, true);
+  const broker = brokerOf(node.nodeType);
+  if (broker !== undefined && grants.brokers !== undefined) {
+    return brokerProblems(broker, config, at, { ...grants, brokers: grants.brokers });
+  }
   if (node.nodeType === "http" && typeof config.url === "string" && grants.egressRefusal) {
     // A templated host is only known when the node runs (and egress checks every call then); a URL with
     // placeholders elsewhere is judged with them filled by a dummy value.
@@ -140,6 +189,8 @@ export interface GrantSettings {
   sqlConnections: readonly string[];
   /** Of `sqlConnections`, the `mysql://` ones. */
   mysqlConnections?: readonly string[];
+  /** The declared broker connections (`--broker NAME=URL`). */
+  brokers?: Readonly<Record<string, string>>;
   allowInlineConnections: boolean;
   httpAllow: readonly string[];
 }
@@ -159,6 +210,7 @@ export function definitionGrantCheck(
     filesRoot: settings.filesRoot,
     sqlConnections: settings.sqlConnections,
     mysqlConnections: settings.mysqlConnections,
+    brokers: settings.brokers ?? {},
     allowInlineConnections: settings.allowInlineConnections,
     egressRefusal: (url) => staticEgressRefusal(url, parsed.rules),
   };

@@ -21,6 +21,7 @@ import { condition, http } from "./control.ts";
 import { switchNode } from "./switch.ts";
 import { mysqlQuery, mysqlWrite } from "./mysql.ts";
 import { sqlTransform } from "./sql_transform.ts";
+import { MESSAGING_EXECUTORS } from "./messaging.ts";
 
 const RAW: [string, Executor][] = [
   ["source/sequence.numbers", sequenceNumbers],
@@ -50,6 +51,7 @@ const RAW: [string, Executor][] = [
   ["control/http", http],
   ["control/condition", condition],
   ["control/switch", switchNode],
+  ...MESSAGING_EXECUTORS,
 ];
 
 /** Every executor, keyed by `${type}/${nodeType}`. */

@@ -1,7 +1,8 @@
 /**
  * The real effects behind `NodeServices`: fetch under the egress rules, bounded file reads,
  * atomic file writes (temp file, fsync, rename, fsync of the directory), and
- * PostgreSQL through postgres.js with one small pool per connection URL.
+ * PostgreSQL through postgres.js with one small pool per connection URL, MySQL (`mysql_support.ts`) and
+ * brokers (`brokers/services.ts`).
  *
  * @module
  */
@@ -11,6 +12,9 @@ import { parseEgressRules } from "./egress_rules.ts";
 import postgres from "postgres";
 import { NodeError, type NodeServices, type SqlClient, type SqlTarget } from "./executor.ts";
 import { isMysqlUrl, mysqlServices } from "./mysql_support.ts";
+import type { BrokerKind } from "./broker.ts";
+import { brokerServices } from "./brokers/services.ts";
+import type { BrokerFactory } from "./brokers/pool.ts";
 
 /** The largest file `readTextFile` reads: 64 MiB. */
 export const MAX_READ_BYTES = 64 * 1024 * 1024;
@@ -27,6 +31,10 @@ export interface RealServicesOptions {
   sqlConnections?: Readonly<Record<string, string>>;
   /** Whether a node's inline `connectionUrl` is accepted (`--allow-inline-connections`); refused by default. */
   allowInlineConnections?: boolean;
+  /** The broker connections messaging nodes may name (`--broker NAME=URL`). */
+  brokers?: Readonly<Record<string, string>>;
+  /** Replaces broker adapters (tests). */
+  brokerFactories?: Partial<Record<BrokerKind, BrokerFactory>>;
   /** Where node log lines go; defaults to `console.log` of the line. */
   log?: (line: string, fields: Record<string, unknown>) => void;
   /** Connections per pool (default 4). */
@@ -221,6 +229,7 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
   const egress = parseEgressRules(opts.httpAllow ?? []);
   if (!egress.ok) throw new TypeError(`httpAllow: ${egress.error}`);
   const my = mysqlServices(opts, poolMax);
+  const brokers = brokerServices(opts, opts.brokerFactories);
 
   return {
     fetch: egressFetch(egress.rules, opts.egress),
@@ -229,6 +238,7 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
     writeFileAtomic: async (path, text) => writeFileAtomic(await grantedPath(opts.filesRoot, path), text),
     log,
     mysql: my.mysql,
+    broker: brokers.broker,
     sql(named) {
       const target = grantedConnection(opts, named);
       if (isMysqlUrl(target)) {
@@ -272,6 +282,7 @@ export function realServices(opts: RealServicesOptions = {}): RealServices {
         ...closing,
         ...all.map((p) => p.pool.end({ timeout: 5 }).catch(() => {})),
         my.close(),
+        brokers.close(),
       ]);
     },
   };

@@ -8,7 +8,13 @@
  */
 import { type Role, ROLES } from "../../core/cluster.ts";
 import { parseDuration } from "../../core/duration.ts";
-import { ConfigError, parseConnections, parseOrigins, parseTokens } from "./config_values.ts";
+import {
+  ConfigError,
+  parseBrokerConnections,
+  parseConnections,
+  parseOrigins,
+  parseTokens,
+} from "./config_values.ts";
 import { DEFAULT_CONFIG, type EngineConfig, type Setting, SETTINGS } from "./config_settings.ts";
 import { resolvePekkoAliases } from "./config_aliases.ts";
 import { checkTlsSettings } from "./tls.ts";
@@ -55,6 +61,8 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       return parseOrigins(text, where);
     case "connections":
       return parseConnections(text, where);
+    case "brokers":
+      return parseBrokerConnections(text, where);
     case "hosts": {
       const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
       const rules = parseEgressRules(entries);
@@ -144,7 +152,7 @@ function parseFlags(
     const before = flags.get(setting);
     flags.set(
       setting,
-      ["tokens", "origins", "connections", "hosts"].includes(setting.kind) && before !== undefined
+      ["tokens", "origins", "connections", "brokers", "hosts"].includes(setting.kind) && before !== undefined
         ? `${before},${value}`
         : value,
     );

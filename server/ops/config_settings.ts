@@ -47,7 +47,9 @@ export interface EngineConfig {
   rateLimit: number;
   /** The SQL connections sql.* nodes may name (`--sql-connection NAME=URL`, repeatable). */
   sqlConnections: Record<string, string>;
-  /** Accept a sql.* node's inline `connectionUrl`. */
+  /** The broker connections messaging nodes may name (`--broker NAME=URL`, repeatable). */
+  brokers: Record<string, string>;
+  /** Accept a node's inline connection: a sql.* `connectionUrl`, mysql.* `host`, a messaging `url`/`brokers`. */
   allowInlineConnections: boolean;
   /** The directory file sources and sinks may use; undefined: `<dataDir>/files`. */
   filesRoot: string | undefined;
@@ -80,6 +82,7 @@ export type Kind =
   | "tokens"
   | "origins"
   | "connections"
+  | "brokers"
   | "hosts"
   | "switch";
 
@@ -271,11 +274,20 @@ export const SETTINGS: readonly Setting[] = [
       "(repeatable; the variable a comma-separated list)",
   },
   {
+    key: "brokers",
+    flag: "--broker",
+    env: "ENGINE_BROKERS",
+    kind: "brokers",
+    help: "NAME=URL a broker messaging nodes may name: kafka://host:port[,host:port], nats://, amqp(s)://, " +
+      "redis(s):// (repeatable; the variable a comma-separated list)",
+  },
+  {
     key: "allowInlineConnections",
     flag: "--allow-inline-connections",
     env: "ENGINE_ALLOW_INLINE_CONNECTIONS",
     kind: "switch",
-    help: "accept a sql.* node's inline connectionUrl",
+    help:
+      "accept a node's inline connection (sql.* connectionUrl, mysql.* host, a messaging node's url or brokers)",
   },
   {
     key: "filesRoot",
@@ -357,6 +369,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   metricsPublic: false,
   rateLimit: 1_000,
   sqlConnections: {},
+  brokers: {},
   allowInlineConnections: false,
   filesRoot: undefined,
   corsOrigins: [],

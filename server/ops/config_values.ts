@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BROKER_SCHEMES, kafkaBrokerList } from "../../core/catalog_messaging.ts";
 import { API_ROLES, type ApiRole, type ApiToken } from "../http/auth.ts";
 
 /** A configuration error: one line naming the setting. */
@@ -63,6 +64,52 @@ export function parseConnections(text: string, where: string): Record<string, st
     out[name] = url;
   });
   return out;
+}
+
+/**
+ * Broker connections, `NAME=URL` entries separated by commas (a Kafka URL's own commas, as in
+ * `kafka://a:9092,b:9092`, stay in its entry): each URL of a scheme a messaging node speaks.
+ *
+ * @example
+ * ```ts
+ * import { parseBrokerConnections } from "./config_values.ts";
+ * const c = parseBrokerConnections("k=kafka://a:9092,b:9092, q=amqp://guest:guest@127.0.0.1:5672", "--broker");
+ * if (c.k !== "kafka://a:9092,b:9092" || !c.q.startsWith("amqp://")) throw new Error(JSON.stringify(c));
+ * ```
+ */
+export function parseBrokerConnections(text: string, where: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries = text.split(/,(?=\s*[A-Za-z0-9_.-]{1,64}=)/).map((x) => x.trim()).filter((x) => x !== "");
+  entries.forEach((entry, i) => {
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, eq);
+    const url = entry.slice(eq + 1).trim();
+    if (eq < 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new ConfigError(`${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -`);
+    }
+    const why = brokerUrlProblem(url);
+    if (why !== undefined) throw new ConfigError(`${where}: broker ${name}: ${why}`);
+    out[name] = url;
+  });
+  return out;
+}
+
+/** Why a broker URL cannot be used, or undefined when it can (its password is never shown). */
+function brokerUrlProblem(url: string): string | undefined {
+  const scheme = /^([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === "kafka") {
+    return kafkaBrokerList(url.slice("kafka://".length)) === undefined
+      ? "a kafka:// URL lists host:port addresses, comma-separated"
+      : undefined;
+  }
+  const known = Object.values(BROKER_SCHEMES).flat();
+  let protocol = "";
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    return "not a URL";
+  }
+  return known.includes(protocol) ? undefined : "must be a kafka://, nats://, amqp(s):// or redis(s):// URL";
 }
 
 /** Browser origins, comma-separated: each exactly `http(s)://host[:port]`, no path. */

@@ -9,6 +9,7 @@ import type { Command, Decision } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import type { Fence, OutputWrite } from "../../storage/storage.ts";
+import type { Delivery } from "../executors/broker.ts";
 import type { ScheduleFireWrite } from "../../storage/schedule_records.ts";
 import type { EngineError } from "./options.ts";
 
@@ -20,6 +21,8 @@ export interface Pending {
   command: Command;
   /** Records to store with the command's events (a completed attempt's output). */
   outputs?: OutputWrite[];
+  /** What a consumer attempt took: committed once this command's events commit, else released. */
+  delivery?: Delivery;
   resolve?: (d: Outcome) => void;
   reject?: (e: unknown) => void;
 }

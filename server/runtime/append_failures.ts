@@ -9,6 +9,7 @@
 import type { AppendError } from "../../storage/storage.ts";
 import type { ExecutionActor, Outcome, Pending } from "./actor.ts";
 import type { Clock } from "./clock.ts";
+import { settleDeliveries } from "./deliveries.ts";
 import type { LiveExecutions } from "./live.ts";
 import type { Logger } from "./logger.ts";
 import type { Observation } from "./observer.ts";
@@ -35,6 +36,11 @@ export interface AppendFailureDeps {
 export class AppendFailures implements FailedAppends {
   constructor(private readonly deps: AppendFailureDeps) {}
 
+  #settleFailed(executionId: string) {
+    return (action: "commit" | "release", err: unknown) =>
+      this.deps.observation.settleFailed(executionId, action, err);
+  }
+
   /** Storage threw: callers waiting on an answer get the error; internal commands are retried. */
   threw(executionId: string, actor: ExecutionActor, batch: Pending[], err: unknown): void {
     const { clock, live } = this.deps;
@@ -46,6 +52,7 @@ export class AppendFailures implements FailedAppends {
       retrying: internal.length,
     });
     if (actor.state.lastSeq === 0) {
+      settleDeliveries(internal, "release", this.#settleFailed(executionId));
       this.deps.observation.released(actor);
       live.actors.delete(executionId);
       return;
@@ -62,7 +69,10 @@ export class AppendFailures implements FailedAppends {
     const { log, observation } = this.deps;
     // Commands queued behind the refused append are answered the same way: this actor will not pump again.
     const answer = answerOf(error, actor.fence.shard);
-    for (const p of [...batch, ...actor.inbox.splice(0)]) p.resolve?.(answer);
+    const dropped = [...batch, ...actor.inbox.splice(0)];
+    // Never recorded here: what consumer attempts took goes back to their brokers.
+    settleDeliveries(dropped, "release", this.#settleFailed(executionId));
+    for (const p of dropped) p.resolve?.(answer);
     this.deps.live.retire(executionId, actor);
     if (error.code === "stale_epoch") {
       log.warn("shard lost: write fenced off", observation.fields("shard_lost", actor));

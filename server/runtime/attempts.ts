@@ -12,8 +12,10 @@ import type { ExecutionLog } from "../../storage/storage.ts";
 import { type Executor, type NodeContext, NodeError, type NodeInputs } from "../executors/executor.ts";
 import { enforceLimits } from "../executors/limits.ts";
 import { NodeSecrets, type PreparedConfig, scrubbedServices, type Scrubber } from "../executors/secrets.ts";
+import type { Delivery } from "../executors/broker.ts";
 import type { AttemptResult, ExecutionActor } from "./actor.ts";
 import { completion } from "./completion.ts";
+import { settleDeliveries } from "./deliveries.ts";
 import type { LiveExecutions } from "./live.ts";
 import { type AttemptOutcome, kindOf, type Observation } from "./observer.ts";
 import type { EngineLimits, EngineOptions } from "./options.ts";
@@ -59,7 +61,11 @@ export class AttemptRunner {
     } finally {
       this.#releaseSlot();
     }
-    if (controller.signal.aborted || this.deps.live.actors.get(executionId) !== actor) return;
+    if (controller.signal.aborted || this.deps.live.actors.get(executionId) !== actor) {
+      // Not delivered, so never recorded: what a consumer took goes back to its broker.
+      settleDeliveries([result], "release", this.#settleFailed(executionId));
+      return;
+    }
     // The attempt stays in `inflight` until its result is decided: `react` drops it once the node is no
     // longer running it. Dropping it here let a `react` of another append (while this result waits in
     // the inbox) see the node still running without an attempt in flight and run the attempt again.
@@ -100,6 +106,7 @@ export class AttemptRunner {
     let outcome: AttemptOutcome = "failed";
     let result: AttemptResult;
     let prepared: PreparedConfig | undefined;
+    let delivery: Delivery | undefined;
     try {
       if (obs) {
         observed = obs.attemptStarted?.(kind, { executionId, nodeId: node.id, attempt }, actor.observed);
@@ -118,6 +125,7 @@ export class AttemptRunner {
       const scrub = prepared.scrub;
       const run = scrub ? () => scrubbedRun(executor(context), scrub) : () => executor(context);
       const out = await (obs?.runAttempt ? obs.runAttempt(observed, run) : run());
+      delivery = out.delivery;
       const { maxRecords, maxBytes } = this.deps.limits;
       const bytes = enforceLimits(out.records, { maxRecords, maxBytes }, node.id);
       const command = completion(node, attempt, out, inputs.records.length);
@@ -126,8 +134,11 @@ export class AttemptRunner {
         outputs: [{ ref: command.outputRef!, records: out.records }],
         bytes,
       };
+      if (delivery) result.delivery = delivery;
       outcome = "completed";
     } catch (err) {
+      // Past a bound, or not a valid end: what a consumer took was not recorded and goes back.
+      if (delivery) settleDeliveries([{ delivery }], "release", this.#settleFailed(executionId));
       result = failed(node, attempt, err, prepared?.scrub);
     }
     if (startedAt >= 0) {
@@ -139,6 +150,12 @@ export class AttemptRunner {
       );
     }
     return result;
+  }
+
+  /** Where a failed settle of `executionId`'s delivery is told. */
+  #settleFailed(executionId: string) {
+    return (action: "commit" | "release", err: unknown) =>
+      this.deps.observation.settleFailed(executionId, action, err);
   }
 
   /** What an executor is handed. */

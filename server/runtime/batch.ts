@@ -11,6 +11,7 @@ import type { ExecutionState } from "../../core/state.ts";
 import { pendingWork } from "../../core/timers.ts";
 import type { OutputWrite } from "../../storage/storage.ts";
 import type { Pending } from "./actor.ts";
+import { type HoldsDelivery, settleDeliveries, type SettleFailed } from "./deliveries.ts";
 
 /** The commands of one turn and what deciding them produced, not committed yet. */
 export class Batch {
@@ -24,6 +25,10 @@ export class Batch {
   readonly staged = new Map<string, Json[]>();
   /** Bytes of the local nodes' outputs staged so far. */
   stagedBytes = 0;
+  /** Items and local attempts holding what consumers took: committed once this batch's append commits. */
+  readonly holders: HoldsDelivery[] = [];
+  /** Of `holders`, the local attempts' (run again, not retried, when the append throws). */
+  readonly localHolders: HoldsDelivery[] = [];
 
   constructor(
     /** The commands taken from the inbox. */
@@ -32,19 +37,39 @@ export class Batch {
     public state: ExecutionState,
   ) {}
 
-  /** Decides every item at `now`, each followed by starting the nodes it made ready. */
-  decideItems(now: number): void {
+  /**
+   * Decides every item at `now`, each followed by starting the nodes it made ready. An item whose command is
+   * refused releases what it holds (`failed` is told when that rejects).
+   */
+  decideItems(now: number, failed: SettleFailed): void {
     for (const item of this.items) {
       const d = decide(this.state, item.command, now);
       this.decisions.push(d);
-      this.add(d, item.outputs, 0);
+      if (item.delivery && !(d.ok && d.events.length > 0)) {
+        // Refused (a superseded attempt): its output will never be recorded.
+        settleDeliveries([item], "release", failed);
+      }
+      this.add(d, item.outputs, 0, item.delivery ? item : undefined);
       this.startReady(now);
     }
   }
 
-  /** Adds an accepted decision's events, and the outputs (of `bytes` bytes) its command carried. */
-  add(d: Decision, outputs: OutputWrite[] | undefined, bytes: number): void {
+  /**
+   * Adds an accepted decision's events, the outputs (of `bytes` bytes) its command carried and the holder of
+   * the delivery it took (`local`: an attempt run in this batch rather than an inbox item).
+   */
+  add(
+    d: Decision,
+    outputs: OutputWrite[] | undefined,
+    bytes: number,
+    holder?: HoldsDelivery,
+    local = false,
+  ): void {
     if (!d.ok || d.events.length === 0) return;
+    if (holder?.delivery) {
+      this.holders.push(holder);
+      if (local) this.localHolders.push(holder);
+    }
     if (outputs) {
       for (const o of outputs) {
         this.outputs.push(o);

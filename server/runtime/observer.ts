@@ -113,6 +113,15 @@ export class Observation {
     actor.observing = true;
   }
 
+  /** A consumer's delivery could not be settled: the broker redelivers what it held. */
+  settleFailed(executionId: string, action: "commit" | "release", err: unknown): void {
+    this.log.warn(`delivery ${action} failed; the broker will redeliver`, {
+      event: "delivery_settle_failed",
+      executionId,
+      error: String(err),
+    });
+  }
+
   /** An execution was loaded from storage (a restart, a failover) and is live here now. */
   recovered(actor: ExecutionActor): void {
     const state = actor.state;

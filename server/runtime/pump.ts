@@ -13,6 +13,7 @@ import type { AppendError, AppendRequest, AppendResult } from "../../storage/sto
 import type { ExecutionActor, Outcome, Pending } from "./actor.ts";
 import type { AttemptRunner } from "./attempts.ts";
 import { Batch } from "./batch.ts";
+import { settleDeliveries } from "./deliveries.ts";
 import type { ConcurrencyGate } from "./concurrency.ts";
 import type { Clock } from "./clock.ts";
 import type { LiveExecutions } from "./live.ts";
@@ -70,7 +71,9 @@ export class ActorPump {
       while (actor.inbox.length > 0 && !live.stopped) {
         const batch = new Batch(actor.inbox.splice(0, actor.inbox.length), actor.state);
         const now = clock.now();
-        batch.decideItems(now);
+        const settleFailed = (action: "commit" | "release", err: unknown) =>
+          this.deps.observation.settleFailed(executionId, action, err);
+        batch.decideItems(now, settleFailed);
         // Local nodes started by these events run now, inside this commit: their records and their end
         // join the same append, and so do the nodes they start. Bounded: at most `localBatchBytes` of output
         // and `localBatchMs` of work, and no further once a command (a cancel, a signal) is waiting; nodes
@@ -100,8 +103,13 @@ export class ActorPump {
               actor.localAbort.signal,
               batch.staged,
             );
-            if (!live.isLive(executionId, actor)) return this.#gone(executionId, actor, batch);
-            batch.add(decide(batch.state, r.command, clock.now()), r.outputs, r.bytes);
+            if (!live.isLive(executionId, actor)) {
+              settleDeliveries([r], "release", settleFailed);
+              return this.#gone(executionId, actor, batch);
+            }
+            const d = decide(batch.state, r.command, clock.now());
+            if (r.delivery && !(d.ok && d.events.length > 0)) settleDeliveries([r], "release", settleFailed);
+            else batch.add(d, r.outputs, r.bytes, r, true);
           }
           actor.localAbort = undefined;
           batch.startReady(clock.now());
@@ -116,15 +124,20 @@ export class ActorPump {
             if (!r.ok) failure = r.error;
           } catch (err) {
             obs?.appendFailed?.(performance.now() - t0);
+            // The items go back to the inbox with what they hold; local attempts will run again.
+            settleDeliveries(batch.localHolders, "release", settleFailed);
             this.deps.failures.threw(executionId, actor, batch.items, err);
             return;
           }
           obs?.appendCommitted?.(performance.now() - t0, batch.events.length);
           if (failure) {
+            settleDeliveries(batch.holders, "release", settleFailed);
             this.deps.failures.refused(executionId, actor, batch.items, failure);
             return;
           }
           this.#accept(actor, batch);
+          // Durably recorded: what the consumers of this batch took is acknowledged.
+          settleDeliveries(batch.holders, "commit", settleFailed);
         }
         batch.items.forEach((item, i) => item.resolve?.(batch.decisions[i]));
         this.react(executionId, actor);
@@ -137,7 +150,11 @@ export class ActorPump {
   /** Retired (its shard moved) or stopped while a local node ran: nothing was appended; callers retry elsewhere. */
   #gone(executionId: string, actor: ExecutionActor, batch: Batch): void {
     const gone = { code: "not_owner" as const, message: `execution ${executionId} is no longer live here` };
-    for (const item of [...batch.items, ...actor.inbox.splice(0)]) item.resolve?.({ ok: false, error: gone });
+    const items = [...batch.items, ...actor.inbox.splice(0)];
+    const failed = (action: "commit" | "release", err: unknown) =>
+      this.deps.observation.settleFailed(executionId, action, err);
+    settleDeliveries([...batch.localHolders, ...items], "release", failed);
+    for (const item of items) item.resolve?.({ ok: false, error: gone });
   }
 
   /** The append committed: the batch's state becomes the actor's. */

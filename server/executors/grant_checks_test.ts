@@ -135,3 +135,33 @@ Deno.test("grant checks: the API refuses an http node aimed at loopback with the
     { httpAllow: ["127.0.0.1:9"] },
   );
 });
+
+Deno.test("grant checks: a messaging node needs a declared broker of its scheme, or inline allowed", () => {
+  const grants: StaticGrants = {
+    ...GRANTS,
+    brokers: { default: "nats://127.0.0.1:4222", queue: "amqp://guest:guest@127.0.0.1:5672" },
+  };
+  assertEquals(
+    codes([
+      node("source", "nats.consumer", { stream: "s" }),
+      node("source", "rabbitmq.consumer", { queue: "q", connection: "queue" }),
+      node("source", "redis.consumer", { stream: "s" }),
+      node("sink", "rabbitmq.producer", { queue: "q", connection: "missing" }),
+      node("source", "kafka.consumer", { topic: "t", brokers: "localhost:9092" }),
+      node("sink", "nats.producer", { subject: "s", url: "nats://127.0.0.1:4222" }),
+    ], grants),
+    [
+      "connection_scheme $.nodes[2].config",
+      "connection_not_granted $.nodes[3].config.connection",
+      "connection_not_granted $.nodes[4].config.brokers",
+      "connection_not_granted $.nodes[5].config.url",
+    ],
+  );
+  assertEquals(
+    codes([
+      node("source", "kafka.consumer", { topic: "t", brokers: "localhost:9092" }),
+      node("sink", "nats.producer", { subject: "s", url: "nats://127.0.0.1:4222" }),
+    ], { ...grants, allowInlineConnections: true }),
+    [],
+  );
+});

@@ -9,7 +9,7 @@
  * ```ts
  * import { messageKey, decodeValue } from "./messaging.ts";
  * if (messageKey("e1", "out", 3) !== "e1:out:3") throw new Error();
- * if (decodeValue('{"a":1}').a !== 1 || decodeValue("plain") !== "plain") throw new Error();
+ * if (JSON.stringify(decodeValue('{"a":1}')) !== '{"a":1}' || decodeValue("plain") !== "plain") throw new Error();
  * ```
  *
  * @module

@@ -148,3 +148,26 @@ Deno.test("config: cluster settings parse, and bad combinations are refused with
     assert(!err.message.includes("\n"));
   }
 });
+
+Deno.test("config: --broker declares broker connections (repeatable, a Kafka list kept whole); bad ones are one line", () => {
+  const { config } = loadConfig(
+    ["--broker", "events=kafka://k1:9092,k2:9092", "--broker", "default=amqp://guest:guest@127.0.0.1:5672"],
+    noEnv,
+    noFile,
+  );
+  assertEquals(config.brokers, {
+    events: "kafka://k1:9092,k2:9092",
+    default: "amqp://guest:guest@127.0.0.1:5672",
+  });
+  const fromEnv = loadConfig(
+    [],
+    (n) => n === "ENGINE_BROKERS" ? "a=nats://127.0.0.1:4222,b=redis://h:6379" : undefined,
+    noFile,
+  );
+  assertEquals(fromEnv.config.brokers, { a: "nats://127.0.0.1:4222", b: "redis://h:6379" });
+  for (const bad of ["x=http://h:1", "x=kafka://h", "=nats://h:1", "x=amqp://u:hunter2@"]) {
+    const err = configError(() => loadConfig(["--broker", bad], noEnv, noFile));
+    assertMatch(err.message, /--broker/);
+    assert(!err.message.includes("hunter2"), err.message);
+  }
+});

@@ -14,7 +14,7 @@
  * 5. Idempotency: one key, one execution.
  *
  * Invariants 6–8 (schedules) are `schedule_invariants.ts`'s; 9–12 (child executions and pauses)
- * `children_invariants.ts`'s.
+ * `children_invariants.ts`'s; 13 (the messaging nodes' at-least-once contract) `messaging_invariants.ts`'s.
  *
  * @module
  */
@@ -27,7 +27,7 @@ import type { WorkloadLog } from "./workload.ts";
 
 /** A broken invariant. */
 export interface Violation {
-  /** Which invariant (1–12) and a short name. */
+  /** Which invariant (1–13) and a short name. */
   invariant: string;
   at: number;
   message: string;

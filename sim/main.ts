@@ -6,6 +6,7 @@
  * deno task sim --seeds 1000 --nodes 3 --duration 30s      # a swarm: summary + failing seeds
  * deno task sim --seed 7 --shrink                           # smallest failing reproduction
  * deno task sim --seed 3 --no-steering --no-schedules       # the workload without sub-workflows and steering
+ * deno task sim --seed 3 --no-messaging                     # … without the producers and consumers
  * deno task sim --scaling                                   # completed/s for 1, 2, 3, 5, 10 nodes
  * ```
  *
@@ -98,11 +99,17 @@ export function parseArgs(args: readonly string[]): Cli {
       case "--unsafe-child-ids":
         o.unsafeChildIds = true;
         break;
+      case "--unsafe-early-ack":
+        o.unsafeEarlyAck = true;
+        break;
       case "--no-schedules":
         o.schedules = false;
         break;
       case "--no-steering":
         o.steering = false;
+        break;
+      case "--no-messaging":
+        o.messaging = false;
         break;
       default:
         throw new Error(`unknown argument ${a}`);
@@ -133,6 +140,15 @@ function fmtSteering(r: RunReport): string {
     `${s.resumed} resumed, ${s.reopened} reopened; refused: ${refused}`;
 }
 
+/** The messaging line of the report. */
+function fmtMessaging(r: RunReport): string {
+  const m = r.messagingStats;
+  return `${m.published} published, ${m.delivered} delivered in ${m.deliveries} batches, ${m.acked} acked ` +
+    `(${m.acksChecked} commits checked); given back: ${m.released} released, ${m.closed} on a crash, ` +
+    `${m.expired} expired; ${m.redelivered} redelivered, ${m.duplicates} recorded twice; left: ` +
+    `${m.available} available, ${m.held} held`;
+}
+
 /** The human-readable report of one run. */
 export function formatReport(r: RunReport, o: RunOptions): string {
   const faults = Object.entries(r.faultsInjected).map(([k, v]) => `${k}×${v}`).join(", ") || "none";
@@ -152,6 +168,7 @@ export function formatReport(r: RunReport, o: RunOptions): string {
     `first progress:    ${fmtP(r.failover.firstProgressMs)}`,
     `schedules:         ${fmtSchedules(r)}`,
     `steering:          ${fmtSteering(r)}`,
+    `messaging:         ${fmtMessaging(r)}`,
     `converged:         ${
       r.convergedAfterHealMs === null
         ? `NOT within ${o.healBoundMs} ms of heal`

@@ -29,4 +29,5 @@ export { FAULT_KINDS, type FaultEpisode, type FaultKind, parseFaultKinds } from 
 export { KNOWN_ISSUES, type Violation } from "./invariants.ts";
 export { FIRE_LAG_BOUND_MS, type ScheduleStats } from "./schedule_invariants.ts";
 export { type ChildrenStats, GRACE_MS } from "./children_invariants.ts";
+export { type MessagingStats } from "./messaging_invariants.ts";
 export { type CostModel, DEFAULT_COST } from "./faulty_storage.ts";

@@ -6,7 +6,7 @@
  * replaced: a virtual `Clock` instead of `systemClock`, a `FaultyStorage` view of
  * the shared `MemoryStorage`, a `MemoryTransport` instead of WebSockets, seeded
  * ids instead of `crypto.randomUUID`, fake node services (a deterministic
- * `fetch`, in-memory files, no SQL) instead of `realServices`, and no socket:
+ * `fetch`, in-memory files, no SQL, the fake broker) instead of `realServices`, and no socket:
  * clients call the API handler directly.
  *
  * A crash drops the incarnation: its clock, storage view and transport die, and
@@ -30,8 +30,9 @@ import { WorkflowService } from "../server/runtime/workflows.ts";
 import type { ScheduleFire } from "../core/schedule.ts";
 import { Scheduler as ScheduleRunner } from "../server/runtime/scheduler.ts";
 import { ScheduledRunEnds } from "../server/runtime/schedule_observer.ts";
+import type { FakeBroker, Session } from "./fake_broker.ts";
 import { FaultyStorage, type StorageWorld } from "./faulty_storage.ts";
-import { fireApart, freshChildIds } from "./planted.ts";
+import { earlyAck, fireApart, freshChildIds } from "./planted.ts";
 import type { Random } from "./random.ts";
 import type { Scheduler, SimClock } from "./scheduler.ts";
 
@@ -52,6 +53,10 @@ export interface NodeWorld extends StorageWorld {
   unsafeChildIds: boolean;
   /** The child ids submitted so far, by every engine (for `freshChildIds`). */
   childIdsSubmitted: Set<string>;
+  /** The broker behind the messaging nodes (each incarnation has its own session). */
+  broker: FakeBroker;
+  /** TEST-ONLY planted bug: consumers ack at consume time (`planted.ts` `earlyAck`). */
+  unsafeEarlyAck: boolean;
 }
 
 /** One incarnation's parts. */
@@ -70,8 +75,8 @@ interface Incarnation {
 /** A node's lifecycle state. */
 export type NodeState = "down" | "starting" | "up" | "leaving";
 
-/** Fake node services: deterministic fetch, in-memory files, no SQL. */
-function fakeServices(world: NodeWorld, clock: SimClock): NodeServices {
+/** Fake node services: deterministic fetch, in-memory files, no SQL, the incarnation's broker session. */
+function fakeServices(world: NodeWorld, clock: SimClock, session: Session): NodeServices {
   const files = new Map<string, string>();
   return {
     fetch: world.fetch,
@@ -90,6 +95,7 @@ function fakeServices(world: NodeWorld, clock: SimClock): NodeServices {
     sql: (_target) => {
       throw new Error("no SQL in the simulator");
     },
+    broker: (target) => world.unsafeEarlyAck ? earlyAck(session.client(target)) : session.client(target),
     log: () => {},
   };
 }
@@ -156,7 +162,7 @@ export class SimNode {
         const e = executorFor(type, nodeType);
         return e && withCpu(e);
       },
-      services: fakeServices(world, clock),
+      services: fakeServices(world, clock, world.broker.session(this.id, n, clock)),
       nodeName: this.id,
       log: silentLogger,
       shardCount: world.shardCount,
@@ -233,6 +239,8 @@ export class SimNode {
   #drop(inc: Incarnation): void {
     inc.clock.kill();
     inc.storage.kill();
+    // Its connection to the broker closes: what its consumers held is delivered again.
+    this.world.broker.disconnect(this.id, inc.n);
     inc.rpc.close();
     void inc.transport.close();
     void inc.schedules.stop();

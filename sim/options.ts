@@ -26,19 +26,23 @@ export interface RunOptions {
   schedules: boolean;
   /** Sub-workflows in the mix, and clients that pause, resume and retry (`steer_workload.ts`). */
   steering: boolean;
+  /** Producer and consumer workflows on the fake broker in the mix (`messaging_workload.ts`). */
+  messaging: boolean;
   /** TEST-ONLY: run storage without fencing (the self-test). */
   unsafeDisableFencing: boolean;
   /** TEST-ONLY planted bug: schedules start their runs apart from their fires (`planted.ts`). */
   unsafeFireApart: boolean;
   /** TEST-ONLY planted bug: a relaunched child execution gets a fresh id (`planted.ts` `freshChildIds`). */
   unsafeChildIds: boolean;
+  /** TEST-ONLY planted bug: consumers ack what they take at once (`planted.ts` `earlyAck`). */
+  unsafeEarlyAck: boolean;
   /** Keep the trace lines (for debugging a seed); the hash is always computed. */
   keepTrace: boolean;
 }
 
 /**
- * The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s, the schedules and steering, 16 shards, heal
- * bound 30 s.
+ * The defaults: 3 nodes, 30 s, every fault kind, 5 submissions/s, the schedules, steering and messaging, 16
+ * shards, heal bound 30 s.
  */
 export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   seed: 1,
@@ -52,8 +56,10 @@ export const DEFAULT_RUN: Readonly<RunOptions> = Object.freeze({
   cost: DEFAULT_COST,
   schedules: true,
   steering: true,
+  messaging: true,
   unsafeDisableFencing: false,
   unsafeFireApart: false,
   unsafeChildIds: false,
+  unsafeEarlyAck: false,
   keepTrace: false,
 });

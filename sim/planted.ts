@@ -12,9 +12,15 @@
  * child) a fresh id. That is the design the fixed `childExecutionId` exists to avoid: when the first
  * creation did take effect, the item runs twice, which invariant 9 must catch.
  *
+ * `earlyAck`: a consumer that acknowledges what it took at once, before the runtime recorded it — the
+ * at-most-once design the runtime's commit-after-append exists to avoid: a crash (or a failed append) after
+ * the ack and before the consumer's output is in the history loses the messages. Invariant 13a catches the
+ * ack at the moment it is made (the acking attempt's output is not in storage yet).
+ *
  * @module
  */
 import { shardOf } from "../core/ids.ts";
+import type { BrokerClient } from "../server/executors/broker.ts";
 import type { Engine } from "../server/runtime/engine.ts";
 import type { SchedulerEngine } from "../server/runtime/schedule_firing.ts";
 import type { ScheduleStore } from "../storage/storage.ts";
@@ -91,6 +97,37 @@ export function fireApart(engine: Engine, store: ScheduleStore): SchedulerEngine
         return failed(String(err));
       }
       return r;
+    },
+  };
+}
+
+/**
+ * A broker client whose consumes are acknowledged as soon as they return (see the module's text); the runtime's
+ * later commit or release of the batch does nothing.
+ *
+ * @example
+ * ```ts
+ * import { earlyAck } from "./planted.ts";
+ * const calls: string[] = [];
+ * const inner = {
+ *   produce: () => Promise.resolve(),
+ *   consume: () => Promise.resolve({ messages: [], delivery: {
+ *     commit: async () => void calls.push("commit"), release: async () => void calls.push("release"),
+ *   } }),
+ * };
+ * const b = await earlyAck(inner).consume({} as never);
+ * await b.delivery.release();
+ * if (calls.join() !== "commit") throw new Error(calls.join());
+ * ```
+ */
+export function earlyAck(client: BrokerClient): BrokerClient {
+  const done = () => Promise.resolve();
+  return {
+    produce: (request) => client.produce(request),
+    consume: async (request) => {
+      const batch = await client.consume(request);
+      await batch.delivery.commit();
+      return { messages: batch.messages, delivery: { commit: done, release: done } };
     },
   };
 }

@@ -11,6 +11,7 @@ import type { ChildrenStats } from "./children_invariants.ts";
 import type { FailoverTimes } from "./failover.ts";
 import { planFaults } from "./faults.ts";
 import type { Violation } from "./invariants.ts";
+import type { MessagingStats } from "./messaging_invariants.ts";
 import { DEFAULT_RUN, type RunOptions } from "./options.ts";
 import { type Percentiles, percentiles } from "./percentiles.ts";
 import { FIRE_LAG_BOUND_MS, type ScheduleStats } from "./schedule_invariants.ts";
@@ -45,6 +46,8 @@ export interface RunReport {
   scheduleStats: ScheduleStats | null;
   /** What the children and the steering clients did (invariants 9–12 watched it). */
   steeringStats: SteeringStats;
+  /** What the producers, consumers and the broker did (invariant 13 watched it). */
+  messagingStats: MessagingStats;
   simulatedMs: number;
   wallMs: number;
   /** Simulated time per wall time. */
@@ -211,6 +214,7 @@ async function checkEnd(w: SimWorld, o: RunOptions, heal: HealPhase): Promise<Sc
     }
   }
   await w.children.final(base, epochOf(scheduler.now), workload.steer?.log.resumeNotPaused);
+  await w.messaging.final(w.broker, scheduler.now, heal.convergedAt !== null);
   await checker.final(base, workload.log, heal.convergedAt !== null);
   let stats: ScheduleStats | null = null;
   if (heal.settledFrom !== null && !violated(w)) {
@@ -292,6 +296,7 @@ function buildReport(
       ...w.children.stats,
       refused: Object.fromEntries(Object.entries(workload.steer?.log.refused ?? {}).sort()),
     },
+    messagingStats: w.messaging.stats(w.broker),
     simulatedMs: Math.round(simulatedMs),
     wallMs: Math.round(wallMs),
     simPerWall: Math.round((simulatedMs / Math.max(1, wallMs)) * 10) / 10,

@@ -181,6 +181,54 @@ Deno.test(
 );
 
 Deno.test(
+  "messaging: consumers racing crashes, leaves, partitions and storage faults keep invariant 13",
+  opts,
+  async () => {
+    const failures: string[] = [];
+    const sum = { acked: 0, released: 0, closed: 0, redelivered: 0, acksChecked: 0, crashes: 0 };
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = await runSimulation({
+        seed,
+        nodes: 3,
+        durationMs: 30_000,
+        faults: ["crash", "leave", "partition", "storage"],
+        rate: 10,
+        schedules: false,
+        steering: false,
+      });
+      for (const k of ["acked", "released", "closed", "redelivered", "acksChecked"] as const) {
+        sum[k] += r.messagingStats[k];
+      }
+      sum.crashes += r.faultsInjected.crash ?? 0;
+      for (const v of r.violations) failures.push(`seed ${seed}: [${v.invariant}] ${v.message}`);
+    }
+    assertEquals(failures, []);
+    assert(
+      sum.acked > 1000 && sum.acksChecked > 300 && sum.released > 50 && sum.closed > 0 &&
+        sum.redelivered > 20 && sum.crashes > 5,
+      `the consumers race the faults: ${JSON.stringify(sum)}`,
+    );
+  },
+);
+
+Deno.test(
+  "self-test: a planted early ack (at consume time, before the commit) is caught by invariant 13a",
+  opts,
+  async () => {
+    const o = { nodes: 3, durationMs: 20_000, faults: ["crash" as const] };
+    let caught: number | null = null;
+    for (let seed = 1; seed <= 5 && caught === null; seed++) {
+      const r = await runSimulation({ ...o, seed, unsafeEarlyAck: true });
+      if (r.violations.some((v) => v.invariant.startsWith("13a"))) caught = seed;
+    }
+    assert(caught !== null, "no early ack caught in 5 seeds");
+    const clean = await runSimulation({ ...o, seed: caught });
+    assertEquals(clean.violations, [], `seed ${caught} without the planted bug`);
+    assert(clean.messagingStats.acked > 0);
+  },
+);
+
+Deno.test(
   "self-test: with fencing disabled in storage the simulator catches a violation within 50 seeds",
   opts,
   async () => {
@@ -230,6 +278,7 @@ Deno.test("cli: prints the report fields", opts, async () => {
       "failover takeover:",
       "first progress:",
       "faults injected:",
+      "messaging:",
       "simulated/wall:",
       "trace hash:",
     ]

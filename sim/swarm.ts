@@ -15,7 +15,13 @@ export function replayCommand(
     & Partial<
       Pick<
         RunOptions,
-        "schedules" | "steering" | "unsafeDisableFencing" | "unsafeFireApart" | "unsafeChildIds"
+        | "schedules"
+        | "steering"
+        | "messaging"
+        | "unsafeDisableFencing"
+        | "unsafeFireApart"
+        | "unsafeChildIds"
+        | "unsafeEarlyAck"
       >
     >,
 ): string {
@@ -27,9 +33,11 @@ export function replayCommand(
   const flags = [
     o.schedules === false ? " --no-schedules" : "",
     o.steering === false ? " --no-steering" : "",
+    o.messaging === false ? " --no-messaging" : "",
     o.unsafeDisableFencing ? " --unsafe-disable-fencing" : "",
     o.unsafeFireApart ? " --unsafe-fire-apart" : "",
     o.unsafeChildIds ? " --unsafe-child-ids" : "",
+    o.unsafeEarlyAck ? " --unsafe-early-ack" : "",
   ].join("");
   return `deno task sim --seed ${o.seed} --nodes ${o.nodes} --duration ${
     o.durationMs / 1000

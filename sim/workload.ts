@@ -9,6 +9,7 @@
  * @module
  */
 import type { WorkflowDefinition } from "../core/workflow.ts";
+import { messagingWorkflows } from "./messaging_workload.ts";
 import type { Random } from "./random.ts";
 import { type SimSchedule, simSchedules } from "./schedule_workload.ts";
 import { childWorkflows, parentWorkflows, SteerClients } from "./steer_workload.ts";
@@ -17,9 +18,9 @@ import type { SimNode } from "./node.ts";
 
 /**
  * The workflows of the mix, by id; with `steering`, also the parents of child executions
- * (`steer_workload.ts`).
+ * (`steer_workload.ts`); with `messaging`, the producers and consumers (`messaging_workload.ts`).
  */
-export function workflowMix(steering = true): WorkflowDefinition[] {
+export function workflowMix(steering = true, messaging = true): WorkflowDefinition[] {
   const src = { id: "src", type: "source" as const, nodeType: "sequence.numbers", config: { end: 5 } };
   const collect = (id: string) => ({ id, type: "sink" as const, nodeType: "memory.collect", config: {} });
   const map = (id: string, expression: string) => ({
@@ -100,6 +101,7 @@ export function workflowMix(steering = true): WorkflowDefinition[] {
       edges: [{ source: "src", target: "gate" }, { source: "gate", target: "out" }],
     },
     ...(steering ? parentWorkflows() : []),
+    ...(messaging ? messagingWorkflows() : []),
   ];
 }
 
@@ -144,14 +146,17 @@ export interface WorkloadOptions {
   schedules: boolean;
   /** Sub-workflows in the mix, and clients that pause, resume and retry (`steer_workload.ts`). */
   steering: boolean;
+  /** Producers and consumers on the fake broker in the mix (`messaging_workload.ts`). */
+  messaging: boolean;
 }
 
-/** The default workload: 5 submissions a second, 10 s client timeout, the schedules, steering. */
+/** The default workload: 5 submissions a second, 10 s client timeout, the schedules, steering, messaging. */
 export const DEFAULT_WORKLOAD: Readonly<WorkloadOptions> = Object.freeze({
   rate: 5,
   clientTimeoutMs: 10_000,
   schedules: true,
   steering: true,
+  messaging: true,
 });
 
 /** What the clients observed. */
@@ -195,7 +200,7 @@ export class Workload {
     private readonly opts: WorkloadOptions,
     private readonly trace: (line: string) => void,
   ) {
-    this.workflows = workflowMix(opts.steering);
+    this.workflows = workflowMix(opts.steering, opts.messaging);
     this.registered = [...(opts.steering ? childWorkflows() : []), ...this.workflows];
     this.steer = opts.steering
       ? new SteerClients(

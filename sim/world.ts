@@ -10,6 +10,8 @@ import { MemoryStorage } from "../storage/memory.ts";
 import { MemoryNetwork } from "../transport/memory.ts";
 import { silentLogger } from "../server/runtime/logger.ts";
 import { FailoverTracker } from "./failover.ts";
+import { FakeBroker } from "./fake_broker.ts";
+import { MessagingChecker } from "./messaging_invariants.ts";
 import type { StorageWorld } from "./faulty_storage.ts";
 import { FaultInjector } from "./faults.ts";
 import { ChildrenChecker } from "./children_invariants.ts";
@@ -35,6 +37,9 @@ export interface SimWorld {
   readonly schedules: ScheduleChecker;
   /** The witness of child executions and pauses (invariants 9–12). */
   readonly children: ChildrenChecker;
+  /** The broker behind the messaging nodes, and its witness (invariant 13). */
+  readonly broker: FakeBroker;
+  readonly messaging: MessagingChecker;
   /** The node ids, `n1`…`nN`. */
   readonly ids: string[];
   readonly nodes: SimNode[];
@@ -134,6 +139,8 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     finishedAt: new Map(),
     failover: new FailoverTracker(),
   };
+  const messaging = new MessagingChecker(base, checker.report);
+  const broker = new FakeBroker(scheduler, { ...messaging.witness, trace: trace.write });
   let injector: FaultInjector | null = null;
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const world: NodeWorld = {
@@ -156,6 +163,8 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     unsafeFireApart: o.unsafeFireApart,
     unsafeChildIds: o.unsafeChildIds,
     childIdsSubmitted: new Set(),
+    broker,
+    unsafeEarlyAck: o.unsafeEarlyAck,
     network,
     shardCount: o.shardCount,
     fetch: fakeFetch(scheduler, rng.fork("fetch"), o.httpFailRate),
@@ -178,6 +187,7 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     rate: o.rate,
     schedules: o.schedules,
     steering: o.steering,
+    messaging: o.messaging,
   }, trace.write);
   const { finishedAt, failover } = observed;
   return {
@@ -188,6 +198,8 @@ export function buildWorld(o: RunOptions, scheduler: Scheduler): SimWorld {
     checker,
     schedules,
     children: observed.children,
+    broker,
+    messaging,
     ids,
     nodes,
     injector,

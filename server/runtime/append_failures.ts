@@ -60,7 +60,11 @@ export class AppendFailures implements FailedAppends {
     actor.inbox.unshift(...internal);
     const delay = STORAGE_RETRY_MS[Math.min(actor.failures++, STORAGE_RETRY_MS.length - 1)];
     clock.setTimer(delay, () => {
-      if (live.isLive(executionId, actor) && !actor.busy) this.deps.pump(executionId, actor);
+      if (actor.busy) return;
+      if (live.isLive(executionId, actor)) this.deps.pump(executionId, actor);
+      // Retired meanwhile (its shard released) or stopped: nothing pumps this inbox again, so what its
+      // queued attempts took goes back to the brokers now rather than at the delivery's hold bound.
+      else settleDeliveries(actor.inbox, "release", this.#settleFailed(executionId));
     });
   }
 

@@ -4,6 +4,7 @@
  * superseded by a cancel, fenced off by a new owner). The broker is a fake behind the real services.
  */
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
+import { shardOf } from "../../core/ids.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { Storage, StoredWorkflow } from "../../storage/storage.ts";
 import { testEngine } from "../../testing/engine.ts";
@@ -193,3 +194,49 @@ Deno.test("deliveries: an owner fenced off releases its batch; the new owner's r
     await second.services.close();
   }
 });
+
+Deno.test(
+  "deliveries: a batch waiting for an append retry is released when its shard is released meanwhile",
+  async () => {
+    const memory = new MemoryStorage();
+    let failing = false;
+    let failed = 0;
+    // Storage that throws on appends while `failing`: the pump backs off and retries its commands.
+    const storage = new Proxy(memory, {
+      get(target, key) {
+        if (key === "append" || key === "appendMany") {
+          return (...args: unknown[]) => {
+            if (failing) {
+              failed++;
+              return Promise.reject(new Error("storage down"));
+            }
+            return (Reflect.get(target, key) as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    let open!: () => void;
+    const broker = new FakeBroker(memory);
+    broker.gate = new Promise((resolve) => open = resolve);
+    const { engine, services } = engineWith(storage, broker);
+    await engine.start();
+    try {
+      const r = await engine.submit(await store(memory), { input: null });
+      assert(r.ok);
+      await until(() => broker.consumed.length === 1);
+      failing = true;
+      open(); // the consumer's result is appended, which throws: it waits in the inbox for a retry
+      await until(() => failed > 0);
+      // Its shard leaves this node (a lost lease) before the retry: nothing pumps the inbox again.
+      engine.releaseShard(shardOf(r.value.executionId, engine.shardCount));
+      await until(() => broker.settled.length === 1);
+      assertEquals(broker.settled.map((s) => [s.action, s.recorded]), [["release", false]]);
+    } finally {
+      failing = false;
+      await engine.stop();
+      await services.close();
+    }
+  },
+);

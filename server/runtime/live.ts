@@ -9,6 +9,7 @@ import type { ExecutionState } from "../../core/state.ts";
 import type { ExecutionActor } from "./actor.ts";
 import type { Clock } from "./clock.ts";
 import type { Observation } from "./observer.ts";
+import { settleDeliveries } from "./deliveries.ts";
 
 /** Finished executions kept in memory for reads right after their end: how many, and how long. */
 const FINISHED_CACHE = 10_000;
@@ -50,6 +51,7 @@ export class LiveExecutions {
       this.#finished.set(state.executionId, { state, until: this.clock.now() + FINISHED_TTL_MS });
     }
     for (const w of actor.waiters ?? []) w();
+    this.#releaseHeld(executionId, actor);
     this.observation.released(actor);
     if (this.actors.get(executionId) === actor) this.actors.delete(executionId);
   }
@@ -61,8 +63,22 @@ export class LiveExecutions {
       for (const c of actor.inflight?.values() ?? []) c.abort(new Error("engine stopping"));
       actor.localAbort?.abort(new Error("engine stopping"));
       for (const w of actor.waiters ?? []) w();
+      this.#releaseHeld(actor.state.executionId, actor);
       this.observation.released(actor);
     }
     this.actors.clear();
+  }
+
+  /**
+   * What the queued results of an idle actor took goes back to the brokers: nothing will pump them now. (A
+   * busy pump answers its own batch and inbox when it finds the actor gone.)
+   */
+  #releaseHeld(executionId: string, actor: ExecutionActor): void {
+    if (actor.busy || actor.inbox.length === 0) return;
+    settleDeliveries(
+      actor.inbox,
+      "release",
+      (action, err) => this.observation.settleFailed(executionId, action, err),
+    );
   }
 }

@@ -1,0 +1,181 @@
+/**
+ * One bounded pull from a JetStream durable pull consumer, on the wire protocol: a single
+ * `CONSUMER.MSG.NEXT` request whose expiry is the node's `maxWaitMs` (the client's `fetch` refuses
+ * expiries under a second), so the server itself ends the request and nothing arrives after its end.
+ * What arrives once the caller stopped taking (the message past the byte bound, an abort) is held and
+ * given back (`-NAK`) when the request has ended, so it is not handed straight back to the same request.
+ *
+ * @example
+ * ```ts
+ * import { ackInfo } from "./nats_pull.ts";
+ * const info = ackInfo("$JS.ACK.orders.flowmesh.1.42.7.1796593460333843421.0");
+ * if (info?.stream !== "orders" || info.sequence !== 42 || info.deliveries !== 1) throw new Error();
+ * ```
+ *
+ * @module
+ */
+import { createInbox, type Msg, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { NodeError } from "../executor.ts";
+import { BatchBounds } from "./bounds.ts";
+
+/** How long after the server's own expiry the client stops waiting for the request's end. */
+const END_GRACE_MS = 5_000;
+
+/** The bounds of one pull. */
+export interface PullBounds {
+  /** Messages asked for (already within the consumer's limits). */
+  batch: number;
+  /** Value bytes taken at most; the message that would pass them is given back. */
+  maxBytes: number;
+  /** The request's expiry (0: only what is there now). */
+  maxWaitMs: number;
+  signal: AbortSignal;
+}
+
+/** Where a JetStream message sits, from its ack subject. */
+export interface AckInfo {
+  stream: string;
+  consumer: string;
+  /** How many times it has been delivered (1 the first time). */
+  deliveries: number;
+  /** Its sequence in the stream. */
+  sequence: number;
+}
+
+/**
+ * The stream, consumer and sequences of a message, read from its `$JS.ACK…` reply subject (both the
+ * short form and the one with a domain and account hash); undefined for anything else.
+ *
+ * @example
+ * ```ts
+ * import { ackInfo } from "./nats_pull.ts";
+ * const info = ackInfo("$JS.ACK.hub.acc1.orders.flowmesh.2.42.7.1796593460333843421.0.tok");
+ * if (info?.stream !== "orders" || info.deliveries !== 2) throw new Error();
+ * if (ackInfo("_INBOX.abc") !== undefined) throw new Error();
+ * ```
+ */
+export function ackInfo(reply: string | undefined): AckInfo | undefined {
+  const t = reply?.split(".") ?? [];
+  if (t[0] !== "$JS" || t[1] !== "ACK") return undefined;
+  const at = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
+  if (at < 0) return undefined;
+  return {
+    stream: t[at],
+    consumer: t[at + 1],
+    deliveries: Number(t[at + 2]),
+    sequence: Number(t[at + 3]),
+  };
+}
+
+/**
+ * Gives messages back to the consumer now (`-NAK`); a closed connection leaves them to the ack wait.
+ *
+ * @example
+ * ```ts
+ * import type { Msg } from "@nats-io/transport-node";
+ * import { giveBack } from "./nats_pull.ts";
+ * const sent: string[] = [];
+ * giveBack([{ respond: (p: string) => sent.push(p) } as unknown as Msg]);
+ * if (sent.join() !== "-NAK") throw new Error();
+ * ```
+ */
+export function giveBack(messages: readonly Msg[]): void {
+  for (const m of messages) {
+    try {
+      m.respond("-NAK");
+    } catch {
+      // The connection is gone: the server redelivers once the ack wait passes.
+    }
+  }
+}
+
+function isStatus(m: Msg): boolean {
+  return m.data.length === 0 && m.headers !== undefined && m.headers.code >= 100;
+}
+
+/**
+ * Pulls at most `bounds.batch` messages from `durable` on `stream`, resolving when the batch is full, the
+ * request expired, the byte bound was reached, or (rejecting with the signal's reason) the signal aborted;
+ * messages not taken are given back once the server has ended the request.
+ *
+ * @example
+ * ```ts
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * import { pullBatch } from "./nats_pull.ts";
+ * const signal = AbortSignal.abort(new Error("gone"));
+ * const bounds = { batch: 10, maxBytes: 1_000, maxWaitMs: 1_000, signal };
+ * const e = await pullBatch({} as NatsConnection, "orders", "flowmesh", bounds).catch((e) => e);
+ * if (e?.message !== "gone") throw new Error("an aborted pull asks nothing");
+ * ```
+ */
+export function pullBatch(
+  nc: NatsConnection,
+  stream: string,
+  durable: string,
+  bounds: PullBounds,
+): Promise<Msg[]> {
+  if (bounds.signal.aborted) return Promise.reject(bounds.signal.reason);
+  return new Promise<Msg[]>((resolve, reject) => {
+    let taken: Msg[] = [];
+    const held: Msg[] = [];
+    const bound = new BatchBounds(bounds.batch, bounds.maxBytes);
+    let answered = false;
+    let ended = false;
+    const answer = (error?: unknown) => {
+      if (answered) return;
+      answered = true;
+      bounds.signal.removeEventListener("abort", onAbort);
+      if (error === undefined) return resolve(taken);
+      held.push(...taken);
+      taken = [];
+      reject(error);
+    };
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(deadline);
+      sub.unsubscribe();
+      answer(error);
+      giveBack(held.splice(0));
+    };
+    const onAbort = () => answer(bounds.signal.reason);
+    const onMessage = (m: Msg) => {
+      if (isStatus(m)) return onStatus(m);
+      if (answered) return void held.push(m);
+      if (!bound.take(m.string())) {
+        held.push(m);
+        return answer();
+      }
+      taken.push(m);
+      // A full batch ends the request on the server: nothing more comes for it.
+      if (bound.stopped) end();
+    };
+    const onStatus = (m: Msg) => {
+      const { code, description } = m.headers!;
+      if (code === 100) return; // an idle heartbeat
+      if (code === 404 || code === 408) return end();
+      end(
+        new NodeError(
+          "broker_error",
+          `JetStream ended the pull on ${stream}/${durable}: ${code} ${description}`,
+        ),
+      );
+    };
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox, {
+      callback: (err, m) =>
+        err ? end(new NodeError("broker_error", `the pull failed: ${err.message}`)) : onMessage(m),
+    });
+    // The request may be lost with a connection: the grace bounds the wait for its end.
+    const deadline = setTimeout(() => end(), bounds.maxWaitMs + END_GRACE_MS);
+    bounds.signal.addEventListener("abort", onAbort, { once: true });
+    const body = bounds.maxWaitMs === 0
+      ? { batch: bounds.batch, no_wait: true }
+      : { batch: bounds.batch, expires: nanos(bounds.maxWaitMs) };
+    try {
+      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: inbox });
+    } catch (e) {
+      end(e);
+    }
+  });
+}

@@ -59,8 +59,13 @@ export interface ConsumeRequest {
   config: Record<string, unknown>;
   /** Take at most this many. */
   maxMessages: number;
-  /** Take at most this many bytes of values; the message that would pass them is left for a later run. */
+  /**
+   * Take at most this many bytes, each message counted by `measure` (default: its value's UTF-8 bytes); the
+   * message that would pass them is given back, for a later run.
+   */
   maxBytes: number;
+  /** The bytes a message adds to the node's output: the executor counts its record as JSON. */
+  measure?: (message: ConsumedMessage) => number;
   /** Wait at most this long for messages. */
   maxWaitMs: number;
   /** Names this attempt (`<executionId>:<nodeId>:<attempt>`), where a broker wants a consumer name. */

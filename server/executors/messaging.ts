@@ -17,6 +17,7 @@
 import { brokerOf, kafkaBrokerList } from "../../core/catalog_messaging.ts";
 import type { BrokerClient, BrokerTarget, ConsumedMessage } from "./broker.ts";
 import { type Executor, type Json, type NodeContext, NodeError } from "./executor.ts";
+import { outputTooLarge, utf8Length } from "./limits.ts";
 
 /**
  * The key a producer gives the record at `index` of its input: stable across the node's attempts, so a
@@ -31,7 +32,11 @@ export function decodeValue(text: string): Json {
   const t = text.trimStart();
   if (t === "" || !/^[\[{"\-0-9tfn]/.test(t)) return text;
   try {
-    return JSON.parse(text) as Json;
+    const value = JSON.parse(text) as Json;
+    // A number JSON cannot carry exactly (an id of 19 digits, say) stays the text it was.
+    return typeof value === "number" && !Number.isSafeInteger(value) && /^-?\d+$/.test(t.trim())
+      ? text
+      : value;
   } catch {
     return text;
   }
@@ -83,16 +88,31 @@ export function consumerExecutor(nodeType: string): Executor {
       maxWaitMs: number;
       output?: string;
     };
+    const maxBytes = ctx.limits.maxBytes - 1;
+    // A message that alone passes the bound can never be taken: the node fails rather than end empty forever.
+    let oversized = false;
     const batch = await client.consume({
       config: ctx.config,
       maxMessages: Math.min(maxMessages, ctx.limits.maxRecords),
-      // The records' JSON is about the values' size; the runtime's limit check has the last word.
-      maxBytes: ctx.limits.maxBytes,
+      // The runtime bounds the output as a JSON array: `[`, `]` and a comma between records. Counting each
+      // record's JSON plus one keeps every batch taken within that bound, so none fails it (and comes back).
+      maxBytes,
+      measure: (m) => {
+        const size = utf8Length(JSON.stringify(asRecord(m, output))) + 1;
+        if (size > maxBytes) oversized = true;
+        return size;
+      },
       maxWaitMs,
       consumerName: `${ctx.idempotencyKey}:${ctx.attempt}`,
       signal: ctx.signal,
     });
     try {
+      if (batch.messages.length === 0 && oversized) {
+        throw outputTooLarge(
+          ctx.nodeId,
+          `a message passes the output bound of ${ctx.limits.maxBytes} bytes alone`,
+        );
+      }
       const records = batch.messages.map((m) => asRecord(m, output));
       return { records, delivery: batch.delivery };
     } catch (e) {

@@ -9,6 +9,8 @@ import { realServices } from "./services.ts";
 import type { ConsumeRequest, ProduceRequest } from "./broker.ts";
 import type { PooledBroker } from "./brokers/pool.ts";
 import { NodeError } from "./executor.ts";
+import { enforceLimits } from "./limits.ts";
+import { BatchBounds, valueBytes } from "./brokers/bounds.ts";
 
 function fake(values: string[]) {
   const consumes: ConsumeRequest[] = [];
@@ -53,7 +55,12 @@ Deno.test("consumer: bounds and the attempt's name go to the broker; values deco
     assertEquals(out.records, [{ id: 1 }, "plain", 42]);
     assert(out.delivery !== undefined);
     const [request] = broker.consumes;
-    assertEquals([request.maxMessages, request.maxBytes, request.maxWaitMs], [100, 4096, 10]);
+    assertEquals([request.maxMessages, request.maxBytes, request.maxWaitMs], [100, 4095, 10]);
+    assertEquals(
+      request.measure?.({ value: '{"id":1}', position: {} }),
+      9,
+      "the record as JSON, and a comma",
+    );
     assertStrictEquals(request.consumerName, "e1:in:2");
     assertEquals(broker.urls, ["redis://127.0.0.1:6379"]);
     const message = await consumerExecutor("redis.consumer")({
@@ -136,6 +143,83 @@ Deno.test("messaging grants: no declared broker, an inline one not allowed, a wr
       testNodeContext({ services, config: { topic: "t", brokers: "a:9092, b:9093" }, records: [1] }),
     );
     assertEquals(broker.urls, ["nats://127.0.0.1:4222", "kafka://a:9092,b:9093"]);
+  } finally {
+    await services.close();
+  }
+});
+
+Deno.test("consumer: a batch is cut to what fits the node's byte bound as JSON records, so it never fails it", async () => {
+  // 30 messages whose values fit the bound, but whose records (quoted, escaped, wrapped) would not.
+  const values = Array.from({ length: 30 }, (_, i) => `say "hi" ${i}`);
+  for (const output of ["value", "message"]) {
+    const given: string[] = [];
+    const client = (): PooledBroker => ({
+      consume: (request) => {
+        const bounds = new BatchBounds(request.maxMessages, request.maxBytes, request.measure ?? valueBytes);
+        const messages = values.map((value, i) => ({ value, position: { offset: i } })).filter((m) =>
+          bounds.take(m) || (given.push(m.value), false)
+        );
+        return Promise.resolve({
+          messages,
+          delivery: { commit: () => Promise.resolve(), release: () => Promise.resolve() },
+        });
+      },
+      produce: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    });
+    const services = realServices({
+      brokers: { default: "redis://h:6379" },
+      brokerFactories: { redis: client },
+    });
+    const limits = { maxRecords: 1000, maxBytes: values.join("").length };
+    const ctx = testNodeContext({
+      services,
+      config: { stream: "s", maxMessages: 100, maxWaitMs: 0, output },
+      limits,
+    });
+    try {
+      const out = await consumerExecutor("redis.consumer")(ctx);
+      enforceLimits(out.records, limits, "in"); // throws output_too_large if the batch passed the bound
+      assert(
+        out.records.length > 0 && out.records.length < values.length,
+        `${output}: ${out.records.length}`,
+      );
+      assertEquals(out.records.length + given.length, values.length, "the rest is given back");
+    } finally {
+      await services.close();
+    }
+  }
+});
+
+Deno.test("consumer: a message that alone passes the output bound fails the node, given back (never an empty run)", async () => {
+  let released = 0;
+  const client = (): PooledBroker => ({
+    consume: (request) => {
+      const bounds = new BatchBounds(request.maxMessages, request.maxBytes, request.measure ?? valueBytes);
+      const messages = [{ value: "x".repeat(200), position: {} }].filter((m) => bounds.take(m));
+      return Promise.resolve({
+        messages,
+        delivery: { commit: () => Promise.resolve(), release: () => Promise.resolve(void released++) },
+      });
+    },
+    produce: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  });
+  const services = realServices({
+    brokers: { default: "redis://h:6379" },
+    brokerFactories: { redis: client },
+  });
+  const ctx = testNodeContext({
+    services,
+    config: { stream: "s", maxMessages: 10, maxWaitMs: 0 },
+    limits: { maxBytes: 100 },
+  });
+  try {
+    await assertRejects(
+      () => consumerExecutor("redis.consumer")(ctx),
+      (e: unknown) => e instanceof NodeError && e.code === "output_too_large" && !e.retryable,
+    );
+    assertEquals(released, 1);
   } finally {
     await services.close();
   }

@@ -71,7 +71,7 @@ export class LiveExecutions {
 
   /**
    * What the queued results of an idle actor took goes back to the brokers: nothing will pump them now. (A
-   * busy pump answers its own batch and inbox when it finds the actor gone.)
+   * busy pump releases its own: its batch when it finds the actor gone, its inbox when the engine stopped.)
    */
   #releaseHeld(executionId: string, actor: ExecutionActor): void {
     if (actor.busy || actor.inbox.length === 0) return;

@@ -142,6 +142,15 @@ export class ActorPump {
         batch.items.forEach((item, i) => item.resolve?.(batch.decisions[i]));
         this.react(executionId, actor);
       }
+      if (live.stopped) {
+        // The engine stopped while this pump ran: nothing pumps the inbox again, so what its queued attempts
+        // took goes back to the brokers.
+        settleDeliveries(
+          actor.inbox,
+          "release",
+          (action, err) => this.deps.observation.settleFailed(executionId, action, err),
+        );
+      }
     } finally {
       actor.busy = false;
     }

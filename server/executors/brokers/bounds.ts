@@ -1,18 +1,23 @@
 /**
- * The bounds of one consume, as the adapters apply them: at most `maxMessages` messages and `maxBytes` bytes
- * of values (UTF-8). The first message that would pass either is refused, and so is every one after it: the
- * adapter gives those back to the broker, so a batch is always a prefix of what the broker handed over.
+ * The bounds of one consume, as the adapters apply them: at most `maxMessages` messages and `maxBytes` bytes,
+ * each message measured by the request's `measure` (by default its value's UTF-8 bytes; the executor counts
+ * the record it becomes, as JSON). The first message that would pass either bound is refused, and so is every
+ * one after it: the adapter gives those back to the broker, so a batch is always a prefix of what the broker
+ * handed over.
  *
  * @example
  * ```ts
  * import { BatchBounds } from "./bounds.ts";
- * const b = new BatchBounds(10, 5);
- * if (!b.take("abc") || b.take("abc") || b.take("a")) throw new Error("stops at the first overflow");
+ * import { valueBytes } from "./bounds.ts";
+ * const b = new BatchBounds(10, 5, valueBytes);
+ * const m = (value: string) => ({ value, position: {} });
+ * if (!b.take(m("abc")) || b.take(m("abc")) || b.take(m("a"))) throw new Error("stops at the first overflow");
  * if (b.count !== 1 || b.bytes !== 3 || !b.stopped) throw new Error();
  * ```
  *
  * @module
  */
+import type { ConsumedMessage } from "../broker.ts";
 
 /** The UTF-8 length of a text (a lone surrogate counts as U+FFFD, as the encoder writes it). */
 export function utf8Length(text: string): number {
@@ -32,15 +37,27 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** What one consume may still take: messages and bytes, refusing from the first that would pass them. */
-export class BatchBounds {
+/** The default measure of a message: its value's UTF-8 bytes. */
+export function valueBytes(message: ConsumedMessage): number {
+  return utf8Length(message.value);
+}
+
+/**
+ * What one consume may still take: messages and bytes (each message of type `T` counted by `measure`),
+ * refusing from the first that would pass them.
+ */
+export class BatchBounds<T = ConsumedMessage> {
   /** How many messages were taken. */
   count = 0;
-  /** How many bytes of values were taken. */
+  /** How many bytes were taken, as `measure` counts them. */
   bytes = 0;
   #stopped = false;
 
-  constructor(readonly maxMessages: number, readonly maxBytes: number) {}
+  constructor(
+    readonly maxMessages: number,
+    readonly maxBytes: number,
+    readonly measure: (message: T) => number,
+  ) {}
 
   /** Whether nothing more is taken (the count is reached, or a message was refused). */
   get stopped(): boolean {
@@ -52,10 +69,10 @@ export class BatchBounds {
     return this.stopped ? 0 : this.maxMessages - this.count;
   }
 
-  /** Takes a message whose value is `value`, or refuses it (and every later one) when it would pass a bound. */
-  take(value: string): boolean {
+  /** Takes a message, or refuses it (and every later one) when it would pass a bound. */
+  take(message: T): boolean {
     if (this.stopped) return false;
-    const size = utf8Length(value);
+    const size = this.measure(message);
     if (this.bytes + size > this.maxBytes) {
       this.#stopped = true;
       return false;

@@ -31,7 +31,7 @@ import {
   settledOnce,
 } from "../broker.ts";
 import { NodeError } from "../executor.ts";
-import { BatchBounds } from "./bounds.ts";
+import { BatchBounds, valueBytes } from "./bounds.ts";
 import { Gate } from "./gate.ts";
 import {
   commitOffsets,
@@ -102,10 +102,10 @@ export type MessageSource = Pick<Readable, "on" | "off" | "pause" | "resume">;
  * ```ts
  * import { Readable } from "node:stream";
  * import { readBatch } from "./kafka.ts";
- * import { BatchBounds } from "./bounds.ts";
+ * import { BatchBounds, valueBytes } from "./bounds.ts";
  * const stream = new Readable({ objectMode: true, read() {} });
  * for (const offset of [0n, 1n, 2n]) stream.push({ topic: "t", partition: 0, offset, leaderEpoch: 0, value: "v" });
- * const taken = await readBatch(stream, new BatchBounds(2, 100), 60_000, new AbortController().signal);
+ * const taken = await readBatch(stream, new BatchBounds(2, 100, valueBytes), 60_000, new AbortController().signal);
  * if (taken.map((m) => m.offset).join() !== "0,1") throw new Error();
  * ```
  */
@@ -129,7 +129,7 @@ export function readBatch(
       else reject(err);
     };
     const onData = (m: TakenKafkaMessage) => {
-      if (bounds.take(m.value ?? "")) taken.push(m);
+      if (bounds.take(consumedMessage(m))) taken.push(m);
       if (bounds.stopped) end();
     };
     // The records of a fetch are pushed just after it is reported: end once they are in.
@@ -207,7 +207,7 @@ class KafkaBroker implements PooledBroker {
         signal,
         () => void closeQuietly(consumer),
       );
-      const bounds = new BatchBounds(request.maxMessages, request.maxBytes);
+      const bounds = new BatchBounds(request.maxMessages, request.maxBytes, request.measure ?? valueBytes);
       taken = await readBatch(stream, bounds, request.maxWaitMs, signal);
     } catch (err) {
       await done();

@@ -3,7 +3,7 @@ import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts"
 import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";
 import { Readable } from "node:stream";
-import { BatchBounds } from "./bounds.ts";
+import { BatchBounds, valueBytes } from "./bounds.ts";
 import { kafkaBroker, readBatch } from "./kafka.ts";
 import {
   commitOffsets,
@@ -127,7 +127,7 @@ const never = new AbortController().signal;
 Deno.test("kafka batch: stops at maxMessages and pauses the stream", async () => {
   const { stream, push } = fakeStream();
   push("a", "b", "c", "d");
-  const taken = await readBatch(stream, new BatchBounds(3, 1000), 60_000, never);
+  const taken = await readBatch(stream, new BatchBounds(3, 1000, valueBytes), 60_000, never);
   assertEquals(taken.map((m) => m.value), ["a", "b", "c"]);
   assert(stream.isPaused());
 });
@@ -135,14 +135,14 @@ Deno.test("kafka batch: stops at maxMessages and pauses the stream", async () =>
 Deno.test("kafka batch: stops before the value that would pass maxBytes (not taken: not committed)", async () => {
   const { stream, push } = fakeStream();
   push("aaaa", "bbbb", "cc", "d");
-  const taken = await readBatch(stream, new BatchBounds(10, 9), 60_000, never);
+  const taken = await readBatch(stream, new BatchBounds(10, 9, valueBytes), 60_000, never);
   assertEquals(taken.map((m) => m.value), ["aaaa", "bbbb"]);
   assertEquals(commitOffsets(taken).map((o) => o.offset), [2n]);
 });
 
 Deno.test("kafka batch: after maxWaitMs it still waits for a first fetch, then ends with what it has", async () => {
   const { stream, push, fetched } = fakeStream();
-  const reading = readBatch(stream, new BatchBounds(10, 1000), 1, never);
+  const reading = readBatch(stream, new BatchBounds(10, 1000, valueBytes), 1, never);
   let ended = false;
   reading.then(() => ended = true, () => ended = true);
   await new Promise((r) => setTimeout(r, 30));
@@ -151,7 +151,7 @@ Deno.test("kafka batch: after maxWaitMs it still waits for a first fetch, then e
   fetched();
   assertEquals((await reading).map((m) => m.value), ["late"]);
   const empty = fakeStream();
-  const none = readBatch(empty.stream, new BatchBounds(10, 1000), 0, never);
+  const none = readBatch(empty.stream, new BatchBounds(10, 1000, valueBytes), 0, never);
   empty.fetched();
   assertEquals(await none, []);
 });
@@ -159,12 +159,12 @@ Deno.test("kafka batch: after maxWaitMs it still waits for a first fetch, then e
 Deno.test("kafka batch: an abort or a stream error rejects", async () => {
   const aborted = fakeStream();
   const ac = new AbortController();
-  const reading = readBatch(aborted.stream, new BatchBounds(10, 1000), 60_000, ac.signal);
+  const reading = readBatch(aborted.stream, new BatchBounds(10, 1000, valueBytes), 60_000, ac.signal);
   aborted.push("a");
   ac.abort(new Error("attempt cancelled"));
   await assertRejects(() => reading, { message: "attempt cancelled" });
   const broken = fakeStream();
-  const failing = readBatch(broken.stream, new BatchBounds(10, 1000), 60_000, never);
+  const failing = readBatch(broken.stream, new BatchBounds(10, 1000, valueBytes), 60_000, never);
   broken.stream.destroy(new Error("fetch failed"));
   await assertRejects(() => failing, { message: "fetch failed" });
 });

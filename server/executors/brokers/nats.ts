@@ -209,6 +209,7 @@ class NatsBroker implements PooledBroker {
       taken = await pullBatch(conn.nc, stream, durable, {
         batch: Math.max(1, Math.min(request.maxMessages, limit)),
         maxBytes: request.maxBytes,
+        measure: request.measure && ((m) => request.measure!(asMessage(m))),
         maxWaitMs: request.maxWaitMs,
         signal: request.signal,
       });

@@ -25,8 +25,10 @@ const END_GRACE_MS = 5_000;
 export interface PullBounds {
   /** Messages asked for (already within the consumer's limits). */
   batch: number;
-  /** Value bytes taken at most; the message that would pass them is given back. */
+  /** Bytes taken at most, each message counted by `measure`; the message that would pass them is given back. */
   maxBytes: number;
+  /** The bytes a message counts for (default: its payload's UTF-8 bytes). */
+  measure?: (m: Msg) => number;
   /** The request's expiry (0: only what is there now). */
   maxWaitMs: number;
   signal: AbortSignal;
@@ -118,7 +120,11 @@ export function pullBatch(
   return new Promise<Msg[]>((resolve, reject) => {
     let taken: Msg[] = [];
     const held: Msg[] = [];
-    const bound = new BatchBounds(bounds.batch, bounds.maxBytes);
+    const bound = new BatchBounds<Msg>(
+      bounds.batch,
+      bounds.maxBytes,
+      bounds.measure ?? ((m) => m.data.length),
+    );
     let answered = false;
     let ended = false;
     const answer = (error?: unknown) => {
@@ -142,7 +148,7 @@ export function pullBatch(
     const onMessage = (m: Msg) => {
       if (isStatus(m)) return onStatus(m);
       if (answered) return void held.push(m);
-      if (!bound.take(m.string())) {
+      if (!bound.take(m)) {
         held.push(m);
         return answer();
       }

@@ -143,9 +143,13 @@ class RabbitBroker implements PooledBroker {
       let taken: Message[];
       try {
         await ch.checkQueue(queue);
+        const { measure } = request;
         taken = await takeBatch(ch, queue, {
-          ...request,
           maxMessages: Math.min(request.maxMessages, MAX_PREFETCH),
+          maxBytes: request.maxBytes,
+          maxWaitMs: request.maxWaitMs,
+          signal: request.signal,
+          ...(measure && { measure: (m: Message) => measure(asMessage(m, queue)) }),
         });
       } catch (e) {
         if (request.signal.aborted) throw request.signal.reason;

@@ -19,6 +19,8 @@ export const MAX_PREFETCH = 65_535;
 export interface TakeBounds {
   maxMessages: number;
   maxBytes: number;
+  /** The bytes a message counts for (default: its content's bytes). */
+  measure?: (m: Message) => number;
   maxWaitMs: number;
   signal: AbortSignal;
 }
@@ -76,10 +78,13 @@ export function requeue(ch: Channel, messages: readonly Message[]): void {
   }
 }
 
+/** A message's content bytes (the default measure). */
+const contentBytes = (m: Message) => m.content.length;
+
 /** Takes what `queue` has now, with `basic.get`, within the bounds. */
 async function takeNow(ch: Channel, queue: string, bounds: TakeBounds): Promise<Message[]> {
   const taken: Message[] = [];
-  const bound = new BatchBounds(bounds.maxMessages, bounds.maxBytes);
+  const bound = new BatchBounds<Message>(bounds.maxMessages, bounds.maxBytes, bounds.measure ?? contentBytes);
   while (!bound.stopped) {
     if (bounds.signal.aborted) {
       requeue(ch, taken);
@@ -87,7 +92,7 @@ async function takeNow(ch: Channel, queue: string, bounds: TakeBounds): Promise<
     }
     const m = await ch.get(queue, { noAck: false });
     if (m === false) break;
-    if (bound.take(m.content.toString("utf8"))) taken.push(m);
+    if (bound.take(m)) taken.push(m);
     else requeue(ch, [m]);
   }
   return taken;
@@ -97,7 +102,11 @@ async function takeNow(ch: Channel, queue: string, bounds: TakeBounds): Promise<
 function takeWaiting(ch: Channel, queue: string, bounds: TakeBounds): Promise<Message[]> {
   return new Promise<Message[]>((resolve, reject) => {
     const taken: ConsumeMessage[] = [];
-    const bound = new BatchBounds(bounds.maxMessages, bounds.maxBytes);
+    const bound = new BatchBounds<Message>(
+      bounds.maxMessages,
+      bounds.maxBytes,
+      bounds.measure ?? contentBytes,
+    );
     let tag: string | undefined;
     let stopped = false;
     const stop = (error?: unknown) => {
@@ -114,7 +123,7 @@ function takeWaiting(ch: Channel, queue: string, bounds: TakeBounds): Promise<Me
     const onMessage = (m: ConsumeMessage | null) => {
       if (m === null) return stop(new NodeError("broker_not_found", `the queue ${queue} went away`, false));
       if (stopped) return requeue(ch, [m]);
-      if (!bound.take(m.content.toString("utf8"))) {
+      if (!bound.take(m)) {
         requeue(ch, [m]);
         return stop();
       }

@@ -33,7 +33,7 @@ import {
   settledOnce,
 } from "../broker.ts";
 import { NodeError } from "../executor.ts";
-import { BatchBounds } from "./bounds.ts";
+import { BatchBounds, valueBytes } from "./bounds.ts";
 import { Gate } from "./gate.ts";
 import type { PooledBroker } from "./pool.ts";
 import {
@@ -159,7 +159,7 @@ function takeEntries(stream: string, entries: unknown, taking: Taking): void {
   for (const entry of entries as (StreamEntry | null)[]) {
     const message = entryMessage(stream, entry);
     if (message === undefined) continue;
-    if (taking.bounds.take(message.value)) taking.messages.push(message);
+    if (taking.bounds.take(message)) taking.messages.push(message);
     else taking.refused.push(String(message.position.id));
   }
 }
@@ -192,7 +192,7 @@ class RedisBroker implements PooledBroker {
     signal.throwIfAborted();
     const deadline = Date.now() + request.maxWaitMs;
     const taking: Taking = {
-      bounds: new BatchBounds(request.maxMessages, request.maxBytes),
+      bounds: new BatchBounds(request.maxMessages, request.maxBytes, request.measure ?? valueBytes),
       messages: [],
       refused: [],
     };

@@ -343,7 +343,7 @@ async function createClusterMember(parts: MemberParts): Promise<ClusterMember> {
       shardCount: config.shards,
       secretVerifier: config.clusterSecret ? await secretVerifier(config.clusterSecret) : undefined,
       onMembers: link ? followMembers(link.transport, config.nodeId) : undefined,
-      onEvent: (type) => metrics.clusterEvent(type),
+      onEvent: (type, details) => metrics.clusterEvent(type, details),
     },
     storage,
     engine,

@@ -203,8 +203,11 @@ Deno.test(
       for (const v of r.violations) failures.push(`seed ${seed}: [${v.invariant}] ${v.message}`);
     }
     assertEquals(failures, []);
+    // Releases are heavy-tailed over seeds (a few with a thin queue give most): these 20 gave 128 when cluster
+    // events were per shard, 33 since they are per round (the storage calls, so the random streams, changed);
+    // over seeds 21..120 the two gave 552 and 511.
     assert(
-      sum.acked > 1000 && sum.acksChecked > 300 && sum.released > 50 && sum.closed > 0 &&
+      sum.acked > 1000 && sum.acksChecked > 300 && sum.released > 25 && sum.closed > 0 &&
         sum.redelivered > 20 && sum.crashes > 5,
       `the consumers race the faults: ${JSON.stringify(sum)}`,
     );

@@ -179,6 +179,19 @@ async function clusterEvents(target: HttpTarget, type: string): Promise<Json[]> 
   return r.body.events;
 }
 
+/**
+ * The entries of collapsed cluster events (`moves` of `shard_rebalance`, `shards` of `shard_started`,
+ * `shard_stopped`, `workflow_failover`), each with its event's `at`, `node` and other details.
+ */
+function listedIn(events: readonly Json[], key: "moves" | "shards"): Json[] {
+  return events.flatMap((e) => {
+    const { [key]: list, ...rest } = e.details;
+    assert(Array.isArray(list), JSON.stringify(e));
+    assertEquals(rest.count, list.length, JSON.stringify(e));
+    return list.map((entry: Json) => ({ ...rest, ...entry, at: e.at, node: e.node }));
+  });
+}
+
 /** A key whose execution lands in a shard `owner` owns in `v`. */
 function keyOwnedBy(v: View, owner: string, prefix: string): string {
   for (let i = 0; i < 10_000; i++) {
@@ -355,30 +368,32 @@ async function scenario(url: string): Promise<void> {
     }
 
     // ---- the takeover, as the cluster log recorded it
-    const failovers = (await clusterEvents(entry, "workflow_failover"))
+    // Each event lists a round's shards (moves): its time is the end of that round's claims and recoveries.
+    const failoverEvents = (await clusterEvents(entry, "workflow_failover"))
       .filter((e) => e.details.from === victim!.id && e.at >= killedAt);
+    const failovers = listedIn(failoverEvents, "shards");
     assert(failovers.length > 0, "no workflow_failover event");
     for (const e of failovers) {
-      assert(survivors.includes(e.node), JSON.stringify(e));
-      assert(victimShardIds.has(e.details.shard), JSON.stringify(e));
+      assert(survivors.includes(e.node) && e.to === e.node, JSON.stringify(e));
+      assert(victimShardIds.has(e.shard), JSON.stringify(e));
     }
-    const started = (await clusterEvents(entry, "shard_started"))
-      .filter((e) => e.node !== victim!.id && e.at >= killedAt && victimShardIds.has(e.details.shard));
-    const orphaned = (await clusterEvents(entry, "shard_rebalance"))
-      .filter((e) => e.details.from === victim!.id && e.details.reason === "orphaned" && e.at >= killedAt);
-    assertEquals(new Set(orphaned.map((e) => e.details.shard)), victimShardIds, "orphaned shards reassigned");
+    const started = listedIn(await clusterEvents(entry, "shard_started"), "shards")
+      .filter((e) => e.node !== victim!.id && e.at >= killedAt && victimShardIds.has(e.shard));
+    const orphaned = listedIn(await clusterEvents(entry, "shard_rebalance"), "moves")
+      .filter((e) => e.from === victim!.id && e.reason === "orphaned" && e.at >= killedAt);
+    assertEquals(new Set(orphaned.map((e) => e.shard)), victimShardIds, "orphaned shards reassigned");
     const firstFailover = Math.min(...failovers.map((e) => e.at)) - killedAt;
     const firstStarted = Math.min(...started.map((e) => e.at)) - killedAt;
     const lastStarted = Math.max(...started.map((e) => e.at)) - killedAt;
-    const downtimes = failovers.map((e) => e.details.downtimeMs as number).sort((a, b) => a - b);
-    const detected = orphaned.map((e) => e.details.detectedAfterMs as number);
-    const recovered = failovers.reduce((n, e) => n + e.details.recovered, 0);
+    const downtimes = failovers.map((e) => e.downtimeMs as number).sort((a, b) => a - b);
+    const detected = orphaned.map((e) => e.detectedAfterMs as number);
+    const recovered = failovers.reduce((n, e) => n + e.recovered, 0);
     const takeover = [
       `${victim.id} killed (SIGKILL)`,
       `first shard_started on a survivor ${ms(firstStarted)} after the kill`,
       `first workflow_failover ${ms(firstFailover)}`,
       `last shard_started ${ms(lastStarted)}`,
-      `${failovers.length}/${victimShards.length} shards failed over`,
+      `${failovers.length}/${victimShards.length} shards failed over (${failoverEvents.length} workflow_failover events)`,
       `${recovered} running executions recovered`,
     ];
     console.log(`[cluster] takeover: ${takeover.join(", ")}`);
@@ -456,8 +471,8 @@ async function scenario(url: string): Promise<void> {
         balancedOver(v, ["n1", "n2", "n3"]) &&
         v.shards.filter((s) => s.location === victim!.id).length >= 1,
     );
-    const moves = (await clusterEvents(entry, "shard_rebalance"))
-      .filter((e) => e.details.to === victim!.id && e.details.reason === "rebalance" && e.at >= restartAtMs);
+    const moves = listedIn(await clusterEvents(entry, "shard_rebalance"), "moves")
+      .filter((e) => e.to === victim!.id && e.reason === "rebalance" && e.at >= restartAtMs);
     const back = rejoined.view.shards.filter((s) => s.location === victim!.id).length;
     console.log(
       `[cluster] rejoin: ${victim.id} restarted, ready in ${ms(restartReadyMs)}, balanced again ` +

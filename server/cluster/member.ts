@@ -57,7 +57,10 @@ export interface ClusterOptions {
   secretVerifier?: string;
   /** Told the members after every read (the transport learns peers' addresses from it). */
   onMembers?: (members: readonly Member[]) => void;
-  /** Told every cluster event this member records (metrics count failovers and rebalances from it). */
+  /**
+   * Told every cluster event this member records (metrics count failovers and rebalances from it: a
+   * `shard_rebalance` lists its round's `moves`, a `workflow_failover` its `shards`).
+   */
   onEvent?: (type: string, details: Record<string, unknown>) => void;
 }
 
@@ -106,6 +109,17 @@ export interface ClusterSnapshot {
   members: Member[];
   shards: ShardAssignment[];
 }
+
+/**
+ * Entries one collapsed cluster event lists at most (a round's shards or moves): a round with more writes
+ * several events, so no event (nor its log line) grows with a large `--shards`.
+ */
+const MAX_LISTED = 1024;
+
+/** One entry of a collapsed event's list (a shard, a move). */
+type Listed = Record<string, unknown>;
+
+const sum = (list: readonly Listed[], key: string) => list.reduce((n, e) => n + (e[key] as number), 0);
 
 /** A member of the cluster (also the single member of a standalone node). */
 export class ClusterMember {
@@ -298,63 +312,104 @@ export class ClusterMember {
     }
   }
 
-  /** The leader's allocation round; returns whether it moved anything. */
+  /**
+   * A round's list as one event (`{count, ...summary, [key]: list}`), or one per `MAX_LISTED` entries of a
+   * larger list; nothing when the list is empty.
+   */
+  async #recordList(
+    type: string,
+    key: string,
+    list: readonly Listed[],
+    summary: (chunk: readonly Listed[]) => Record<string, unknown> = () => ({}),
+  ): Promise<void> {
+    for (let i = 0; i < list.length; i += MAX_LISTED) {
+      const chunk = list.slice(i, i + MAX_LISTED);
+      await this.#record(type, { count: chunk.length, ...summary(chunk), [key]: chunk });
+    }
+  }
+
+  /**
+   * The leader's allocation round; returns whether it moved anything. Its moves are recorded as one
+   * `shard_rebalance` event once the round's claims are made (also when a claim failed half-way).
+   */
   async #lead(s: ClusterSnapshot): Promise<boolean> {
     const eligibleIds = s.members.filter(eligible).map((m) => m.id);
     const holding = new Set(s.members.filter(holdsShards).map((m) => m.id));
     const moves = allocate(s.shards, eligibleIds, holding, this.opts.allocation);
-    let moved = 0;
-    for (const move of moves) {
-      await this.#heartbeat(); // a long round must not starve our heartbeat (others would see us suspect, down)
-      const claimed = await this.storage.claimShard(move.shard, move.to, move.epoch);
-      if (!claimed) continue; // someone else changed it; next round sees it
-      moved++;
-      const from = move.from === null ? undefined : s.members.find((m) => m.id === move.from);
-      await this.#record("shard_rebalance", {
-        ...move,
-        epoch: claimed.epoch,
-        // For a dead owner: how long after its last heartbeat the shard was reassigned.
-        detectedAfterMs: from && from.status === "down" ? s.at - from.heartbeatAt : null,
-      });
+    const moved: Listed[] = [];
+    try {
+      for (const move of moves) {
+        await this.#heartbeat(); // a long round must not starve our heartbeat (others would see us suspect, down)
+        const claimed = await this.storage.claimShard(move.shard, move.to, move.epoch);
+        if (!claimed) continue; // someone else changed it; next round sees it
+        const from = move.from === null ? undefined : s.members.find((m) => m.id === move.from);
+        moved.push({
+          ...move,
+          epoch: claimed.epoch,
+          // For a dead owner: how long after its last heartbeat the shard was reassigned.
+          detectedAfterMs: from && from.status === "down" ? s.at - from.heartbeatAt : null,
+        });
+      }
+    } finally {
+      await this.#recordList("shard_rebalance", "moves", moved);
     }
-    if (moved > 0) await this.storage.trimClusterEvents(this.opts.keepEvents);
-    return moved > 0;
+    if (moved.length > 0) await this.storage.trimClusterEvents(this.opts.keepEvents);
+    return moved.length > 0;
   }
 
   /**
    * Makes the engine own exactly the shards storage says this node owns,
    * re-claiming each one it takes up (a new incarnation bumps the epoch). A shard
    * taken from a member that is down is a failover: its downtime is measured from
-   * that member's last heartbeat to the end of recovery here.
+   * that member's last heartbeat to the end of recovery here. The round's released
+   * shards are one `shard_stopped` event; once its shards are all taken up, they are
+   * one `shard_started` event and, per member they were taken from that is down,
+   * one `workflow_failover` event.
    */
   async #sync(previous: ClusterSnapshot, s: ClusterSnapshot): Promise<void> {
     const mine = new Map(s.shards.filter((a) => a.owner === this.opts.nodeId).map((a) => [a.shard, a.epoch]));
+    const stopped: Listed[] = [];
     for (const [shard, held] of [...this.engine.ownedShards]) {
       if (mine.get(shard) !== held) {
         this.engine.releaseShard(shard);
-        await this.#record("shard_stopped", { shard, epoch: held, now: mine.get(shard) ?? null });
+        stopped.push({ shard, epoch: held, now: mine.get(shard) ?? null });
       }
     }
-    for (const [shard, epoch] of mine) {
-      if (this.engine.ownedShards.get(shard) === epoch) continue;
-      await this.#heartbeat(); // as in #lead: recovering many shards takes longer than a heartbeat period
-      const claimed = await this.storage.claimShard(shard, this.opts.nodeId, epoch);
-      if (!claimed) continue;
-      const t0 = this.clock.now();
-      const recovered = await this.engine.acquireShard(shard, claimed.epoch);
-      const done = this.clock.now();
-      await this.#record("shard_started", { shard, epoch: claimed.epoch, recovered, recoveryMs: done - t0 });
-      const before = previous.shards[shard]?.owner;
-      const gone = before && before !== this.opts.nodeId ? s.members.find((m) => m.id === before) : undefined;
-      if (gone && gone.status === "down") {
-        await this.#record("workflow_failover", {
-          shard,
-          from: gone.id,
+    await this.#recordList("shard_stopped", "shards", stopped);
+    const started: Listed[] = [];
+    const failedOver = new Map<string, Listed[]>(); // by the member that was down
+    try {
+      for (const [shard, epoch] of mine) {
+        if (this.engine.ownedShards.get(shard) === epoch) continue;
+        await this.#heartbeat(); // as in #lead: recovering many shards takes longer than a heartbeat period
+        const claimed = await this.storage.claimShard(shard, this.opts.nodeId, epoch);
+        if (!claimed) continue;
+        const t0 = this.clock.now();
+        const recovered = await this.engine.acquireShard(shard, claimed.epoch);
+        const done = this.clock.now();
+        started.push({ shard, epoch: claimed.epoch, recovered, recoveryMs: done - t0 });
+        const before = previous.shards[shard]?.owner;
+        const gone = before && before !== this.opts.nodeId
+          ? s.members.find((m) => m.id === before)
+          : undefined;
+        if (gone && gone.status === "down") {
+          const list = failedOver.get(gone.id) ?? [];
+          list.push({ shard, epoch: claimed.epoch, recovered, downtimeMs: done - gone.heartbeatAt });
+          failedOver.set(gone.id, list);
+        }
+      }
+    } finally {
+      await this.#recordList("shard_started", "shards", started, (chunk) => ({
+        recovered: sum(chunk, "recovered"),
+        recoveryMs: sum(chunk, "recoveryMs"),
+      }));
+      for (const [from, list] of failedOver) {
+        await this.#recordList("workflow_failover", "shards", list, (chunk) => ({
+          from,
           to: this.opts.nodeId,
-          epoch: claimed.epoch,
-          recovered,
-          downtimeMs: done - gone.heartbeatAt,
-        });
+          recovered: sum(chunk, "recovered"),
+          maxDowntimeMs: Math.max(...chunk.map((e) => e.downtimeMs as number)),
+        }));
       }
     }
   }

@@ -91,6 +91,28 @@ class TestCluster {
   }
 }
 
+/**
+ * The entries collapsed events list (`moves` of `shard_rebalance`, `shards` of the others), each with its
+ * event's time, node and other details (`from`, `to` of a failover).
+ */
+function listed(events: readonly ClusterEvent[], key: "moves" | "shards"): Listed[] {
+  return events.flatMap((e) => {
+    const { [key]: list, ...rest } = e.details;
+    assert(Array.isArray(list), `${e.type} lists its ${key}: ${JSON.stringify(e.details)}`);
+    assertStrictEquals(rest.count, list.length);
+    return (list as Record<string, unknown>[]).map((entry) => ({
+      ...rest,
+      ...entry,
+      at: e.at,
+      node: e.node,
+    }));
+  });
+}
+
+type Listed = Record<string, unknown> & { at: number; node: string };
+
+const shardsOf = (entries: readonly Listed[]) => entries.map((e) => e.shard as number).sort((x, y) => x - y);
+
 function sameMap(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): boolean {
   return a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 }
@@ -183,7 +205,9 @@ Deno.test("cluster: every shard owned and balanced across members; engines own w
     // Joins are recorded; every taken-up shard too.
     const joined = (await c.events("member_event")).filter((e) => e.details.event === "joined");
     assertEquals(joined.map((e) => e.node).sort(), ["a", "b", "c"]);
-    assert((await c.events("shard_started")).length >= SHARDS);
+    const started = listed(await c.events("shard_started"), "shards");
+    assert(started.length >= SHARDS);
+    assertEquals([...new Set(shardsOf(started))], [...Array(SHARDS).keys()]);
     const leader = await c.events("leader_changed");
     assertEquals(leader.at(-1)?.details, { from: null, to: "a" });
     // A settled cluster moves nothing more.
@@ -232,33 +256,40 @@ for (const victimId of ["b", "a"]) {
         assert(survivors.includes(after[stored.shard].owner!));
       }
 
-      const failovers = (await c.events("workflow_failover")).filter((e) => e.details.from === victimId);
+      const failovers = listed(await c.events("workflow_failover"), "shards").filter((e) =>
+        e.from === victimId
+      );
       assert(failovers.length > 0, "a workflow_failover event");
       for (const f of failovers) {
-        assert(survivors.includes(f.details.to as string));
-        assertStrictEquals(typeof f.details.downtimeMs, "number");
-        const downtime = f.details.downtimeMs as number;
+        assert(survivors.includes(f.to as string));
+        assertStrictEquals(f.node, f.to);
+        assertStrictEquals(typeof f.downtimeMs, "number");
+        assert((f.downtimeMs as number) <= (f.maxDowntimeMs as number));
+        const downtime = f.downtimeMs as number;
         assert(
           downtime >= TIMINGS.downAfterMs && downtime < Date.now() - stoppedAt + 100,
           `downtime ${downtime}`,
         );
-        assertStrictEquals(f.details.epoch, after[f.details.shard as number].epoch);
+        assertStrictEquals(f.epoch, after[f.shard as number].epoch);
       }
-      // Shards with running executions of the victim report them recovered.
-      const recovered = failovers.reduce((n, f) => n + (f.details.recovered as number), 0);
+      // Every shard of the victim failed over once; those with its running executions report them recovered.
+      assertEquals(shardsOf(failovers), victimShards.map((r) => r.shard));
+      const recovered = failovers.reduce((n, f) => n + (f.recovered as number), 0);
       assertStrictEquals(recovered, onVictim.length);
 
-      const rebalances = (await c.events("shard_rebalance"))
-        .filter((e) => e.details.from === victimId && e.at >= stoppedAt);
-      assertEquals(
-        rebalances.map((e) => e.details.shard as number).sort((x, y) => x - y),
-        victimShards.map((r) => r.shard),
-      );
+      const rebalances = listed(await c.events("shard_rebalance"), "moves")
+        .filter((e) => e.from === victimId && e.at >= stoppedAt);
+      assertEquals(shardsOf(rebalances), victimShards.map((r) => r.shard));
       for (const r of rebalances) {
-        assertStrictEquals(r.details.reason, "orphaned");
-        assert(survivors.includes(r.details.to as string));
-        assertStrictEquals(typeof r.details.detectedAfterMs, "number");
-        assert((r.details.detectedAfterMs as number) >= TIMINGS.downAfterMs);
+        assertStrictEquals(r.reason, "orphaned");
+        assert(survivors.includes(r.to as string));
+        assertStrictEquals(typeof r.detectedAfterMs, "number");
+        assert((r.detectedAfterMs as number) >= TIMINGS.downAfterMs);
+        assertStrictEquals(
+          r.epoch,
+          after[r.shard as number].epoch - 1,
+          "claimed for the new owner, then taken up",
+        );
       }
       assert(
         (await c.events("unreachable_member")).some((e) =>
@@ -303,13 +334,13 @@ for (const leaverId of ["c", "a"]) {
 
       const left = (await c.events("member_event")).filter((e) => e.details.event === "left");
       assertEquals(left.map((e) => e.node), [leaverId]);
-      const moves = (await c.events("shard_rebalance"))
-        .filter((e) => e.details.from === leaverId && e.at >= started);
-      assertEquals(
-        moves.map((e) => e.details.shard as number).sort((x, y) => x - y),
-        itsShards.map((r) => r.shard),
-      );
-      for (const m of moves) assertStrictEquals(m.details.detectedAfterMs, null); // not a failure
+      const moves = listed(await c.events("shard_rebalance"), "moves")
+        .filter((e) => e.from === leaverId && e.at >= started);
+      assertEquals(shardsOf(moves), itsShards.map((r) => r.shard));
+      for (const m of moves) assertStrictEquals(m.detectedAfterMs, null); // not a failure
+      // The leaver recorded the shards it gave up.
+      const stopped = listed(await c.events("shard_stopped"), "shards").filter((e) => e.node === leaverId);
+      assertEquals(shardsOf(stopped.filter((e) => e.at >= started)), itsShards.map((r) => r.shard));
       assertEquals(await c.events("workflow_failover"), [], "a graceful leave is no failover");
       const statuses = await c.events("member_event");
       assert(statuses.some((e) => e.details.member === leaverId && e.details.to === "leaving"));
@@ -347,17 +378,71 @@ Deno.test("cluster: a restarted member rejoins and receives shards back by rebal
       assert(r.epoch > before[r.shard].epoch);
       assertStrictEquals(b.engine.ownedShards.get(r.shard), r.epoch);
     }
-    const back = (await c.events("shard_rebalance")).filter((e) =>
-      e.details.to === "b" && e.at >= restartedAt
+    const back = listed(await c.events("shard_rebalance"), "moves").filter((e) =>
+      e.to === "b" && e.at >= restartedAt
     );
-    assertEquals(
-      back.map((e) => e.details.shard as number).sort((x, y) => x - y),
-      bShards.map((r) => r.shard),
-    );
-    assert(back.every((e) => e.details.reason === "rebalance"));
+    assertEquals(shardsOf(back), bShards.map((r) => r.shard));
+    assert(back.every((e) => e.reason === "rebalance"));
     for (const id of ids) await assertCompletedOnce(c, id);
     // The storage kept b's first joinedAt.
     const record = (await c.storage.listMembers()).find((m) => m.id === "b")!;
     assert(record.joinedAt < record.heartbeatAt);
   });
+});
+
+Deno.test("cluster: a single node's start is one shard_rebalance listing every move and one shard_started", async () => {
+  await withCluster(["a"], async (c) => {
+    const rebalances = await c.events("shard_rebalance");
+    assertStrictEquals(rebalances.length, 1);
+    assertEquals(rebalances[0].details, {
+      count: SHARDS,
+      moves: [...Array(SHARDS).keys()].map((shard) => ({
+        shard,
+        from: null,
+        to: "a",
+        epoch: 1,
+        reason: "orphaned",
+        detectedAfterMs: null,
+      })),
+    });
+    const started = await c.events("shard_started");
+    assertStrictEquals(started.length, 1);
+    const { count, recovered, recoveryMs, shards } = started[0].details as {
+      count: number;
+      recovered: number;
+      recoveryMs: number;
+      shards: { shard: number; epoch: number; recovered: number; recoveryMs: number }[];
+    };
+    assertStrictEquals(count, SHARDS);
+    assertEquals(
+      shards.map((s) => [s.shard, s.epoch, s.recovered]),
+      [...Array(SHARDS).keys()].map((s) => [s, 2, 0]),
+    );
+    assertStrictEquals(recovered, 0);
+    assertStrictEquals(recoveryMs, shards.reduce((n, s) => n + s.recoveryMs, 0));
+    // Recorded once the round's shards were all taken up, after the leader's moves.
+    assert(started[0].at >= rebalances[0].at);
+    assertEquals(await c.events("shard_stopped"), []);
+    assertEquals(await c.events("workflow_failover"), []);
+  });
+});
+
+Deno.test("cluster: a round of more than 1,024 shards is listed over several bounded events", async () => {
+  const storage = new MemoryStorage();
+  const services = realServices();
+  const shardCount = 1_500;
+  const { engine, member } = await startTestMember(storage, "a", { shardCount, services });
+  try {
+    await member.start();
+    assertStrictEquals(engine.ownedShards.size, shardCount);
+    for (const [type, key] of [["shard_rebalance", "moves"], ["shard_started", "shards"]] as const) {
+      const events = (await storage.listClusterEvents(100, type)).reverse();
+      assertEquals(events.map((e) => e.details.count), [1_024, shardCount - 1_024], type);
+      assertEquals(shardsOf(listed(events, key)), [...Array(shardCount).keys()], type);
+    }
+  } finally {
+    await member.stop();
+    await engine.stop();
+    await services.close();
+  }
 });

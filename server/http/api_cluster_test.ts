@@ -201,36 +201,51 @@ Deno.test("cluster api: /api/v1/events lists the cluster log newest first, by ty
     for (let i = 1; i < events.length; i++) assert(events[i - 1].at >= events[i].at, "newest first");
     assert(events.every((e) => e.node === self));
 
+    // The start is one round: one shard_rebalance listing every move, one shard_started listing every shard.
     const started = await getJson(node, "/api/v1/events?type=shard_started&limit=1000");
     assertEquals(started.status, 200);
-    assertStrictEquals(started.body.events.length, SHARDS);
-    assert(started.body.events.every((e: { type: string }) => e.type === "shard_started"));
-    assertEquals(
-      started.body.events.map((e: { details: { shard: number } }) => e.details.shard).sort((
-        a: number,
-        b: number,
-      ) => a - b),
-      [...Array(SHARDS).keys()],
-    );
-    for (const e of started.body.events) {
-      assert(e.details.epoch >= 1);
-      assertStrictEquals(e.details.recovered, 0);
-      assertStrictEquals(typeof e.details.recoveryMs, "number");
+    assertStrictEquals(started.body.events.length, 1);
+    const [start] = started.body.events;
+    assertStrictEquals(start.type, "shard_started");
+    assertStrictEquals(start.details.count, SHARDS);
+    assertStrictEquals(start.details.recovered, 0);
+    assertStrictEquals(typeof start.details.recoveryMs, "number");
+    assertEquals(start.details.shards.map((s: { shard: number }) => s.shard), [...Array(SHARDS).keys()]);
+    for (const s of start.details.shards) {
+      assert(s.epoch >= 1);
+      assertStrictEquals(s.recovered, 0);
+      assertStrictEquals(typeof s.recoveryMs, "number");
     }
+    const rebalanced = await getJson(node, "/api/v1/events?type=shard_rebalance&limit=1000");
+    assertStrictEquals(rebalanced.body.events.length, 1);
+    assertStrictEquals(rebalanced.body.events[0].details.count, SHARDS);
+    assertEquals(
+      rebalanced.body.events[0].details.moves.map((m: { shard: number; to: string }) => [m.shard, m.to]),
+      [...Array(SHARDS).keys()].map((shard) => [shard, self]),
+    );
     const leader = await getJson(node, "/api/v1/events?type=leader_changed");
     assertEquals(leader.body.events.map((e: { details: unknown }) => e.details), [{ from: null, to: self }]);
     const joined = await getJson(node, "/api/v1/events?type=member_event");
     assertEquals(joined.body.events.at(-1).details, { member: self, event: "joined", roles: [...ROLES] });
 
-    const five = await getJson(node, "/api/v1/events?limit=5");
-    assertEquals(five.body.events, events.slice(0, 5));
-    const two = await getJson(node, "/api/v1/events?type=shard_started&limit=2");
-    assertEquals(two.body.events, started.body.events.slice(0, 2));
+    // Limits (a standalone start writes a handful of events: add 120 of another type).
+    for (let k = 0; k < 120; k++) {
+      await node.storage.appendClusterEvent({
+        at: Date.now(),
+        type: "test_event",
+        node: self,
+        details: { k },
+      });
+    }
+    const now = (await getJson(node, "/api/v1/events?limit=1000")).body.events;
+    assertStrictEquals(now.length, events.length + 120);
+    assertEquals((await getJson(node, "/api/v1/events?limit=5")).body.events, now.slice(0, 5));
+    const two = await getJson(node, "/api/v1/events?type=test_event&limit=2");
+    assertEquals(two.body.events.map((e: { details: unknown }) => e.details), [{ k: 119 }, { k: 118 }]);
+    const onlyStarted = await getJson(node, "/api/v1/events?type=shard_started&limit=2");
+    assertEquals(onlyStarted.body.events, started.body.events);
     // The default limit is 100.
-    assertStrictEquals(
-      (await getJson(node, "/api/v1/events")).body.events.length,
-      Math.min(100, events.length),
-    );
+    assertEquals((await getJson(node, "/api/v1/events")).body.events, now.slice(0, 100));
     assertEquals((await getJson(node, "/api/v1/events?type=no_such_type")).body.events, []);
     for (const bad of ["0", "1001", "x", "-1"]) {
       assertApiError(await getJson(node, `/api/v1/events?limit=${bad}`), 400, "invalid_parameter");

@@ -104,12 +104,13 @@ export const METRIC_TABLE = {
   failovers: {
     kind: "counter",
     name: "workflow_failover_total",
-    help: "Shards this node took over from a member that was down (workflow_failover cluster events).",
+    help: "Shards this node took over from a member that was down (the shards its workflow_failover " +
+      "cluster events list).",
   },
   rebalances: {
     kind: "counter",
     name: "workflow_rebalance_total",
-    help: "Shard moves this node made as the leader (shard_rebalance cluster events).",
+    help: "Shard moves this node made as the leader (the moves its shard_rebalance cluster events list).",
   },
   created: {
     kind: "fast_counter",
@@ -295,7 +296,8 @@ export const METRIC_TABLE = {
   clusterEvents: {
     kind: "counter",
     name: "workflow_cluster_events_total",
-    help: "Cluster events this node recorded, by type.",
+    help: "Cluster events this node recorded, by type (one shard_rebalance, shard_started, shard_stopped " +
+      "or workflow_failover event lists a round's moves or shards).",
     labels: ["type"],
   },
   transportQueue: {

@@ -51,6 +51,9 @@ const CLUSTER_EVENTS = new Set([
   "schedule_catch_up",
 ]);
 
+/** How many entries a collapsed cluster event lists (an array's length), 1 for an event of one. */
+const listed = (list: unknown): number => Array.isArray(list) ? list.length : 1;
+
 /** A cache of a metric's label children: `labels()` hashes its arguments on every call, a Map lookup is O(1). */
 class Children<T> {
   #children = new Map<string, T>();
@@ -221,10 +224,13 @@ export class Metrics {
     },
   };
 
-  /** A cluster event this member recorded (`ClusterOptions.onEvent`). */
-  clusterEvent(type: string): void {
-    if (type === "workflow_failover") this.failovers.inc();
-    else if (type === "shard_rebalance") this.rebalances.inc();
+  /**
+   * A cluster event this member recorded (`ClusterOptions.onEvent`): failovers and rebalances count the
+   * shards and moves an event lists (`details.shards`, `details.moves`), one if it lists none.
+   */
+  clusterEvent(type: string, details?: Record<string, unknown>): void {
+    if (type === "workflow_failover") this.failovers.inc(listed(details?.shards));
+    else if (type === "shard_rebalance") this.rebalances.inc(listed(details?.moves));
     const t = CLUSTER_EVENTS.has(type) ? type : "other";
     this.#clusterEventsBy.get(t, [t]).inc();
   }

@@ -231,9 +231,11 @@ Deno.test("metrics: executions, requests and attempts move the counters and hist
       assertStrictEquals(value(after, "workflow_transport_queue_depth"), 0);
       assertStrictEquals(value(after, "workflow_transport_dropped_total"), 0);
       assertStrictEquals(value(after, "workflow_failover_total"), 0);
-      // A standalone node is its own leader: its first round assigned it every shard.
+      // A standalone node is its own leader: its first round assigned it every shard (128 moves, listed in one
+      // shard_rebalance event), then took them all up (one shard_started event).
       assertStrictEquals(value(after, "workflow_rebalance_total"), 128);
-      assertStrictEquals(value(after, "workflow_cluster_events_total", { type: "shard_rebalance" }), 128);
+      assertStrictEquals(value(after, "workflow_cluster_events_total", { type: "shard_rebalance" }), 1);
+      assertStrictEquals(value(after, "workflow_cluster_events_total", { type: "shard_started" }), 1);
       assert(value(after, "process_memory_bytes", { type: "rss" }) > 0);
       assert(value(after, "process_memory_bytes", { type: "heap_used" }) > 0);
 
@@ -363,7 +365,7 @@ async function startMember(storage: MemoryStorage, id: string, services: ReturnT
       appender: new CommitGroup(storage, {}, metrics.commitGroupObserver),
       observer: metrics.engineObserver,
     },
-    cluster: { onEvent: (type) => metrics.clusterEvent(type) },
+    cluster: { onEvent: (type, details) => metrics.clusterEvent(type, details) },
   });
   metrics.bind({ engine, cluster: member, storage });
   await member.start();
@@ -408,6 +410,7 @@ Deno.test("metrics: a member's crash counts failovers on the survivor, which end
     assertStrictEquals(value(onA, "workflow_entity_count", { shard: String(shardOf(id, SHARDS)) }), 1);
     // a, the leader, placed all 8 shards at start, then moved 4 to b when it joined.
     assertStrictEquals(value(onA, "workflow_rebalance_total"), SHARDS + SHARDS / 2);
+    assertStrictEquals(value(onA, "workflow_cluster_events_total", { type: "shard_rebalance" }), 2); // a round each
     assertStrictEquals(value(onA, "shard_count", { node: "a" }), SHARDS / 2);
     assertStrictEquals(value(onA, "shard_count", { node: "b" }), SHARDS / 2);
     assertStrictEquals(value(onA, "cluster_member_count", { status: "up" }), 2);
@@ -423,11 +426,9 @@ Deno.test("metrics: a member's crash counts failovers on the survivor, which end
     );
 
     const onB = parseScrape((await b.metrics.render()).text);
+    // Counted per shard taken over, from one workflow_failover event listing them.
     assertStrictEquals(value(onB, "workflow_failover_total"), SHARDS / 2);
-    assertStrictEquals(
-      value(onB, "workflow_cluster_events_total", { type: "workflow_failover" }),
-      SHARDS / 2,
-    );
+    assertStrictEquals(value(onB, "workflow_cluster_events_total", { type: "workflow_failover" }), 1);
     assertStrictEquals(value(onB, "workflow_rebalance_total"), SHARDS / 2);
     assertStrictEquals(value(onB, "shard_count", { node: "b" }), SHARDS);
     assertStrictEquals(value(onB, "cluster_member_count", { status: "down" }), 1);

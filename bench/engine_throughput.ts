@@ -11,7 +11,7 @@
  */
 import { parseDuration } from "../core/duration.ts";
 import { withInProcessNode } from "./in_process.ts";
-import { WORKLOADS } from "./load.ts";
+import { WORKLOADS } from "./workloads.ts";
 
 const args = Deno.args;
 const get = (name: string, fallback: string) => {

@@ -11,7 +11,7 @@
 import postgres from "postgres";
 import { startNode } from "../server/start.ts";
 import { TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";
-import { WORKLOADS } from "./load.ts";
+import { WORKLOADS } from "./workloads.ts";
 
 const total = Number(Deno.args[0] ?? 500);
 const concurrency = Number(Deno.args[1] ?? 50);

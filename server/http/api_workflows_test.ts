@@ -324,6 +324,10 @@ Deno.test("node-types lists every catalog kind per category with its config sche
         "file.csv",
         "sql.query",
         "mysql.query",
+        "kafka.consumer",
+        "nats.consumer",
+        "rabbitmq.consumer",
+        "redis.consumer",
       ],
       transform: [
         "sql.query",
@@ -344,6 +348,10 @@ Deno.test("node-types lists every catalog kind per category with its config sche
         "memory.collect",
         "sql.insert",
         "mysql.write",
+        "kafka.producer",
+        "nats.producer",
+        "rabbitmq.producer",
+        "redis.producer",
       ],
       control: [
         "http",

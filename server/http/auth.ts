@@ -118,6 +118,7 @@ const OPEN = new Set(["/health", "/health/live", "/health/ready"]);
 /** `POST` routes an operator may call: running and steering executions, and running a schedule now. */
 const OPERATOR_POSTS = new Set([
   "/api/v1/workflows/:id/execute",
+  "/api/v1/workflows/:id/execute/batch",
   "/api/v1/executions/:executionId/cancel",
   "/api/v1/executions/:executionId/signals/:name",
   "/api/v1/executions/:executionId/pause",

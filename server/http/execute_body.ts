@@ -27,8 +27,16 @@ export interface ExecuteBody {
   versionPath: "$.version" | "?version" | undefined;
 }
 
-/** A JSON path to a key of the body: `$.name`, or `$["odd key"]`. */
-function keyPath(key: string): string {
+/**
+ * A JSON path to a key of the body: `$.name`, or `$["odd key"]`.
+ *
+ * @example
+ * ```ts
+ * import { keyPath } from "./execute_body.ts";
+ * if (keyPath("input") !== "$.input" || keyPath("a b") !== '$["a b"]') throw new Error();
+ * ```
+ */
+export function keyPath(key: string): string {
   const shown = key.length > 100 ? key.slice(0, 100) : key;
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(shown) ? `$.${shown}` : `$[${JSON.stringify(shown)}]`;
 }
@@ -41,6 +49,30 @@ function invalid(message: string, details: ErrorDetail[]): ApiError {
 export function queryVersion(url: URL): number | undefined {
   const raw = url.searchParams.get("version");
   return raw === null || raw === "" ? undefined : parseVersion(raw, "?version");
+}
+
+/** The answers an execute may give: the default (`full`), or only `{executionId, status}` (`id`). */
+export type ExecuteView = "full" | "id";
+
+/**
+ * `?view=`: absent, empty or `full` is the default answer; `id` the compact one (400 `invalid_parameter`
+ * otherwise).
+ *
+ * @example
+ * ```ts
+ * import { queryView } from "./execute_body.ts";
+ * if (queryView(new URL("http://x/?view=id")) !== "id" || queryView(new URL("http://x/")) !== "full") {
+ *   throw new Error("view");
+ * }
+ * ```
+ */
+export function queryView(url: URL): ExecuteView {
+  const raw = url.searchParams.get("view");
+  if (raw === null || raw === "" || raw === "full") return "full";
+  if (raw === "id") return "id";
+  throw new ApiError(400, "invalid_parameter", "view must be id or full", [
+    { path: "?view", message: `got ${JSON.stringify(raw.slice(0, 100))}` },
+  ]);
 }
 
 /**

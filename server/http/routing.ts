@@ -40,6 +40,8 @@ export interface Forwarder {
 /** Headers that carry cluster context; stripped from public requests. */
 export const FORWARDED_HEADER = "x-flowmesh-forwarded";
 export const EXECUTION_ID_HEADER = "x-flowmesh-execution-id";
+/** A forwarded sub-batch's items: their places in the batch received and their execution ids (JSON). */
+export const BATCH_ITEMS_HEADER = "x-flowmesh-batch-items";
 
 /** Headers a forwarded request keeps. */
 const KEPT = ["content-type", "idempotency-key", "traceparent", "tracestate", EXECUTION_ID_HEADER];
@@ -63,6 +65,16 @@ export class ShardRouting {
     private readonly clock: Clock,
     readonly askTimeoutMs = 5_000,
   ) {}
+
+  /** This node's id in the cluster. */
+  get selfId(): string {
+    return this.cluster.opts.nodeId;
+  }
+
+  /** The member owning `shard` as this node sees it now: this node's id when it owns it, `null` for none. */
+  ownerOf(shard: number): string | null {
+    return this.engine.ownedShards.has(shard) ? this.cluster.opts.nodeId : this.cluster.ownerOf(shard);
+  }
 
   /** Runs `local` when this node owns `shard`, else forwards `request` to the owner. */
   async route(

@@ -5,15 +5,16 @@
  *
  * @module
  */
-import { hash128, shardOf } from "../../../core/ids.ts";
-import { canonicalJson, type Json } from "../../../core/json.ts";
+import { shardOf } from "../../../core/ids.ts";
+import type { Json } from "../../../core/json.ts";
 import type { ExecutionStatus } from "../../../core/state.ts";
-import type { ExecutionIndex, StoredWorkflow } from "../../../storage/storage.ts";
+import type { ExecutionIndex } from "../../../storage/storage.ts";
 import type { Engine } from "../../runtime/engine.ts";
-import type { Submission } from "../../runtime/options.ts";
+import type { Logger } from "../../runtime/logger.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
-import { type ExecuteBody, executeBody, queryVersion } from "../execute_body.ts";
+import { type ExecuteBody, executeBody, type ExecuteView, queryVersion, queryView } from "../execute_body.ts";
+import { submitExecute } from "../execute_submit.ts";
 import { ApiError, json } from "../errors.ts";
 import { withOldState } from "../old_engine.ts";
 import { newExecutionIdFor } from "../execution_ids.ts";
@@ -31,7 +32,7 @@ import {
 } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
 import { EXECUTION_ID_HEADER, forwardedRequest, type ShardRouting } from "../routing.ts";
-import { versionNotFound } from "../versions.ts";
+import { executeBatch } from "./execute_batch.ts";
 
 /** The longest `?wait=` honoured, in ms. */
 export const MAX_WAIT_MS = 300_000;
@@ -46,6 +47,8 @@ export interface ExecutionRoutesDeps {
   workflows: WorkflowService;
   storage: ExecutionIndex;
   routing: ShardRouting;
+  /** Where an unexpected failure of a batch's item is logged. */
+  log?: Logger;
 }
 
 /** The execution sub-app (paths under `/api/v1`). */
@@ -53,6 +56,7 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
   const { engine, workflows, storage } = deps;
   return new Router()
     .post("/workflows/:id/execute", (ctx) => execute(deps, ctx))
+    .post("/workflows/:id/execute/batch", (ctx) => executeBatch(deps, ctx))
     .get(
       "/workflows/:id/status",
       ({ params }) => workflowStatus(workflows, storage, params.id).then((s) => json(withOldState(s))),
@@ -87,12 +91,13 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
 /**
  * `POST /api/v1/workflows/:id/execute`: on the owner of the new execution's shard (forwarded there with the
  * execution id chosen here), starts the workflow's latest version, or the version named by `?version=` or the
- * body's `version`; `?wait=` waits for the end.
+ * body's `version`; `?wait=` waits for the end; `?view=id` answers only `{executionId, status}`.
  */
 async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx: RouteContext) {
   const { req, url, params } = ctx;
   const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
   const version = queryVersion(url);
+  const view = queryView(url);
   const text = await readBody(req);
   const key = req.headers.get("idempotency-key") ?? undefined;
   if (key !== undefined && (key.length === 0 || key.length > 255)) {
@@ -110,7 +115,7 @@ async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx:
     shardOf(executionId, engine.shardCount),
     request,
     forwarded,
-    () => executeHere(engine, workflows, { workflowId: params.id, executionId, key, wait }, body),
+    () => executeHere(engine, workflows, { workflowId: params.id, executionId, key, wait, view }, body),
   );
 }
 
@@ -122,87 +127,40 @@ interface ExecuteRequest {
   key: string | undefined;
   /** How long to wait for the end, in ms (0: answer 202 at once). */
   wait: number;
+  /** The answer's shape: the default, or only `{executionId, status}`. */
+  view: ExecuteView;
 }
 
 /** Starts an execution on this node (the owner of its shard) and answers 202, or 200 when it ended. */
 async function executeHere(
   engine: Engine,
   workflows: WorkflowService,
-  { workflowId, executionId, key, wait }: ExecuteRequest,
+  { workflowId, executionId, key, wait, view: shape }: ExecuteRequest,
   body: ExecuteBody,
 ): Promise<Response> {
-  const { input, timeoutMs, version } = body;
-  // The version is part of the request: the same key with another version (or none) is another request.
-  const requestHash = key === undefined ? undefined : hash128(canonicalJson({ input, timeoutMs, version }));
-  const submission = { executionId, input, idempotencyKey: key, requestHash, timeoutMs };
-  let workflow: StoredWorkflow;
-  let r: Awaited<ReturnType<typeof engine.submit>>;
-  if (version !== undefined) {
-    // A named version runs even when a newer one is stored: no latest-version check on its creating append.
-    workflow = await pinnedVersion(workflows, workflowId, version, body.versionPath!);
-    r = await engine.submit(workflow, { ...submission, requireLatestVersion: false });
-  } else {
-    ({ workflow, r } = await submitLatest(engine, workflows, workflowId, submission));
-  }
+  const { workflow, r } = await submitExecute(engine, workflows, { workflowId, executionId, key }, body);
   if (!r.ok) throw engineError(r.error);
   const { created } = r.value;
   const headers: Record<string, string> = { location: `/api/v1/executions/${executionId}` };
   if (!created) headers["idempotent-replayed"] = "true";
   const view = wait > 0 ? await engine.wait(executionId, wait) : await engine.view(executionId);
-  if (view && view.status !== "running" && wait > 0) {
-    return json({ ...view, message: "execution finished" }, 200, headers);
-  }
+  const ended = view !== undefined && view.status !== "running" && wait > 0;
+  // The old engine's word for a run accepted and not ended (its clients read it); an end is as stored.
+  const status = !view || view.status === "running" ? "started" : view.status;
+  if (shape === "id") return json({ executionId, status }, ended ? 200 : 202, headers);
+  if (ended) return json({ ...view, message: "execution finished" }, 200, headers);
   return json(
     {
       executionId,
       workflowId: workflow.id,
       version: view?.version ?? workflow.version,
-      // The old engine's word for a run accepted and not ended (its clients read it); an end is as stored.
-      status: !view || view.status === "running" ? "started" : view.status,
+      status,
       message: created ? "execution started" : "execution already submitted with this Idempotency-Key",
       note: `follow it at /api/v1/executions/${executionId}`,
     },
     202,
     headers,
   );
-}
-
-/** What `engine.submit` gets from an execute, whichever version it runs. */
-type ExecuteSubmission = Omit<Submission, "requireLatestVersion">;
-
-/**
- * Submits the workflow's latest version, usually from memory: the creating append checks it is still the
- * latest, and a `workflow_changed` refusal (another node updated or deleted it) reads it again (3 tries).
- */
-async function submitLatest(
-  engine: Engine,
-  workflows: WorkflowService,
-  workflowId: string,
-  submission: ExecuteSubmission,
-) {
-  for (let tries = 1;; tries++) {
-    const workflow = await workflows.latestForExecute(workflowId);
-    if (!workflow) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
-    const r = await engine.submit(workflow, { ...submission, requireLatestVersion: true });
-    if (r.ok || r.error.code !== "workflow_changed" || tries === 3) return { workflow, r };
-    workflows.forgetLatest(workflowId);
-  }
-}
-
-/**
- * Version `version` of a live workflow, read from storage (404 `workflow_not_found` when the workflow is
- * deleted or was never stored, 404 `version_not_found` at `path` when it has no such version).
- */
-async function pinnedVersion(
-  workflows: WorkflowService,
-  workflowId: string,
-  version: number,
-  path: string,
-): Promise<StoredWorkflow> {
-  const [live, pinned] = await Promise.all([workflows.get(workflowId), workflows.get(workflowId, version)]);
-  if (!live) throw new ApiError(404, "workflow_not_found", `no workflow ${workflowId}`);
-  if (!pinned) throw versionNotFound(workflowId, version, path);
-  return pinned;
 }
 
 /** `GET /api/v1/workflows/:id/executions`: a page of the workflow's executions, `?status=` filtering. */

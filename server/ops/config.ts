@@ -22,12 +22,36 @@ import { parseEgressRules } from "../executors/egress_rules.ts";
 
 export { ConfigError, DEFAULT_CONFIG, type EngineConfig, SETTINGS };
 
+/** What a JSON value is, never what it holds (it may hold a password). */
+function jsonType(raw: unknown): string {
+  if (raw === null) return "null";
+  if (Array.isArray(raw)) return "a list";
+  return typeof raw === "object" ? "an object" : `a ${typeof raw}`;
+}
+
+/** A list of connections in the config file: each item one entry (a comma inside it cannot split it). */
+function connectionList(s: Setting, raw: unknown, where: string): Record<string, string> | undefined {
+  if (s.kind !== "connections" && s.kind !== "brokers") return undefined;
+  if (!Array.isArray(raw) || !raw.every((x) => typeof x === "string")) return undefined;
+  const parse = s.kind === "brokers" ? parseBrokerConnections : parseConnections;
+  return Object.assign({}, ...raw.map((x, i) => parse(x, `${where} item ${i + 1}`, true)));
+}
+
+/** A raw value as text; a value that is none is refused without being shown (it may hold a password). */
+function valueText(s: Setting, raw: unknown, where: string): string {
+  const text = typeof raw === "number" ? String(raw) : Array.isArray(raw) ? raw.join(",") : raw;
+  if (typeof text === "string") return text;
+  const entries = s.kind === "connections" || s.kind === "brokers"
+    ? " of NAME=URL entries (or a list of them)"
+    : "";
+  throw new ConfigError(`${where}: expected a string${entries}, got ${jsonType(raw)}`);
+}
+
 function parseValue(s: Setting, raw: unknown, where: string): unknown {
   if (s.kind === "switch" && typeof raw === "boolean") return raw;
-  const text = typeof raw === "number" ? String(raw) : Array.isArray(raw) ? raw.join(",") : raw;
-  if (typeof text !== "string") {
-    throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(raw)}`);
-  }
+  const list = connectionList(s, raw, where);
+  if (list !== undefined) return list;
+  const text = valueText(s, raw, where);
   switch (s.kind) {
     case "string":
       if (text.trim() === "") throw new ConfigError(`${where}: must not be empty`);
@@ -111,7 +135,7 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       try {
         url = new URL(text);
       } catch {
-        throw new ConfigError(`${where}: not a URL: ${JSON.stringify(text.replace(/:[^:@/]*@/, ":***@"))}`);
+        throw new ConfigError(`${where}: not a URL`); // never shown: it may hold a password
       }
       if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
         throw new ConfigError(`${where}: must be a postgres:// URL, got ${url.protocol}`);

@@ -53,7 +53,7 @@ Deno.test("config: every bad value is one line naming the setting", () => {
       ["--storage", "mongo"],
       {},
       undefined,
-      /^flag --storage: must be one of auto, memory, embedded, postgres/,
+      /^flag --storage: must be one of auto, memory, sqlite, pglite, embedded, postgres/,
     ],
     [[], { ENGINE_STORAGE: "x" }, undefined, /ENGINE_STORAGE/],
     [["--database-url", "mysql://x"], {}, undefined, /--database-url: must be a postgres:\/\/ URL/],
@@ -170,4 +170,30 @@ Deno.test("config: --broker declares broker connections (repeatable, a Kafka lis
     assertMatch(err.message, /--broker/);
     assert(!err.message.includes("hunter2"), err.message);
   }
+});
+
+Deno.test("config: connection and broker errors never show a URL, a password, or a piece of one", () => {
+  const file = (json: unknown) => () => JSON.stringify(json);
+  const cases: [string[], (path: string) => string][] = [
+    [["--config", "c.json"], file({ brokers: { default: "amqp://u:hunter2@h:5672" } })],
+    [["--config", "c.json"], file({ sqlConnections: { main: "postgres://u:hunter2@h/db" } })],
+    [["--config", "c.json"], file({ databaseUrl: { url: "postgres://u:hunter2@h/db" } })],
+    // A comma inside a secret splits the entry: the piece after it is no name to show.
+    [["--broker", "a=nats://to,hunter2=x@h"], noFile],
+    [["--sql-connection", "main=postgres://h/db?password=a,hunter2=c"], noFile],
+    [["--database-url", "postgres//u:p/hunter2@h"], noFile],
+  ];
+  for (const [args, read] of cases) {
+    const err = configError(() => loadConfig(args, noEnv, read));
+    assert(!err.message.includes("hunter2"), err.message);
+    assert(!["@h", "://u", "://h", "://to"].some((s) => err.message.includes(s)), err.message); // nor a URL
+    assert(!err.message.includes("\n"), err.message);
+  }
+  // A list in the config file keeps each entry whole, commas and all.
+  const { config } = loadConfig(
+    ["--config", "c.json"],
+    noEnv,
+    file({ brokers: ["a=amqp://u:pa,b=c@h:5672/", "k=kafka://k1:9092,k2:9092"] }),
+  );
+  assertEquals(config.brokers, { a: "amqp://u:pa,b=c@h:5672/", k: "kafka://k1:9092,k2:9092" });
 });

@@ -39,17 +39,33 @@ export function parseTokens(text: string, where: string): ApiToken[] {
   });
 }
 
-/** `NAME=URL` connections, comma-separated; errors name the entry, never its URL (it may hold a password). */
-export function parseConnections(text: string, where: string): Record<string, string> {
+/** Why an entry after the first may be no entry at all. */
+const SPLIT_HINT = " (a comma inside a URL starts a new entry: write it as %2C)";
+
+/**
+ * `NAME=URL` connections, comma-separated (a comma inside a URL is written `%2C`), or one entry when `whole`
+ * (an item of a list); errors name the entry by its place, never its URL nor its name (a comma inside a
+ * password would make a piece of it a name).
+ *
+ * @example
+ * ```ts
+ * import { parseConnections } from "./config_values.ts";
+ * const c = parseConnections("main=postgres://u:pw@127.0.0.1:5432/app, shop=mysql://127.0.0.1/shop", "--sql-connection");
+ * if (Object.keys(c).join() !== "main,shop") throw new Error(JSON.stringify(c));
+ * ```
+ */
+export function parseConnections(text: string, where: string, whole = false): Record<string, string> {
   const out: Record<string, string> = {};
-  const entries = text.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const entries = (whole ? [text] : text.split(",")).map((x) => x.trim()).filter((x) => x !== "");
   entries.forEach((entry, i) => {
     const eq = entry.indexOf("=");
     const name = entry.slice(0, eq);
     const url = entry.slice(eq + 1);
     if (eq < 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
       throw new ConfigError(
-        `${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -`,
+        `${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -${
+          i > 0 ? SPLIT_HINT : ""
+        }`,
       );
     }
     let protocol = "";
@@ -59,7 +75,9 @@ export function parseConnections(text: string, where: string): Record<string, st
       protocol = "";
     }
     if (!["postgres:", "postgresql:", "mysql:", "mariadb:"].includes(protocol)) {
-      throw new ConfigError(`${where}: connection ${name} must be a postgres:// or mysql:// URL`);
+      throw new ConfigError(
+        `${where}: entry ${i + 1} must be a postgres:// or mysql:// URL${i > 0 ? SPLIT_HINT : ""}`,
+      );
     }
     out[name] = url;
   });
@@ -68,7 +86,10 @@ export function parseConnections(text: string, where: string): Record<string, st
 
 /**
  * Broker connections, `NAME=URL` entries separated by commas (a Kafka URL's own commas, as in
- * `kafka://a:9092,b:9092`, stay in its entry): each URL of a scheme a messaging node speaks.
+ * `kafka://a:9092,b:9092`, stay in its entry; a comma followed by `NAME=` inside a URL starts a new one:
+ * write it `%2C`), or one entry when `whole` (an item of a list): each URL of a scheme a messaging node
+ * speaks. Errors name the entry by its place, never its URL nor its name (either may be a piece of a
+ * password).
  *
  * @example
  * ```ts
@@ -77,18 +98,25 @@ export function parseConnections(text: string, where: string): Record<string, st
  * if (c.k !== "kafka://a:9092,b:9092" || !c.q.startsWith("amqp://")) throw new Error(JSON.stringify(c));
  * ```
  */
-export function parseBrokerConnections(text: string, where: string): Record<string, string> {
+export function parseBrokerConnections(text: string, where: string, whole = false): Record<string, string> {
   const out: Record<string, string> = {};
-  const entries = text.split(/,(?=\s*[A-Za-z0-9_.-]{1,64}=)/).map((x) => x.trim()).filter((x) => x !== "");
+  const entries = (whole ? [text] : text.split(/,(?=\s*[A-Za-z0-9_.-]{1,64}=)/)).map((x) => x.trim())
+    .filter((x) => x !== "");
   entries.forEach((entry, i) => {
     const eq = entry.indexOf("=");
     const name = entry.slice(0, eq);
     const url = entry.slice(eq + 1).trim();
     if (eq < 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-      throw new ConfigError(`${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -`);
+      throw new ConfigError(
+        `${where}: entry ${i + 1} must be NAME=URL with a name of A-Z a-z 0-9 _ . -${
+          i > 0 ? SPLIT_HINT : ""
+        }`,
+      );
     }
     const why = brokerUrlProblem(url);
-    if (why !== undefined) throw new ConfigError(`${where}: broker ${name}: ${why}`);
+    if (why !== undefined) {
+      throw new ConfigError(`${where}: entry ${i + 1}: ${why}${i > 0 ? SPLIT_HINT : ""}`);
+    }
     out[name] = url;
   });
   return out;

@@ -24,10 +24,13 @@
  */
 import { NodeError } from "../executor.ts";
 
-/** At most `size` holders at once; the others wait, in order, up to `maxWaiting` of them. */
+/**
+ * At most `size` holders at once; the others wait, first come first served, up to `maxWaiting` of them. A
+ * place given back goes straight to the longest waiting, so a newcomer never takes it from them.
+ */
 export class Gate {
   #held = 0;
-  #waiting: (() => void)[] = [];
+  #waiting: { wake: () => void; refuse: (e: unknown) => void }[] = [];
   #closed = false;
 
   constructor(readonly size: number, readonly maxWaiting: number, readonly what: string) {}
@@ -42,38 +45,53 @@ export class Gate {
    *
    * @throws {NodeError} `broker_error` (retryable) when too many wait, `broker_unreachable` once closed.
    */
-  async enter(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    while (this.#held >= this.size && !this.#closed) {
-      if (this.#waiting.length >= this.maxWaiting) {
-        throw new NodeError("broker_error", `too many ${this.what} wait for a connection`, true);
-      }
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
+  enter(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#held < this.size && this.#waiting.length === 0) {
+      this.#held++;
+      return Promise.resolve();
+    }
+    if (this.#waiting.length >= this.maxWaiting) {
+      return Promise.reject(
+        new NodeError("broker_error", `too many ${this.what} wait for a connection`, true),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        // The place is handed over by `leave`: it counts as held already.
+        wake: () => {
           signal.removeEventListener("abort", abort);
           resolve();
-        };
-        const abort = () => {
-          this.#waiting = this.#waiting.filter((w) => w !== wake);
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", abort, { once: true });
-        this.#waiting.push(wake);
-      });
-    }
-    if (this.#closed) throw new NodeError("broker_unreachable", "the broker's client was closed", true);
-    this.#held++;
+        },
+        refuse: (e: unknown) => {
+          signal.removeEventListener("abort", abort);
+          reject(e);
+        },
+      };
+      const abort = () => {
+        this.#waiting = this.#waiting.filter((w) => w !== waiter);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", abort, { once: true });
+      this.#waiting.push(waiter);
+    });
   }
 
-  /** Gives a place back (to the longest waiting). */
+  /** Gives a place back: to the longest waiting, else free. */
   leave(): void {
-    this.#held = Math.max(0, this.#held - 1);
-    this.#waiting.shift()?.();
+    const next = this.#waiting.shift();
+    if (next) next.wake();
+    else this.#held = Math.max(0, this.#held - 1);
   }
 
   /** Refuses every later `enter`, and every waiting one. */
   close(): void {
     this.#closed = true;
-    for (const wake of this.#waiting.splice(0)) wake();
+    for (const waiter of this.#waiting.splice(0)) waiter.refuse(closedError());
   }
+}
+
+function closedError(): NodeError {
+  return new NodeError("broker_unreachable", "the broker's client was closed", true);
 }

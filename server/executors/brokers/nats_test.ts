@@ -1,10 +1,10 @@
-import { connect } from "@nats-io/transport-node";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nanos } from "@nats-io/transport-node";
+import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_NATS_URL } from "../../../testing/brokers.ts";
 import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";
-import { natsBroker } from "./nats.ts";
+import { natsBroker, natsError } from "./nats.ts";
 import type { PooledBroker } from "./pool.ts";
 
 interface Fixture {
@@ -189,3 +189,115 @@ Deno.test("nats: an unreachable server is broker_unreachable, without the URL's 
     await broker.close();
   }
 });
+
+brokerTest(
+  "nats: a batch held past the ack wait is delivered once: not again within its pull, nor while held",
+  "nats",
+  async () => {
+    await withStream(async (f) => {
+      await f.publish(["only-one"]);
+      const request = f.request({ config: { stream: f.stream, durable: "flowmesh", ackWaitMs: 1_000 } });
+      // The pull asks 3.5 s, past the 1 s ack wait: it is cut to half the ack wait.
+      const batch = await f.broker.consume({ ...request, maxWaitMs: 3_500 });
+      assertEquals(batch.messages.map((m) => [m.value, m.position.deliveries]), [["only-one", 1]]);
+      await new Promise((r) => setTimeout(r, 1_600)); // held (the run goes on) past the ack wait
+      const info = await f.jsm.consumers.info(f.stream, "flowmesh");
+      assertEquals([info.delivered.consumer_seq, info.num_redelivered, info.num_ack_pending], [1, 0, 1]);
+      await batch.delivery.commit();
+      assertEquals(await f.unacked(), 0);
+    });
+  },
+);
+
+brokerTest("nats: a pull stays within the durable consumer's max_expires (no 409)", "nats", async () => {
+  await withStream(async (f) => {
+    await f.jsm.consumers.add(f.stream, {
+      durable_name: "flowmesh",
+      ack_policy: AckPolicy.Explicit,
+      max_expires: nanos(400),
+    });
+    const empty = await f.broker.consume(f.request({ maxWaitMs: 1_500 }));
+    assertEquals(values(empty), []);
+    await empty.delivery.release();
+    await f.publish(["a"]);
+    const one = await f.broker.consume(f.request({ maxWaitMs: 1_500 }));
+    assertEquals(values(one), ["a"]);
+    await one.delivery.commit();
+  });
+});
+
+Deno.test("nats: consumes sharing a failed connection attempt each get a NodeError", async () => {
+  const broker = natsBroker("nats://127.0.0.1:1");
+  try {
+    const request = (): ConsumeRequest => ({
+      config: { stream: "s" },
+      maxMessages: 1,
+      maxBytes: 1_000,
+      maxWaitMs: 0,
+      consumerName: "e:n:1",
+      signal: new AbortController().signal,
+    });
+    const failures = await Promise.all([1, 2, 3].map(() => broker.consume(request()).catch((e) => e)));
+    for (const e of failures) {
+      assert(e instanceof NodeError, `${e?.name}: ${e?.message}`);
+      assertEquals([e.code, e.retryable], ["broker_unreachable", true]);
+    }
+  } finally {
+    await broker.close();
+  }
+});
+
+Deno.test("nats: a token in the URL never appears in an error", async () => {
+  const broker = natsBroker("nats://s3cr3tT0ken@127.0.0.1:1");
+  try {
+    const e = await broker.consume({
+      config: { stream: "s" },
+      maxMessages: 1,
+      maxBytes: 1_000,
+      maxWaitMs: 0,
+      consumerName: "e:n:1",
+      signal: new AbortController().signal,
+    }).catch((e) => e);
+    assert(e instanceof NodeError, String(e));
+    assert(!e.message.includes("s3cr3tT0ken"), e.message);
+    assert(e.message.includes("nats://***@127.0.0.1:1"), e.message);
+  } finally {
+    await broker.close();
+  }
+});
+
+brokerTest(
+  "nats: JetStream not answering on a server that has it is retried (broker_unreachable)",
+  "nats",
+  async () => {
+    const nc = await connect({ servers: new URL(TEST_NATS_URL).host, timeout: 5_000 });
+    try {
+      // A domain nobody serves: the JetStream API has no responders, as while JetStream is starting.
+      const silent = await jetstreamManager(nc, { domain: "fm_nobody", timeout: 1_000 }).catch((e) => e);
+      const e = natsError(silent, TEST_NATS_URL, "cannot use JetStream", nc.info);
+      assertEquals([e.code, e.retryable], ["broker_unreachable", true]);
+    } finally {
+      await nc.close();
+    }
+  },
+);
+
+brokerTest(
+  "nats: a pull a changed consumer refuses (409 Exceeded MaxRequestBatch) is retried with its new limits",
+  "nats",
+  async () => {
+    await withStream(async (f) => {
+      await f.publish(["a", "b"]);
+      const first = await f.broker.consume(f.request({ maxWaitMs: 0 }));
+      await first.delivery.release(); // its limits are remembered
+      await f.jsm.consumers.update(f.stream, "flowmesh", { max_batch: 1 });
+      const refused = await f.broker.consume(f.request({ maxWaitMs: 0 })).catch((e) => e);
+      assert(refused instanceof NodeError, String(refused));
+      assertEquals([refused.code, refused.retryable], ["broker_error", true]);
+      assert(refused.message.includes("MaxRequestBatch"), refused.message);
+      const retried = await f.broker.consume(f.request({ maxWaitMs: 0 }));
+      assertEquals(values(retried), ["a"]);
+      await retried.delivery.commit();
+    });
+  },
+);

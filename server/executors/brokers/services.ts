@@ -37,6 +37,8 @@ export interface BrokerGrants {
 /** The broker part of the real services. */
 export interface BrokerServices {
   broker(target: BrokerTarget): BrokerClient;
+  /** How many clients evicted (the least recently used past {@link MAX_BROKERS}) are still closing. */
+  readonly closing: number;
   close(): Promise<void>;
 }
 
@@ -89,15 +91,42 @@ export function grantedBrokerUrl(grants: BrokerGrants, target: BrokerTarget): st
   return url;
 }
 
-/** A client whose adapter is imported on first use. */
-function lazyClient(load: () => Promise<BrokerFactory>, url: string): PooledBroker {
+/**
+ * A client whose adapter is imported on first use; an import that failed is tried again by the next use.
+ *
+ * @example
+ * ```ts
+ * import { lazyClient } from "./services.ts";
+ * let loads = 0;
+ * const client = lazyClient(() => {
+ *   loads++;
+ *   return Promise.reject(new Error("not loadable"));
+ * }, "nats://127.0.0.1:4222");
+ * const signal = new AbortController().signal;
+ * const request = { config: {}, messages: [], signal };
+ * await client.produce(request).catch(() => {});
+ * await client.produce(request).catch(() => {});
+ * if (loads !== 2) throw new Error(`loaded ${loads} times`);
+ * await client.close();
+ * ```
+ */
+export function lazyClient(load: () => Promise<BrokerFactory>, url: string): PooledBroker {
   let client: Promise<PooledBroker> | undefined;
-  const get = () => client ??= load().then((factory) => factory(url));
+  const get = () => {
+    if (client) return client;
+    const loading = load().then((factory) => factory(url));
+    client = loading;
+    loading.catch(() => {
+      if (client === loading) client = undefined;
+    });
+    return loading;
+  };
   return {
     consume: async (request) => (await get()).consume(request),
     produce: async (request) => (await get()).produce(request),
     close: async () => {
-      if (client) await (await client).close();
+      const loaded = await client?.catch(() => undefined);
+      await loaded?.close();
     },
   };
 }
@@ -112,7 +141,8 @@ export function brokerServices(
   factories: Partial<Record<BrokerKind, BrokerFactory>> = {},
 ): BrokerServices {
   const clients = new Map<string, PooledBroker>();
-  const closing: Promise<void>[] = [];
+  // The evicted clients still closing (each leaves the set once closed).
+  const closing = new Set<Promise<void>>();
   return {
     broker(target) {
       const url = grantedBrokerUrl(grants, target);
@@ -128,9 +158,13 @@ export function brokerServices(
       if (clients.size > MAX_BROKERS) {
         const [oldest, old] = clients.entries().next().value!;
         clients.delete(oldest);
-        closing.push(old.close().catch(() => {}));
+        const closed: Promise<void> = old.close().catch(() => {}).finally(() => closing.delete(closed));
+        closing.add(closed);
       }
       return client;
+    },
+    get closing() {
+      return closing.size;
     },
     async close() {
       const all = [...clients.values()];

@@ -40,6 +40,18 @@ export function brokerOf(nodeType: string): BrokerKind | undefined {
     : undefined;
 }
 
+/**
+ * The least `claimIdleMs` of a Redis consumer: a run holding entries keeps resetting their idle time well
+ * within it (every quarter of it), so no concurrent run takes over a batch that is still held.
+ *
+ * @example
+ * ```ts
+ * import { REDIS_MIN_CLAIM_IDLE_MS } from "./catalog_messaging.ts";
+ * if (REDIS_MIN_CLAIM_IDLE_MS !== 1000) throw new Error();
+ * ```
+ */
+export const REDIS_MIN_CLAIM_IDLE_MS = 1000;
+
 /** `host:port`, the form of one Kafka broker address. */
 const HOST_PORT = /^[A-Za-z0-9.\-_\[\]:]+:\d{1,5}$/;
 
@@ -282,10 +294,12 @@ export const MESSAGING_KINDS: readonly NodeKindSpec[] = [
       type: "integer",
       default: 30000,
       coerce: true,
-      min: 0,
+      min: REDIS_MIN_CLAIM_IDLE_MS,
       max: 86400000,
       label: "Claim idle (ms)",
-      description: "entries pending this long (delivered to a run that never acked them) are taken over",
+      description:
+        "entries pending this long (delivered to a run that never acked them, and no longer held " +
+        "by a live run) are taken over",
     },
     ...URL_FIELD,
   }),

@@ -8,7 +8,9 @@
  * release leaves without committing, so the group reads them again; a crash lets the session lapse, with the
  * same effect. `maxWaitMs` counts from the group's assignment, and a consume waits for at least one fetch.
  * A produce sends each record with its key (also in the `flowmesh-key` header), acknowledged by all in-sync
- * replicas, from an idempotent producer.
+ * replicas, from the URL's one idempotent producer, shared by concurrent sends (`kafka_producer.ts`): a send
+ * that is aborted only stops waiting, and a send that finds the producer broken has it replaced, closed once
+ * the other sends on it are over.
  *
  * @example
  * ```ts
@@ -38,11 +40,13 @@ import {
   consumedMessage,
   kafkaConsumerConfig,
   kafkaNodeError,
+  kafkaProducerBroken,
   kafkaProducerTopic,
   kafkaRecords,
   parseKafkaUrl,
   type TakenKafkaMessage,
 } from "./kafka_mapping.ts";
+import { SharedClient } from "./kafka_producer.ts";
 import type { PooledBroker } from "./pool.ts";
 
 /** How many consumers of one URL are open at once (reading, or holding a batch); the others wait. */
@@ -57,7 +61,27 @@ const SEND_TIMEOUT_MS = 60_000;
 const FIRST_FETCH_GRACE_MS = 15_000;
 
 type KafkaConsumer = Consumer<string, string, string, string>;
-type KafkaProducer = Producer<string, string, string, string>;
+
+/** What the adapter uses of a producer (a test passes its own). */
+export type KafkaProducer = Pick<Producer<string, string, string, string>, "send" | "close">;
+
+/** Options of a Kafka client. */
+export interface KafkaOptions {
+  /** Makes the URL's producer (default: an idempotent `Producer`, acks from all in-sync replicas). */
+  makeProducer?: (brokers: string[]) => KafkaProducer;
+}
+
+/** The producer of a URL: idempotent, acknowledged by all in-sync replicas, with bounded retries. */
+function defaultProducer(brokers: string[]): KafkaProducer {
+  return new Producer({
+    ...baseOptions(brokers),
+    // Bounded retries (an idempotent producer's default is for ever): the node's attempts retry.
+    retries: 3,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    serializers: stringSerializers,
+  });
+}
 
 /** The connection options every client of a URL shares: fail fast, and let the node's retries retry. */
 function baseOptions(brokers: string[]) {
@@ -153,17 +177,20 @@ export function readBatch(
 /** The Kafka broker of one URL. */
 class KafkaBroker implements PooledBroker {
   #brokers: string[] | NodeError;
-  #producer: KafkaProducer | undefined;
+  #producers: SharedClient<KafkaProducer>;
   #consumers = new Set<KafkaConsumer>();
   #gate = new Gate(MAX_OPEN_CONSUMERS, MAX_WAITING_CONSUMES, "kafka consumes");
   #closed = false;
 
-  constructor(url: string) {
+  constructor(url: string, options: KafkaOptions) {
     try {
       this.#brokers = parseKafkaUrl(url);
     } catch (e) {
       this.#brokers = e as NodeError;
     }
+    const make = options.makeProducer ?? defaultProducer;
+    // Made on first use only: by then the URL parsed (`#list`).
+    this.#producers = new SharedClient(() => make(this.#brokers as string[]), SEND_TIMEOUT_MS);
   }
 
   /** The broker addresses (a malformed URL fails every use). */
@@ -246,41 +273,27 @@ class KafkaBroker implements PooledBroker {
     }, DELIVERY_HOLD_MS);
   }
 
-  /** The producer (made on first use, and again after a failure). */
-  #producerOf(brokers: string[]): KafkaProducer {
-    this.#producer ??= new Producer({
-      ...baseOptions(brokers),
-      // Bounded retries (an idempotent producer's default is for ever): the node's attempts retry.
-      retries: 3,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      serializers: stringSerializers,
-    });
-    return this.#producer;
-  }
-
   async produce(request: ProduceRequest): Promise<void> {
     const topic = kafkaProducerTopic(request.config);
     const brokers = this.#list();
     const { messages, signal } = request;
     for (let i = 0; i < messages.length; i += SEND_CHUNK) {
       signal.throwIfAborted();
-      const producer = this.#producerOf(brokers);
-      const drop = () => {
-        if (this.#producer === producer) this.#producer = undefined;
-        void closeQuietly(producer);
-      };
+      const records = kafkaRecords(topic, messages.slice(i, i + SEND_CHUNK));
+      const lease = this.#producers.lease();
+      const sent = (async () => await lease.client.send({ messages: records }))();
+      // In use until the library settles the send, even once nobody waits for it.
+      sent.then(lease.done, lease.done);
       const timeout = AbortSignal.timeout(SEND_TIMEOUT_MS);
       try {
-        const sent = producer.send({ messages: kafkaRecords(topic, messages.slice(i, i + SEND_CHUNK)) });
-        await abortable(sent, AbortSignal.any([signal, timeout]), drop);
+        // An abort or a timeout only stops this wait: the producer is shared by the URL's other sends.
+        await abortable(sent, AbortSignal.any([signal, timeout]), () => {});
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        const e = timeout.aborted
+        if (timeout.aborted || kafkaProducerBroken(err)) lease.retire();
+        throw timeout.aborted
           ? new NodeError("broker_unreachable", `kafka: sending to ${topic} took over ${SEND_TIMEOUT_MS} ms`)
           : kafkaNodeError(err, brokers, `sending to topic ${JSON.stringify(topic)}`);
-        if (e.code !== "broker_not_found") drop();
-        throw e;
       }
     }
   }
@@ -288,14 +301,22 @@ class KafkaBroker implements PooledBroker {
   async close(): Promise<void> {
     this.#closed = true;
     this.#gate.close();
-    const all = [this.#producer, ...this.#consumers];
-    this.#producer = undefined;
+    const consumers = [...this.#consumers];
     this.#consumers.clear();
-    await Promise.all(all.map(closeQuietly));
+    await Promise.all([this.#producers.close(), ...consumers.map(closeQuietly)]);
   }
 }
 
-/** The Kafka broker of a `kafka://host:port[,host:port…]` URL; its clients connect on first use. */
-export function kafkaBroker(url: string): PooledBroker {
-  return new KafkaBroker(url);
+/**
+ * The Kafka broker of a `kafka://host:port[,host:port…]` URL; its clients connect on first use.
+ *
+ * @example
+ * ```ts
+ * import { kafkaBroker } from "./kafka.ts";
+ * const broker = kafkaBroker("kafka://127.0.0.1:9092"); // nothing is opened yet
+ * await broker.close();
+ * ```
+ */
+export function kafkaBroker(url: string, options: KafkaOptions = {}): PooledBroker {
+  return new KafkaBroker(url, options);
 }

@@ -192,3 +192,26 @@ export function kafkaNodeError(err: unknown, brokers: readonly string[], doing: 
   }
   return new NodeError("broker_error", `${where}: ${detail}`, true);
 }
+
+/** A producer's own state is lost: its idempotent sequence or epoch no longer matches the brokers'. */
+const PRODUCER_STATE =
+  /^(OUT_OF_ORDER_SEQUENCE_NUMBER|INVALID_PRODUCER_EPOCH|UNKNOWN_PRODUCER_ID|INVALID_PRODUCER_ID_MAPPING|PRODUCER_FENCED)$/;
+
+/**
+ * Whether a send's failure means its producer is broken and must be replaced: the connection is lost (as
+ * `kafkaNodeError` reads it: `broker_unreachable`) or the idempotent producer's state is. Any other failure
+ * (a missing topic, a refusal, a record too large) is the send's alone.
+ *
+ * @example
+ * ```ts
+ * import { NetworkError, ProtocolError } from "@platformatic/kafka";
+ * import { kafkaProducerBroken } from "./kafka_mapping.ts";
+ * if (!kafkaProducerBroken(new NetworkError("Connection to a:9092 failed."))) throw new Error();
+ * if (!kafkaProducerBroken(new ProtocolError("INVALID_PRODUCER_EPOCH"))) throw new Error();
+ * if (kafkaProducerBroken(new ProtocolError("MESSAGE_TOO_LARGE"))) throw new Error();
+ * ```
+ */
+export function kafkaProducerBroken(err: unknown): boolean {
+  if (errorTexts(err).some((t) => PRODUCER_STATE.test(t))) return true;
+  return kafkaNodeError(err, [], "sending").code === "broker_unreachable";
+}

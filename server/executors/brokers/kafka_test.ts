@@ -4,12 +4,13 @@ import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";
 import { Readable } from "node:stream";
 import { BatchBounds, valueBytes } from "./bounds.ts";
-import { kafkaBroker, readBatch } from "./kafka.ts";
+import { kafkaBroker, type KafkaProducer, readBatch } from "./kafka.ts";
 import {
   commitOffsets,
   consumedMessage,
   kafkaConsumerConfig,
   kafkaNodeError,
+  kafkaProducerBroken,
   kafkaProducerTopic,
   kafkaRecords,
   parseKafkaUrl,
@@ -234,6 +235,112 @@ Deno.test({
       await broker.close();
     }
   },
+});
+
+/** Producers whose sends the test settles by hand, and what became of them. */
+function fakeProducers() {
+  const made: { sends: { resolve(): void; reject(e: unknown): void }[]; closed: number }[] = [];
+  const makeProducer = (): KafkaProducer => {
+    const p = { sends: [] as { resolve(): void; reject(e: unknown): void }[], closed: 0 };
+    made.push(p);
+    return {
+      send: () => new Promise((resolve, reject) => p.sends.push({ resolve: () => resolve({}), reject })),
+      close: () => {
+        p.closed++;
+        return Promise.resolve();
+      },
+    } as unknown as KafkaProducer;
+  };
+  return { made, makeProducer };
+}
+
+/** Lets every settled promise's handlers run. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+function produceOn(broker: ReturnType<typeof kafkaBroker>, signal = new AbortController().signal) {
+  const p = broker.produce({ config: { topic: "t" }, messages: [{ key: "k", value: "v" }], signal });
+  p.catch(() => {});
+  return p;
+}
+
+Deno.test("kafka produce: one send's abort leaves the producer shared by the others open", async () => {
+  const { made, makeProducer } = fakeProducers();
+  const broker = kafkaBroker("kafka://127.0.0.1:9092", { makeProducer });
+  try {
+    const abort = new AbortController();
+    const a = produceOn(broker, abort.signal);
+    const b = produceOn(broker);
+    await settle();
+    assertEquals([made.length, made[0].sends.length], [1, 2], "one producer, both sends on it");
+    abort.abort(new Error("attempt cancelled"));
+    await assertRejects(() => a, Error, "attempt cancelled");
+    await settle();
+    assertEquals(made[0].closed, 0, "closed under the other send");
+    made[0].sends[1].resolve();
+    await b;
+    made[0].sends[0].resolve(); // the aborted send ends later, unseen
+    const c = produceOn(broker);
+    await settle();
+    made[0].sends[2].resolve();
+    await c;
+    assertEquals([made.length, made[0].closed], [1, 0], "the next send reuses it");
+  } finally {
+    await broker.close();
+  }
+  assertEquals(made[0].closed, 1);
+});
+
+Deno.test("kafka produce: a lost connection replaces the producer, closed once its other sends are over", async () => {
+  const { made, makeProducer } = fakeProducers();
+  const broker = kafkaBroker("kafka://127.0.0.1:9092", { makeProducer });
+  try {
+    const a = produceOn(broker);
+    const b = produceOn(broker);
+    await settle();
+    made[0].sends[0].reject(new NetworkError("Connection to 127.0.0.1:9092 failed."));
+    const e = await failure(() => a);
+    assertEquals([e.code, e.retryable], ["broker_unreachable", true]);
+    const c = produceOn(broker);
+    await settle();
+    assertEquals([made.length, made[1].sends.length], [2, 1], "a new producer for the next send");
+    assertEquals(made[0].closed, 0, "not closed while b uses it");
+    made[0].sends[1].resolve();
+    await b;
+    await settle();
+    assertEquals(made[0].closed, 1, "closed once b is over");
+    made[1].sends[0].resolve();
+    await c;
+  } finally {
+    await broker.close();
+  }
+});
+
+Deno.test("kafka produce: a send's own failure (not the connection's) keeps the producer", async () => {
+  const { made, makeProducer } = fakeProducers();
+  const broker = kafkaBroker("kafka://127.0.0.1:9092", { makeProducer });
+  try {
+    const a = produceOn(broker);
+    await settle();
+    made[0].sends[0].reject(new ProtocolError("MESSAGE_TOO_LARGE"));
+    assertEquals((await failure(() => a)).code, "broker_error");
+    const b = produceOn(broker);
+    await settle();
+    made[0].sends[1].resolve();
+    await b;
+    assertEquals([made.length, made[0].closed], [1, 0]);
+  } finally {
+    await broker.close();
+  }
+});
+
+Deno.test("kafka errors: a producer is broken by a lost connection or a lost idempotent state only", () => {
+  assert(kafkaProducerBroken(new NetworkError("Connection to a:9092 failed.")));
+  assert(
+    kafkaProducerBroken(new MultipleErrors("send failed 3 times.", [new ProtocolError("PRODUCER_FENCED")])),
+  );
+  assert(!kafkaProducerBroken(new ProtocolError("UNKNOWN_TOPIC_OR_PARTITION")));
+  assert(!kafkaProducerBroken(new ProtocolError("TOPIC_AUTHORIZATION_FAILED")));
+  assert(!kafkaProducerBroken(new Error("something odd")));
 });
 
 // ---- live: only against a Kafka named by ENGINE_TEST_KAFKA_BROKERS ("host:port[,host:port]") ----

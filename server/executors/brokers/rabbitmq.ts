@@ -23,7 +23,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { type Channel, type ChannelModel, connect, type Message } from "amqplib";
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Message } from "amqplib";
 import type { ConsumedBatch, ConsumedMessage, ConsumeRequest, Delivery, ProduceRequest } from "../broker.ts";
 import { DELIVERY_HOLD_MS, settledOnce } from "../broker.ts";
 import { NodeError } from "../executor.ts";
@@ -38,6 +38,20 @@ const HEARTBEAT_S = 30;
 /** Channels of consumes (each held until its batch is settled) at once, and consumes waiting for one. */
 const MAX_CONSUME_CHANNELS = 512;
 const MAX_WAITING_CONSUMES = 1_024;
+/**
+ * How long one answer of the broker is waited for (a channel opened or closed, a queue checked, the confirms
+ * of a produce): a blocked connection (a resource alarm) or a silent peer never answers.
+ */
+const REPLY_TIMEOUT_MS = 30_000;
+
+/** Options of a RabbitMQ client. */
+export interface RabbitOptions {
+  /**
+   * How long one answer of the broker is waited for (default 30 s): a channel opened or closed, a queue
+   * checked, the confirms of a produce. Past it the call fails with `broker_unreachable`.
+   */
+  replyTimeoutMs?: number;
+}
 
 function text(config: Record<string, unknown>, field: string): string | undefined {
   const v = config[field];
@@ -63,9 +77,78 @@ function isJson(value: string): boolean {
   }
 }
 
-/** Closes a channel, ignoring one that is closed already. */
-async function closeChannel(ch: Channel): Promise<void> {
-  await ch.close().catch(() => {});
+/**
+ * Waits for `p` at most `ms` (then rejects with a "timed out" error) and no longer than `signal` allows (then
+ * with its reason). What `p` yields once nobody waits goes to `late` (a channel opened too late is closed).
+ */
+function bounded<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal,
+  what: string,
+  late?: (value: T) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = (settle: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
+    const onAbort = () => finish(() => reject(signal.reason));
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`${what}: no answer, timed out after ${ms} ms`))),
+      ms,
+    );
+    p.then(
+      (v) => done ? late?.(v) : finish(() => resolve(v)),
+      (e) => finish(() => reject(e)),
+    );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Closes a channel, waiting at most `ms` for the broker's close-ok. True once it came (everything sent before
+ * it, acks included, was handled); false when the channel ended otherwise (its connection went, it was closed
+ * already) or the broker did not answer in time (the close goes on without anyone waiting).
+ */
+function closeChannel(ch: Channel, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const end = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      ch.off("close", onClose);
+      resolve(ok);
+    };
+    // A close-ok also emits 'close' (first): the promise of ch.close() settles before the next task.
+    const onClose = () => void setTimeout(() => end(false), 0);
+    const timer = setTimeout(() => end(false), ms);
+    ch.once("close", onClose);
+    ch.close().then(() => end(true), () => end(false));
+  });
+}
+
+/** Closes a connection, waiting at most `ms`; past that its socket is destroyed. */
+async function closeConnection(conn: ChannelModel, ms: number): Promise<void> {
+  const ended = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const end = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    conn.once("close", end);
+    conn.close().then(end, end);
+  });
+  if (!(await ended)) {
+    // No close-ok (a blocked or silent connection): drop the socket (not in amqplib's typings).
+    (conn.connection as unknown as { stream?: { destroy?(): void } }).stream?.destroy?.();
+  }
 }
 
 class RabbitBroker implements PooledBroker {
@@ -73,9 +156,11 @@ class RabbitBroker implements PooledBroker {
   #conn?: Promise<ChannelModel>;
   #closed = false;
   #gate = new Gate(MAX_CONSUME_CHANNELS, MAX_WAITING_CONSUMES, "RabbitMQ consumes");
+  #wait: number;
 
-  constructor(url: string) {
+  constructor(url: string, options: RabbitOptions) {
     this.#url = url;
+    this.#wait = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
   }
 
   #connection(): Promise<ChannelModel> {
@@ -91,7 +176,8 @@ class RabbitBroker implements PooledBroker {
         new NodeError("config_format", `not an AMQP URL: ${shownBrokerUrl(this.#url)}`, false),
       );
     }
-    const opened = connect(target, {
+    // Cached as the NodeError it fails with: every caller waiting on this open gets that, not the raw one.
+    const opened: Promise<ChannelModel> = connect(target, {
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: "flowmesh" },
     }).then((conn) => {
@@ -101,14 +187,12 @@ class RabbitBroker implements PooledBroker {
         if (this.#conn === opened) this.#conn = undefined;
       });
       return conn;
-    });
-    this.#conn = opened;
-    opened.catch(() => {
+    }, (e) => {
       if (this.#conn === opened) this.#conn = undefined;
-    });
-    return opened.catch((e) => {
       throw rabbitError(e, this.#url, "cannot connect to RabbitMQ");
     });
+    this.#conn = opened;
+    return opened;
   }
 
   /** A fresh channel whose errors (also told by the failing call) are kept for the message. */
@@ -126,10 +210,19 @@ class RabbitBroker implements PooledBroker {
     }
   }
 
+  /** A fresh channel, waited for within the reply timeout and the signal (one opened too late is closed). */
+  #channelWithin<C extends Channel>(make: (conn: ChannelModel) => Promise<C>, signal: AbortSignal) {
+    const wait = this.#wait;
+    return bounded(this.#channel(make), wait, signal, "opening a channel", (late) => {
+      void closeChannel(late.ch, wait);
+    });
+  }
+
   async consume(request: ConsumeRequest): Promise<ConsumedBatch> {
     const queue = text(request.config, "queue");
     if (queue === undefined) throw new NodeError("config_missing", "the node needs a queue", false);
-    await this.#gate.enter(request.signal);
+    const { signal } = request;
+    await this.#gate.enter(signal);
     let left = false;
     const leave = () => {
       if (!left) this.#gate.leave();
@@ -137,52 +230,62 @@ class RabbitBroker implements PooledBroker {
     };
     let ch: Channel | undefined;
     try {
-      const opened = await this.#channel((c) => c.createChannel());
+      const opened = await this.#channelWithin((c) => c.createChannel(), signal);
       ch = opened.ch;
       ch.on("close", leave);
       let taken: Message[];
       try {
-        await ch.checkQueue(queue);
+        await bounded(ch.checkQueue(queue), this.#wait, signal, `checking the queue ${queue}`);
         const { measure } = request;
         taken = await takeBatch(ch, queue, {
           maxMessages: Math.min(request.maxMessages, MAX_PREFETCH),
           maxBytes: request.maxBytes,
           maxWaitMs: request.maxWaitMs,
-          signal: request.signal,
+          signal,
           ...(measure && { measure: (m: Message) => measure(asMessage(m, queue)) }),
         });
       } catch (e) {
-        if (request.signal.aborted) throw request.signal.reason;
+        if (signal.aborted) throw signal.reason;
         throw rabbitError(opened.error() ?? e, this.#url, `cannot take from the queue ${queue}`);
       }
       const messages = taken.map((m) => asMessage(m, queue));
       if (taken.length === 0) {
-        await closeChannel(ch);
+        await closeChannel(ch, this.#wait);
         return { messages, delivery: { commit: () => Promise.resolve(), release: () => Promise.resolve() } };
       }
       return { messages, delivery: settledOnce(this.#delivery(ch, taken, opened.error), DELIVERY_HOLD_MS) };
     } catch (e) {
-      if (ch) await closeChannel(ch);
+      // Not waited for: a blocked or silent connection never answers the close.
+      if (ch) void closeChannel(ch, this.#wait);
       leave();
-      throw e;
+      if (signal.aborted) throw signal.reason;
+      throw rabbitError(e, this.#url, `cannot take from the queue ${queue}`);
     }
   }
 
   #delivery(ch: Channel, taken: Message[], error: () => unknown): Delivery {
+    const wait = this.#wait;
     return {
       commit: async () => {
         try {
           ch.ack(taken[taken.length - 1], true);
-          // The close is answered after the acks before it are handled.
-          await ch.close();
         } catch (e) {
-          await closeChannel(ch);
+          void closeChannel(ch, wait);
           throw rabbitError(error() ?? e, this.#url, "cannot ack the messages");
         }
+        // The close is answered after the acks before it are handled: without its answer they may be lost.
+        if (await closeChannel(ch, wait)) return;
+        const cause = error();
+        if (cause !== undefined) throw rabbitError(cause, this.#url, "cannot ack the messages");
+        throw new NodeError(
+          "broker_unreachable",
+          `cannot ack the messages (${shownBrokerUrl(this.#url)}): the channel closed, or RabbitMQ did not ` +
+            "answer, before the acks were confirmed (unacked messages are requeued by the broker)",
+        );
       },
       release: async () => {
         requeue(ch, taken);
-        await closeChannel(ch);
+        await closeChannel(ch, wait);
       },
     };
   }
@@ -194,16 +297,27 @@ class RabbitBroker implements PooledBroker {
     if (routingKey === undefined) {
       throw new NodeError("config_missing", "name a queue, or an exchange and its routingKey", false);
     }
-    request.signal.throwIfAborted();
-    const { ch, error } = await this.#channel((c) => c.createConfirmChannel());
+    const { signal } = request;
+    signal.throwIfAborted();
+    const wait = this.#wait;
+    const target = `${exchange || "(default)"}/${routingKey}`;
+    let opened: { ch: ConfirmChannel; error: () => unknown };
+    try {
+      opened = await this.#channelWithin((c) => c.createConfirmChannel(), signal);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw rabbitError(e, this.#url, `cannot publish to ${target}`);
+    }
+    const { ch, error } = opened;
     const returned: Message[] = [];
     ch.on("return", (m: Message) => void returned.push(m));
-    const onAbort = () => void closeChannel(ch);
-    request.signal.addEventListener("abort", onAbort, { once: true });
+    let clean = false;
     try {
-      if (queue !== undefined) await ch.checkQueue(queue);
+      if (queue !== undefined) {
+        await bounded(ch.checkQueue(queue), wait, signal, `checking the queue ${queue}`);
+      }
       for (const m of request.messages) {
-        request.signal.throwIfAborted();
+        signal.throwIfAborted();
         const more = ch.publish(exchange, routingKey, Buffer.from(m.value, "utf8"), {
           persistent: true,
           mandatory: true,
@@ -211,30 +325,27 @@ class RabbitBroker implements PooledBroker {
           contentType: isJson(m.value) ? "application/json" : "text/plain",
         });
         if (!more) {
-          await new Promise((resolve) => {
+          const drained = new Promise((resolve) => {
             ch.once("drain", resolve);
             ch.once("close", resolve);
           });
+          await bounded(drained, wait, signal, "waiting to send more");
         }
       }
-      await ch.waitForConfirms();
+      await bounded(ch.waitForConfirms(), wait, signal, "waiting for the confirms");
+      clean = true;
     } catch (e) {
-      if (request.signal.aborted) throw request.signal.reason;
-      throw rabbitError(
-        error() ?? e,
-        this.#url,
-        `cannot publish to ${exchange || "(default)"}/${routingKey}`,
-      );
+      if (signal.aborted) throw signal.reason;
+      throw rabbitError(error() ?? e, this.#url, `cannot publish to ${target}`);
     } finally {
-      request.signal.removeEventListener("abort", onAbort);
-      await closeChannel(ch);
+      // After a failure or an abort nothing waits for the close: a blocked connection never answers it.
+      if (clean) await closeChannel(ch, wait);
+      else void closeChannel(ch, wait);
     }
     if (returned.length > 0) {
       throw new NodeError(
         "broker_not_found",
-        `${returned.length} message(s) could not be routed: no queue is bound to ${
-          exchange || "(default)"
-        }/${routingKey}`,
+        `${returned.length} message(s) could not be routed: no queue is bound to ${target}`,
         false,
       );
     }
@@ -246,7 +357,7 @@ class RabbitBroker implements PooledBroker {
     const conn = this.#conn;
     this.#conn = undefined;
     const opened = await conn?.catch(() => undefined);
-    await opened?.close().catch(() => {});
+    if (opened) await closeConnection(opened, this.#wait);
   }
 }
 
@@ -261,6 +372,6 @@ class RabbitBroker implements PooledBroker {
  * await broker.close();
  * ```
  */
-export function rabbitmqBroker(url: string): PooledBroker {
-  return new RabbitBroker(url);
+export function rabbitmqBroker(url: string, options: RabbitOptions = {}): PooledBroker {
+  return new RabbitBroker(url, options);
 }

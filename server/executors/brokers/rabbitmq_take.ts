@@ -1,9 +1,10 @@
 /**
  * One bounded take from a RabbitMQ queue on its own channel: with a wait, a consumer whose prefetch is the
  * batch (so the broker hands over no more than the batch), cancelled once the batch is full, the wait is
- * over, a message would pass the byte bound, or the signal aborts; without a wait, `basic.get` until the
- * queue is empty. Whatever arrived once the take stopped is given back (requeued) at once; the taken
- * messages stay unacked on the channel until the caller acks or requeues them.
+ * over, a message would pass the byte bound, or the signal aborts; ended (rejected, `broker_unreachable`) when
+ * the channel or its connection closes, since the broker requeued what it had delivered; without a wait,
+ * `basic.get` until the queue is empty. Whatever arrived once the take stopped is given back (requeued) at
+ * once; the taken messages stay unacked on the channel until the caller acks or requeues them.
  *
  * @module
  */
@@ -50,7 +51,8 @@ export function rabbitError(e: unknown, url: string, what: string): NodeError {
   }
   if (
     typeof code === "string" && /^E[A-Z]+/.test(code) ||
-    /ECONN|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timed? ?out|Socket closed|Connection closed/i.test(text)
+    /ECONN|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timed? ?out|Socket closed|Connection closed|Channel (closed|ended)/i
+      .test(text)
   ) {
     return new NodeError("broker_unreachable", at);
   }
@@ -114,12 +116,16 @@ function takeWaiting(ch: Channel, queue: string, bounds: TakeBounds): Promise<Me
       stopped = true;
       clearTimeout(timer);
       bounds.signal.removeEventListener("abort", onAbort);
+      ch.off("close", onClose);
       const cancelled = tag === undefined ? Promise.resolve() : ch.cancel(tag).then(() => {}, () => {});
       if (error === undefined) return void cancelled.then(() => resolve(taken));
       requeue(ch, taken.splice(0));
       reject(error);
     };
     const onAbort = () => stop(bounds.signal.reason);
+    // The channel (or its connection) is gone: the broker requeued what it delivered, nothing more comes.
+    const onClose = () =>
+      stop(new NodeError("broker_unreachable", `the channel closed while taking from the queue ${queue}`));
     const onMessage = (m: ConsumeMessage | null) => {
       if (m === null) return stop(new NodeError("broker_not_found", `the queue ${queue} went away`, false));
       if (stopped) return requeue(ch, [m]);
@@ -132,6 +138,7 @@ function takeWaiting(ch: Channel, queue: string, bounds: TakeBounds): Promise<Me
     };
     const timer = setTimeout(() => stop(), bounds.maxWaitMs);
     bounds.signal.addEventListener("abort", onAbort, { once: true });
+    ch.once("close", onClose);
     ch.consume(queue, onMessage, { noAck: false }).then(
       (ok) => {
         tag = ok.consumerTag;

@@ -2,6 +2,8 @@ import { Buffer } from "node:buffer";
 import { type Channel, connect } from "amqplib";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_AMQP_URL } from "../../../testing/brokers.ts";
+import { type FreezableProxy, startProxy } from "../../../testing/proxy.ts";
+import { waitUntil } from "../../../testing/wait.ts";
 import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";
 import type { PooledBroker } from "./pool.ts";
@@ -17,13 +19,20 @@ interface Fixture {
   ready(): Promise<number>;
 }
 
-/** A fresh queue (deleted afterwards) and a broker client on the test server. */
-async function withQueue(fn: (f: Fixture) => Promise<void>): Promise<void> {
+/**
+ * A fresh queue (deleted afterwards) and a broker client on the test server, or on the given URL (`via`, a
+ * proxy's) with the given reply timeout.
+ */
+async function withQueue(
+  fn: (f: Fixture) => Promise<void>,
+  via = TEST_AMQP_URL,
+  replyTimeoutMs?: number,
+): Promise<void> {
   const conn = await connect(TEST_AMQP_URL, { timeout: 5_000 });
   const admin = await conn.createConfirmChannel();
   const queue = `fm_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   await admin.assertQueue(queue, { durable: false });
-  const broker = rabbitmqBroker(TEST_AMQP_URL);
+  const broker = rabbitmqBroker(via, { replyTimeoutMs });
   try {
     await fn({
       broker,
@@ -250,3 +259,140 @@ Deno.test("rabbitmq: an unreachable server is broker_unreachable, without the UR
     await broker.close();
   }
 });
+
+/** The test server behind a proxy (which can freeze, or close every connection), and its URL through it. */
+async function withProxy(fn: (url: string, proxy: FreezableProxy) => Promise<void>): Promise<void> {
+  const u = new URL(TEST_AMQP_URL);
+  const inner = startProxy(Number(u.port || 5672));
+  let closing: Promise<void> | undefined;
+  const proxy = { ...inner, close: () => closing ??= inner.close() }; // closed once, by the test or here
+  u.hostname = "127.0.0.1";
+  u.port = String(proxy.port);
+  try {
+    await fn(u.toString(), proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** How `p` settles; a failure of the test (not a hang) if it is still pending after `ms`. */
+async function settled<T>(p: Promise<T>, ms: number, what: string): Promise<{ value?: T; error?: unknown }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (error) => ({ error })), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+brokerTest(
+  "rabbitmq: consumes waiting on one connection open all get its NodeError (not the library's error)",
+  "rabbitmq",
+  async () => {
+    const u = new URL(TEST_AMQP_URL);
+    u.password = "wrong-s3cret";
+    const broker = rabbitmqBroker(u.toString());
+    try {
+      const request = { config: { queue: "q" }, maxMessages: 1, maxBytes: 1_000, maxWaitMs: 0 };
+      const outcomes = await Promise.all(
+        [1, 2, 3].map((i) =>
+          broker.consume({ ...request, consumerName: `e:n:${i}`, signal: never() }).catch((e) => e)
+        ),
+      );
+      for (const e of outcomes) {
+        assert(e instanceof NodeError, String(e));
+        assertEquals([e.code, e.retryable], ["broker_refused", false]);
+        assert(!e.message.includes("wrong-s3cret"), e.message);
+      }
+    } finally {
+      await broker.close();
+    }
+  },
+);
+
+brokerTest(
+  "rabbitmq: a connection lost while a consume waits rejects it at once (broker_unreachable); nothing is lost",
+  "rabbitmq",
+  async () => {
+    await withProxy(async (url, proxy) => {
+      await withQueue(async (f) => {
+        await f.send(["one"]);
+        const pending = f.broker.consume(f.request({ maxMessages: 10, maxWaitMs: 20_000 }));
+        pending.catch(() => {});
+        await waitUntil(
+          "the message delivered to the consume",
+          async () => await f.ready() === 0,
+          10_000,
+          20,
+        );
+        await proxy.close(); // the connection is cut: RabbitMQ requeues what it delivered on it
+        const { value, error } = await settled(pending, 15_000, "the consume on a lost connection");
+        assert(error instanceof NodeError, `it took ${JSON.stringify(value?.messages)}, already requeued`);
+        assertEquals([error.code, error.retryable], ["broker_unreachable", true], error.message);
+        await waitUntil("the message requeued", async () => await f.ready() === 1, 10_000, 20);
+      }, url);
+    });
+  },
+);
+
+brokerTest(
+  "rabbitmq: a commit on a connection that stops answering fails (broker_unreachable), not hangs",
+  "rabbitmq",
+  async () => {
+    await withProxy(async (url, proxy) => {
+      await withQueue(
+        async (f) => {
+          await f.send(["one"]);
+          const batch = await f.broker.consume(f.request({ maxMessages: 1 }));
+          assertEquals(values(batch), ["one"]);
+          proxy.freeze(); // the ack and the close are never answered
+          const { error } = await settled(batch.delivery.commit(), 10_000, "the commit");
+          assert(error instanceof NodeError, String(error));
+          assertEquals(error.code, "broker_unreachable", error.message);
+          await proxy.close();
+          await waitUntil("the unacked message requeued", async () => await f.ready() === 1, 10_000, 20);
+        },
+        url,
+        300,
+      );
+    });
+  },
+);
+
+brokerTest(
+  "rabbitmq: a produce on a connection that stops answering ends at once on abort, else after the reply timeout",
+  "rabbitmq",
+  async () => {
+    await withProxy(async (url, proxy) => {
+      await withQueue(
+        async (f) => {
+          const messages = [{ key: "e1:out:0", value: "v" }];
+          await f.broker.produce({ config: { queue: f.queue }, messages, signal: never() }); // connected
+          proxy.freeze(); // as a blocked connection (a resource alarm): nothing is answered
+          const abort = new AbortController();
+          const aborted = f.broker.produce({ config: { queue: f.queue }, messages, signal: abort.signal });
+          abort.abort(new Error("attempt cancelled"));
+          const first = await settled(aborted, 10_000, "the aborted produce");
+          assertEquals((first.error as Error)?.message, "attempt cancelled");
+          const timed = await settled(
+            f.broker.produce({ config: { queue: f.queue }, messages, signal: never() }),
+            10_000,
+            "the produce",
+          );
+          assert(timed.error instanceof NodeError, String(timed.error));
+          assertEquals(
+            [timed.error.code, timed.error.retryable],
+            ["broker_unreachable", true],
+            timed.error.message,
+          );
+          assert(timed.error.message.includes("timed out"), timed.error.message);
+        },
+        url,
+        300,
+      );
+    });
+  },
+);

@@ -4,9 +4,10 @@
  *
  * A consume first takes over entries other runs left pending for `claimIdleMs` (a run that crashed, a batch
  * given back), then reads new ones (`XREADGROUP … >`, blocking up to what is left of `maxWaitMs`), as a
- * consumer named after the attempt. Its delivery acknowledges the entries (`XACK`) on commit; a release parks
- * them, idle, so the next consume takes them over at once; a crash leaves them pending, taken over after
- * `claimIdleMs`. A produce adds each message (`value`, `key`) unless its key's marker says it was added in
+ * consumer named after the attempt. While it holds entries (reading, then until its batch is settled) it
+ * resets their idle time every {@link HOLD_TOUCH_MS}, so a concurrent run's claim never takes them over. Its
+ * delivery acknowledges the entries (`XACK`) on commit; a release parks them, idle, so the next consume takes
+ * them over at once; a crash leaves them pending, taken over after `claimIdleMs` (at least 1 s). A produce adds each message (`value`, `key`) unless its key's marker says it was added in
  * the last day.
  *
  * @example
@@ -48,6 +49,7 @@ import {
   redisProducerConfig,
   SETTLE_LUA,
   type StreamEntry,
+  TOUCH_LUA,
 } from "./redis_streams.ts";
 
 /** How many consumes of one URL read at once (each on its own connection); the others wait. */
@@ -62,11 +64,17 @@ const PRODUCE_CHUNK = 100;
 const STALE_CONSUMER_MS = 15 * 60_000;
 /** How often one stream's group is swept for such consumers. */
 const SWEEP_EVERY_MS = 10 * 60_000;
+/**
+ * How often a consume resets the idle time of the entries it holds: a quarter of the least `claimIdleMs`
+ * (`REDIS_MIN_CLAIM_IDLE_MS`), so a held entry is never idle long enough to be taken over.
+ */
+export const HOLD_TOUCH_MS = 250;
 
 /** The scripts, as ioredis defines them on a connection. */
 interface Scripts {
   flowmeshSettle(numKeys: number, ...args: string[]): Promise<unknown>;
   flowmeshProduce(numKeys: number, ...args: string[]): Promise<unknown>;
+  flowmeshTouch(numKeys: number, ...args: string[]): Promise<unknown>;
 }
 
 type Client = Redis & Scripts;
@@ -83,6 +91,7 @@ function connect(url: string): Client {
     scripts: {
       flowmeshSettle: { lua: SETTLE_LUA },
       flowmeshProduce: { lua: PRODUCE_LUA },
+      flowmeshTouch: { lua: TOUCH_LUA },
     },
   });
   // Failures reach the commands that were waiting; the event itself is only noise.
@@ -169,6 +178,8 @@ class RedisBroker implements PooledBroker {
   #client: Client | undefined;
   #readers: Readers;
   #swept = new Map<string, number>();
+  /** The touch timers of the entries held now (see `#hold`). */
+  #holds = new Set<ReturnType<typeof setInterval>>();
   #closed = false;
 
   /** The URL (kept private: it may hold a password). */
@@ -196,28 +207,64 @@ class RedisBroker implements PooledBroker {
       messages: [],
       refused: [],
     };
+    let unhold = () => {};
     try {
       await this.#ensureGroup(config);
       await this.#claim(config, consumerName, taking, signal);
+      // Held from here until settled: what was claimed (idle 0 now), and what the reads take.
+      unhold = this.#hold(config, consumerName);
       if (!taking.bounds.stopped) await this.#readNew(config, consumerName, taking, deadline, signal);
       if (taking.refused.length > 0) await this.#settle(config, consumerName, "back", taking.refused);
     } catch (err) {
+      unhold();
       // Everything this consumer holds goes back (also what a read cut short delivered unseen).
       await this.#settle(config, consumerName, "all", []).catch(() => {});
       if (signal.aborted) throw signal.reason;
       throw redisNodeError(err, this.#url, `reading stream ${JSON.stringify(config.stream)}`);
     }
-    return { messages: taking.messages, delivery: await this.#delivery(config, consumerName, taking) };
+    return {
+      messages: taking.messages,
+      delivery: await this.#delivery(config, consumerName, taking, unhold),
+    };
+  }
+
+  /**
+   * Holds what `consumer` has pending until the returned function is called: every {@link HOLD_TOUCH_MS} its
+   * entries' idle time is reset (a touch that fails is left for the next one). Closing the broker stops it.
+   */
+  #hold(config: RedisConsumerConfig, consumer: string): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.#closed) return;
+      busy = true;
+      this.#main().flowmeshTouch(1, config.stream, config.group, consumer)
+        .catch(() => {})
+        .finally(() => busy = false);
+    }, HOLD_TOUCH_MS);
+    // A process that ends while holding (the broker takes the entries over then) is not kept alive by it.
+    Deno.unrefTimer(timer);
+    this.#holds.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.#holds.delete(timer);
+    };
   }
 
   /** The batch's delivery: acks on commit, parks on release; nothing to hold for an empty batch. */
-  async #delivery(config: RedisConsumerConfig, consumer: string, taking: Taking): Promise<Delivery> {
+  async #delivery(
+    config: RedisConsumerConfig,
+    consumer: string,
+    taking: Taking,
+    unhold: () => void,
+  ): Promise<Delivery> {
     if (taking.messages.length === 0) {
+      unhold();
       await this.#settle(config, consumer, "all", []).catch(() => {});
       return { commit: () => Promise.resolve(), release: () => Promise.resolve() };
     }
     const ids = taking.messages.map((m) => String(m.position.id));
     const settle = async (mode: "ack" | "all") => {
+      unhold();
       try {
         await this.#settle(config, consumer, mode, mode === "ack" ? ids : []);
       } catch (err) {
@@ -363,6 +410,8 @@ class RedisBroker implements PooledBroker {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const timer of this.#holds) clearInterval(timer);
+    this.#holds.clear();
     this.#readers.close();
     const client = this.#client;
     this.#client = undefined;

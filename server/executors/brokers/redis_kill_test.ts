@@ -2,9 +2,9 @@
  * The Redis consumer across a kill -9, with real processes: a server on PostgreSQL (through a proxy the test
  * freezes) runs `redis.consumer → memory.collect`. The consumer reads the entries the test publishes, and the
  * append of its output hangs on the frozen storage: the entries are delivered but unacknowledged (pending).
- * The server is killed with SIGKILL there, and restarted on the same database (directly): the new attempt
- * takes the pending entries over (idle ≥ claimIdleMs), the execution completes with every entry, and the group
- * has nothing pending at the end.
+ * The server is killed with SIGKILL there (while it held them, it kept them from growing idle); once they are
+ * idle ≥ claimIdleMs it is restarted on the same database (directly): the new attempt takes the pending
+ * entries over, the execution completes with every entry, and the group has nothing pending at the end.
  */
 import { Redis } from "ioredis";
 import { assert, assertEquals } from "../../../testing/assert.ts";
@@ -18,8 +18,8 @@ import { waitUntil } from "../../../testing/wait.ts";
 
 /** How many entries the test publishes (and the consumer takes in one run). */
 const N = 25;
-/** The consumer's claim delay: the restarted run takes over what the killed one left pending this long. */
-const CLAIM_IDLE_MS = 500;
+/** The consumer's claim delay (the least there is): the restarted run takes over what the killed one left. */
+const CLAIM_IDLE_MS = 1000;
 const GROUP = "flowmesh";
 
 /** The group's pending entries: how many, and the least idle time among them. */
@@ -83,19 +83,23 @@ async function killMidAck(databaseUrl: string, raw: Redis, stream: string): Prom
     const tx = raw.multi();
     for (const v of values) tx.xadd(stream, "*", "value", JSON.stringify(v), "key", `k${v.i}`);
     await tx.exec();
-    // Delivered, not acknowledged (its output cannot be recorded), and idle long enough to be taken over.
+    // Delivered, not acknowledged (its output cannot be recorded).
     await waitUntil(
-      "every entry pending, idle ≥ claimIdleMs",
-      async () => {
-        const p = await pendingOf(raw, stream);
-        return p.count === N && p.minIdleMs >= CLAIM_IDLE_MS;
-      },
+      "every entry pending",
+      async () => (await pendingOf(raw, stream)).count === N,
       30_000,
       50,
     );
     const status = await first.kill("SIGKILL");
     assertEquals(status.signal, "SIGKILL");
     await proxy.close();
+    // No longer held by anyone: idle long enough, they are taken over.
+    await waitUntil(
+      "every entry idle ≥ claimIdleMs",
+      async () => (await pendingOf(raw, stream)).minIdleMs >= CLAIM_IDLE_MS,
+      30_000,
+      50,
+    );
 
     const second = spawnServer(port, [...common, "--database-url", databaseUrl]);
     servers.push(second);

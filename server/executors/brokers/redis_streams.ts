@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { REDIS_MIN_CLAIM_IDLE_MS } from "../../../core/catalog_messaging.ts";
 import type { ConsumedMessage } from "../broker.ts";
 import { NodeError } from "../executor.ts";
 import { shownBrokerUrl } from "./pool.ts";
@@ -61,15 +62,18 @@ function intField(config: Record<string, unknown>, name: string, fallback: numbe
 }
 
 /**
- * The stream, group and claim delay of a consumer node's (normalised) config.
+ * The stream, group and claim delay of a consumer node's (normalised) config. A claim delay under
+ * {@link REDIS_MIN_CLAIM_IDLE_MS} (a definition older than that bound) is read as that bound: a shorter one
+ * would take over batches still held.
  *
  * @throws {NodeError} `config_missing` / `config_format` (not retryable).
  */
 export function redisConsumerConfig(config: Record<string, unknown>): RedisConsumerConfig {
+  const claimIdleMs = intField(config, "claimIdleMs", 30_000, 0);
   return {
     stream: stringField(config, "stream"),
     group: stringField(config, "group", "flowmesh"),
-    claimIdleMs: Math.min(intField(config, "claimIdleMs", 30_000, 0), 86_400_000),
+    claimIdleMs: Math.min(Math.max(claimIdleMs, REDIS_MIN_CLAIM_IDLE_MS), 86_400_000),
   };
 }
 
@@ -113,8 +117,13 @@ export const SETTLE_LUA = `
 local stream, group, consumer, mode, idle = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local function park(ids)
   for i = 1, #ids, 500 do
-    redis.call('XCLAIM', stream, group, '${PARKING_CONSUMER}', 0,
-      unpack(ids, i, math.min(i + 499, #ids)), 'IDLE', idle, 'JUSTID')
+    -- unpack() expands to every value only as the last argument: the ids go in a table with the options.
+    local args = {stream, group, '${PARKING_CONSUMER}', 0}
+    for j = i, math.min(i + 499, #ids) do args[#args + 1] = ids[j] end
+    args[#args + 1] = 'IDLE'
+    args[#args + 1] = idle
+    args[#args + 1] = 'JUSTID'
+    redis.call('XCLAIM', unpack(args))
   end
 end
 if mode == 'ack' or mode == 'back' then
@@ -140,6 +149,28 @@ if #redis.call('XPENDING', stream, group, '-', '+', 1, consumer) == 0 then
   return redis.call('XGROUP', 'DELCONSUMER', stream, group, consumer)
 end
 return -1
+`;
+
+/**
+ * Keeps what one consumer holds from being taken over: resets the idle time of every entry pending for it
+ * (`XCLAIM` to itself, `JUSTID`: the delivery count stays). KEYS[1] the stream; ARGV: group, consumer.
+ * Returns how many entries were touched. Only that consumer's entries: one already taken over stays taken.
+ */
+export const TOUCH_LUA = `
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local start, touched = '-', 0
+for round = 1, 1000 do
+  local pending = redis.call('XPENDING', stream, group, start, '+', 500, consumer)
+  if #pending == 0 then break end
+  local args = {stream, group, consumer, 0}
+  for i = 1, #pending do args[#args + 1] = pending[i][1] end
+  args[#args + 1] = 'JUSTID'
+  redis.call('XCLAIM', unpack(args))
+  touched = touched + #pending
+  if #pending < 500 then break end
+  start = '(' .. pending[#pending][1]
+end
+return touched
 `;
 
 /**
@@ -178,7 +209,7 @@ export function markerKey(stream: string, key: string): string {
 
 const REFUSED = /\b(NOAUTH|WRONGPASS|NOPERM)\b|invalid (username-)?password|AUTH failed/i;
 const UNREACHABLE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|connect(ion)? (refused|timed? ?out)|Stream isn't writeable|max retries per request|socket/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|connection close|connect(ion)? (refused|timed? ?out)|Stream isn't writeable|max retries per request|socket/i;
 
 /** A text that shows no part of a URL's password. */
 function scrub(text: string, url: string): string {

@@ -1,10 +1,11 @@
 import { Redis } from "ioredis";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_REDIS_URL } from "../../../testing/brokers.ts";
+import { sleep, waitUntil } from "../../../testing/wait.ts";
 import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";
 import { redisBroker } from "./redis.ts";
-import { PARKING_CONSUMER } from "./redis_streams.ts";
+import { PARKING_CONSUMER, redisConsumerConfig, redisNodeError } from "./redis_streams.ts";
 
 /** A stream of its own for one test, a raw connection for the test's own commands, and the cleanup. */
 async function withStream(fn: (stream: string, raw: Redis) => Promise<void>): Promise<void> {
@@ -67,6 +68,12 @@ async function pending(raw: Redis, stream: string, group = "flowmesh") {
   return { count, consumers: Object.fromEntries((consumers ?? []).map(([c, n]) => [c, Number(n)])) };
 }
 
+/** The pending entries: id, owner and idle time (ms). */
+async function pendingEntries(raw: Redis, stream: string, group = "flowmesh") {
+  const rows = await raw.call("XPENDING", stream, group, "-", "+", "1000") as [string, string, number][];
+  return rows.map(([id, owner, idle]) => ({ id, owner, idle: Number(idle) }));
+}
+
 async function consumerNames(raw: Redis, stream: string, group = "flowmesh"): Promise<string[]> {
   const rows = await raw.call("XINFO", "CONSUMERS", stream, group) as unknown[][];
   return rows.map((r) => String(r[r.indexOf("name") + 1]));
@@ -122,18 +129,21 @@ brokerTest(
   "redis",
   async () => {
     await withStream(async (stream, raw) => {
-      const ids = await add(raw, stream, "aaaa", "bbbb", "cccc");
+      const ids = await add(raw, stream, "aaaa", "bbbb", "cccc", "dddd");
       const broker = redisBroker(TEST_REDIS_URL);
       try {
         const first = await broker.consume(request({ stream }, { maxBytes: 9 }));
         assertEquals(first.messages.map((m) => m.value), ["aaaa", "bbbb"]);
         const held = await pending(raw, stream);
-        assertEquals(held.count, 3, "the given-back entry stays pending, parked");
-        assertEquals(held.consumers[PARKING_CONSUMER], 1);
+        assertEquals(held.count, 4, "the given-back entries stay pending, parked");
+        assertEquals(held.consumers[PARKING_CONSUMER], 2, "every given-back entry is parked");
         await first.delivery.commit();
         // Taken over at once, though claimIdleMs is 30 s: given back means idle.
         const second = await broker.consume(request({ stream }));
-        assertEquals(second.messages.map((m) => [m.value, m.position.id]), [["cccc", ids[2]]]);
+        assertEquals(second.messages.map((m) => [m.value, m.position.id]), [["cccc", ids[2]], [
+          "dddd",
+          ids[3],
+        ]]);
         await second.delivery.commit();
         assertEquals((await pending(raw, stream)).count, 0);
       } finally {
@@ -183,7 +193,9 @@ brokerTest(
         await first.delivery.release();
         await first.delivery.commit(); // too late: released
         assertEquals((await pending(raw, stream)).count, 2);
-        const again = await broker.consume(request({ stream, claimIdleMs: 0 }));
+        // Every entry is parked (idle long since): taken over at once, though claimIdleMs is 30 s.
+        assertEquals((await pending(raw, stream)).consumers[PARKING_CONSUMER], 2);
+        const again = await broker.consume(request({ stream }));
         assertEquals(again.messages.map((m) => m.position.id), ids);
         await again.delivery.commit();
         assertEquals((await pending(raw, stream)).count, 0);
@@ -209,7 +221,16 @@ brokerTest(
         const early = await broker.consume(request({ stream, claimIdleMs: 3_600_000 }));
         assertEquals(early.messages, [], "not idle long enough: still the crashed run's");
         assertEquals((await pending(raw, stream)).consumers[req.consumerName], 2);
-        const late = await broker.consume(request({ stream, claimIdleMs: 0 }));
+        // The crashed run no longer touches them: they grow idle.
+        await waitUntil(
+          "the entries idle for 1 s",
+          async () => {
+            return (await pendingEntries(raw, stream)).every((e) => e.idle >= 1_000);
+          },
+          10_000,
+          50,
+        );
+        const late = await broker.consume(request({ stream, claimIdleMs: 1_000 }));
         assertEquals(late.messages.map((m) => m.position.id), ids);
         await late.delivery.commit();
         assertEquals((await pending(raw, stream)).count, 0);
@@ -362,3 +383,87 @@ Deno.test("redis config: a consumer without a stream is config_missing", async (
     await broker.close();
   }
 });
+
+brokerTest(
+  "redis hold: entries held past claimIdleMs (reading, then unsettled) are not taken over by a concurrent run",
+  "redis",
+  async () => {
+    await withStream(async (stream, raw) => {
+      const broker = redisBroker(TEST_REDIS_URL);
+      try {
+        const ids = await add(raw, stream, "a", "b");
+        const holder = request({ stream, claimIdleMs: 1_000 });
+        // It takes both, then waits for more past claimIdleMs, holding them.
+        const reading = broker.consume({ ...holder, maxWaitMs: 1_500 });
+        reading.catch(() => {}); // awaited below, unless the test failed first
+        await sleep(1_200);
+        const during = await broker.consume(request({ stream, claimIdleMs: 1_000 }));
+        assertEquals(during.messages, [], "taken over while the holder was still reading");
+        const held = await reading;
+        assertEquals(held.messages.map((m) => m.position.id), ids);
+        await sleep(1_200); // held, unsettled, past claimIdleMs again
+        // A claim delay under the least (1 s; an old definition's 0) is read as 1 s.
+        for (const claimIdleMs of [1_000, 0]) {
+          const other = await broker.consume(request({ stream, claimIdleMs }));
+          assertEquals(other.messages, [], `taken over from the holder (claimIdleMs ${claimIdleMs})`);
+        }
+        assertEquals((await pendingEntries(raw, stream)).map((e) => e.owner), [
+          holder.consumerName,
+          holder.consumerName,
+        ]);
+        await held.delivery.commit();
+        assertEquals((await pending(raw, stream)).count, 0);
+      } finally {
+        await broker.close();
+      }
+    });
+  },
+);
+
+Deno.test("redis config: claimIdleMs under 1 s is read as 1 s", () => {
+  assertEquals(redisConsumerConfig({ stream: "s", claimIdleMs: 0 }).claimIdleMs, 1_000);
+  assertEquals(redisConsumerConfig({ stream: "s", claimIdleMs: 5_000 }).claimIdleMs, 5_000);
+});
+
+Deno.test("redis errors: a command aborted by a closed connection is broker_unreachable (retryable)", () => {
+  const e = redisNodeError(
+    new Error("Command aborted due to connection close"),
+    "redis://:pw@h:1",
+    "reading",
+  );
+  assertEquals([e.code, e.retryable], ["broker_unreachable", true]);
+});
+
+brokerTest(
+  "redis errors: a reading connection killed mid-read (CLIENT KILL) fails the consume as broker_unreachable",
+  "redis",
+  async () => {
+    await withStream(async (stream, raw) => {
+      // A connection name of its own (ioredis reads it from the URL), to kill only this test's connections.
+      const name = `fm-test-${crypto.randomUUID().slice(0, 8)}`;
+      const u = new URL(TEST_REDIS_URL);
+      u.searchParams.set("connectionName", name);
+      const broker = redisBroker(u.toString());
+      try {
+        const waiting = broker.consume(request({ stream }, { maxWaitMs: 60_000 }));
+        waiting.catch(() => {});
+        const reader = async () => {
+          const list = String(await raw.call("CLIENT", "LIST", "TYPE", "normal"));
+          return list.split("\n").find((l) => l.includes(` name=${name} `) && l.includes(" cmd=xreadgroup"));
+        };
+        await waitUntil("the blocked read", async () => (await reader()) !== undefined, 10_000, 20);
+        const id = /\bid=(\d+)/.exec((await reader())!)![1];
+        assertEquals(await raw.call("CLIENT", "KILL", "ID", id), 1);
+        const e = await failure(() => waiting);
+        assertEquals([e.code, e.retryable], ["broker_unreachable", true], e.message);
+        // The broker reads again on a fresh connection.
+        await add(raw, stream, "after");
+        const next = await broker.consume(request({ stream }));
+        assertEquals(next.messages.map((m) => m.value), ["after"]);
+        await next.delivery.commit();
+      } finally {
+        await broker.close();
+      }
+    });
+  },
+);

@@ -116,8 +116,27 @@ export async function executeBatch(deps: BatchDeps, { req, url, params }: RouteC
     // Sent here as the owner: every item runs here at once; one of a shard this node no longer owns is its
     // 503 `not_owner` (the engine's), never a wait that would hold the answers of the others.
     await Promise.all(ready.map((item) => runItem(run, item)));
-  } else await Promise.all(groupsOf(run, ready).map((group) => runGroup(run, req, url, group)));
+  } else await runEverywhere(run, req, url, ready);
   return json(answer(run));
+}
+
+/** How long the received batch waits between rounds for items whose shard was moving. */
+const MOVED_RETRY_MS = 100;
+
+/**
+ * Runs every item on its shard's owner. An item an owner refused with `not_owner` (its shard moved between
+ * this node's look at the owners and the owner's) is placed again, as a single execute waits for a moving
+ * shard, until `askTimeoutMs` has passed; its fixed id makes the retry idempotent.
+ */
+async function runEverywhere(run: BatchRun, req: Request, url: URL, ready: Placed[]): Promise<void> {
+  const deadline = Date.now() + run.routing.askTimeoutMs;
+  for (let pending = ready;;) {
+    await Promise.all(groupsOf(run, pending).map((group) => runGroup(run, req, url, group)));
+    pending = pending.filter((item) => run.results[item.slot]?.error?.code === "not_owner");
+    if (pending.length === 0 || Date.now() + MOVED_RETRY_MS >= deadline) return;
+    for (const item of pending) delete run.results[item.slot];
+    await new Promise((resolve) => setTimeout(resolve, MOVED_RETRY_MS));
+  }
 }
 
 /** The body of a batch's answer. */

@@ -1,6 +1,7 @@
 /**
  * Benchmarks of the hot pure code: validation of a 100-node DAG, the decider
- * driving a 5-node linear execution to its end, replay, and event encoding.
+ * driving a 5-node linear execution to its end, replay, and event encoding; replay and the decider (in place)
+ * on a 2,000-node DAG.
  * Run with `deno bench` (`deno task bench`).
  *
  * @module
@@ -30,28 +31,40 @@ function chain(n: number): WorkflowDefinition {
 const dag100 = chain(100);
 const five = compilePlan(chain(5), 1);
 
-/** Runs one execution of a plan to its end, completing every running node at once. */
-function runToEnd(plan = five): ExecutionEvent[] {
+/**
+ * Runs one execution of a plan to its end, completing every running node at once. `inPlace`: the decisions
+ * change one working copy of the state, as the runtime's batch does; else each event is folded into a copy.
+ */
+function runToEnd(plan = five, inPlace = false): ExecutionEvent[] {
   let state: ExecutionState = initialState("ex-bench", plan);
   const events: ExecutionEvent[] = [];
   let now = 1_000;
   const apply = (d: ReturnType<typeof decide>) => {
     if (!d.ok) throw new Error(d.rejection.message);
-    for (const e of d.events) state = evolve(state, e);
+    if (inPlace) state = d.state;
+    else for (const e of d.events) state = evolve(state, e);
     events.push(...d.events);
   };
-  apply(decide(state, { type: "Start", input: null }, now));
+  const opts = { inPlace };
+  apply(decide(state, { type: "Start", input: null }, now, opts));
   while (state.status === "running") {
-    for (const nodeId of pendingWork(state).toStart) apply(decide(state, { type: "StartNode", nodeId }, now));
+    for (const nodeId of pendingWork(state).toStart) {
+      apply(decide(state, { type: "StartNode", nodeId }, now, opts));
+    }
     for (const { nodeId, attempt } of pendingWork(state).toRun) {
-      apply(decide(state, {
-        type: "CompleteNode",
-        nodeId,
-        attempt,
-        outputRef: `${nodeId}@${attempt}`,
-        recordsProcessed: 10,
-        recordsEmitted: 10,
-      }, ++now));
+      apply(decide(
+        state,
+        {
+          type: "CompleteNode",
+          nodeId,
+          attempt,
+          outputRef: `${nodeId}@${attempt}`,
+          recordsProcessed: 10,
+          recordsEmitted: 10,
+        },
+        ++now,
+        opts,
+      ));
     }
   }
   return events;
@@ -78,6 +91,33 @@ Deno.bench(`replay a 5-node execution (${history.length} events)`, { group: "dec
 
 Deno.bench(`encode + decode ${history.length} events as JSON`, { group: "encoding" }, () => {
   JSON.parse(JSON.stringify(history));
+});
+
+/** A source, `count - 2` maps in chains 50 wide, a sink joining the chains (as `bench/big_executions.ts`). */
+function layered(count: number): WorkflowDefinition {
+  const nodes: WorkflowDefinition["nodes"] = [
+    { id: "src", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 10 } },
+  ];
+  const edges: WorkflowDefinition["edges"] = [];
+  const last = new Map<number, string>();
+  for (let i = 0; i < count - 2; i++) {
+    const id = `t${i}`;
+    nodes.push({ id, type: "transform", nodeType: "map", config: { expression: "value + 1" } });
+    edges.push({ source: last.get(i % 50) ?? "src", target: id });
+    last.set(i % 50, id);
+  }
+  nodes.push({ id: "sink", type: "sink", nodeType: "memory.collect", config: {} });
+  for (const id of last.values()) edges.push({ source: id, target: "sink" });
+  return { id: "layered", name: "layered", nodes, edges };
+}
+
+const big = compilePlan(layered(2000), 1);
+const bigHistory = runToEnd(big, true);
+Deno.bench(`replay a 2,000-node execution (${bigHistory.length} events)`, { group: "big" }, () => {
+  replay("ex-bench", big, bigHistory);
+});
+Deno.bench("decide a 2,000-node execution in place (the runtime's way)", { group: "big" }, () => {
+  runToEnd(big, true);
 });
 
 const dag1000 = largeDag(1000);

@@ -11,7 +11,16 @@ import type { Json } from "./json.ts";
 import { type PlanNode, planNode } from "./plan.ts";
 import type { ExecutionState } from "./state.ts";
 import { pendingTimers } from "./timers.ts";
-import { accept, type Decision, Emitter, fail, nothing, reject, succeed } from "./emitter.ts";
+import {
+  accept,
+  type DecideOptions,
+  type Decision,
+  Emitter,
+  fail,
+  nothing,
+  reject,
+  succeed,
+} from "./emitter.ts";
 import { type ChildrenCommand, decideChildren } from "./decide_children.ts";
 import { decideSteer, type SteerCommand } from "./decide_steer.ts";
 
@@ -83,8 +92,8 @@ export type Command =
   | SteerCommand
   | ChildrenCommand;
 
-export type { Decision, Rejection } from "./emitter.ts";
-export { edgeLive } from "./emitter.ts";
+export type { DecideOptions, Decision, Rejection } from "./emitter.ts";
+export { edgeLive, HISTORY_TOO_LARGE, historyTooLarge } from "./emitter.ts";
 export type { ChildEndedCommand, ChildrenCommand, PlanChildrenCommand } from "./decide_children.ts";
 export type {
   AdmitCommand,
@@ -157,11 +166,11 @@ function fireTimer(e: Emitter, timerId: string): void {
 }
 
 /** Starts an execution: `ExecutionStarted`, then its roots scheduled (unless it starts queued). */
-function start(state: ExecutionState, command: StartCommand, now: number): Decision {
+function start(state: ExecutionState, command: StartCommand, now: number, opts: DecideOptions): Decision {
   if (state.status !== null) {
     return reject("already_started", `execution ${state.executionId} already started`);
   }
-  const e = new Emitter(state, now);
+  const e = new Emitter(state, now, undefined, opts);
   const timeoutMs = command.timeoutMs ?? state.plan.timeoutMs;
   e.emit({
     type: "ExecutionStarted",
@@ -185,7 +194,8 @@ function start(state: ExecutionState, command: StartCommand, now: number): Decis
 }
 
 /**
- * Decides what a command does to an execution.
+ * Decides what a command does to an execution. `opts` may let it change a working copy in place and bound
+ * the history (`DecideOptions`).
  *
  * @example
  * ```ts
@@ -196,11 +206,22 @@ function start(state: ExecutionState, command: StartCommand, now: number): Decis
  *   { id: "a", type: "source", nodeType: "memory.collection", config: { data: [1] } }], edges: [] }, 1);
  * const d = decide(initialState("e1", plan), { type: "Start", input: null }, 1000);
  * if (!d.ok || d.events.map((e) => e.type).join() !== "ExecutionStarted,NodeScheduled") throw new Error();
+ *
+ * // With room for 3 events, the start of a node would take the last place: the history fails there.
+ * const s = decide(d.state, { type: "StartNode", nodeId: "a" }, 1001, { maxHistoryEvents: 3 });
+ * if (!s.ok || s.events[0].type !== "ExecutionFailed" || s.state.error?.code !== "history_too_large") {
+ *   throw new Error(JSON.stringify(s));
+ * }
  * ```
  */
-export function decide(state: ExecutionState, command: Command, now: number): Decision {
-  if (command.type === "Start") return start(state, command, now);
-  const e = new Emitter(state, now);
+export function decide(
+  state: ExecutionState,
+  command: Command,
+  now: number,
+  opts: DecideOptions = {},
+): Decision {
+  if (command.type === "Start") return start(state, command, now, opts);
+  const e = new Emitter(state, now, undefined, opts);
   if (state.status === null) return reject("not_started", `execution ${state.executionId} has not started`);
   switch (command.type) {
     case "Pause":
@@ -209,10 +230,10 @@ export function decide(state: ExecutionState, command: Command, now: number): De
     case "Rerun":
     case "Migrate":
     case "Admit":
-      return decideSteer(state, command, now);
+      return decideSteer(state, command, now, opts);
     case "PlanChildren":
     case "ChildEnded":
-      return state.status === "running" ? decideChildren(state, command, now) : nothing(state);
+      return state.status === "running" ? decideChildren(state, command, now, opts) : nothing(state);
     default:
       break;
   }

@@ -8,7 +8,7 @@
  */
 import { MAX_WORKFLOW_DEPTH } from "./catalog_control.ts";
 import type { ErrorInfo } from "./events.ts";
-import { accept, type Decision, Emitter, fail, nothing, succeed } from "./emitter.ts";
+import { accept, type DecideOptions, type Decision, Emitter, fail, nothing, succeed } from "./emitter.ts";
 import { childExecutionId } from "./ids.ts";
 import type { PlanNode } from "./plan.ts";
 import type { ExecutionState } from "./state.ts";
@@ -125,12 +125,17 @@ function childEnded(e: Emitter, node: PlanNode, command: ChildEndedCommand): voi
  * if (!d.ok || d.events.filter((e) => e.type === "ChildStarted").length !== 2) throw new Error("two at once");
  * ```
  */
-export function decideChildren(state: ExecutionState, command: ChildrenCommand, now: number): Decision {
+export function decideChildren(
+  state: ExecutionState,
+  command: ChildrenCommand,
+  now: number,
+  opts: DecideOptions = {},
+): Decision {
   const node = state.plan.byId.get(command.nodeId);
   if (!node || node.subflow === undefined) return nothing(state);
   const ns = state.nodes[node.id];
   if (ns.status !== "running" || ns.attempts !== command.attempt) return nothing(state);
-  const e = new Emitter(state, now);
+  const e = new Emitter(state, now, undefined, opts);
   if (command.type === "PlanChildren") {
     if (ns.children !== null) return nothing(state);
     planChildren(e, node, command);

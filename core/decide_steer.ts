@@ -5,7 +5,7 @@
  * @module
  */
 import type { Json } from "./json.ts";
-import { accept, type Decision, Emitter, nothing, reject, settleAll } from "./emitter.ts";
+import { accept, type DecideOptions, type Decision, Emitter, nothing, reject, settleAll } from "./emitter.ts";
 import type { Plan, PlanNode } from "./plan.ts";
 import { topUpChildren } from "./decide_children.ts";
 import { type ExecutionState, TERMINAL_STATUSES } from "./state.ts";
@@ -162,7 +162,12 @@ export function migrationProblems(
  * if (!paused.ok || !paused.state.paused) throw new Error("paused");
  * ```
  */
-export function decideSteer(state: ExecutionState, command: SteerCommand, now: number): Decision {
+export function decideSteer(
+  state: ExecutionState,
+  command: SteerCommand,
+  now: number,
+  opts: DecideOptions = {},
+): Decision {
   const terminal = state.status !== null && TERMINAL_STATUSES.has(state.status);
   const id = state.executionId;
   switch (command.type) {
@@ -172,7 +177,14 @@ export function decideSteer(state: ExecutionState, command: SteerCommand, now: n
       if (command.type === "Retry" && state.status === "completed") {
         return reject("execution_not_failed", `execution ${id} completed: there is nothing to retry`);
       }
-      const e = new Emitter(state, now);
+      if (opts.maxHistoryEvents !== undefined && state.lastSeq + 1 >= opts.maxHistoryEvents) {
+        return reject(
+          "history_too_large",
+          `execution ${id} holds ${state.lastSeq} events, its bound is ${opts.maxHistoryEvents}: ` +
+            "no room to run again",
+        );
+      }
+      const e = new Emitter(state, now, undefined, opts);
       // A run a `terminate` node failed has no failed node: the terminate node is what runs again.
       const terminator = state.error?.code === "terminated" ? state.error.nodeId : undefined;
       if (command.type === "Retry") reopen(e, "retry", terminator === undefined ? [] : [terminator]);
@@ -193,7 +205,12 @@ export function decideSteer(state: ExecutionState, command: SteerCommand, now: n
     if (command.type === "Admit") return nothing(state);
     return reject("execution_terminal", `execution ${id} is already ${state.status}`);
   }
-  const e = new Emitter(state, now, command.type === "Migrate" ? planOfCommand(command.plan) : undefined);
+  const e = new Emitter(
+    state,
+    now,
+    command.type === "Migrate" ? planOfCommand(command.plan) : undefined,
+    opts,
+  );
   switch (command.type) {
     case "Pause":
       if (state.paused) return reject("already_paused", `execution ${id} is already paused`);

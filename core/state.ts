@@ -175,6 +175,26 @@ function draftOf(state: ExecutionState): Draft {
   return { ...state, nodes: { ...state.nodes } };
 }
 
+/**
+ * A private copy of a state, for a caller that folds many decisions into one state and keeps none of the
+ * states between them (`DecideOptions.inPlace`): the decider then changes this copy in place instead of
+ * copying the state (and its node map, O(nodes)) once per decision.
+ *
+ * @example
+ * ```ts
+ * import { initialState, workingCopy } from "./state.ts";
+ * import { compilePlan } from "./plan.ts";
+ * const plan = compilePlan({ id: "w", name: "w", edges: [], nodes: [
+ *   { id: "a", type: "source", nodeType: "memory.collection", config: { data: [1] } }] }, 1);
+ * const state = initialState("e1", plan);
+ * const copy = workingCopy(state);
+ * if (copy === state || copy.nodes === state.nodes || copy.nodes.a !== state.nodes.a) throw new Error();
+ * ```
+ */
+export function workingCopy(state: ExecutionState): ExecutionState {
+  return draftOf(state);
+}
+
 function patchNode(draft: Draft, nodeId: string, patch: Partial<NodeState>): void {
   const node = draft.nodes[nodeId];
   if (!node) throw new Error(`assertion: event names unknown node ${nodeId}`);
@@ -421,7 +441,13 @@ export function evolveAll(
  */
 export class StateBuilder {
   #draft: Draft | undefined;
-  constructor(private readonly base: ExecutionState, private readonly planOf?: PlanOf) {}
+  /**
+   * @param inPlace `base` is the caller's working copy (`workingCopy`): events change it in place, with no
+   * copy at all.
+   */
+  constructor(private readonly base: ExecutionState, private readonly planOf?: PlanOf, inPlace = false) {
+    if (inPlace) this.#draft = base as Draft;
+  }
   /** The state after every event added so far. */
   get state(): ExecutionState {
     return this.#draft ?? this.base;

@@ -29,11 +29,14 @@ function spawnServe(args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-/** The storage `auto` picks in this environment: PostgreSQL with a database URL, else the embedded store. */
+/**
+ * The storage the serve task picks in this environment on a fresh data directory: `auto` is PostgreSQL with a
+ * database URL, else the local store, which `embedded` names too: SQLite on a new data directory.
+ */
 function expectedStorage(): string {
-  const set = Deno.env.get("ENGINE_STORAGE");
-  if (set && set !== "auto") return set;
-  return Deno.env.get("ENGINE_DATABASE_URL") ? "postgres" : "embedded";
+  const set = Deno.env.get("ENGINE_STORAGE") ?? "auto";
+  if (set === "auto" && Deno.env.get("ENGINE_DATABASE_URL")) return "postgres";
+  return set === "auto" || set === "embedded" ? "sqlite" : set;
 }
 
 /** Starts the serve task on a free port with its data in `dataDir`; resolves once /health answers 200. */

@@ -6,7 +6,7 @@
  * acknowledged execution must complete exactly once: one NodeSucceeded per node,
  * contiguous sequence numbers, ExecutionSucceeded last, the exact records
  * collected, and one execution per idempotency key. Run on PostgreSQL (a fresh
- * database) and on the embedded store (a fresh data directory).
+ * database) and on each local store, SQLite and PGlite (a fresh data directory).
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import { pgTest, withTempDatabase } from "../testing/pg.ts";
@@ -173,17 +173,22 @@ pgTest(
   (_t) => withTempDatabase((url) => crashAndRecover("pg", ["--storage", "postgres", "--database-url", url])),
 );
 
-Deno.test({
-  name:
-    "crash: kill -9 mid-flight on the embedded store, restart; every acknowledged execution completes once",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "flowmesh-crash-" });
-    try {
-      await crashAndRecover("embedded", ["--storage", "embedded", "--data-dir", dir]);
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
-});
+/** The scenario on a local store (`sqlite`, `pglite`) on a fresh data directory. */
+function localStoreCrashTest(store: "sqlite" | "pglite", what: string): void {
+  Deno.test({
+    name: `crash: kill -9 mid-flight on ${what}, restart; every acknowledged execution completes once`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: `flowmesh-crash-${store}-` });
+      try {
+        await crashAndRecover(store, ["--storage", store, "--data-dir", dir]);
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  });
+}
+
+localStoreCrashTest("sqlite", "the SQLite store (the local default)");
+localStoreCrashTest("pglite", "the PGlite store");

@@ -274,6 +274,7 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
       maxRecords: config.maxOutputRecords,
       maxBytes: config.maxOutputBytes,
       maxActiveExecutions: config.maxActiveExecutions,
+      maxHistoryEvents: config.maxHistoryEvents,
       retentionMs: config.retentionMs,
     },
     appender: commitGroup,

@@ -1,5 +1,5 @@
 /**
- * The embedded store. PGlite's first open of a directory runs initdb (many
+ * The PGlite store (`--storage pglite`). PGlite's first open of a directory runs initdb (many
  * seconds), so every case here shares one data directory: the conformance cases
  * share one open store (they use distinct ids and shards), and the lock and
  * reopen cases close and reopen it.
@@ -78,7 +78,7 @@ denoTest("embedded: data survives close and reopen", async () => {
   await closeStore();
   const reopened = await store();
   await assertSurvived(reopened, "survivor");
-  assertStrictEquals(reopened.kind, "embedded");
+  assertStrictEquals(reopened.kind, "pglite");
 });
 
 denoTest("embedded: a second open of an open directory is DataDirLocked; after close it opens", async () => {

@@ -1,9 +1,9 @@
 /**
  * Storage: the contract every backend implements (one role interface per concern — workflow versions, the
  * execution log and index, shard leases, the cluster registry and event log, API tokens, the audit log,
- * schedules, the lifecycle), its records, and the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`) and
- * the embedded durable default (`openEmbedded`, PGlite under a data directory), plus the commit group that
- * batches appends.
+ * schedules, the lifecycle), its records, and the backends: memory (tests, the simulator), PostgreSQL (`openPostgres`),
+ * the local durable default (`openSqlite`, SQLite under a data directory) and PGlite (`openEmbedded`, under a data
+ * directory too), plus the commit group that batches appends.
  *
  * @example
  * ```ts
@@ -60,6 +60,7 @@ export { InvalidCursor, isLiveToken, StorageUnavailable } from "./storage.ts";
 export { MemoryStorage } from "./memory.ts";
 export { openPostgres, type PostgresOptions } from "./postgres.ts";
 export { DataDirLocked, type EmbeddedOptions, openEmbedded } from "./embedded.ts";
+export { openSqlite, type SqliteOptions, SqliteStorage } from "./sqlite/mod.ts";
 export {
   CommitGroup,
   type CommitGroupObserver,

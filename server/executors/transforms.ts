@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { type Executor, fromSync, type Json, type NodeContext, NodeError } from "./executor.ts";
 import { compileExpression, evaluate, evaluateFast, matches, matchesFast, SLOW } from "./expression.ts";
 import { canonicalJson, compareValues, fieldOf } from "./values.ts";
@@ -12,11 +13,15 @@ import { canonicalJson, compareValues, fieldOf } from "./values.ts";
 /** Yields to the event loop and checks the abort signal every this many records. */
 const YIELD_EVERY = 1024;
 
-/** Every `YIELD_EVERY` records, a promise to await (a turn of the event loop); `undefined` otherwise. */
+/**
+ * Every `YIELD_EVERY` records, a promise to await (a turn of the event loop: timers and I/O run); `undefined`
+ * otherwise. The turn is an immediate, not a `setTimeout(0)`: nested timeouts are clamped to a few
+ * milliseconds, which made a 1,000,000-record map wait 2 s in its 977 turns for 0.2 s of work.
+ */
 function checkpoint(ctx: NodeContext, i: number): Promise<void> | undefined {
   if (i % YIELD_EVERY !== YIELD_EVERY - 1) return undefined;
   ctx.signal.throwIfAborted();
-  return new Promise<void>((resolve) => setTimeout(resolve, 0));
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** filter: keeps the records whose `condition` is truthy (no match counts as false). */

@@ -40,6 +40,7 @@ const ENGINE_STATUS: Record<EngineError["code"], number> = {
   execution_not_failed: 409,
   node_unknown: 404,
   migration_refused: 409,
+  history_too_large: 409,
   parent_waiting: 409,
   version_not_found: 404,
   concurrency_key_invalid: 400,

@@ -11,8 +11,12 @@ import type { ApiToken } from "../http/auth.ts";
 export interface EngineConfig {
   host: string;
   port: number;
-  /** `auto`: PostgreSQL when a database URL is set, else the embedded store. */
-  storage: "auto" | "memory" | "embedded" | "postgres";
+  /**
+   * `auto`: PostgreSQL when a database URL is set, else the local store (`embedded`). `embedded`: the local
+   * store of the data directory, the one it holds already (`pglite` when it holds only PGlite's `pg/`), else
+   * `sqlite`. `sqlite` and `pglite` name one local store.
+   */
+  storage: "auto" | "memory" | "sqlite" | "pglite" | "embedded" | "postgres";
   dataDir: string;
   /** The engine's PostgreSQL database (sql.* nodes default to it). */
   databaseUrl: string | undefined;
@@ -33,6 +37,8 @@ export interface EngineConfig {
   maxOutputRecords: number;
   maxOutputBytes: number;
   maxActiveExecutions: number;
+  /** Events one execution's history may hold; a running execution that reaches it fails `history_too_large`. */
+  maxHistoryEvents: number;
   /** How long finished executions keep their history, in ms (0: forever). */
   retentionMs: number;
   /** PostgreSQL connections at most. */
@@ -113,8 +119,9 @@ export const SETTINGS: readonly Setting[] = [
     flag: "--storage",
     env: "ENGINE_STORAGE",
     kind: "enum",
-    values: ["auto", "memory", "embedded", "postgres"],
-    help: "storage backend (auto: postgres with a database URL, else embedded)",
+    values: ["auto", "memory", "sqlite", "pglite", "embedded", "postgres"],
+    help: "storage backend (auto: postgres with a database URL, else embedded: the data directory's local " +
+      "store, sqlite unless it holds a pglite one)",
   },
   { key: "dataDir", flag: "--data-dir", env: "ENGINE_DATA_DIR", kind: "string", help: "data directory" },
   {
@@ -217,6 +224,15 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 10_000_000,
     help: "executions live at once before submissions get 503",
+  },
+  {
+    key: "maxHistoryEvents",
+    flag: "--max-history-events",
+    env: "ENGINE_MAX_HISTORY_EVENTS",
+    kind: "int",
+    min: 100,
+    max: 100_000_000,
+    help: "events one execution's history may hold (past it the execution fails history_too_large)",
   },
   {
     key: "retentionMs",
@@ -362,6 +378,7 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   maxOutputRecords: 100_000,
   maxOutputBytes: 16 * 1024 * 1024,
   maxActiveExecutions: 250_000,
+  maxHistoryEvents: 100_000,
   retentionMs: 7 * 24 * 3_600_000,
   databasePoolMax: 10,
   apiTokens: [],

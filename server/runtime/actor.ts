@@ -6,12 +6,12 @@
  * @module
  */
 import type { Command, Decision } from "../../core/decide.ts";
-import type { Json } from "../../core/json.ts";
 import type { ExecutionState } from "../../core/state.ts";
 import type { Fence, OutputWrite } from "../../storage/storage.ts";
 import type { Delivery } from "../executors/broker.ts";
 import type { ScheduleFireWrite } from "../../storage/schedule_records.ts";
-import type { EngineError } from "./options.ts";
+import type { EngineError, EngineLimits } from "./options.ts";
+import { OutputCache } from "./output_cache.ts";
 
 /** A decision, or an engine error (the append was refused, the actor retired). */
 export type Outcome = Decision | { ok: false; error: EngineError };
@@ -52,8 +52,8 @@ export class ExecutionActor {
   inflight: Map<string, AbortController> | undefined = undefined;
   /** Timers armed in the timer queue. */
   armed: Set<string> | undefined = undefined;
-  /** Outputs by ref, committed (a cache of storage). */
-  outputs: Map<string, Json[]> | undefined = undefined;
+  /** Outputs by ref, committed: a cache of storage, bounded (`outputCache`). */
+  outputs: OutputCache | undefined = undefined;
   /** Callers of `Engine.wait`, woken when it ends or leaves. */
   waiters: Set<() => void> | undefined = undefined;
   /** The observer's handle of this execution (see `EngineObserver.executionStarted`). */
@@ -71,4 +71,24 @@ export class ExecutionActor {
     /** Set when a submission creates it here; read by its first append, dropped once that commits. */
     public creating?: Creation,
   ) {}
+}
+
+/**
+ * The actor's output cache, made on first use: at most twice the records one node may emit
+ * (`EngineLimits.maxRecords`), so a node's inputs are at hand while an execution's memory stays bounded by
+ * the limits, not by its size; older outputs are read from storage again when needed.
+ *
+ * @example
+ * ```ts
+ * import { ExecutionActor, outputCache } from "./actor.ts";
+ * import { compilePlan } from "../../core/plan.ts";
+ * import { initialState } from "../../core/state.ts";
+ * const plan = compilePlan({ id: "w", name: "w", edges: [], nodes: [
+ *   { id: "a", type: "source", nodeType: "memory.collection", config: { data: [1] } }] }, 1);
+ * const actor = new ExecutionActor(initialState("e1", plan), { shard: 0, epoch: 1 });
+ * if (outputCache(actor, { maxRecords: 10 }).maxRecords !== 20) throw new Error();
+ * ```
+ */
+export function outputCache(actor: ExecutionActor, limits: Pick<EngineLimits, "maxRecords">): OutputCache {
+  return actor.outputs ??= new OutputCache(2 * limits.maxRecords);
 }

@@ -13,8 +13,9 @@ import { type Executor, type NodeContext, NodeError, type NodeInputs } from "../
 import { enforceLimits } from "../executors/limits.ts";
 import { NodeSecrets, type PreparedConfig, scrubbedServices, type Scrubber } from "../executors/secrets.ts";
 import type { Delivery } from "../executors/broker.ts";
-import type { AttemptResult, ExecutionActor } from "./actor.ts";
+import { type AttemptResult, type ExecutionActor, outputCache } from "./actor.ts";
 import { completion } from "./completion.ts";
+import { OutputCache } from "./output_cache.ts";
 import { settleDeliveries } from "./deliveries.ts";
 import type { LiveExecutions } from "./live.ts";
 import { type AttemptOutcome, kindOf, type Observation } from "./observer.ts";
@@ -36,10 +37,16 @@ export class AttemptRunner {
   #slots: number;
   #queue: (() => void)[] = [];
   readonly #secrets: NodeSecrets;
+  /**
+   * Outputs of executions not live here, read from storage (the output route's pages of an ended one): the
+   * last few, at most twice `maxRecords` records in all, so paging through a big output reads it once.
+   */
+  readonly #read: OutputCache;
 
   constructor(private readonly deps: AttemptDeps) {
     this.#slots = deps.limits.maxConcurrentAttempts;
     this.#secrets = new NodeSecrets(deps.opts.secrets);
+    this.#read = new OutputCache(2 * deps.limits.maxRecords);
   }
 
   /**
@@ -224,11 +231,14 @@ export class AttemptRunner {
     if (ns.signalRecords !== null) return ns.signalRecords; // a signal's payload
     const ref = ns.outputRef;
     if (ref === null) return (await this.inputsOf(state, actor, node, staged)).records;
-    const cached = staged?.get(ref) ?? actor?.outputs?.get(ref);
+    // Not live: keyed by the execution's start too, as an id may come back (a key's run after retention).
+    const readKey = actor ? "" : `${state.executionId}\u0000${state.startedAt}\u0000${ref}`;
+    const cached = staged?.get(ref) ?? (actor ? actor.outputs?.get(ref) : this.#read.get(readKey));
     if (cached) return cached;
     const stored = await this.deps.storage.getOutput(state.executionId, ref);
     if (!stored) throw new Error(`assertion: output ${ref} of ${state.executionId} is missing`);
-    if (actor) (actor.outputs ??= new Map()).set(ref, stored);
+    if (actor) outputCache(actor, this.deps.limits).set(ref, stored);
+    else this.#read.set(readKey, stored);
     return stored;
   }
 }

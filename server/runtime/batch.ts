@@ -4,14 +4,22 @@
  *
  * @module
  */
-import { decide, type Decision } from "../../core/decide.ts";
+import { type Command, decide, type Decision } from "../../core/decide.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
-import type { ExecutionState } from "../../core/state.ts";
+import { type ExecutionState, workingCopy } from "../../core/state.ts";
 import { pendingWork } from "../../core/timers.ts";
 import type { OutputWrite } from "../../storage/storage.ts";
 import type { Pending } from "./actor.ts";
 import { type HoldsDelivery, settleDeliveries, type SettleFailed } from "./deliveries.ts";
+
+/** Events after which a scheduled node may be ready though no `NodeScheduled` came with them. */
+const SCAN_AFTER: ReadonlySet<string> = new Set([
+  "ExecutionResumed",
+  "ExecutionAdmitted",
+  "ExecutionReopened",
+  "ExecutionMigrated",
+]);
 
 /** The commands of one turn and what deciding them produced, not committed yet. */
 export class Batch {
@@ -29,13 +37,34 @@ export class Batch {
   readonly holders: HoldsDelivery[] = [];
   /** Of `holders`, the local attempts' (run again, not retried, when the append throws). */
   readonly localHolders: HoldsDelivery[] = [];
+  /** Whether `state` is this batch's own working copy (decided on in place), not the actor's state. */
+  #owned = false;
+  /** Nodes the events added since the last `startReady` scheduled: they may be ready to start. */
+  #scheduled: string[] = [];
+  /** Whether `startReady` looks at every node: first in a batch, then after a resume, admission, reopen. */
+  #scanAll = true;
 
   constructor(
     /** The commands taken from the inbox. */
     readonly items: Pending[],
-    /** The state after every event so far (the actor's committed state until the first event). */
+    /** The state after every event so far (the actor's committed state until the first decision). */
     public state: ExecutionState,
+    /** The bound of the execution's history (`EngineLimits.maxHistoryEvents`). */
+    private readonly maxHistoryEvents?: number,
   ) {}
+
+  /**
+   * Decides a command on the batch's state. The first decision copies the committed state once; every
+   * decision after it changes that copy in place (no copy of every node's state per decision: a decision
+   * costs what its events cost). Add an accepted decision with `add`; `state` is then its state already.
+   */
+  decide(command: Command, now: number): Decision {
+    if (!this.#owned) {
+      this.state = workingCopy(this.state);
+      this.#owned = true;
+    }
+    return decide(this.state, command, now, { inPlace: true, maxHistoryEvents: this.maxHistoryEvents });
+  }
 
   /**
    * Decides every item at `now`, each followed by starting the nodes it made ready. An item whose command is
@@ -43,7 +72,7 @@ export class Batch {
    */
   decideItems(now: number, failed: SettleFailed): void {
     for (const item of this.items) {
-      const d = decide(this.state, item.command, now);
+      const d = this.decide(item.command, now);
       this.decisions.push(d);
       if (item.delivery && !(d.ok && d.events.length > 0)) {
         // Refused (a superseded attempt): its output will never be recorded.
@@ -78,20 +107,41 @@ export class Batch {
       this.stagedBytes += bytes;
     }
     this.state = d.state;
-    for (const e of d.events) this.events.push(e);
+    for (const e of d.events) {
+      this.events.push(e);
+      if (e.type === "NodeScheduled") this.#scheduled.push(e.nodeId);
+      else if (SCAN_AFTER.has(e.type)) this.#scanAll = true;
+    }
   }
 
   /** Starts every node that is ready, until none is. */
   startReady(at: number): void {
-    for (
-      let ready = pendingWork(this.state).toStart;
-      ready.length > 0;
-      ready = pendingWork(this.state).toStart
-    ) {
+    for (let ready = this.#ready(); ready.length > 0; ready = this.#ready()) {
       for (const nodeId of ready) {
-        this.add(decide(this.state, { type: "StartNode", nodeId }, at), undefined, 0);
+        this.add(this.decide({ type: "StartNode", nodeId }, at), undefined, 0);
       }
     }
+  }
+
+  /**
+   * The nodes ready to start, in plan order: `pendingWork`'s `toStart`, found from the events added since the
+   * last call rather than by looking at every node each time (only a `NodeScheduled` makes a node ready, and
+   * a pause holds it until a resume, after which every node is looked at).
+   */
+  #ready(): string[] {
+    const state = this.state;
+    if (this.#scanAll) {
+      this.#scanAll = false;
+      this.#scheduled = [];
+      return pendingWork(state).toStart;
+    }
+    if (this.#scheduled.length === 0) return [];
+    const ids = this.#scheduled;
+    this.#scheduled = [];
+    if (state.status !== "running" || state.paused) return [];
+    const plan = state.plan.byId;
+    const ready = [...new Set(ids)].filter((id) => state.nodes[id]?.status === "scheduled");
+    return ready.sort((a, b) => plan.get(a)!.index - plan.get(b)!.index);
   }
 
   /** Asserts the events follow `lastSeq` without a gap, as the append will claim. */

@@ -101,7 +101,8 @@ class Run {
     if (++this.steps > this.#prepared.maxSteps) {
       throw new Error(`assertion: local run of ${this.state.plan.workflowId} did not converge`);
     }
-    const d: Decision = decide(this.state, command, this.now);
+    // The run's state is its own (nothing else reads it): decided on in place, not copied per decision.
+    const d: Decision = decide(this.state, command, this.now, { inPlace: true });
     if (!d.ok) throw new Error(`assertion: local run refused ${command.type}: ${d.rejection.message}`);
     this.state = d.state;
   }

@@ -48,6 +48,11 @@ export interface EngineLimits {
   localBatchBytes: number;
   /** ... and for at most this long (clock ms). */
   localBatchMs: number;
+  /**
+   * Events one execution's history may hold: a running execution that reaches it ends failed with
+   * `history_too_large` (`DecideOptions.maxHistoryEvents`), and a retry or rerun with no room is refused.
+   */
+  maxHistoryEvents: number;
 }
 
 /** The defaults of `EngineLimits`. */
@@ -62,6 +67,7 @@ export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
   retentionBatch: 500,
   localBatchBytes: 1024 * 1024,
   localBatchMs: 50,
+  maxHistoryEvents: 100_000,
 });
 
 /** The storage roles an engine uses: workflow versions (plans), the executions' log and index, shard leases. */

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { type Command, decide } from "../../core/decide.ts";
+import type { Command } from "../../core/decide.ts";
 import { type PlanNode, planNode } from "../../core/plan.ts";
 import { pendingTimers, pendingWork } from "../../core/timers.ts";
 import { executionSummary } from "../../core/view.ts";
 import type { AppendError, AppendRequest, AppendResult } from "../../storage/storage.ts";
-import type { ExecutionActor, Outcome, Pending } from "./actor.ts";
+import { type ExecutionActor, type Outcome, outputCache, type Pending } from "./actor.ts";
 import type { AttemptRunner } from "./attempts.ts";
 import { Batch } from "./batch.ts";
 import { settleDeliveries } from "./deliveries.ts";
@@ -69,7 +69,8 @@ export class ActorPump {
     actor.busy = true;
     try {
       while (actor.inbox.length > 0 && !live.stopped) {
-        const batch = new Batch(actor.inbox.splice(0, actor.inbox.length), actor.state);
+        const items = actor.inbox.splice(0, actor.inbox.length);
+        const batch = new Batch(items, actor.state, limits.maxHistoryEvents);
         const now = clock.now();
         const settleFailed = (action: "commit" | "release", err: unknown) =>
           this.deps.observation.settleFailed(executionId, action, err);
@@ -107,7 +108,7 @@ export class ActorPump {
               settleDeliveries([r], "release", settleFailed);
               return this.#gone(executionId, actor, batch);
             }
-            const d = decide(batch.state, r.command, clock.now());
+            const d = batch.decide(r.command, clock.now());
             if (r.delivery && !(d.ok && d.events.length > 0)) settleDeliveries([r], "release", settleFailed);
             else batch.add(d, r.outputs, r.bytes, r, true);
           }
@@ -175,7 +176,7 @@ export class ActorPump {
     actor.failures = 0;
     actor.state = batch.state;
     actor.creating = undefined; // created: what its first append needed is not needed again
-    for (const o of batch.outputs) (actor.outputs ??= new Map()).set(o.ref, o.records);
+    for (const o of batch.outputs) outputCache(actor, this.deps.limits).set(o.ref, o.records);
     this.deps.observation.committed(actor, before, batch.events);
     // Concurrency keys: not for an actor retired meanwhile (its shard, and the shard's keys, are gone here).
     const id = before.executionId;

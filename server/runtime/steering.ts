@@ -27,7 +27,7 @@ import type { ActorPump } from "./pump.ts";
 export interface SteeringDeps {
   storage: Pick<ExecutionIndex, "getExecution"> & Pick<ExecutionLog, "readEvents">;
   clock: Clock;
-  limits: Pick<EngineLimits, "maxActiveExecutions">;
+  limits: Pick<EngineLimits, "maxActiveExecutions" | "maxHistoryEvents">;
   live: LiveExecutions;
   observation: Observation;
   pump: ActorPump;
@@ -152,7 +152,9 @@ export class Steering {
       this.deps.plans,
     );
     if (state.status === null) return notFound(executionId);
-    const d = decide(state, command, this.deps.clock.now());
+    const d = decide(state, command, this.deps.clock.now(), {
+      maxHistoryEvents: this.deps.limits.maxHistoryEvents,
+    });
     if (!d.ok) return { ok: false, error: d.rejection };
     const waiting = await this.#parentWaits(state);
     if (waiting) return waiting;

@@ -9,7 +9,7 @@ import { findKind } from "../../core/catalog.ts";
 import { hash128 } from "../../core/ids.ts";
 import { canonicalJson } from "../../core/json.ts";
 import type { Problem } from "../../core/schema.ts";
-import { validateWorkflow } from "../../core/validate.ts";
+import { validateWorkflow, type WorkflowLimits } from "../../core/validate.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import type { StoredWorkflow, WorkflowStore } from "../../storage/storage.ts";
 import { BoundedCache } from "../../core/cache.ts";
@@ -76,12 +76,18 @@ function expressionProblems(input: unknown): Problem[] {
   return problems;
 }
 
-/** Validates a posted definition completely; on success returns it normalised with its hash. */
-export function checkWorkflow(input: unknown): { ok: true; value: CheckedWorkflow } | {
+/**
+ * Validates a posted definition completely (within `limits`, the defaults when absent); on success returns it
+ * normalised with its hash.
+ */
+export function checkWorkflow(input: unknown, limits?: Partial<WorkflowLimits>): {
+  ok: true;
+  value: CheckedWorkflow;
+} | {
   ok: false;
   problems: Problem[];
 } {
-  const result = validateWorkflow(input);
+  const result = validateWorkflow(input, limits);
   const expressions = result.ok || !result.problems.some((p) => p.code === "too_large")
     ? expressionProblems(input)
     : [];

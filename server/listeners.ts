@@ -12,6 +12,7 @@ import { WebSocketTransport } from "../transport/websocket.ts";
 import type { EngineConfig } from "./ops/config.ts";
 import type { TlsMaterial } from "./ops/tls.ts";
 import type { Logger } from "./runtime/logger.ts";
+import { isConsolePath } from "./console/serve.ts";
 
 /** A member's API: answers one HTTP request. */
 export type ApiHandler = (req: Request) => Promise<Response>;
@@ -43,11 +44,14 @@ function unavailable(code: string, message: string): Response {
   });
 }
 
-/** Where a request goes: a 503 before the API is ready or for an API route off a gateway, else the API. */
+/**
+ * Where a request goes: a 503 before the API is ready or for an API route off a gateway, else the API (every
+ * node serves health, metrics and the web console's files).
+ */
 function route(req: Request, api: ApiHandler | undefined, gateway: boolean): Promise<Response> {
   if (!api) return Promise.resolve(unavailable("not_ready", "the node is starting"));
   const path = gateway ? "" : new URL(req.url).pathname; // a gateway serves every route
-  if (!gateway && !path.startsWith("/health") && path !== "/metrics") {
+  if (!gateway && !path.startsWith("/health") && path !== "/metrics" && !isConsolePath(req.url)) {
     return Promise.resolve(
       unavailable("not_a_gateway", "this node has no api-gateway role; call another"),
     );

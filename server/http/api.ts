@@ -37,6 +37,9 @@ import { historyRoutes } from "./routes/history.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { workflowRoutes } from "./routes/workflows.ts";
+import { executionSearchRoutes } from "./routes/execution_search.ts";
+import { whoamiRoutes } from "./routes/whoami.ts";
+import { consoleHandler, isConsolePath } from "../console/serve.ts";
 
 export { markForwarded } from "./forwarding.ts";
 export { nodeTypes } from "./presenters.ts";
@@ -96,6 +99,7 @@ function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
     .route("/", healthRoutes(deps))
     .route("/api/v1/workflows", workflowRoutes({ ...deps, now }))
     .route("/api/v1/schedules", scheduleRoutes({ ...deps, now }))
+    .route("/api/v1", executionSearchRoutes(deps))
     .route("/api/v1", executionRoutes(deps))
     .route("/api/v1", executionControlRoutes(deps))
     .route("/api/v1", clusterRoutes(deps))
@@ -109,11 +113,29 @@ function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
       }),
     )
     .route("/api/v1", auditRoutes(deps))
+    .route(
+      "/api/v1",
+      whoamiRoutes({
+        authEnabled: deps.auth?.authenticator.enabled ?? false,
+        callerOf: (req) => callers.get(req),
+        nodeId: deps.cluster.opts.nodeId,
+      }),
+    )
     .route("/api/history", historyRoutes(deps));
 }
 
-/** Builds the API's request handler. */
+/**
+ * Builds the node's request handler: the web console (`/`, `/ui/…`, `server/console/`), which needs no token,
+ * and the API.
+ */
 export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
+  const ui = consoleHandler();
+  const api = createApiOnly(deps);
+  return (req) => isConsolePath(req.url) ? ui(req) : api(req);
+}
+
+/** The API's request handler. */
+function createApiOnly(deps: ApiDeps): (req: Request) => Promise<Response> {
   const callers = new WeakMap<Request, Caller>();
   const audit = deps.audit;
   return apiRouter(deps, callers).handler({

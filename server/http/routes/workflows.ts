@@ -19,12 +19,13 @@ import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
 import { isForwarded } from "../forwarding.ts";
-import { nodeTypes, workflowSummary } from "../presenters.ts";
+import { nodeTypes } from "../presenters.ts";
 import { redactDefinition, restoreRedacted, scrubProblems } from "../redaction.ts";
-import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
+import { intParam } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
 import { forwardedRequest, type ShardRouting } from "../routing.ts";
 import { workflowVersionRoutes } from "./workflow_versions.ts";
+import { listWorkflows } from "../workflow_list.ts";
 import {
   checkMetadataSchedule,
   dropMetadataSchedule,
@@ -55,11 +56,7 @@ export function workflowRoutes(deps: WorkflowRoutesDeps): Router {
   return new Router()
     .get("/node-types", () => json(nodeTypes()))
     .post("/", (ctx) => createWorkflow(deps, ctx))
-    .get("/", async ({ url }) => {
-      const limit = intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
-      const page = await workflows.list(limit, url.searchParams.get("cursor"));
-      return json(page.items.map(workflowSummary), 200, nextCursorHeaders(url, page.next));
-    })
+    .get("/", ({ url }) => listWorkflows(workflows, url))
     .get("/:id", async ({ params, url }) => {
       const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
       const w = await workflows.get(params.id, version);

@@ -52,7 +52,7 @@ export const DEFAULT_COMMIT_GROUP: Readonly<CommitGroupOptions> = Object.freeze(
   spacingMs: 0,
 });
 
-/** How a commit group reads time and waits (`server/runtime/clock.ts`'s `Clock` fits; tests pass a manual one). */
+/** How a commit group reads time and waits (the runtime's `Clock` fits; tests pass a manual one). */
 export interface CommitGroupClock {
   /** Milliseconds, of any origin (only differences are used). */
   now(): number;
@@ -68,11 +68,11 @@ const SYSTEM_CLOCK: CommitGroupClock = {
 
 /**
  * The spacing a commit group gets by default, by the storage's `kind` (none for a kind not listed).
- * PostgreSQL: 10 ms, at most 100 partial flushes a second. Without it, open-loop load at 450 – 675
- * executions/s took 0.4 – 0.7 flushes per execution (each a commit with its WAL flush); with it 0.1 – 0.2,
- * for a wait of at most 10 ms under load and none when idle (docs/BENCHMARKS.md, "Tail under open-loop
- * load"). The local stores block the event loop while they write and linger instead
- * (`server/storage_choice.ts`); memory has no commit to save.
+ * PostgreSQL: 10 ms, at most 100 partial flushes a second. Without it, open-loop load at 450 executions/s
+ * took 0.19 – 0.72 flushes per execution (each a commit with its WAL flush); with it 0.13 – 0.21, for a wait
+ * of at most 10 ms under load and none when idle (docs/BENCHMARKS.md, "Tail under open-loop load"). The
+ * local stores block the event loop while they write and linger instead (`server/storage_choice.ts`); memory
+ * has no commit to save.
  *
  * @example
  * ```ts
@@ -189,7 +189,7 @@ export class CommitGroup {
     });
   }
 
-  /** Starts what may start now: full batches while a slot is free, else one partial batch when none is out. */
+  /** Starts what may: full batches while a slot is free, then one partial batch when none is out. */
   #pump(): void {
     const { maxBatch, maxInFlight } = this.options;
     while (this.#queue.length >= maxBatch && this.#inFlight < maxInFlight) {

@@ -159,7 +159,7 @@ Deno.test("commit group: an idle group flushes at once; appends arriving meanwhi
   assertEquals(group.stats, { flushes: 3, appends: 6, maxBatch: 4 });
 });
 
-Deno.test("commit group: a full batch flushes beside the one in flight, up to maxInFlight; the rest waits", async () => {
+Deno.test("commit group: a full batch flushes beside the one in flight; the rest waits", async () => {
   const storage = new ControlledStorage(new MemoryStorage());
   const open = storage.hold();
   const group = new CommitGroup(storage, { maxBatch: 3, maxInFlight: 2 });
@@ -176,7 +176,7 @@ Deno.test("commit group: a full batch flushes beside the one in flight, up to ma
   assertStrictEquals(storage.maxInFlight, 2);
 });
 
-Deno.test("commit group: a backlog never puts more than maxInFlight flushes in flight, nor more than maxBatch in one", async () => {
+Deno.test("commit group: a backlog: at most maxInFlight flushes, maxBatch appends each, in order", async () => {
   const storage = new ControlledStorage(new MemoryStorage());
   const open = storage.hold();
   const group = new CommitGroup(storage, { maxBatch: 10, maxInFlight: 3 });
@@ -192,7 +192,7 @@ Deno.test("commit group: a backlog never puts more than maxInFlight flushes in f
   assertEquals(storage.ids.flat(), Array.from({ length: 95 }, (_, i) => `b${i}`), "arrival order kept");
 });
 
-Deno.test("commit group: one flush answers each request for itself (ok, stale epoch, sequence conflict) and keeps one execution's appends in order", async () => {
+Deno.test("commit group: one flush answers each request for itself, one execution's appends in order", async () => {
   const memory = new MemoryStorage();
   const fence = await claimFresh(memory, 3);
   const moved = await claimFresh(memory, 4);

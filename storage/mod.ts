@@ -63,8 +63,10 @@ export { DataDirLocked, type EmbeddedOptions, openEmbedded } from "./embedded.ts
 export { openSqlite, type SqliteOptions, SqliteStorage } from "./sqlite/mod.ts";
 export {
   CommitGroup,
+  type CommitGroupClock,
   type CommitGroupObserver,
   type CommitGroupOptions,
   type CommitGroupStats,
   DEFAULT_COMMIT_GROUP,
+  DEFAULT_SPACING_MS,
 } from "./commit_group.ts";

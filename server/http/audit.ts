@@ -8,9 +8,13 @@
  * reaches the port could otherwise flood the stored log, pushing real events out.
  *
  * Appends run off the request's path: the recorder queues events (at most 10,000) and appends them in
- * batches (of up to 500) one batch at a time. Nothing is lost silently: an append that fails, and an event
- * the full queue cannot take, is logged and counted (`lost`, which the node's metrics count); the log line
- * of each event was written already. Every 1,000 appended events it trims the log to the newest 100,000.
+ * batches (of up to 500) one batch at a time, each batch once the first of its events has waited 100 ms
+ * (`AUDIT_LINGER_MS`) or 500 are waiting: under load one transaction carries many requests' events (a batch
+ * appended as soon as one event waited made 0.27 – 0.85 commits per execution under open-loop load, on top of
+ * the executions' own). `flush` appends what is waiting at once. Nothing is lost silently: an append that
+ * fails, and an event the full queue cannot take, is logged and counted (`lost`, which the node's metrics
+ * count); the log line of each event was written already. Every 1,000 appended events it trims the log to
+ * the newest 100,000.
  *
  * @example
  * ```ts
@@ -41,6 +45,8 @@ export const AUDIT_KEEP = 100_000;
 export const AUDIT_QUEUE_MAX = 10_000;
 /** The most events in one append. */
 export const AUDIT_BATCH_MAX = 500;
+/** How long the first event of a batch waits for others before the batch is appended (ms). */
+export const AUDIT_LINGER_MS = 100;
 /** The log is trimmed after this many appended events (by this node). */
 export const AUDIT_TRIM_EVERY = 1_000;
 
@@ -55,6 +61,8 @@ export interface AuditOptions {
   unauthenticated?: () => void;
   /** How many events to keep (default `AUDIT_KEEP`). */
   keep?: number;
+  /** How long a batch's first event waits for others, ms (default `AUDIT_LINGER_MS`; 0: append at once). */
+  lingerMs?: number;
 }
 
 const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -99,9 +107,15 @@ export function auditEventOf(
 /** Logs and records audit events, appending them to storage in the background. */
 export class AuditRecorder {
   #queue: AuditEvent[] = [];
+  /** The batch being appended (one at a time). */
   #draining: Promise<void> | undefined;
+  /** The linger of the next batch, while it runs. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Callers of `flush` waiting: no linger meanwhile. */
+  #flushing = 0;
   #sinceTrim = 0;
   readonly #keep: number;
+  readonly #lingerMs: number;
 
   constructor(
     private readonly store: AuditLog,
@@ -109,6 +123,7 @@ export class AuditRecorder {
     private readonly opts: AuditOptions = {},
   ) {
     this.#keep = opts.keep ?? AUDIT_KEEP;
+    this.#lingerMs = opts.lingerMs ?? AUDIT_LINGER_MS;
   }
 
   /** Logs an event (one line) and queues it for storage; never throws, never waits. */
@@ -123,7 +138,7 @@ export class AuditRecorder {
       return;
     }
     this.#queue.push(event);
-    this.#draining ??= this.#drain();
+    this.#schedule();
   }
 
   /**
@@ -140,32 +155,60 @@ export class AuditRecorder {
     this.log.info("audit", fields);
   }
 
-  /** Resolves once every event recorded so far was appended (or its append failed). */
+  /** Resolves once every event recorded so far was appended (or its append failed), without lingering. */
   async flush(): Promise<void> {
-    while (this.#draining !== undefined) await this.#draining;
-  }
-
-  async #drain(): Promise<void> {
+    this.#flushing++;
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, AUDIT_BATCH_MAX);
-        try {
-          await this.store.appendAudit(batch);
-        } catch (err) {
-          this.log.error("audit events not stored", { events: batch.length, error: String(err) });
-          this.opts.lost?.(batch.length, "storage");
-          continue;
-        }
-        this.#sinceTrim += batch.length;
-        if (this.#sinceTrim >= AUDIT_TRIM_EVERY) {
-          this.#sinceTrim = 0;
-          await this.store.trimAudit(this.#keep).catch((err) =>
-            this.log.warn("audit trim failed", { error: String(err) })
-          );
-        }
+      for (;;) {
+        this.#start();
+        if (this.#draining === undefined) return;
+        await this.#draining;
       }
     } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Starts the next batch now when it is full (or a flush waits), else after the linger. */
+  #schedule(): void {
+    if (this.#draining !== undefined || this.#queue.length === 0) return;
+    if (this.#queue.length >= AUDIT_BATCH_MAX || this.#flushing > 0 || this.#lingerMs <= 0) {
+      this.#start();
+      return;
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#start();
+    }, this.#lingerMs);
+  }
+
+  /** Appends the next batch unless one is being appended; then schedules the one after. */
+  #start(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#draining !== undefined || this.#queue.length === 0) return;
+    this.#draining = this.#appendBatch(this.#queue.splice(0, AUDIT_BATCH_MAX)).finally(() => {
       this.#draining = undefined;
+      this.#schedule();
+    });
+  }
+
+  async #appendBatch(batch: AuditEvent[]): Promise<void> {
+    try {
+      await this.store.appendAudit(batch);
+    } catch (err) {
+      this.log.error("audit events not stored", { events: batch.length, error: String(err) });
+      this.opts.lost?.(batch.length, "storage");
+      return;
+    }
+    this.#sinceTrim += batch.length;
+    if (this.#sinceTrim >= AUDIT_TRIM_EVERY) {
+      this.#sinceTrim = 0;
+      await this.store.trimAudit(this.#keep).catch((err) =>
+        this.log.warn("audit trim failed", { error: String(err) })
+      );
     }
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { TEST_DATABASE_URL } from "../testing/pg.ts";
 
 /** A database made for one run, and how to drop it. */

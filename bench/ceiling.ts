@@ -23,7 +23,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { parseDuration } from "../core/duration.ts";
 import { createBenchDatabase, pgCounts } from "./bench_database.ts";
 import { DEFAULT_ROW_GROUP, RowGroup } from "./ceiling_group.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type postgres from "postgres";
+import type postgres from "npm:postgres@3.4.9";
 import { type ExecutionRows, REQUEST_HASH, STANDARD_WORKFLOW_ID } from "./ceiling_rows.ts";
 
 /** How the group batches. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { MIGRATIONS } from "../storage/sql/migrations.ts";
 
 /** The workflow the rows belong to (`WORKLOADS.standard`). */

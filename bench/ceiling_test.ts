@@ -2,7 +2,7 @@
  * The ceiling writes what an engine execution writes: the same tables, rows and document sizes per
  * execution (compared with a real node on PostgreSQL), batched into few statements, fenced when asked.
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { startNode } from "../server/start.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { pgTest, withTempDatabase } from "../testing/pg.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { startNode } from "../server/start.ts";
 import { TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";
 import { WORKLOADS } from "./workloads.ts";

@@ -2,7 +2,7 @@
  * The messaging kinds as the validator sees them: the old engine's `kafka.consumer` config as-is, numeric
  * strings coerced, broker URLs of the wrong scheme and malformed Kafka broker lists refused with their path.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { validateWorkflow } from "./validate.ts";
 import { brokerOf, kafkaBrokerList, MESSAGING_KINDS } from "./catalog_messaging.ts";

@@ -5,7 +5,7 @@
  * (a claim applies only at the shard's current epoch and bumps it), and every
  * live member re-claims the shards it takes up, as `server/cluster/member.ts` does.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import {
   allocate,

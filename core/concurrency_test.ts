@@ -3,7 +3,7 @@
  * submissions, ends of admitted runs and cancellations of waiting ones — never more admitted than the limit,
  * admissions in submission order, and no run starved (ending the admitted ones admits every waiting run).
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { admissible, KeyAdmission } from "./concurrency.ts";
 

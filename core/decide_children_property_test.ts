@@ -4,7 +4,7 @@
  * each ends once, the node fails exactly when failures exceed the tolerated count, and it is collected
  * exactly when all ended. Also: child ids route to their parent's shard.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import type { Command } from "./decide.ts";
 import { childExecutionId, executionIdFor, keyedExecutionId, routingKey, shardOf } from "./ids.ts";

@@ -4,7 +4,7 @@
  * `history_too_large` exactly when the unbounded run would have passed it, stays a valid history (replay
  * gives the state), and a retry with no room is refused.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { type Command, decide, type DecideOptions, HISTORY_TOO_LARGE } from "./decide.ts";
 import type { ExecutionEvent } from "./events.ts";

@@ -3,7 +3,7 @@
  * mimics the runtime, with random retry policies, failures, condition outcomes and
  * completion order. (Invalid graphs are covered by `validate_property_test.ts`.)
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { type Command, decide } from "./decide.ts";
 import { EVENT_VERSION, type ExecutionEvent } from "./events.ts";

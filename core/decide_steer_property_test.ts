@@ -4,7 +4,7 @@
  * ChildEnded, signals, terminate and switch nodes. Checked: pause never lets a node start, resume loses no
  * timer, a rerun leaves upstream outputs untouched, and replay of every history equals the decided state.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { type Command, decide, type Decision } from "./decide.ts";
 import type { EventType, ExecutionEvent } from "./events.ts";

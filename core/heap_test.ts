@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { MinHeap } from "./heap.ts";
 

@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertMatch, assertNotEquals, assertStrictEquals } from "../testing/assert.ts";
 import { DEFAULT_SHARD_COUNT, executionIdFor, hash128, shardOf } from "./ids.ts";
 

@@ -6,7 +6,7 @@
  * ticks strictly increasing, each a real due tick of the spec, every bound of the catch-up policies, and each
  * overlap policy.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../testing/assert.ts";
 import type { NextTick, Schedule, ScheduleFire, ScheduleSpec } from "./schedule.ts";
 import {

@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { PROBLEM_CODES, validateWorkflow, type ValidationResult } from "./validate.ts";
 import { findCycle, topologicalOrder } from "./graph.ts";

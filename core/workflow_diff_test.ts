@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { canonicalJson } from "./json.ts";
 import type { WorkflowDefinition, WorkflowEdge, WorkflowNode } from "./workflow.ts";

@@ -41,7 +41,7 @@ import {
   globalTracer,
   Tracing,
 } from "./ops/tracing.ts";
-import type { Tracer } from "@opentelemetry/api";
+import type { Tracer } from "npm:@opentelemetry/api@1.10.0";
 import { WorkflowService } from "./runtime/workflows.ts";
 import { Scheduler } from "./runtime/scheduler.ts";
 import { ScheduledRunEnds } from "./runtime/schedule_observer.ts";

@@ -4,7 +4,7 @@
  * re-export (static, dynamic or in a type) to the area it lands in, and names each import against the rules
  * below by `file:line`. It needs read access to the repository (`deno task test` grants it).
  */
-import ts from "typescript";
+import ts from "npm:typescript@5.9.3";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { lineOf, parseSource, productionSources, readSource } from "../testing/sources.ts";
 
@@ -176,7 +176,7 @@ Deno.test("wings: the checker has teeth", () => {
   assertEquals(
     found(
       "server/executors/x.ts",
-      'import { a } from "./a.ts";\nimport { b } from "../../core/b.ts";\nimport y from "yaml";\n' +
+      'import { a } from "./a.ts";\nimport { b } from "../../core/b.ts";\nimport y from "npm:yaml@2.9.1";\n' +
         'import { c } from "../runtime/c.ts";\nimport { d } from "../../storage/d.ts";',
     ),
     ["4:../runtime/c.ts", "5:../../storage/d.ts"],

@@ -1,4 +1,4 @@
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "../testing/assert.ts";
 import { CommitGroup, type CommitGroupClock } from "./commit_group.ts";
 import { MemoryStorage } from "./memory.ts";

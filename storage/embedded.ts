@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { PGlite } from "@electric-sql/pglite";
-import { Kysely, PGliteDialect } from "kysely";
+import { PGlite } from "npm:@electric-sql/pglite@0.5.17";
+import { Kysely, PGliteDialect } from "npm:kysely@0.29.9";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { migrate } from "./sql/migrations.ts";
 import type { Database } from "./sql/schema.ts";

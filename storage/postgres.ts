@@ -14,9 +14,13 @@ import {
   Kysely,
   type QueryResult,
   type TransactionSettings,
-} from "kysely";
-import { PostgresJSDialect, type PostgresJSDialectConfig, PostgresJSDriver } from "kysely-postgres-js";
-import postgres from "postgres";
+} from "npm:kysely@0.29.9";
+import {
+  PostgresJSDialect,
+  type PostgresJSDialectConfig,
+  PostgresJSDriver,
+} from "npm:kysely-postgres-js@5.0.0";
+import postgres from "npm:postgres@3.4.9";
 import { migrate } from "./sql/migrations.ts";
 import type { Database } from "./sql/schema.ts";
 import { SqlStorage } from "./sql/sql_storage.ts";

@@ -1,5 +1,5 @@
-import { sql } from "kysely";
-import postgres from "postgres";
+import { sql } from "npm:kysely@0.29.9";
+import postgres from "npm:postgres@3.4.9";
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { conformance, type OpenedStorage } from "../testing/storage/conformance.ts";
 import { pgTest, TEST_DATABASE_URL, withTempDatabase } from "../testing/pg.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.2";
 import { waitUntil } from "./wait.ts";
 
 /** The browser: `ENGINE_TEST_CHROMIUM`, else Debian's. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import mysql from "mysql2/promise";
+import mysql from "npm:mysql2@3.26.1/promise";
 
 /** The test server: `ENGINE_TEST_MYSQL_URL`, else the local MariaDB's `flowmesh_test` database as root. */
 export const TEST_MYSQL_URL = Deno.env.get("ENGINE_TEST_MYSQL_URL") ??

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 
 /** The test database: `ENGINE_TEST_DATABASE_URL`, else the local server's `postgres` database. */
 export const TEST_DATABASE_URL = Deno.env.get("ENGINE_TEST_DATABASE_URL") ??

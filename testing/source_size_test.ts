@@ -8,7 +8,7 @@
  * Run as a script, it prints every offender, longest first, and exits 1 if there is one:
  * `deno run -A testing/source_size_test.ts`.
  */
-import ts from "typescript";
+import ts from "npm:typescript@5.9.3";
 import { assert, assertEquals } from "./assert.ts";
 import { lineOf, parseSource, productionSources, readSource } from "./sources.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import ts from "typescript";
+import ts from "npm:typescript@5.9.3";
 
 /** The repository's root folder. */
 export const REPO_ROOT: URL = new URL("../", import.meta.url);

@@ -21,8 +21,8 @@
  * @module
  */
 // @peculiar/x509 2.x resolves its services with tsyringe, which needs the Reflect metadata polyfill first.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import "npm:reflect-metadata@0.2.2";
+import * as x509 from "npm:@peculiar/x509@2.2.0";
 import { join } from "node:path";
 
 x509.cryptoProvider.set(crypto);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import wsModule from "ws";
+import wsModule from "npm:ws@8.23.0";
 import type { Connections } from "./connections.ts";
 import type { Socket } from "./connection.ts";
 import { POLICY_VIOLATION } from "./handshake.ts";

@@ -24,7 +24,7 @@ import { call, getRetrying, type ServerProcess, spawnServer } from "../../testin
 import type { HttpTarget, Reply } from "../../testing/http.ts";
 import { freePort } from "../../testing/net.ts";
 import { sleep } from "../../testing/wait.ts";
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 
 const SECRET = "schedule-failover-cluster-secret";
 const SHARDS = 16;

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { browserTest, pageErrors, waitForCount } from "../../testing/browser.ts";
 import { execute, postJson, startTestNode } from "../../testing/server.ts";
-import type { Page } from "playwright-core";
+import type { Page } from "npm:playwright-core@1.65.2";
 
 const ADMIN = "admin-token-0123456789abcdef";
 const OPERATOR = "operator-token-0123456789abcdef";

@@ -3,10 +3,10 @@
  * byte-for-byte the file of the pinned npm package (as Deno's npm cache holds it; this test imports the
  * packages, so they are there), and `deno.json` pins the same versions the console serves.
  */
-import "preact";
-import "preact/hooks";
-import "htm";
-import "@dagrejs/dagre";
+import "npm:preact@10.29.8";
+import "npm:preact@10.29.8/hooks";
+import "npm:htm@3.1.1";
+import "npm:@dagrejs/dagre@3.1.4";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { VENDOR } from "./vendor.ts";
 

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import ipaddr from "ipaddr.js";
+import ipaddr from "npm:ipaddr.js@2.5.0";
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 

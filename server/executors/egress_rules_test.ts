@@ -3,7 +3,7 @@
  * test against a table of ranges written here, independent of ipaddr.js), matching rules, and the static
  * judgement used at workflow create.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import {
   classifyAddress,

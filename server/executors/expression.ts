@@ -14,7 +14,7 @@
  *
  * @module
  */
-import jsonata from "jsonata";
+import jsonata from "npm:jsonata@2.2.2";
 import { BoundedCache } from "../../core/cache.ts";
 import { type Json, NodeError } from "./executor.ts";
 import { compileFast, type FastExpression, SLOW } from "./expression_fast.ts";

@@ -286,7 +286,7 @@ const ordering: Record<string, (a: number | string, b: number | string) => boole
  *
  * @example
  * ```ts
- * import jsonata from "jsonata";
+ * import jsonata from "npm:jsonata@2.2.2";
  * import { compileFast, SLOW } from "./expression_fast.ts";
  * const fast = compileFast(jsonata("value * 2").ast())!;
  * const r = fast({ input: { value: 21 }, record: 21, index: 0, executionInput: null });

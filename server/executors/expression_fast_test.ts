@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import type { Json } from "../../core/json.ts";
 import { compileExpression, evaluate, evaluateFast, SLOW } from "./expression.ts";

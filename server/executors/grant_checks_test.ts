@@ -1,4 +1,4 @@
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assertEquals } from "../../testing/assert.ts";
 import { grantedPath } from "./file_grants.ts";
 import { postJson, withNode } from "../../testing/server.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStrictEquals, assertThrows } from "../../testing/assert.ts";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import type { Json } from "../../core/json.ts";
 import { NodeError } from "./executor.ts";
 import { enforceCount, enforceLimits, utf8Length } from "./limits.ts";

@@ -12,7 +12,7 @@ import { freePort } from "../../testing/net.ts";
 import { sleep } from "../../testing/wait.ts";
 import { chain, getJson, n, nodeOutput, postJson, runWorkflow, withNode } from "../../testing/server.ts";
 import { TEST_DATABASE_URL } from "../../testing/pg.ts";
-import mysql from "mysql2/promise";
+import mysql from "npm:mysql2@3.26.1/promise";
 
 Deno.test("mysql nodes over HTTP: listed, and refused at save time where their connection is not granted", async () => {
   await withNode(

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import mysql from "mysql2";
-import type { Pool, PoolConnection, PoolOptions } from "mysql2";
+import mysql from "npm:mysql2@3.26.1";
+import type { Pool, PoolConnection, PoolOptions } from "npm:mysql2@3.26.1";
 import { NodeError } from "./executor.ts";
 
 /** What a mysql.* node names: a declared connection, an inline URL, or the old engine's inline fields. */

@@ -9,7 +9,7 @@
 import { grantedPath } from "./file_grants.ts";
 import { egressFetch, type EgressFetchOptions } from "./egress_fetch.ts";
 import { parseEgressRules } from "./egress_rules.ts";
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { NodeError, type NodeServices, type SqlClient, type SqlTarget } from "./executor.ts";
 import { isMysqlUrl, mysqlServices } from "./mysql_support.ts";
 import type { BrokerKind } from "./broker.ts";

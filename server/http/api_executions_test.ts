@@ -3,7 +3,7 @@
  * retries, timeouts, cancel, signals, idempotent submission, and the read routes
  * (status, listings, events, the old history routes, health).
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { pgTest, TEST_DATABASE_URL } from "../../testing/pg.ts";
 import { createLogger } from "../ops/log.ts";

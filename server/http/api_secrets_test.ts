@@ -6,7 +6,7 @@
  * error. Then no response body of any route, no log line and no row of the storage (the definitions'
  * table aside, for the inline ones an admin stored) holds a planted string.
  */
-import postgres from "postgres";
+import postgres from "npm:postgres@3.4.9";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import type { Reply } from "../../testing/http.ts";
 import { pgTest, withTempDatabase } from "../../testing/pg.ts";

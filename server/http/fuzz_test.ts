@@ -5,7 +5,7 @@
  * on each storage (memory, the embedded store, PostgreSQL). No answer may be a 5xx other than the documented
  * 503s, and the node must still answer afterwards.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { pgTest, withTempDatabase } from "../../testing/pg.ts";
 import type { EngineConfig } from "../ops/config.ts";

@@ -3,7 +3,7 @@
  * back what GET shows stores the stored definition again; redaction is idempotent; no planted credential
  * survives it; secret references are shown as they are), and the update's merge by node id.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import { redactDefinition, restoreRedacted, scrubProblems } from "./redaction.ts";

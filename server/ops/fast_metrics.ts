@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Registry } from "prom-client";
+import type { Registry } from "npm:prom-client@15.1.3";
 
 /** How one of these metrics is declared (a subset of prom-client's options). */
 export interface FastMetricConfig {
@@ -101,7 +101,7 @@ export class CounterChild {
  *
  * @example
  * ```ts
- * import { Registry } from "prom-client";
+ * import { Registry } from "npm:prom-client@15.1.3";
  * import { FastCounter } from "./fast_metrics.ts";
  * const registry = new Registry();
  * const c = new FastCounter({ name: "jobs_total", help: "Jobs.", labelNames: ["kind"], registers: [registry] });
@@ -152,7 +152,7 @@ export class HistogramChild {
  *
  * @example
  * ```ts
- * import { Registry } from "prom-client";
+ * import { Registry } from "npm:prom-client@15.1.3";
  * import { FastHistogram } from "./fast_metrics.ts";
  * const registry = new Registry();
  * const h = new FastHistogram({ name: "wait_seconds", help: "Waits.", buckets: [0.1, 1], registers: [registry] });

@@ -1,5 +1,5 @@
-import fc from "fast-check";
-import { Counter, Histogram, Registry } from "prom-client";
+import fc from "npm:fast-check@4.11.0";
+import { Counter, Histogram, Registry } from "npm:prom-client@15.1.3";
 import { assertStrictEquals, assertThrows } from "../../testing/assert.ts";
 import { FastCounter, FastHistogram } from "./fast_metrics.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "npm:prom-client@15.1.3";
 import type { CommitGroup } from "../../storage/commit_group.ts";
 import type { Storage } from "../../storage/storage.ts";
 import type { TransportStats } from "../../transport/transport.ts";
@@ -363,7 +363,7 @@ export type MetricSet = {
  *
  * @example
  * ```ts
- * import { Registry } from "prom-client";
+ * import { Registry } from "npm:prom-client@15.1.3";
  * import { buildMetrics } from "./metric_table.ts";
  * const registry = new Registry();
  * const scrape = { sources: undefined, lagMs: null, ping: () => Promise.resolve(true), dropped: 0 };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Registry } from "prom-client";
+import { Registry } from "npm:prom-client@15.1.3";
 import type { CommitGroupObserver } from "../../storage/commit_group.ts";
 import type { Storage } from "../../storage/storage.ts";
 import type { ApiObserver } from "../http/api.ts";

@@ -4,7 +4,7 @@
  * the test did. Then the cluster metrics (failover, rebalance, executions recovered and ended elsewhere) with
  * engines and members over one shared storage, and the small pieces (forwarding, transport, commit queue).
  */
-import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
 import { shardOf } from "../../core/ids.ts";
 import { assert, assertStrictEquals } from "../../testing/assert.ts";
 import { CommitGroup } from "../../storage/commit_group.ts";

@@ -5,8 +5,8 @@
  * names must be one this engine exports (read from a node's registry). docs/OBSERVABILITY.md must list
  * every metric and every alert.
  */
-import { parser } from "@prometheus-io/lezer-promql";
-import { parse as parseYaml } from "yaml";
+import { parser } from "npm:@prometheus-io/lezer-promql@0.315.0";
+import { parse as parseYaml } from "npm:yaml@2.9.1";
 import { assert, assertEquals, assertStrictEquals } from "../../testing/assert.ts";
 import { Metrics } from "./metrics.ts";
 

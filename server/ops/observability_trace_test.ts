@@ -28,7 +28,7 @@ import {
   trace,
   TraceFlags,
   type Tracer,
-} from "@opentelemetry/api";
+} from "npm:@opentelemetry/api@1.10.0";
 
 const ROOT = new URL("../..", import.meta.url);
 

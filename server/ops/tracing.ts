@@ -32,7 +32,7 @@ import {
   SpanStatusCode,
   trace,
   type Tracer,
-} from "@opentelemetry/api";
+} from "npm:@opentelemetry/api@1.10.0";
 import type { ApiObserver } from "../http/api.ts";
 import type { EngineObserver } from "../runtime/engine.ts";
 import type { Forwarder } from "../http/routing.ts";
@@ -94,7 +94,7 @@ const headerGetter = {
  *
  * @example
  * ```ts
- * import { trace } from "@opentelemetry/api";
+ * import { trace } from "npm:@opentelemetry/api@1.10.0";
  * import { Tracing } from "./tracing.ts";
  * // With the no-op tracer every span is non-recording: the hooks run, nothing is exported.
  * const tracing = new Tracing(trace.getTracer("example"), "node-1");

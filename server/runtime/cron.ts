@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { Cron } from "croner";
+import { Cron } from "npm:croner@9.1.0";
 import { BoundedCache } from "../../core/cache.ts";
 import type { NextTick } from "../../core/schedule.ts";
 import type { CronCheck } from "../../core/schedule_spec.ts";

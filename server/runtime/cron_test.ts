@@ -1,8 +1,8 @@
 /**
  * Cron times through croner: daylight saving time in Europe/Berlin, 5 and 6 fields, refusals, UTC by any name.
  */
-import { Cron } from "croner";
-import fc from "fast-check";
+import { Cron } from "npm:croner@9.1.0";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { parseScheduleSpec } from "../../core/schedule_spec.ts";
 import { cronCheck, cronNextTick } from "./cron.ts";

@@ -2,7 +2,7 @@
  * Local nodes run inside the commit that starts them; the ordinary path commits each node's start and end
  * separately. Both must give the same execution: a differential property over generated DAGs of local kinds.
  */
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import { MemoryStorage } from "../../storage/memory.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql } from "npm:kysely@0.29.9";
 import { type FireOutcome, FIRES_KEPT } from "../../core/schedule.ts";
 import type { AppendRequest, AppendResult } from "../records.ts";
 import { scheduleChanged, tickRecorded } from "../refusals.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Kysely } from "kysely";
+import type { Kysely } from "npm:kysely@0.29.9";
 import type { AppendRequest, AppendResult } from "../records.ts";
 import { executionExists, sequenceConflict, staleEpoch, workflowChanged } from "../refusals.ts";
 import { fireRefusals } from "./append_fire_statement.ts";

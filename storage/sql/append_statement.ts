@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Kysely, type RawBuilder, sql } from "kysely";
+import { type Kysely, type RawBuilder, sql } from "npm:kysely@0.29.9";
 import type { AppendRequest } from "../records.ts";
 import type { Database } from "./schema.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sql } from "kysely";
+import { sql } from "npm:kysely@0.29.9";
 import type { AuditEvent, AuditOutcome } from "../access_records.ts";
 import type { Page } from "../records.ts";
 import type { AuditLog } from "../roles.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sql } from "kysely";
+import { sql } from "npm:kysely@0.29.9";
 import type { ClusterEvent } from "../records.ts";
 import type { ClusterEventLog } from "../roles.ts";
 import type { SqlContext } from "./context.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Kysely } from "kysely";
+import type { Kysely } from "npm:kysely@0.29.9";
 import type { Database } from "./schema.ts";
 
 /** The database of a SQL storage and its error classification, shared by its roles. */

@@ -13,7 +13,7 @@ import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";
 import type { AppendRequest, AppendResult } from "../records.ts";
 import type { ExecutionLog } from "../roles.ts";
-import type { Kysely } from "kysely";
+import type { Kysely } from "npm:kysely@0.29.9";
 import { assertFireAppend } from "../schedule_rules.ts";
 import { appendFireRound, fireWaves } from "./append_fire_statement.ts";
 import { whyRefused } from "./append_refusals.ts";

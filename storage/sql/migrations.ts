@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql } from "npm:kysely@0.29.9";
 import type { Database } from "./schema.ts";
 
 /** One migration. */

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "npm:kysely@0.29.9";
 import {
   type FireOutcome,
   type FireReason,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ColumnType } from "kysely";
+import type { ColumnType } from "npm:kysely@0.29.9";
 
 type BigIntColumn = ColumnType<string | number, number, number>;
 type NullableBigInt = ColumnType<string | number | null, number | null, number | null>;

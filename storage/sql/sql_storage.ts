@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql } from "npm:kysely@0.29.9";
 import type { MemberRecord } from "../../core/cluster.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import type { Json } from "../../core/json.ts";

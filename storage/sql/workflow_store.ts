@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "npm:kysely@0.29.9";
 import type { WorkflowDefinition } from "../../core/workflow.ts";
 import type { Page, PutWorkflowResult, StoredWorkflow } from "../records.ts";
 import type { WorkflowStore } from "../roles.ts";

@@ -23,7 +23,13 @@
  * @module
  */
 import type { Readable } from "node:stream";
-import { Consumer, ProduceAcks, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
+import {
+  Consumer,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from "npm:@platformatic/kafka@2.12.1";
 import {
   type ConsumedBatch,
   type ConsumeRequest,

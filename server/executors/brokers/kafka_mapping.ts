@@ -204,7 +204,7 @@ const PRODUCER_STATE =
  *
  * @example
  * ```ts
- * import { NetworkError, ProtocolError } from "@platformatic/kafka";
+ * import { NetworkError, ProtocolError } from "npm:@platformatic/kafka@2.12.1";
  * import { kafkaProducerBroken } from "./kafka_mapping.ts";
  * if (!kafkaProducerBroken(new NetworkError("Connection to a:9092 failed."))) throw new Error();
  * if (!kafkaProducerBroken(new ProtocolError("INVALID_PRODUCER_EPOCH"))) throw new Error();

@@ -1,4 +1,4 @@
-import { Admin, MultipleErrors, NetworkError, ProtocolError } from "@platformatic/kafka";
+import { Admin, MultipleErrors, NetworkError, ProtocolError } from "npm:@platformatic/kafka@2.12.1";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import type { ConsumeRequest } from "../broker.ts";
 import { NodeError } from "../executor.ts";

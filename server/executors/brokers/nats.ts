@@ -29,7 +29,7 @@ import {
   type Msg,
   nanos,
   type NatsConnection,
-} from "@nats-io/transport-node";
+} from "npm:@nats-io/transport-node@3.4.0";
 import {
   AckPolicy,
   type ConsumerInfo,
@@ -37,7 +37,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
-} from "@nats-io/jetstream";
+} from "npm:@nats-io/jetstream@3.4.0";
 import type { ConsumedBatch, ConsumedMessage, ConsumeRequest, Delivery, ProduceRequest } from "../broker.ts";
 import { DELIVERY_HOLD_MS, settledOnce } from "../broker.ts";
 import { NodeError } from "../executor.ts";

@@ -6,8 +6,8 @@
  * wait has passed JetStream redelivers them to the new attempt, the execution completes with every message
  * once, and the consumer has nothing pending or unacked at the end.
  */
-import { connect } from "@nats-io/transport-node";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "npm:@nats-io/transport-node@3.4.0";
+import { type JetStreamManager, jetstreamManager } from "npm:@nats-io/jetstream@3.4.0";
 import { assert, assertEquals } from "../../../testing/assert.ts";
 import { brokerTest, TEST_NATS_URL } from "../../../testing/brokers.ts";
 import { freePort } from "../../../testing/net.ts";

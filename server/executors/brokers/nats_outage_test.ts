@@ -1,6 +1,6 @@
 // NATS failures the shared server must not go through: each test starts its own nats-server.
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "npm:@nats-io/transport-node@3.4.0";
+import { jetstreamManager } from "npm:@nats-io/jetstream@3.4.0";
 import { assert, assertEquals } from "../../../testing/assert.ts";
 import { type SpareNats, spareNatsTest, startSpareNats } from "../../../testing/nats_server.ts";
 import type { ConsumeRequest } from "../broker.ts";

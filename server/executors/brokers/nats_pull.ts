@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createInbox, type Msg, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { createInbox, type Msg, nanos, type NatsConnection } from "npm:@nats-io/transport-node@3.4.0";
 import { NodeError } from "../executor.ts";
 import { BatchBounds } from "./bounds.ts";
 
@@ -80,7 +80,7 @@ export function ackInfo(reply: string | undefined): AckInfo | undefined {
  *
  * @example
  * ```ts
- * import type { Msg } from "@nats-io/transport-node";
+ * import type { Msg } from "npm:@nats-io/transport-node@3.4.0";
  * import { giveBack } from "./nats_pull.ts";
  * const sent: string[] = [];
  * giveBack([{ respond: (p: string) => sent.push(p) } as unknown as Msg]);
@@ -142,7 +142,7 @@ export interface InProgress {
  *
  * @example
  * ```ts
- * import type { Msg } from "@nats-io/transport-node";
+ * import type { Msg } from "npm:@nats-io/transport-node@3.4.0";
  * import { keepInProgress } from "./nats_pull.ts";
  * const sent: string[] = [];
  * const progress = keepInProgress(10);
@@ -192,7 +192,7 @@ export function keepInProgress(everyMs: number): InProgress {
  *
  * @example
  * ```ts
- * import type { NatsConnection } from "@nats-io/transport-node";
+ * import type { NatsConnection } from "npm:@nats-io/transport-node@3.4.0";
  * import { pullBatch } from "./nats_pull.ts";
  * const signal = AbortSignal.abort(new Error("gone"));
  * const bounds = { batch: 10, maxBytes: 1_000, maxWaitMs: 1_000, signal };

@@ -1,5 +1,5 @@
-import { connect, nanos } from "@nats-io/transport-node";
-import { AckPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nanos } from "npm:@nats-io/transport-node@3.4.0";
+import { AckPolicy, type JetStreamManager, jetstreamManager } from "npm:@nats-io/jetstream@3.4.0";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_NATS_URL } from "../../../testing/brokers.ts";
 import type { ConsumeRequest } from "../broker.ts";

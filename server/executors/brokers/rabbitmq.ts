@@ -23,7 +23,13 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Message } from "amqplib";
+import {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  connect,
+  type Message,
+} from "npm:amqplib@2.3.1";
 import type { ConsumedBatch, ConsumedMessage, ConsumeRequest, Delivery, ProduceRequest } from "../broker.ts";
 import { DELIVERY_HOLD_MS, settledOnce } from "../broker.ts";
 import { NodeError } from "../executor.ts";

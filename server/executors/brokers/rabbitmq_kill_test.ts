@@ -7,7 +7,7 @@
  * with every message once, and once that server is gone the queue holds nothing: every message was acked.
  */
 import { Buffer } from "node:buffer";
-import { type ConfirmChannel, connect } from "amqplib";
+import { type ConfirmChannel, connect } from "npm:amqplib@2.3.1";
 import { assert, assertEquals } from "../../../testing/assert.ts";
 import { brokerTest, TEST_AMQP_URL } from "../../../testing/brokers.ts";
 import { freePort } from "../../../testing/net.ts";

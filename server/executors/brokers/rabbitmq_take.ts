@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Channel, ConsumeMessage, Message } from "amqplib";
+import type { Channel, ConsumeMessage, Message } from "npm:amqplib@2.3.1";
 import { NodeError } from "../executor.ts";
 import { BatchBounds } from "./bounds.ts";
 import { shownBrokerUrl } from "./pool.ts";
@@ -64,7 +64,7 @@ export function rabbitError(e: unknown, url: string, what: string): NodeError {
  *
  * @example
  * ```ts
- * import type { Channel, Message } from "amqplib";
+ * import type { Channel, Message } from "npm:amqplib@2.3.1";
  * import { requeue } from "./rabbitmq_take.ts";
  * const closed = { nack: () => { throw new Error("channel closed"); } } as unknown as Channel;
  * requeue(closed, [{} as Message]); // nothing thrown: the broker requeued it with the channel
@@ -155,7 +155,7 @@ function takeWaiting(ch: Channel, queue: string, bounds: TakeBounds): Promise<Me
  *
  * @example
  * ```ts
- * import type { Channel } from "amqplib";
+ * import type { Channel } from "npm:amqplib@2.3.1";
  * import { takeBatch } from "./rabbitmq_take.ts";
  * const signal = AbortSignal.abort(new Error("gone"));
  * const bounds = { maxMessages: 10, maxBytes: 1_000, maxWaitMs: 0, signal };

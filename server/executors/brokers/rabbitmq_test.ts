@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { type Channel, connect } from "amqplib";
+import { type Channel, connect } from "npm:amqplib@2.3.1";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_AMQP_URL } from "../../../testing/brokers.ts";
 import { type FreezableProxy, startProxy } from "../../../testing/proxy.ts";

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { Redis } from "ioredis";
+import { Redis } from "npm:ioredis@6.1.0";
 import {
   type ConsumedBatch,
   type ConsumedMessage,

@@ -6,7 +6,7 @@
  * idle ≥ claimIdleMs it is restarted on the same database (directly): the new attempt takes the pending
  * entries over, the execution completes with every entry, and the group has nothing pending at the end.
  */
-import { Redis } from "ioredis";
+import { Redis } from "npm:ioredis@6.1.0";
 import { assert, assertEquals } from "../../../testing/assert.ts";
 import { brokerTest, TEST_REDIS_URL } from "../../../testing/brokers.ts";
 import { freePort } from "../../../testing/net.ts";

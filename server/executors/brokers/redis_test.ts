@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { Redis } from "npm:ioredis@6.1.0";
 import { assert, assertEquals, assertRejects } from "../../../testing/assert.ts";
 import { brokerTest, TEST_REDIS_URL } from "../../../testing/brokers.ts";
 import { sleep, waitUntil } from "../../../testing/wait.ts";

@@ -1,169 +1,104 @@
 /**
- * flowmesh's pure core: workflow definitions and their validation, compiled plans, the execution decider
- * (commands → events → state), timers and views, execution ids and shards, the cluster's shard map, and
- * schedules (their validation, ticks and the decision of what a due tick does: `decideTicks`). It
- * does no I/O and pulls in no database driver, transport or metrics library: the runtime, storage backends,
- * transports and the simulator are their own entry points (`./server`, `./storage`, `./transport`, `./sim`).
+ * flowmesh embedded in your own program: `createEngine` runs the engine in process (memory, an embedded
+ * SQLite directory, or PostgreSQL; alone or as a member of a cluster), `defineNodeKind` adds your own node
+ * kinds (their config checked by a Standard Schema such as zod's), and the engine answers in TypeScript what
+ * the HTTP API answers — optionally serving that API too (`engine.serve({port})`).
+ *
+ * The pure core (validation, the decider, plans, views) is `./core`; the node, storages, transports and the
+ * simulator are `./server`, `./storage`, `./transport` and `./sim`.
  *
  * @example
  * ```ts
- * import { compilePlan, decide, initialState, validateWorkflow } from "./mod.ts";
+ * import { createEngine, defineNodeKind } from "./mod.ts";
  *
- * const definition = {
+ * const upper = defineNodeKind({
+ *   type: "transform",
+ *   name: "text.upper",
+ *   run: (_ctx, input) => input.map((r) => String(r).toUpperCase()),
+ * });
+ * const engine = await createEngine({ storage: "memory", nodeKinds: [upper], log: "silent" });
+ * await engine.putWorkflow({
  *   id: "hello",
  *   name: "hello",
- *   nodes: [{ id: "one", type: "source", nodeType: "sequence.numbers", config: { start: 1, end: 3 } }],
- *   edges: [],
- * };
- * const checked = validateWorkflow(definition);
- * if (!checked.ok) throw new Error(checked.problems[0].message);
- * const state = initialState("ex-1", compilePlan(checked.workflow, 1));
- * const d = decide(state, { type: "Start", input: null, idempotencyKey: null, timeoutMs: null }, 0);
- * if (!d.ok || d.events[0].type !== "ExecutionStarted") throw new Error("an execution starts");
+ *   nodes: [
+ *     { id: "s", type: "source", nodeType: "memory.collection", config: { data: ["a", "b"] } },
+ *     { id: "u", type: "transform", nodeType: "text.upper", config: {} },
+ *     { id: "k", type: "sink", nodeType: "memory.collect", config: {} },
+ *   ],
+ *   edges: [{ source: "s", target: "u" }, { source: "u", target: "k" }],
+ * });
+ * const run = await engine.execute("hello", { wait: 5000 });
+ * const records = await engine.output(run.executionId, "k");
+ * await engine.close();
+ * if (run.status !== "completed" || records.join() !== "A,B") throw new Error(`${run.status} ${records}`);
  * ```
  *
  * @module
  */
-export type {
-  NodeCategory,
-  RetryPolicy,
-  WorkflowDefinition,
-  WorkflowEdge,
-  WorkflowNode,
-  WorkflowSchedule,
-} from "./core/workflow.ts";
-export { NODE_CATEGORIES } from "./core/workflow.ts";
+export {
+  createEngine,
+  type CreateEngineOptions,
+  type EmbeddedClusterOptions,
+  EmbeddedEngine,
+  type EngineStorageChoice,
+  type ExecuteOptions,
+  type ServedApi,
+  type StoredWorkflowRef,
+} from "./server/embedded_engine.ts";
+export {
+  type ConfigOf,
+  defineNodeKind,
+  NodeError,
+  type NodeKind,
+  type NodeKindContext,
+  type NodeKindDefinition,
+  type NodeLogger,
+  type NodeSpan,
+  type StandardResult,
+  type StandardSchemaV1,
+} from "./server/embed/node_kind.ts";
+export { type ErrorDetail, FlowmeshError } from "./server/embed/in_process.ts";
+export type { SubscribeOptions } from "./server/embed/subscribe.ts";
+export type { ListenOptions } from "./server/deferred_http.ts";
+export type { ApiCall } from "./server/embed/in_process.ts";
+export type { EngineConfig } from "./server/ops/config_settings.ts";
+export type { LogLevel } from "./server/ops/log.ts";
+export type { Logger } from "./server/runtime/logger.ts";
 export type { Json } from "./core/json.ts";
-export { canonicalJson } from "./core/json.ts";
-export type { ConfigCheck, ConfigSchema, FieldSpec, FieldType, Problem } from "./core/schema.ts";
-export type { NodeBehaviour, NodeKindSpec } from "./core/catalog.ts";
-export { CATALOG, findKind } from "./core/catalog.ts";
-export type { ProblemCode, ValidationResult, WorkflowLimits } from "./core/validate.ts";
-export { DEFAULT_WORKFLOW_LIMITS, MAX_TIMEOUT_MS, PROBLEM_CODES, validateWorkflow } from "./core/validate.ts";
-export type { ChildrenSpec, Plan, PlanEdge, PlanNode } from "./core/plan.ts";
-export {
-  FOREACH_MAX_CONCURRENCY,
-  FOREACH_MAX_ITEMS,
-  MAX_WORKFLOW_DEPTH,
-  SWITCH_DEFAULT,
-  switchHandles,
-} from "./core/catalog_control.ts";
-export { compilePlan, DEFAULT_TARGET_HANDLE, planNode } from "./core/plan.ts";
-export type * from "./core/events.ts";
-export { EVENT_VERSION } from "./core/events.ts";
+export type { WorkflowDefinition, WorkflowEdge, WorkflowNode } from "./core/workflow.ts";
+export type { ExecutionView, NodeView } from "./core/view.ts";
 export type {
-  ChildProgress,
-  ExecutionState,
-  ExecutionStatus,
-  ExecutionViewStatus,
-  NodeState,
-  NodeStatus,
-  PlanOf,
-} from "./core/state.ts";
-export {
-  evolve,
-  historyVersions,
-  initialState,
-  nodeDone,
-  replay,
-  signalRecords,
-  TERMINAL_STATUSES,
-} from "./core/state.ts";
-export type {
-  AdmitCommand,
-  CancelCommand,
-  ChildEndedCommand,
-  Command,
-  CompleteNodeCommand,
-  Decision,
-  FailNodeCommand,
-  FireTimerCommand,
-  MigrateCommand,
-  PauseCommand,
-  PlanChildrenCommand,
-  Rejection,
-  RerunCommand,
-  ResumeCommand,
-  RetryCommand,
-  SignalCommand,
-  StartCommand,
-  StartNodeCommand,
-} from "./core/decide.ts";
-export { decide } from "./core/decide.ts";
-export type { LiveChild, PendingWork, Timer, TimerKind } from "./core/timers.ts";
-export { isOrphan, liveChildren, pendingTimers, pendingWork } from "./core/timers.ts";
-export type { ExecutionSummary, ExecutionView, NodeView, NodeViewStatus } from "./core/view.ts";
-export { executionSummary, executionView } from "./core/view.ts";
-export {
-  childExecutionId,
-  DEFAULT_SHARD_COUNT,
-  executionIdFor,
-  hash128,
-  keyedExecutionId,
-  routingKey,
-  shardOf,
-} from "./core/ids.ts";
-export { backoffMs, DEFAULT_RETRY_POLICY, retryPolicy } from "./core/policy.ts";
-export { parseDuration } from "./core/duration.ts";
-export type {
-  CatchUpPolicy,
-  ExecutionTrigger,
-  FireOutcome,
-  FireReason,
-  NextTick,
-  OverlapPolicy,
-  Schedule,
-  ScheduleFire,
-  ScheduleKind,
-  ScheduleSpec,
-  ScheduleState,
-  ScheduleStatus,
-} from "./core/schedule.ts";
-export {
-  CATCH_UP_POLICIES,
-  FIRES_KEPT,
-  MAX_CATCH_UP,
-  metadataScheduleId,
-  MIN_INTERVAL_MS,
-  OVERLAP_POLICIES,
-  SCHEDULE_DEFAULTS,
-  SCHEDULE_ID_PATTERN,
-  SCHEDULE_KINDS,
-  SCHEDULE_STATUSES,
-  scheduledExecutionId,
-  scheduleIdempotencyKey,
-} from "./core/schedule.ts";
-export type { CronCheck, ScheduleSpecResult } from "./core/schedule_spec.ts";
-export { parseScheduleSpec, SCHEDULE_PROBLEM_CODES } from "./core/schedule_spec.ts";
-export { fireTimeOf, jitterOf, LATE_GRACE_BASE_MS, nextTickAfter } from "./core/schedule_ticks.ts";
-export type { TickDecision, TickStart } from "./core/schedule_decide.ts";
-export {
-  afterRunEnded,
-  decideTicks,
-  initialState as initialScheduleState,
-  manualTrigger,
-  nextFireTimes,
-  respecState,
-} from "./core/schedule_decide.ts";
-export type {
-  AllocationOptions,
-  Member,
-  MemberRecord,
-  MembershipTimings,
-  MemberStatus,
-  Move,
-  Role,
-  ShardAssignment,
-} from "./core/cluster.ts";
-export {
-  allocate,
-  balanced,
-  DEFAULT_ALLOCATION,
-  DEFAULT_TIMINGS,
-  eligible,
-  holdsShards,
-  leaderOf,
-  members,
-  memberStatus,
-  ROLES,
-} from "./core/cluster.ts";
+  ChildEnded,
+  ChildrenPlanned,
+  ChildStarted,
+  ConcurrencySlot,
+  ErrorInfo,
+  EventBase,
+  ExecutionAdmitted,
+  ExecutionCancelled,
+  ExecutionEvent,
+  ExecutionFailed,
+  ExecutionMigrated,
+  ExecutionPaused,
+  ExecutionReopened,
+  ExecutionResumed,
+  ExecutionStarted,
+  ExecutionSucceeded,
+  ExecutionTerminated,
+  ExecutionTimedOut,
+  NodeFailed,
+  NodeRetryScheduled,
+  NodeScheduled,
+  NodeSkipped,
+  NodeStarted,
+  NodeSucceeded,
+  ParentLink,
+  SignalReceived,
+  TimerFired,
+} from "./core/events.ts";
+export type { Role } from "./core/cluster.ts";
+export type { API_ROLES, ApiRole, ApiToken } from "./server/http/auth.ts";
+export type { ExecutionStatus, ExecutionViewStatus } from "./core/state.ts";
+export type { ExecutionTrigger } from "./core/schedule.ts";
+export type { NodeViewStatus } from "./core/view.ts";
+export type { NodeCategory, RetryPolicy, WorkflowSchedule } from "./core/workflow.ts";

@@ -1,5 +1,5 @@
 /**
- * The public face: every entry point in deno.json `exports` resolves, and the core entry (`.`) pulls in only
+ * The public face: every entry point in deno.json `exports` resolves, and the core entry (`./core`) pulls in only
  * the pure core — no database driver, transport or metrics library — as `deno info --json` sees its module
  * graph.
  */
@@ -36,14 +36,15 @@ const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) a
 
 Deno.test("public face: the core entry loads no npm package and nothing outside core/", async () => {
   assertEquals(config.exports["."], "./mod.ts");
-  const graph = await moduleGraph("mod.ts");
+  assertEquals(config.exports["./core"], "./core/mod.ts");
+  const graph = await moduleGraph("core/mod.ts");
   const heavy = npmPackages(graph).filter((p) => HEAVY.includes(p));
   assertEquals(heavy, [], `the core entry pulls in ${heavy.join(", ")}`);
   const local = graph.modules.filter((m) => m.specifier.startsWith("file:")).map((m) =>
     m.specifier.slice(ROOT.href.length)
   );
   assert(local.includes("core/decide.ts"), local.join(", "));
-  const outside = local.filter((p) => p !== "mod.ts" && !p.startsWith("core/"));
+  const outside = local.filter((p) => !p.startsWith("core/"));
   assertEquals(outside, [], `the core entry reaches ${outside.join(", ")}`);
 });
 

@@ -10,6 +10,7 @@
  *   deno task bench:load --start memory --mode rate --rate 500 --duration 20s
  *   deno task bench:load --start postgres --nodes 3 --kill-one --duration 30s
  *   deno task bench:load --target http://127.0.0.1:8080 --mode closed
+ *   deno task bench:load --start memory --http-workers 2 --duration 20s
  *
  * Each run first offers the same load for `--warmup` (5 s by default, unmeasured).
  * `--start` spawns the nodes as real processes (`server/main.ts`) on free ports
@@ -23,7 +24,8 @@
  * `--no-ceiling` turns it off) runs the ceiling after the nodes are stopped, with
  * the same concurrency, warm-up and duration, in a fresh database.
  * `--profile-server <dir>` runs the nodes under `--cpu-prof` (profiles written to
- * `dir` when they stop; see `profile_summary.ts`).
+ * `dir` when they stop; see `profile_summary.ts`). `--http-workers N` starts the
+ * nodes with N HTTP workers in front of the engine (`server/http_workers/`).
  *
  * The report is printed and written as JSON: `--json <path>`, `--json -` for
  * standard output only (one line), by default `.data/bench/load-<storage>-<workload>-<time>.json`.
@@ -66,6 +68,8 @@ export interface LoadOptions {
   ceiling: boolean;
   /** Where the nodes' CPU profiles go (`--cpu-prof`), if anywhere. */
   profileDir?: string;
+  /** HTTP workers each started node has (`--http-workers`; 0: none). */
+  httpWorkers: number;
 }
 
 /**
@@ -78,6 +82,7 @@ export interface LoadOptions {
  * if (!o.ceiling || o.concurrency !== 50 || o.durationMs !== 20_000) throw new Error(JSON.stringify(o));
  * if (parseLoadArgs(["--start", "postgres", "--no-ceiling"]).ceiling) throw new Error("--no-ceiling");
  * if (parseLoadArgs(["--start", "memory"]).ceiling) throw new Error("memory: no ceiling");
+ * if (parseLoadArgs(["--start", "memory", "--http-workers", "2"]).httpWorkers !== 2) throw new Error("workers");
  * ```
  */
 export function parseLoadArgs(args: readonly string[]): LoadOptions {
@@ -88,6 +93,10 @@ export function parseLoadArgs(args: readonly string[]): LoadOptions {
   const start = get("start") as LoadOptions["start"];
   if (start !== undefined && !["memory", "embedded", "postgres"].includes(start)) {
     throw new Error(`--start must be memory, embedded or postgres (not ${start})`);
+  }
+  const httpWorkers = Number(get("http-workers") ?? 0);
+  if (!Number.isInteger(httpWorkers) || httpWorkers < 0 || httpWorkers > 64) {
+    throw new Error(`--http-workers must be an integer from 0 to 64 (not ${get("http-workers")})`);
   }
   const workload = get("workload") ?? "standard";
   const ceiling = args.includes("--ceiling") ||
@@ -106,6 +115,7 @@ export function parseLoadArgs(args: readonly string[]): LoadOptions {
     killOne: args.includes("--kill-one"),
     ceiling,
     profileDir: get("profile-server"),
+    httpWorkers,
   };
 }
 
@@ -194,7 +204,7 @@ async function runEngine(o: LoadOptions): Promise<Record<string, unknown>> {
   try {
     if (o.start) {
       servers = await startServers(
-        { start: o.start, nodes: o.nodes, profileDir: o.profileDir },
+        { start: o.start, nodes: o.nodes, profileDir: o.profileDir, httpWorkers: o.httpWorkers },
         db?.url,
         dataDir,
       );

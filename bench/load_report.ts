@@ -153,6 +153,8 @@ export interface ReportShape {
   concurrency: number;
   rate: number;
   killOne: boolean;
+  /** HTTP workers each started node had (`--http-workers`). */
+  httpWorkers?: number;
 }
 
 /**
@@ -173,6 +175,7 @@ export function buildReport(
     workload: o.workload,
     storage: o.start ?? "target",
     nodes: o.nodes,
+    httpWorkers: o.httpWorkers ?? 0,
     mode: o.mode,
     ...(o.mode === "closed" ? { concurrency: o.concurrency } : { rate: o.rate, dropped }),
     seconds: +seconds.toFixed(1),

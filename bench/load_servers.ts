@@ -21,6 +21,8 @@ export interface ServerSpec {
   nodes: number;
   /** A folder to write each node's CPU profile to (`deno run --cpu-prof`), written when it stops. */
   profileDir?: string;
+  /** HTTP workers in front of each node's engine (`--http-workers`; 0 or none: the engine's thread serves). */
+  httpWorkers?: number;
 }
 
 /** Polls `url`'s readiness until it answers 200, or throws after `timeoutMs`. */
@@ -48,6 +50,7 @@ function nodeArgs(
   const args = ["run", "-A"];
   if (spec.profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${spec.profileDir}`);
   args.push("server/main.ts", "--port", String(self.port), "--node-id", self.id, "--log-level", "error");
+  if (spec.httpWorkers) args.push("--http-workers", String(spec.httpWorkers));
   if (spec.start === "memory") args.push("--storage", "memory");
   if (spec.start === "embedded") args.push("--storage", "embedded", "--data-dir", `${dataDir}/${self.id}`);
   if (spec.start === "postgres") args.push("--storage", "postgres", "--database-url", databaseUrl!);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { NodeCategory } from "./workflow.ts";
-import type { ConfigSchema, Problem } from "./schema.ts";
+import type { ConfigCheck, ConfigSchema, Problem } from "./schema.ts";
 import { parseDuration } from "./duration.ts";
 import { isSecretRef } from "./secret_ref.ts";
 import { httpTemplateProblems } from "./http_placeholders.ts";
@@ -49,6 +49,11 @@ export interface NodeKindSpec {
   config: ConfigSchema;
   /** Checks across fields that a schema cannot express. */
   check?: (config: Record<string, unknown>, path: string) => Problem[];
+  parseConfig?: (config: unknown, path: string) => ConfigCheck; // in place of `config`: defineNodeKind's
+  /** The JSON Schema of a config `parseConfig` checks (the catalog route shows it). */
+  configJsonSchema?: Readonly<Record<string, unknown>>;
+  /** A kind the embedding application added (`defineNodeKind`), not one of the engine's own. */
+  custom?: true;
 }
 
 const OUT = ["out"] as const;
@@ -583,7 +588,7 @@ export const CATALOG: readonly NodeKindSpec[] = [
 
 const BY_KIND = new Map(CATALOG.map((k) => [`${k.type}/${k.nodeType}`, k]));
 
-/** Finds a node kind by its (type, nodeType) pair. */
+/** Finds a built-in node kind by its (type, nodeType) pair (an engine's own kinds: `Catalog.find`). */
 export function findKind(type: string, nodeType: string): NodeKindSpec | undefined {
   return BY_KIND.get(`${type}/${nodeType}`);
 }

@@ -6,7 +6,8 @@
  * @module
  */
 import type { NodeCategory, RetryPolicy, WorkflowDefinition } from "./workflow.ts";
-import { delayMs, findKind, type NodeBehaviour } from "./catalog.ts";
+import { delayMs, type NodeBehaviour } from "./catalog.ts";
+import { BUILTIN_CATALOG, type Catalog } from "./catalog_set.ts";
 import { FOREACH_MAX_CONCURRENCY, FOREACH_MAX_ITEMS } from "./catalog_control.ts";
 import { retryPolicy } from "./policy.ts";
 
@@ -89,6 +90,8 @@ export interface Plan {
   byId: ReadonlyMap<string, PlanNode>;
   /** Execution timeout, if any. */
   timeoutMs: number | null;
+  /** How long an ended execution keeps its history (0: forever); `null`: the node's `--retention`. */
+  retentionMs: number | null;
   /** Signal names some node awaits. */
   signals: ReadonlySet<string>;
   /** The workflow's concurrency key (an expression over the input) and its limit. */
@@ -101,10 +104,14 @@ export interface Plan {
  * Compiles a definition that `validateWorkflow` accepted. Asserts what validation
  * guarantees (known kinds, known edge ends) and throws if it does not hold.
  */
-export function compilePlan(def: WorkflowDefinition, version: number): Plan {
+export function compilePlan(
+  def: WorkflowDefinition,
+  version: number,
+  catalog: Catalog = BUILTIN_CATALOG,
+): Plan {
   const byId = new Map<string, PlanNode>();
   const nodes = def.nodes.map((n, index): PlanNode => {
-    const kind = findKind(n.type, n.nodeType);
+    const kind = catalog.find(n.type, n.nodeType);
     if (!kind) throw new Error(`assertion: unknown node kind ${n.type}/${n.nodeType} in a validated plan`);
     const node: PlanNode = {
       id: n.id,
@@ -156,6 +163,7 @@ export function compilePlan(def: WorkflowDefinition, version: number): Plan {
     nodes,
     byId,
     timeoutMs: typeof def.timeoutMs === "number" ? def.timeoutMs : null,
+    retentionMs: typeof def.retentionMs === "number" ? def.retentionMs : null,
     signals,
     concurrency: def.concurrency ? { key: def.concurrency.key, limit: def.concurrency.limit } : null,
     allLocal: nodes.every((n) => n.local),

@@ -9,6 +9,7 @@ function definition(): WorkflowDefinition {
     id: "wf-plan",
     name: "plan",
     timeoutMs: 60_000,
+    retentionMs: 0,
     nodes: [
       { id: "s1", type: "source", nodeType: "memory.collection", config: { data: [1] } },
       { id: "s2", type: "source", nodeType: "sequence.numbers", config: { end: 3 } },
@@ -91,6 +92,7 @@ Deno.test("compilePlan: nodes, behaviours, policies and timeouts", () => {
   assertStrictEquals(plan.workflowId, "wf-plan");
   assertStrictEquals(plan.version, 7);
   assertStrictEquals(plan.timeoutMs, 60_000);
+  assertStrictEquals(plan.retentionMs, 0, "0 (kept forever) is a retention of its own");
   assertEquals(plan.nodes.map((n) => [n.id, n.index, n.behaviour]), [
     ["s1", 0, "task"],
     ["s2", 1, "task"],
@@ -118,7 +120,7 @@ Deno.test("compilePlan: nodes, behaviours, policies and timeouts", () => {
   );
 });
 
-Deno.test("compilePlan: a delay in durationMs, no workflow timeout", () => {
+Deno.test("compilePlan: a delay in durationMs, no workflow timeout or retention", () => {
   const plan = compilePlan({
     id: "wf",
     name: "wf",
@@ -130,6 +132,7 @@ Deno.test("compilePlan: a delay in durationMs, no workflow timeout", () => {
   }, 1);
   assertStrictEquals(plan.byId.get("d")!.delayMs, 1500);
   assertStrictEquals(plan.timeoutMs, null);
+  assertStrictEquals(plan.retentionMs, null, "none of its own: the node's");
   assertEquals([...plan.signals], []);
 });
 

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { BUILTIN_CATALOG, type Catalog } from "./catalog_set.ts";
 import { findCycle } from "./graph.ts";
 import { utf8Length } from "./json.ts";
 import type { Problem } from "./schema.ts";
@@ -19,7 +20,7 @@ import { validateEdges } from "./validate_edges.ts";
 import { type NodeInfo, validateNode } from "./validate_node.ts";
 import { isObject, PROBLEM_CODES as C, Problems, typeOf } from "./validate_problems.ts";
 
-export { MAX_TIMEOUT_MS, PROBLEM_CODES, type ProblemCode } from "./validate_problems.ts";
+export { MAX_RETENTION_MS, MAX_TIMEOUT_MS, PROBLEM_CODES, type ProblemCode } from "./validate_problems.ts";
 
 /** Size limits of one workflow definition. */
 export interface WorkflowLimits {
@@ -69,7 +70,11 @@ export type ValidationResult =
  * if (bad.ok || bad.problems[0].code !== "empty_graph") throw new Error("invalid");
  * ```
  */
-export function validateWorkflow(input: unknown, limits?: Partial<WorkflowLimits>): ValidationResult {
+export function validateWorkflow(
+  input: unknown,
+  limits?: Partial<WorkflowLimits>,
+  catalog: Catalog = BUILTIN_CATALOG,
+): ValidationResult {
   const max = limitsWith(limits);
   const tooLarge = sizeProblem(input, max.maxBytes);
   if (tooLarge) return tooLarge;
@@ -81,7 +86,7 @@ export function validateWorkflow(input: unknown, limits?: Partial<WorkflowLimits
   }
   checkWorkflowFields(input, p);
   const byId = new Map<string, NodeInfo>();
-  const nodes = validateNodeList(input.nodes, max.maxNodes, p, byId);
+  const nodes = validateNodeList(input.nodes, max.maxNodes, p, byId, catalog);
   const edges = validateEdgeList(input.edges, max.maxEdges, p, byId, nodes !== undefined);
 
   if (p.list.length > 0) return { ok: false, problems: p.list };
@@ -126,7 +131,7 @@ function sizeProblem(input: unknown, maxBytes: number): ValidationResult | undef
   return undefined;
 }
 
-/** Checks the workflow's own fields: id, name, the optional descriptive ones, metadata and timeout. */
+/** Checks the workflow's own fields: id, name, the optional descriptive ones, metadata, timeout and retention. */
 function checkWorkflowFields(input: Record<string, unknown>, p: Problems): void {
   const id = p.requiredString(input, "id", "$", "workflow id");
   if (id !== undefined) p.id(id, "$.id", "workflow id");
@@ -146,6 +151,7 @@ function checkWorkflowFields(input: Record<string, unknown>, p: Problems): void 
     checkMetadata(input.metadata, p);
   }
   p.timeout(input.timeoutMs, "$.timeoutMs");
+  p.retention(input.retentionMs, "$.retentionMs");
   if (p.optional(input, "concurrency", "object", "$") && isObject(input.concurrency)) {
     checkConcurrency(input.concurrency, p);
   }
@@ -190,6 +196,7 @@ function validateNodeList(
   maxNodes: number,
   p: Problems,
   byId: Map<string, NodeInfo>,
+  catalog: Catalog,
 ): WorkflowNode[] | undefined {
   if (list === undefined || list === null) {
     p.add("$.nodes", C.required, "nodes is required");
@@ -205,7 +212,7 @@ function validateNodeList(
   }
   const nodes: WorkflowNode[] = [];
   for (let i = 0; i < list.length; i++) {
-    const node = validateNode(list[i], i, p, byId);
+    const node = validateNode(list[i], i, p, byId, catalog);
     if (node) nodes.push(node);
   }
   return nodes;

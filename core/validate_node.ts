@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { CATALOG, findKind, type NodeKindSpec } from "./catalog.ts";
+import type { NodeKindSpec } from "./catalog.ts";
+import { BUILTIN_CATALOG, type Catalog } from "./catalog_set.ts";
 import { checkConfig } from "./schema.ts";
 import { firstSecretRef, secretRefProblems } from "./secret_ref.ts";
 import { NODE_CATEGORIES, type WorkflowNode } from "./workflow.ts";
@@ -19,18 +20,24 @@ import {
   typeOf,
 } from "./validate_problems.ts";
 
-/** Known nodeTypes per category, in palette order, for messages. */
-const NODE_TYPES_BY_CATEGORY = new Map<string, string[]>();
-for (const kind of CATALOG) {
-  const list = NODE_TYPES_BY_CATEGORY.get(kind.type) ?? [];
-  list.push(kind.nodeType);
-  NODE_TYPES_BY_CATEGORY.set(kind.type, list);
+/** Known nodeTypes per category (palette order) and categories per nodeType, for messages. */
+interface KindIndex {
+  byCategory: Map<string, string[]>;
+  categoriesOf: Map<string, string[]>;
 }
-const CATEGORIES_BY_NODE_TYPE = new Map<string, string[]>();
-for (const kind of CATALOG) {
-  const list = CATEGORIES_BY_NODE_TYPE.get(kind.nodeType) ?? [];
-  list.push(kind.type);
-  CATEGORIES_BY_NODE_TYPE.set(kind.nodeType, list);
+
+const KIND_INDEXES = new WeakMap<Catalog, KindIndex>();
+
+function kindIndex(catalog: Catalog): KindIndex {
+  let index = KIND_INDEXES.get(catalog);
+  if (index) return index;
+  index = { byCategory: new Map(), categoriesOf: new Map() };
+  for (const kind of catalog.kinds) {
+    index.byCategory.set(kind.type, [...(index.byCategory.get(kind.type) ?? []), kind.nodeType]);
+    index.categoriesOf.set(kind.nodeType, [...(index.categoriesOf.get(kind.nodeType) ?? []), kind.type]);
+  }
+  KIND_INDEXES.set(catalog, index);
+  return index;
 }
 
 /** What the edge checks need to know about a node: its first index and its kind. */
@@ -51,6 +58,7 @@ export function validateNode(
   i: number,
   p: Problems,
   byId: Map<string, NodeInfo>,
+  catalog: Catalog = BUILTIN_CATALOG,
 ): WorkflowNode | undefined {
   const path = `$.nodes[${i}]`;
   if (!isObject(node)) {
@@ -58,7 +66,7 @@ export function validateNode(
     return undefined;
   }
   const info = registerNodeId(node, i, path, p, byId);
-  const kind = resolveKind(node, path, p);
+  const kind = resolveKind(node, path, p, catalog);
   if (info) info.kind = kind;
   const config = checkNodeConfig(node, kind, `${path}.config`, p);
   if (info && kind) info.outputs = kind.outputsOf ? kind.outputsOf(config ?? {}) : kind.outputs;
@@ -93,7 +101,7 @@ function registerNodeId(
 }
 
 /** A node's kind in the catalog, from its `type` (category) and `nodeType`, when both name one. */
-function resolveKind(node: Json, path: string, p: Problems): NodeKindSpec | undefined {
+function resolveKind(node: Json, path: string, p: Problems, catalog: Catalog): NodeKindSpec | undefined {
   const type = p.requiredString(node, "type", path, "node type");
   let category: string | undefined;
   if (type !== undefined) {
@@ -108,10 +116,11 @@ function resolveKind(node: Json, path: string, p: Problems): NodeKindSpec | unde
   }
   const nodeType = p.requiredString(node, "nodeType", path, "nodeType");
   if (category === undefined || nodeType === undefined) return undefined;
-  const kind = findKind(category, nodeType);
+  const kind = catalog.find(category, nodeType);
   if (kind === undefined) {
-    const known = NODE_TYPES_BY_CATEGORY.get(category) ?? [];
-    const elsewhere = CATEGORIES_BY_NODE_TYPE.get(nodeType);
+    const index = kindIndex(catalog);
+    const known = index.byCategory.get(category) ?? [];
+    const elsewhere = index.categoriesOf.get(nodeType);
     const hint = elsewhere ? ` (${nodeType} is a ${elsewhere.join(" or a ")} kind)` : "";
     p.add(
       `${path}.nodeType`,
@@ -138,7 +147,9 @@ function checkNodeConfig(
     }
     return undefined;
   }
-  const checked = checkConfig(kind.config, node.config, configPath);
+  const checked = kind.parseConfig
+    ? kind.parseConfig(node.config ?? {}, configPath)
+    : checkConfig(kind.config, node.config, configPath);
   const before = p.list.length;
   for (const problem of checked.problems) p.list.push(problem);
   const configIsObject = node.config === undefined || node.config === null || isObject(node.config);

@@ -37,6 +37,8 @@ export const PROBLEM_CODES = {
   configEnum: "config_enum",
   /** A config field is out of its bounds. */
   configRange: "config_range",
+  /** A custom node kind's config schema refused a value (`defineNodeKind`; the message is the schema's). */
+  configInvalid: "config_invalid",
   /** An edge leads into a node kind that takes no input. */
   sourceHasInput: "source_has_input",
   /** An edge leaves a node kind that has no outputs. */
@@ -55,6 +57,8 @@ export const PROBLEM_CODES = {
   timeout: "timeout",
   /** A malformed `{"$secret": "NAME"}` reference, or one in a node kind that cannot resolve it. */
   secretRef: "secret_ref",
+  /** The workflow's `retentionMs` is not an integer from 0 to 10 years. */
+  retention: "retention",
 } as const;
 
 /** A workflow problem code. */
@@ -62,6 +66,9 @@ export type ProblemCode = (typeof PROBLEM_CODES)[keyof typeof PROBLEM_CODES];
 
 /** The longest `timeoutMs` accepted: 7 days. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The longest `retentionMs` accepted: 10 years of 365 days. */
+export const MAX_RETENTION_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 const ID_FORMAT = /^[A-Za-z0-9._:-]{1,128}$/;
 const C = PROBLEM_CODES;
@@ -155,6 +162,20 @@ export class Problems {
         path,
         C.timeout,
         `timeoutMs must be a positive integer of milliseconds ≤ ${MAX_TIMEOUT_MS} (7 days), got ${
+          typeof value === "number" ? value : typeOf(value)
+        }`,
+      );
+    }
+  }
+
+  /** An optional `retentionMs`: an integer from 0 (kept forever) to {@link MAX_RETENTION_MS}. */
+  retention(value: unknown, path: string): void {
+    if (value === undefined) return;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_RETENTION_MS) {
+      this.add(
+        path,
+        C.retention,
+        `retentionMs must be an integer of milliseconds from 0 (kept forever) to ${MAX_RETENTION_MS} (10 years), got ${
           typeof value === "number" ? value : typeOf(value)
         }`,
       );

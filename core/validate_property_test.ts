@@ -204,6 +204,7 @@ const mutantArb: fc.Arbitrary<unknown> = fc.tuple(
     "tags",
     "metadata",
     "timeoutMs",
+    "retentionMs",
     "nodes",
     "edges",
     "node",

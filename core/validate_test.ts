@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "../testing/assert.ts";
-import { DEFAULT_WORKFLOW_LIMITS, MAX_TIMEOUT_MS, PROBLEM_CODES, validateWorkflow } from "./validate.ts";
+import {
+  DEFAULT_WORKFLOW_LIMITS,
+  MAX_RETENTION_MS,
+  MAX_TIMEOUT_MS,
+  PROBLEM_CODES,
+  validateWorkflow,
+} from "./validate.ts";
 import { conditionSample, largeDag, OLD_ENGINE_SAMPLE_JSON, oldEngineSample } from "./samples.ts";
 import type { Problem } from "./schema.ts";
 import type { WorkflowDefinition } from "./workflow.ts";
@@ -493,6 +499,22 @@ Deno.test("timeout: node and workflow timeoutMs are positive integers ≤ 7 days
   expectOk(ok);
 });
 
+Deno.test("retention: the workflow's retentionMs is an integer from 0 (kept forever) to 10 years", () => {
+  for (const bad of [-1, 1.5, "1000", MAX_RETENTION_MS + 1, NaN, null, true, {}]) {
+    const workflow = sample();
+    workflow.retentionMs = bad;
+    const problem = expectProblem(workflow, "retention", "$.retentionMs");
+    assertMatch(problem.message, /retentionMs must be an integer of milliseconds from 0/);
+  }
+  assertStrictEquals(MAX_RETENTION_MS, 10 * 365 * 24 * 3_600_000);
+  for (const ok of [0, 1, 3_600_000, MAX_RETENTION_MS]) {
+    const workflow = sample();
+    workflow.retentionMs = ok;
+    assertStrictEquals(expectOk(workflow).retentionMs, ok, "kept as given");
+  }
+  assertStrictEquals(expectOk(sample()).retentionMs, undefined, "optional");
+});
+
 // ---- several problems at once
 
 Deno.test("every problem is reported at once, in document order", () => {
@@ -569,6 +591,7 @@ Deno.test("PROBLEM_CODES lists every code, each value unique", () => {
       "too_large",
       "retry_policy",
       "timeout",
+      "retention",
     ]
   ) assert((values as string[]).includes(code), code);
   assertEquals(DEFAULT_WORKFLOW_LIMITS, { maxNodes: 1000, maxEdges: 5000, maxBytes: 1_048_576 });

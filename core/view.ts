@@ -16,15 +16,25 @@ export type NodeViewStatus = "pending" | "running" | "completed" | "failed" | "s
 
 /** One node of an execution, as the API shows it. */
 export interface NodeView {
+  /** The node's id in the workflow. */
   nodeId: string;
+  /** The node's category: `source`, `transform`, `sink` or `control`. */
   type: string;
+  /** The node's kind within its category (`memory.collect`, `delay`, …). */
   nodeType: string;
+  /** The node's status word. */
   status: NodeViewStatus;
+  /** Attempts started so far (a retry or a rerun goes on counting). */
   attempts: number;
+  /** When its first attempt started (since the last reopen), epoch ms; `null` if none has. */
   startTime: number | null;
+  /** When it ended, epoch ms; `null` while pending, running or awaiting a retry, or cancelled unstarted. */
   endTime: number | null;
+  /** `endTime - startTime`, in ms; `null` unless both are set. */
   duration: number | null;
+  /** The records it processed (the meaning per kind is in docs/NODES.md); `null` until it completes. */
   recordsProcessed: number | null;
+  /** The last failed attempt's error, kept while a retry waits; `null`: none failed, or a new one runs. */
   error: ErrorInfo | null;
   /** Condition and switch nodes: the branch taken. */
   branch?: string;
@@ -34,13 +44,21 @@ export interface NodeView {
 
 /** An execution, as the API shows it. Times are epoch ms. */
 export interface ExecutionView {
+  /** The execution's id. */
   executionId: string;
+  /** The workflow it runs. */
   workflowId: string;
+  /** The workflow version it runs. */
   version: number;
+  /** The execution's status word (`paused`: running, but no node starts). */
   status: ExecutionViewStatus;
+  /** When it started, epoch ms (never `null` in a view `executionView` makes). */
   startTime: number | null;
+  /** When it ended, epoch ms; `null` while it runs. */
   endTime: number | null;
+  /** `endTime - startTime`, in ms; `null` while it runs. */
   duration: number | null;
+  /** What ended it, unless it completed (a node's error has `nodeId`); `null` while running or completed. */
   error: ErrorInfo | null;
   /** Why it started: `{"kind": "api"}`, or a schedule's tick. */
   trigger: ExecutionTrigger;
@@ -52,6 +70,7 @@ export interface ExecutionView {
   parent?: ParentLink;
   /** How many times a retry or a rerun reopened it. */
   reopened?: number;
+  /** One view per node, in definition order. */
   nodes: NodeView[];
 }
 
@@ -63,6 +82,37 @@ export interface ExecutionSummary {
   status: ExecutionStatus;
   startTime: number;
   endTime: number | null;
+  /**
+   * When retention deletes the ended execution by its workflow's own `retentionMs` (epoch ms): `endTime +
+   * retentionMs`, or {@link NEVER_EXPIRES} for `retentionMs: 0`. `null` (or absent) while it runs, and when
+   * its workflow has no `retentionMs`: the node's `--retention` applies then.
+   */
+  expiresAt?: number | null;
+}
+
+/** The `expiresAt` of an execution whose workflow keeps its executions forever (`retentionMs: 0`). */
+export const NEVER_EXPIRES = Number.MAX_SAFE_INTEGER;
+
+/**
+ * When an execution's own retention deletes it (see {@link ExecutionSummary.expiresAt}), by the `retentionMs`
+ * of the plan it runs now (a migrated execution's: the version it moved to).
+ *
+ * @example
+ * ```ts
+ * import { NEVER_EXPIRES, retentionExpiry } from "./view.ts";
+ * if (retentionExpiry(60_000, "completed", 1_000) !== 61_000) throw new Error("ended + retention");
+ * if (retentionExpiry(0, "failed", 1_000) !== NEVER_EXPIRES) throw new Error("0 keeps it");
+ * if (retentionExpiry(null, "completed", 1_000) !== null) throw new Error("the node's default");
+ * if (retentionExpiry(60_000, "running", null) !== null) throw new Error("never while it runs");
+ * ```
+ */
+export function retentionExpiry(
+  retentionMs: number | null,
+  status: ExecutionStatus,
+  endTime: number | null,
+): number | null {
+  if (retentionMs === null || status === "running" || endTime === null) return null;
+  return retentionMs === 0 ? NEVER_EXPIRES : endTime + retentionMs;
 }
 
 const NODE_VIEW: Record<NodeStatus, NodeViewStatus> = {
@@ -79,7 +129,7 @@ const NODE_VIEW: Record<NodeStatus, NodeViewStatus> = {
 /** The API's view of an execution that has started: its index summary, with its duration, error and nodes. */
 export function executionView(state: ExecutionState): ExecutionView {
   if (state.status === null) throw new Error(`assertion: view of unstarted execution ${state.executionId}`);
-  const summary = executionSummary(state);
+  const { expiresAt: _index, ...summary } = executionSummary(state); // the index's, not the API's
   const view: ExecutionView = {
     ...summary,
     status: state.paused && summary.status === "running" ? "paused" : summary.status,
@@ -135,5 +185,6 @@ export function executionSummary(state: ExecutionState): ExecutionSummary {
     status: state.status,
     startTime: state.startedAt,
     endTime: state.endedAt,
+    expiresAt: retentionExpiry(state.plan.retentionMs, state.status, state.endedAt),
   };
 }

@@ -2,7 +2,8 @@
  * A member's two listeners: its HTTP server, which answers 503 until the API is ready and, on a member
  * without the api-gateway role, serves only health and metrics; and, in a cluster, the WebSocket transport
  * to the other members with the RPC over it. With TLS material (`--tls-cert`, `--tls-key`) both speak TLS:
- * HTTPS, and wss:// between members, each dialing member verifying the other's certificate.
+ * HTTPS, and wss:// between members, each dialing member verifying the other's certificate. With
+ * `--http-workers N` the HTTP server is N workers in front of this thread (`server/http_workers/`).
  *
  * @module
  */
@@ -13,13 +14,20 @@ import type { EngineConfig } from "./ops/config.ts";
 import type { TlsMaterial } from "./ops/tls.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { isConsolePath } from "./console/serve.ts";
+import { ConfigError } from "./ops/config_values.ts";
+import { MAX_BODY_BYTES } from "./http/body.ts";
+import { MAX_BATCH_BODY_BYTES } from "./http/batch_body.ts";
+import { HttpWorkerPool, httpWorkersUnsupported } from "./http_workers/pool.ts";
 
 /** A member's API: answers one HTTP request. */
 export type ApiHandler = (req: Request) => Promise<Response>;
 
 /** A member's HTTP server, serving its API once {@link HttpListener.serve} is given it. */
 export interface HttpListener {
+  /** The server (with HTTP workers, their pool seen as one server: `shutdown()` closes every worker). */
   server: Deno.HttpServer<Deno.NetAddr>;
+  /** The HTTP workers serving the port (`--http-workers`); none: this thread serves it. */
+  workers?: HttpWorkerPool;
   port: number;
   /** The host others reach this member at: `0.0.0.0` as `127.0.0.1`, an IPv6 address in brackets. */
   host: string;
@@ -94,17 +102,75 @@ export function serveHttp(config: EngineConfig, tls?: TlsMaterial): HttpListener
     },
     (req) => route(req, api, gateway),
   );
-  const port = server.addr.port;
+  return listenerAt(config, tls, server, undefined, (h) => api = h);
+}
+
+/** A listener's addresses and controls, once it listens on `port`. */
+function listenerAt(
+  config: EngineConfig,
+  tls: TlsMaterial | undefined,
+  server: Deno.HttpServer<Deno.NetAddr>,
+  workers: HttpWorkerPool | undefined,
+  serve: (api: ApiHandler) => void,
+): HttpListener {
   const host = reachableHost(config.host);
+  const port = server.addr.port;
   return {
     server,
+    workers,
     port,
     host,
     url: `${tls ? "https" : "http"}://${host}:${port}`,
     address: tls ? `https://${host}:${port}` : `${host}:${port}`,
-    serve(handler) {
-      api = handler;
-    },
+    serve,
+  };
+}
+
+/**
+ * Refuses `--http-workers` where it cannot run (not Linux, or Deno without `--unstable-net`) with a one-line
+ * `ConfigError`, before anything opens.
+ */
+export function checkHttpWorkers(config: Pick<EngineConfig, "httpWorkers">): void {
+  const why = config.httpWorkers > 0 ? httpWorkersUnsupported() : undefined;
+  if (why !== undefined) throw new ConfigError(`http-workers: ${why}`);
+}
+
+/**
+ * Starts `config.httpWorkers` HTTP workers on the configured host and port (HTTPS with `tls`), handing each
+ * request to this thread: as {@link serveHttp}, 503 until given the API, and then the API. Resolves once every
+ * worker listens.
+ */
+export async function serveHttpWorkers(
+  config: EngineConfig,
+  log: Logger,
+  tls?: TlsMaterial,
+): Promise<HttpListener> {
+  checkHttpWorkers(config);
+  let api: ApiHandler | undefined;
+  const gateway = config.roles.includes("api-gateway");
+  const pool = await HttpWorkerPool.start({
+    count: config.httpWorkers,
+    hostname: config.host,
+    port: config.port,
+    tls: tls && { cert: tls.cert, key: tls.key },
+    maxBodyBytes: Math.max(MAX_BODY_BYTES, MAX_BATCH_BODY_BYTES),
+    handler: (req) => route(req, api, gateway),
+    log,
+  });
+  return listenerAt(config, tls, poolServer(pool, config.host), pool, (h) => api = h);
+}
+
+/** A pool of HTTP workers seen as one server: its address, and `shutdown()` closes every worker. */
+function poolServer(pool: HttpWorkerPool, hostname: string): Deno.HttpServer<Deno.NetAddr> {
+  const { promise: finished, resolve } = Promise.withResolvers<void>();
+  const shutdown = () => pool.close().then(resolve);
+  return {
+    addr: { transport: "tcp", hostname, port: pool.port },
+    finished,
+    shutdown,
+    ref() {},
+    unref() {},
+    [Symbol.asyncDispose]: shutdown,
   };
 }
 

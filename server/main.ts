@@ -14,7 +14,7 @@ if (import.meta.main) {
     loaded = loadConfig(Deno.args, (name) => Deno.env.get(name), (path) => Deno.readTextFileSync(path));
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`config error: ${err.message}`);
+      for (const line of err.problems) console.error(`config error: ${line}`);
       Deno.exit(2);
     }
     throw err;
@@ -31,7 +31,7 @@ if (import.meta.main) {
     node = await startNode(loaded.config);
   } catch (err) {
     if (err instanceof ConfigError) { // found only at start: an unreadable or invalid TLS file, say
-      console.error(`config error: ${err.message}`);
+      for (const line of err.problems) console.error(`config error: ${line}`);
       Deno.exit(2);
     }
     console.error(`start-up failed: ${String((err as Error)?.message ?? err).split("\n")[0]}`);

@@ -32,6 +32,9 @@ import { createLogger } from "./ops/log.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { executorFor } from "./executors/registry.ts";
+import type { Executor } from "./executors/executor.ts";
+import type { NodeKindSpec } from "../core/catalog.ts";
+import { type Catalog, catalogWith } from "../core/catalog_set.ts";
 import { type RealServices, realServices } from "./executors/services.ts";
 import { loadSecrets, SecretsError, type SecretSource } from "./executors/secrets.ts";
 import {
@@ -50,10 +53,12 @@ import { definitionGrantCheck } from "./executors/grant_checks.ts";
 import { isMysqlUrl } from "./executors/mysql_support.ts";
 import {
   type ApiHandler,
+  checkHttpWorkers,
   type ClusterLink,
   followMembers,
   type HttpListener,
   serveHttp,
+  serveHttpWorkers,
   startTransport,
 } from "./listeners.ts";
 import { commitLingerMs, openStorage } from "./storage_choice.ts";
@@ -80,6 +85,11 @@ export interface RunningNode {
   tracing: Tracing | undefined;
   /** Graceful leave: hands this node's shards to the others first (a cluster member), then closes. */
   leave(timeoutMs?: number): Promise<void>;
+  /**
+   * Answers a request with this node's API in process, as if it came over HTTP (tokens, routing to the
+   * shard's owner, errors): what an embedded engine calls.
+   */
+  fetch(req: Request): Promise<Response>;
   /** Stops serving, then the engine, then storage. */
   close(): Promise<void>;
 }
@@ -93,6 +103,16 @@ export interface NodeOverrides {
   tracer?: Tracer;
   /** The secrets `{"$secret": "NAME"}` reads (default: `ENGINE_SECRET_<NAME>` variables and `secretsFile`). */
   secrets?: SecretSource;
+  /** Node kinds the application adds to the built-in ones (`defineNodeKind`), with their executors. */
+  nodeKinds?: readonly RuntimeNodeKind[];
+  /** An HTTP listener to serve through instead of opening the configured port now (`deferredHttp`). */
+  http?: HttpListener;
+}
+
+/** A node kind the runtime runs: its catalog entry and its executor. */
+export interface RuntimeNodeKind {
+  spec: NodeKindSpec;
+  executor: Executor;
 }
 
 /** What the engine is built on: the parts made before it. */
@@ -106,6 +126,21 @@ interface EngineParts {
   lingerMs: number;
   /** What `{"$secret": "NAME"}` references resolve to. */
   secrets: SecretSource;
+  /** The node kinds workflows may use. */
+  catalog: Catalog;
+  /** The executor of a node kind: the application's kinds', then the built-in ones. */
+  executorFor(type: string, nodeType: string): Executor | undefined;
+}
+
+/** The catalog and executors of the built-in kinds plus `extra` (throws on a duplicate kind). */
+function kindsOf(extra: readonly RuntimeNodeKind[]): Pick<EngineParts, "catalog" | "executorFor"> {
+  const catalog = catalogWith(extra.map((k) => k.spec));
+  if (extra.length === 0) return { catalog, executorFor };
+  const own = new Map(extra.map((k) => [`${k.spec.type}/${k.spec.nodeType}`, k.executor]));
+  return {
+    catalog,
+    executorFor: (type, nodeType) => own.get(`${type}/${nodeType}`) ?? executorFor(type, nodeType),
+  };
 }
 
 /** A started engine with the commit group it appends through and the services its executors use. */
@@ -148,6 +183,7 @@ export async function startNode(
 ): Promise<RunningNode> {
   const config: EngineConfig = { ...DEFAULT_CONFIG, ...partial };
   checkExposure(config);
+  checkHttpWorkers(config);
   const tls = readTls(config); // before anything opens: a bad file stops here with one line
   const secrets = overrides.secrets ?? configuredSecrets(config); // likewise, never showing a value
   const clock = overrides.clock ?? systemClock;
@@ -157,11 +193,13 @@ export async function startNode(
   const metrics = new Metrics();
   const tracing = nodeTracing(config.nodeId, overrides.tracer);
   const lingerMs = commitLingerMs(config, overrides.storage !== undefined);
-  const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs, secrets };
+  const kinds = kindsOf(overrides.nodeKinds ?? []);
+  const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs, secrets, ...kinds };
   const started = await startEngine(config, base);
   const warning = clearTokensWarning(config, isLoopback(config.host));
   if (warning) log.warn(warning);
-  const http = serveHttp(config, tls);
+  const http = overrides.http ??
+    (config.httpWorkers > 0 ? await serveHttpWorkers(config, log, tls) : serveHttp(config, tls));
   const clustered = isClustered(config);
   const link = clustered ? startTransport(config, log, tls) : null;
   const audit = new AuditRecorder(storage, log, {
@@ -179,6 +217,7 @@ export async function startNode(
     transport: link?.transport ?? null,
     storage,
     scheduler: started.scheduler,
+    httpWorkers: http.workers,
   });
   if (link) serveForwarded(link.rpc, api, tls ? "https" : "http");
   const closeAll = closer(parts, cluster);
@@ -205,6 +244,7 @@ export async function startNode(
     clustered,
     metrics,
     tracing,
+    fetch: api,
     async leave(timeoutMs = 10_000) {
       if (clustered) await cluster.leave(timeoutMs);
       await closeAll();
@@ -264,7 +304,8 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
     storage,
     clock,
     newId: () => crypto.randomUUID(),
-    executorFor,
+    executorFor: parts.executorFor,
+    catalog: parts.catalog,
     services,
     secrets: parts.secrets,
     nodeName: config.nodeId,
@@ -328,6 +369,8 @@ function nodeWorkflows(config: EngineConfig, parts: EngineParts): WorkflowServic
       allowInlineConnections: config.allowInlineConnections,
       httpAllow: config.httpAllow,
     }),
+    parts.catalog,
+    { maxNodes: config.maxWorkflowNodes, maxEdges: 5 * config.maxWorkflowNodes },
   );
 }
 

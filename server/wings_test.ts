@@ -39,6 +39,17 @@ const RULES: readonly Rule[] = [
     why: "executors import only core (and npm packages)",
   },
   {
+    from: ["server/cli"],
+    only: ["server/cli", "core"],
+    why: "the CLI is a client of the HTTP API: it imports only core (and npm packages)",
+  },
+  {
+    from: ["server/embed"],
+    never: ["server/http", "server/cluster", "server/runtime"],
+    why:
+      "node kinds and the in-process client sit beside executors (server/embedded_engine.ts assembles them)",
+  },
+  {
     from: ["core", "storage", "transport"],
     never: ["server/*", "server", "sim", "bench"],
     why: "core, storage and transport sit under server/",

@@ -24,6 +24,7 @@ import type { Json } from "../core/json.ts";
 import type { ExecutionState } from "../core/state.ts";
 import { isOrphan, liveChildren } from "../core/timers.ts";
 import { PlanCache, replayStored } from "../server/runtime/plans.ts";
+import { SIM_CATALOG } from "./custom_kinds.ts";
 import type { MemoryStorage } from "../storage/memory.ts";
 import type { AppendRequest, AppendResult } from "../storage/storage.ts";
 
@@ -178,7 +179,7 @@ export class ChildrenChecker {
     now: number,
     resumedNotPaused: ReadonlySet<string> = new Set(),
   ): Promise<void> {
-    const plans = new PlanCache(base);
+    const plans = new PlanCache(base, SIM_CATALOG);
     const all = new Map<string, Stored>();
     for (const e of (await base.listExecutions({ limit: 1_000_000 })).items) {
       const events = await base.readEvents(e.executionId);

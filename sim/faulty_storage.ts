@@ -239,6 +239,9 @@ export class FaultyStorage implements Storage {
   deleteFinishedBefore(before: number, limit: number): Promise<number> {
     return this.#call("deleteFinishedBefore", () => this.world.base.deleteFinishedBefore(before, limit));
   }
+  deleteExpired(now: number, limit: number): Promise<number> {
+    return this.#call("deleteExpired", () => this.world.base.deleteExpired(now, limit));
+  }
   getOutput(executionId: string, ref: string): Promise<Json[] | undefined> {
     return this.#call("getOutput", () => this.world.base.getOutput(executionId, ref), false);
   }

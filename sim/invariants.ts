@@ -21,6 +21,7 @@
 import { balanced, DEFAULT_ALLOCATION } from "../core/cluster.ts";
 import type { MemoryStorage } from "../storage/memory.ts";
 import { PlanCache, replayStored } from "../server/runtime/plans.ts";
+import { SIM_CATALOG } from "./custom_kinds.ts";
 import type { AppendRequest, AppendResult } from "../storage/storage.ts";
 import type { SimNode } from "./node.ts";
 import type { WorkloadLog } from "./workload.ts";
@@ -205,7 +206,7 @@ export class InvariantChecker {
       }
     }
     const byKey = new Map<string, string[]>();
-    const plans = new PlanCache(base);
+    const plans = new PlanCache(base, SIM_CATALOG);
     for (const e of (await base.listExecutions({ limit: 1_000_000 })).items) {
       const wf = await base.getWorkflow(e.workflowId, e.version);
       if (!wf) {

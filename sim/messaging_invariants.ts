@@ -21,6 +21,7 @@
 import type { ExecutionEvent } from "../core/events.ts";
 import type { Json } from "../core/json.ts";
 import { PlanCache, replayStored } from "../server/runtime/plans.ts";
+import { SIM_CATALOG } from "./custom_kinds.ts";
 import type { MemoryStorage } from "../storage/memory.ts";
 import type { Fail } from "./children_invariants.ts";
 import type { BrokerCounts, BrokerWitness, FakeBroker, SimDelivery, SimMessage } from "./fake_broker.ts";
@@ -194,7 +195,7 @@ export class MessagingChecker {
 
   /** 13b: every key names a stored execution and a producer node of its workflow. */
   async #checkKeys(): Promise<void> {
-    const plans = new PlanCache(this.base);
+    const plans = new PlanCache(this.base, SIM_CATALOG);
     const producers = new Map<string, Set<string> | null>();
     for (const key of this.#valueOfKey.keys()) {
       const [, executionId, nodeId] = KEY.exec(key)!;
@@ -271,7 +272,7 @@ class CollectedIds {
   readonly #plans: PlanCache;
 
   constructor(private readonly base: MemoryStorage) {
-    this.#plans = new PlanCache(base);
+    this.#plans = new PlanCache(base, SIM_CATALOG);
   }
 
   /** Every id collected when the execution completed; `ALL` (no check) when it did not. */

@@ -24,7 +24,7 @@ import { Engine } from "../server/runtime/engine.ts";
 import { RpcForwarder, serveForwarded } from "../server/http/forwarding.ts";
 import { silentLogger } from "../server/runtime/logger.ts";
 import type { Executor, NodeServices } from "../server/executors/executor.ts";
-import { executorFor } from "../server/executors/registry.ts";
+import { SIM_CATALOG, simExecutorFor } from "./custom_kinds.ts";
 import { ShardRouting } from "../server/http/routing.ts";
 import { WorkflowService } from "../server/runtime/workflows.ts";
 import type { ScheduleFire } from "../core/schedule.ts";
@@ -148,29 +148,28 @@ export class SimNode {
     const storage = new FaultyStorage(this.id, world, rng.fork("storage"));
     const commitGroup = new CommitGroup(storage);
     const idRng = rng.fork("ids");
-    const withCpu = (e: Executor): Executor => async (ctx) => {
-      const delay = world.cpu(this.id, world.cost.cpuPerAttemptMs);
-      await new Promise<void>((r) => clock.setTimer(delay, r));
-      return await e(ctx);
-    };
+    const withCpu = (e: Executor | undefined): Executor | undefined =>
+      e && (async (ctx) => {
+        const delay = world.cpu(this.id, world.cost.cpuPerAttemptMs);
+        await new Promise<void>((r) => clock.setTimer(delay, r));
+        return await e(ctx);
+      });
     const runEnds = new ScheduledRunEnds();
     const engine = new Engine({
       storage,
       clock,
       newId: () => idRng.id(),
-      executorFor: (type, nodeType) => {
-        const e = executorFor(type, nodeType);
-        return e && withCpu(e);
-      },
+      executorFor: (type, nodeType) => withCpu(simExecutorFor(type, nodeType)),
       services: fakeServices(world, clock, world.broker.session(this.id, n, clock)),
       nodeName: this.id,
       log: silentLogger,
       shardCount: world.shardCount,
       appender: commitGroup,
       observer: runEnds,
+      catalog: SIM_CATALOG,
     });
     if (world.unsafeChildIds) freshChildIds(engine, world.childIdsSubmitted);
-    const workflows = new WorkflowService(storage, () => clock.now());
+    const workflows = new WorkflowService(storage, () => clock.now(), undefined, SIM_CATALOG);
     const schedules = new ScheduleRunner({
       engine: world.unsafeFireApart ? fireApart(engine, storage) : engine,
       store: storage,

@@ -13,6 +13,7 @@ import { messagingWorkflows } from "./messaging_workload.ts";
 import type { Random } from "./random.ts";
 import { type SimSchedule, simSchedules } from "./schedule_workload.ts";
 import { childWorkflows, parentWorkflows, SteerClients } from "./steer_workload.ts";
+import { customKindWorkflow } from "./custom_kinds.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { SimNode } from "./node.ts";
 
@@ -100,6 +101,7 @@ export function workflowMix(steering = true, messaging = true): WorkflowDefiniti
       ],
       edges: [{ source: "src", target: "gate" }, { source: "gate", target: "out" }],
     },
+    customKindWorkflow(),
     ...(steering ? parentWorkflows() : []),
     ...(messaging ? messagingWorkflows() : []),
   ];

@@ -195,6 +195,7 @@ export class MemoryStorage implements Storage {
       idempotencyKey: row ? row.record.idempotencyKey : req.idempotencyKey ?? null,
       requestHash: row ? row.record.requestHash : req.requestHash ?? null,
       nextTimerAt: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
+      expiresAt: req.summary.status === "running" ? null : req.summary.expiresAt ?? null,
     };
     if (!row) this.#executions.set(req.executionId, target);
     if (req.scheduleFire) this.#schedules.applyFire(req.scheduleFire);
@@ -224,6 +225,9 @@ export class MemoryStorage implements Storage {
       .filter((r) =>
         (query.workflowId === undefined || r.workflowId === query.workflowId) &&
         (query.status === undefined || r.status === query.status) &&
+        (query.from === undefined || r.startTime >= query.from) &&
+        (query.to === undefined || r.startTime <= query.to) &&
+        (!query.idPrefix || r.executionId.startsWith(query.idPrefix)) &&
         (c === undefined || r.startTime < c.time || (r.startTime === c.time && r.executionId < c.id))
       )
       .sort(newerFirst);
@@ -274,12 +278,23 @@ export class MemoryStorage implements Storage {
     for (const [id, row] of this.#executions) {
       if (deleted >= limit) break;
       const r = row.record;
-      if (r.status !== "running" && r.endTime !== null && r.endTime < before) {
+      if (
+        r.status !== "running" && r.endTime !== null && r.endTime < before && (r.expiresAt ?? null) === null
+      ) {
         this.#executions.delete(id);
         deleted++;
       }
     }
     return Promise.resolve(deleted);
+  }
+
+  deleteExpired(now: number, limit: number): Promise<number> {
+    const expired = [...this.#executions.values()].map((r) => r.record)
+      .filter((r) => typeof r.expiresAt === "number" && r.expiresAt < now)
+      .sort((a, b) => a.expiresAt! - b.expiresAt! || (a.executionId < b.executionId ? -1 : 1))
+      .slice(0, limit);
+    for (const r of expired) this.#executions.delete(r.executionId);
+    return Promise.resolve(expired.length);
   }
 
   getOutput(executionId: string, ref: string): Promise<Json[] | undefined> {

@@ -28,7 +28,7 @@ export interface Fence {
   epoch: number;
 }
 
-/** An execution as the index keeps it. */
+/** An execution as the index keeps it (every store reads `expiresAt` back: `null` while it runs). */
 export interface StoredExecution extends ExecutionSummary {
   shard: number;
   lastSeq: number;
@@ -96,10 +96,20 @@ export interface Page<T> {
   next: string | null;
 }
 
-/** Filters of an execution listing (newest first). */
+/**
+ * Filters of an execution listing (newest first: by start time, then id), each optional and combined. With
+ * `idPrefix`, a SQL store may answer a page of fewer than `limit` items (even none) with a `next` cursor: it
+ * examines a bounded number of index entries a call (`storage/execution_search.ts`); follow `next` to go on.
+ */
 export interface ExecutionQuery {
   workflowId?: string;
   status?: ExecutionStatus;
+  /** Started at or after (epoch ms). */
+  from?: number;
+  /** Started at or before (epoch ms). */
+  to?: number;
+  /** The id starts with this text (case and every character matter; empty: no filter). */
+  idPrefix?: string;
   limit: number;
   cursor?: string | null;
 }

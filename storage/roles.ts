@@ -93,8 +93,16 @@ export interface ExecutionIndex {
   listRunning(shards: readonly number[]): Promise<StoredExecution[]>;
   /** Running executions of the given shards with a timer due at or before `before`, earliest first. */
   listDueTimers(shards: readonly number[], before: number, limit: number): Promise<StoredExecution[]>;
-  /** Retention: deletes up to `limit` executions that ended before `before` (history and outputs); returns how many. */
+  /**
+   * The node's retention: deletes up to `limit` executions without an `expiresAt` of their own that ended
+   * before `before` (history and outputs), oldest first; returns how many.
+   */
   deleteFinishedBefore(before: number, limit: number): Promise<number>;
+  /**
+   * Their workflows' own retention: deletes up to `limit` executions whose `expiresAt` is before `now`
+   * (history and outputs), earliest first; returns how many.
+   */
+  deleteExpired(now: number, limit: number): Promise<number>;
 }
 
 /** Shard ownership: who owns each shard, and at which epoch (the fencing token of its writes). */

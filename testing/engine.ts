@@ -14,8 +14,9 @@ import { realServices } from "../server/executors/services.ts";
 /** What the engine is built from (its constructor's options). */
 type EngineWiring = ConstructorParameters<typeof Engine>[0];
 
-/** Options of {@link testEngine}: a name and shard count, and the parts a test may supply itself. */
-export interface TestEngineOptions extends Partial<Pick<EngineWiring, "services" | "appender" | "observer">> {
+/** Options of {@link testEngine}: a name and shard count, and the parts a test may supply itself (a clock too). */
+export interface TestEngineOptions
+  extends Partial<Pick<EngineWiring, "services" | "appender" | "observer" | "clock">> {
   /** Default `node-a`. */
   nodeName?: string;
   /** Default 8. */
@@ -24,7 +25,7 @@ export interface TestEngineOptions extends Partial<Pick<EngineWiring, "services"
 
 /**
  * An engine over `storage` (not started), with `limits` over the defaults; new real services
- * unless `opts.services` (which the caller then closes).
+ * unless `opts.services` (which the caller then closes); the system clock unless `opts.clock`.
  */
 export function testEngine(
   storage: Storage,

@@ -44,6 +44,8 @@ const MAX_OUTPUT = 64 * 1024;
 export interface ServerProcessOptions {
   /** The server speaks HTTPS (`--tls-cert`): its URL is `https://…`, its client trusts these PEM certificates. */
   caCerts?: string[];
+  /** The process's whole environment (default: this process's, plus `NO_COLOR` and `DENO_NO_UPDATE_CHECK`). */
+  env?: Record<string, string>;
 }
 
 /** A server running as a child process. */
@@ -66,7 +68,8 @@ export class ServerProcess implements HttpTarget {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: options.env ?? { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      clearEnv: options.env !== undefined,
     }).spawn();
     this.client = Deno.createHttpClient({ caCerts: options.caCerts });
     this.#status = this.child.status.then((s) => this.exited = s);

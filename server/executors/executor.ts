@@ -112,6 +112,13 @@ export type Executor = (ctx: NodeContext) => Promise<NodeResult>;
 
 /** A failed attempt, with a stable code. `retryable: false` fails the node at once. */
 export class NodeError extends Error {
+  /**
+   * A failed attempt.
+   *
+   * @param code a stable code (shown as the node's error code)
+   * @param message what went wrong
+   * @param retryable `false` fails the node at once, whatever its retry policy
+   */
   constructor(
     readonly code: string,
     message: string,

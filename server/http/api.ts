@@ -26,6 +26,8 @@ import { type ApiRole, Authenticator, type Caller, roleNeeded } from "./auth.ts"
 import type { RateLimiter } from "./rate_limit.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { isForwarded } from "./forwarding.ts";
+import { OPENAPI_PATH, openApiDocument } from "./openapi.ts";
+import { openApiSpec } from "./specs/system.ts";
 import { type RequestObserver, Router, UNMATCHED_ROUTE } from "./router.ts";
 import type { ShardRouting } from "./routing.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -92,8 +94,24 @@ export interface ApiDeps {
   audit?: { recorder: AuditRecorder; node: string; now(): number };
 }
 
-/** Every route of the API, in precedence order (first match wins); `callers` holds each request's caller. */
-function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
+/**
+ * Every route of the API, in precedence order (first match wins), the last one `GET /api/v1/openapi.json`
+ * (the document of them all, `openapi.ts`); `callers` holds each request's caller.
+ */
+export function apiRouter(deps: ApiDeps, callers: WeakMap<Request, Caller> = new WeakMap()): Router {
+  const router = resourceRouter(deps, callers);
+  let document: string | undefined;
+  return router.get(OPENAPI_PATH, () => {
+    document ??= JSON.stringify(openApiDocument(router.routes(), {
+      auth: deps.auth?.authenticator.enabled ?? false,
+      roleOf: (method, pattern) => roleNeeded(method, pattern, deps.auth?.metricsPublic ?? false),
+    }));
+    return new Response(document, { headers: { "content-type": "application/json; charset=utf-8" } });
+  }, openApiSpec);
+}
+
+/** The routes of the API's resources, in precedence order. */
+function resourceRouter(deps: ApiDeps, callers: WeakMap<Request, Caller>): Router {
   const now = deps.audit?.now ?? Date.now;
   return new Router()
     .route("/", healthRoutes(deps))

@@ -1,6 +1,6 @@
 /**
  * The list routes the web console pages through, over real HTTP: `GET /api/v1/executions` (every workflow's
- * runs newest first, filtered by workflow, status, start-time window and text in the id, keyset-paged) and
+ * runs newest first, filtered by workflow, status, start-time window and the start of the id, keyset-paged) and
  * `GET /api/v1/workflows?q=` (text in a workflow's id or name).
  */
 import { assertEquals } from "../../testing/assert.ts";
@@ -95,10 +95,16 @@ async function listsRuns(node: RunningNode): Promise<void> {
   assertEquals((await getJson(node, "/api/v1/executions?status=started")).body, []);
   assertEquals((await getJson(node, "/api/v1/executions?workflowId=nope")).body, []);
 
-  // Text in the id.
-  const part = ids[2].slice(5, 13);
-  const hit = await getJson(node, `/api/v1/executions?q=${part}`);
+  // The start of the id (case matters; text further in is not matched).
+  const start = ids[2].slice(0, 12);
+  const hit = await getJson(node, `/api/v1/executions?q=${start}`);
   assertEquals(hit.body.map((e: { executionId: string }) => e.executionId), [ids[2]]);
+  assertEquals((await getJson(node, `/api/v1/executions?q=${start.toUpperCase()}`)).body, []);
+  assertEquals((await getJson(node, `/api/v1/executions?q=${ids[2].slice(5, 13)}`)).body, []);
+  const byPrefix = await allPages(node, "/api/v1/executions?q=ex-&limit=2");
+  assertEquals(byPrefix.ids, newestFirst);
+  const mixed = await getJson(node, `/api/v1/executions?q=${start}&workflowId=wf-a&status=completed`);
+  assertEquals(mixed.body.map((e: { executionId: string }) => e.executionId), [ids[2]]);
 
   // A start-time window, each end included.
   const times = all.body.map((e: { startTime: number }) => e.startTime); // newest first
@@ -120,6 +126,8 @@ Deno.test("executions list: bad filters are 400 invalid_parameter at their param
         ["from=10&to=5", "?from"],
         ["limit=0", "?limit"],
         [`q=${"x".repeat(257)}`, "?q"],
+        ["q=ex-%00", "?q"],
+        ["workflowId=a%00b", "?workflowId"],
         ["cursor=nonsense", "?cursor"],
       ]
     ) {

@@ -29,7 +29,9 @@ export type ApiRole = typeof API_ROLES[number];
 
 /** A configured token and its role. */
 export interface ApiToken {
+  /** What the token may do. */
   role: ApiRole;
+  /** The secret a caller sends as `Authorization: Bearer <token>`. */
   token: string;
 }
 
@@ -112,8 +114,11 @@ export class Authenticator {
   }
 }
 
-/** Patterns that answer without a token: liveness and readiness probes. */
-const OPEN = new Set(["/health", "/health/live", "/health/ready"]);
+/**
+ * Patterns that answer without a token: liveness and readiness probes, and the API's OpenAPI document (the
+ * API's shape is no secret: a client generator fetches it before it has a token).
+ */
+const OPEN = new Set(["/health", "/health/live", "/health/ready", "/api/v1/openapi.json"]);
 
 /** `POST` routes an operator may call: running and steering executions, and running a schedule now. */
 const OPERATOR_POSTS = new Set([

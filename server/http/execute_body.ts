@@ -1,15 +1,15 @@
 /**
  * The body of `POST /api/v1/workflows/:id/execute`, checked: `{input?, timeoutMs?, version?}`, with the
- * version also taken from `?version=`. A key the API does not know is refused (400 `validation_failed`, one
- * `unknown_field` detail at `$.<key>` each), never ignored: a misspelt `"verison"` must not run the latest
- * version silently.
+ * version also taken from `?version=` (parsed by the route's spec, `specs/executions.ts`). A key the API does
+ * not know is refused (400 `validation_failed`, one `unknown_field` detail at `$.<key>` each), never ignored: a
+ * misspelt `"verison"` must not run the latest version silently.
  *
  * @module
  */
 import type { Json } from "../../core/json.ts";
 import { MAX_TIMEOUT_MS } from "../../core/validate.ts";
 import { ApiError, type ErrorDetail } from "./errors.ts";
-import { MAX_VERSION, parseVersion } from "./versions.ts";
+import { MAX_VERSION } from "./versions.ts";
 
 /** The keys an execute body may have. */
 export const EXECUTE_KEYS: readonly string[] = ["input", "timeoutMs", "version"];
@@ -45,35 +45,8 @@ function invalid(message: string, details: ErrorDetail[]): ApiError {
   return new ApiError(400, "validation_failed", message, details);
 }
 
-/** `?version=`: absent or empty is none; else an integer from 1 (400 `invalid_parameter` otherwise). */
-export function queryVersion(url: URL): number | undefined {
-  const raw = url.searchParams.get("version");
-  return raw === null || raw === "" ? undefined : parseVersion(raw, "?version");
-}
-
 /** The answers an execute may give: the default (`full`), or only `{executionId, status}` (`id`). */
 export type ExecuteView = "full" | "id";
-
-/**
- * `?view=`: absent, empty or `full` is the default answer; `id` the compact one (400 `invalid_parameter`
- * otherwise).
- *
- * @example
- * ```ts
- * import { queryView } from "./execute_body.ts";
- * if (queryView(new URL("http://x/?view=id")) !== "id" || queryView(new URL("http://x/")) !== "full") {
- *   throw new Error("view");
- * }
- * ```
- */
-export function queryView(url: URL): ExecuteView {
-  const raw = url.searchParams.get("view");
-  if (raw === null || raw === "" || raw === "full") return "full";
-  if (raw === "id") return "id";
-  throw new ApiError(400, "invalid_parameter", "view must be id or full", [
-    { path: "?view", message: `got ${JSON.stringify(raw.slice(0, 100))}` },
-  ]);
-}
 
 /**
  * Checks an execute body (an empty body is `{}`) and merges `?version=` (`fromQuery`) into it; 400

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CATALOG } from "../../core/catalog.ts";
+import { BUILTIN_CATALOG, type Catalog } from "../../core/catalog_set.ts";
 import type { ExecutionView } from "../../core/view.ts";
 import { NODE_CATEGORIES } from "../../core/workflow.ts";
 import type { StoredExecution, StoredWorkflow } from "../../storage/storage.ts";
@@ -92,11 +92,14 @@ export function historyTimeline(view: ExecutionView, workflowName: string) {
   };
 }
 
-/** The node palette: per category, every node kind with its config schema. */
-export function nodeTypes() {
+/**
+ * The node palette: per category, every node kind with its config schema. A kind the embedding application
+ * added (`defineNodeKind`) says so (`custom: true`) and gives its config as a JSON Schema (`configSchema`).
+ */
+export function nodeTypes(catalog: Catalog = BUILTIN_CATALOG) {
   const out: Record<string, unknown[]> = {};
   for (const category of NODE_CATEGORIES) out[category] = [];
-  for (const k of CATALOG) {
+  for (const k of catalog.kinds) {
     out[k.type].push({
       type: k.nodeType,
       category: k.type,
@@ -109,6 +112,7 @@ export function nodeTypes() {
       config: Object.fromEntries(
         Object.entries(k.config).map(([key, spec]) => [key, { ...spec, required: spec.required === true }]),
       ),
+      ...(k.custom && { custom: true, configSchema: k.configJsonSchema ?? { type: "object" } }),
     });
   }
   return out;

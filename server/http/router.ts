@@ -6,6 +6,10 @@
  * answers requests (`handler`, Hono's `fetch`): match, run, map what a handler threw
  * to an error response, and tell the request observer.
  *
+ * A route may carry a spec (`route_spec.ts`): `get(pattern, handler, spec)` checks the request's path
+ * parameters, query and headers with the spec's zod schemas before the handler runs and hands it the parsed
+ * values; `routes()` lists every route with its spec, which `openapi.ts` turns into the OpenAPI document.
+ *
  * @example Composing sub-routers
  * ```ts
  * import { Router } from "./router.ts";
@@ -27,6 +31,7 @@
  * @module
  */
 import { ApiError } from "./errors.ts";
+import { type RouteSpec, type SpecHandler, withSpec } from "./route_spec.ts";
 
 /** The pattern of the requests no route matched, as metrics label it. */
 export const UNMATCHED_ROUTE = "unmatched";
@@ -86,6 +91,16 @@ interface Route {
   pattern: string;
   parts: string[];
   handler: Handler;
+  spec: RouteSpec | undefined;
+}
+
+/** A route as `Router.routes` lists it. */
+export interface RouteInfo {
+  method: string;
+  /** Its full pattern (`/api/v1/executions/:executionId`). */
+  pattern: string;
+  /** What it says of itself (none: a route added without a spec). */
+  spec: RouteSpec | undefined;
 }
 
 /** What `Router.match` finds for a request. */
@@ -100,30 +115,58 @@ export interface RouteMatch {
 export class Router {
   #routes: Route[] = [];
 
-  /** Adds a route; `:name` segments capture (URL-decoded). */
-  on(method: string, pattern: string, handler: Handler): this {
-    this.#routes.push({ method, pattern, parts: pattern.split("/").filter(Boolean), handler });
+  /**
+   * Adds a route; `:name` segments capture (URL-decoded). With a `spec`, its path parameters, query and headers
+   * are checked and parsed by the spec's schemas before `handler` runs (`route_spec.ts`).
+   */
+  on(method: string, pattern: string, handler: Handler): this;
+  on<S extends RouteSpec>(method: string, pattern: string, handler: SpecHandler<S>, spec: S): this;
+  on<S extends RouteSpec>(
+    method: string,
+    pattern: string,
+    handler: Handler | SpecHandler<S>,
+    spec?: S,
+  ): this {
+    const run = spec === undefined ? handler as Handler : withSpec(spec, handler as SpecHandler<S>);
+    return this.#add(method, pattern, run, spec);
+  }
+
+  #add(method: string, pattern: string, handler: Handler, spec: RouteSpec | undefined): this {
+    this.#routes.push({ method, pattern, parts: pattern.split("/").filter(Boolean), handler, spec });
     return this;
   }
 
   /** Adds a `GET` route (which also answers `HEAD`). */
-  get(pattern: string, handler: Handler): this {
-    return this.on("GET", pattern, handler);
+  get(pattern: string, handler: Handler): this;
+  get<S extends RouteSpec>(pattern: string, handler: SpecHandler<S>, spec: S): this;
+  get<S extends RouteSpec>(pattern: string, handler: Handler | SpecHandler<S>, spec?: S): this {
+    return this.on("GET", pattern, handler as SpecHandler<S>, spec as S);
   }
 
   /** Adds a `POST` route. */
-  post(pattern: string, handler: Handler): this {
-    return this.on("POST", pattern, handler);
+  post(pattern: string, handler: Handler): this;
+  post<S extends RouteSpec>(pattern: string, handler: SpecHandler<S>, spec: S): this;
+  post<S extends RouteSpec>(pattern: string, handler: Handler | SpecHandler<S>, spec?: S): this {
+    return this.on("POST", pattern, handler as SpecHandler<S>, spec as S);
   }
 
   /** Adds a `PUT` route. */
-  put(pattern: string, handler: Handler): this {
-    return this.on("PUT", pattern, handler);
+  put(pattern: string, handler: Handler): this;
+  put<S extends RouteSpec>(pattern: string, handler: SpecHandler<S>, spec: S): this;
+  put<S extends RouteSpec>(pattern: string, handler: Handler | SpecHandler<S>, spec?: S): this {
+    return this.on("PUT", pattern, handler as SpecHandler<S>, spec as S);
   }
 
   /** Adds a `DELETE` route. */
-  delete(pattern: string, handler: Handler): this {
-    return this.on("DELETE", pattern, handler);
+  delete(pattern: string, handler: Handler): this;
+  delete<S extends RouteSpec>(pattern: string, handler: SpecHandler<S>, spec: S): this;
+  delete<S extends RouteSpec>(pattern: string, handler: Handler | SpecHandler<S>, spec?: S): this {
+    return this.on("DELETE", pattern, handler as SpecHandler<S>, spec as S);
+  }
+
+  /** Every route, in precedence order, with its full pattern and spec (`openapi.ts` documents them). */
+  routes(): RouteInfo[] {
+    return this.#routes.map(({ method, pattern, spec }) => ({ method, pattern, spec }));
   }
 
   /**
@@ -131,7 +174,7 @@ export class Router {
    * `route("/api/v1/workflows", sub)` with `sub.get("/:id", h)` answers `GET /api/v1/workflows/:id`.
    */
   route(prefix: string, sub: Router): this {
-    for (const r of sub.#routes) this.on(r.method, joinPattern(prefix, r.pattern), r.handler);
+    for (const r of sub.#routes) this.#add(r.method, joinPattern(prefix, r.pattern), r.handler, r.spec);
     return this;
   }
 

@@ -59,14 +59,6 @@ export function serviceOr503(schedules: ScheduleService | undefined): ScheduleSe
   return schedules;
 }
 
-/** Refuses a malformed schedule id in a path: 400 `invalid_parameter` at `path.scheduleId`. */
-export function checkScheduleIdParam(id: string): void {
-  if (SCHEDULE_ID_PATTERN.test(id)) return;
-  throw new ApiError(400, "invalid_parameter", "a schedule id is 1 to 140 of A-Z a-z 0-9 . _ : -", [
-    { path: "path.scheduleId", message: `got ${JSON.stringify(id.slice(0, 160))}` },
-  ]);
-}
-
 /** A JSON body that must be an object (400 `validation_failed` at `$` otherwise). */
 export function objectBody(body: unknown, what: string): Record<string, unknown> {
   if (body !== null && typeof body === "object" && !Array.isArray(body)) {

@@ -18,9 +18,10 @@ import {
 import { DEFAULT_CONFIG, type EngineConfig, type Setting, SETTINGS } from "./config_settings.ts";
 import { resolvePekkoAliases } from "./config_aliases.ts";
 import { checkTlsSettings } from "./tls.ts";
+import { isLoopback, prodProblems, type Profile, PROFILES, profileUrl } from "./config_profiles.ts";
 import { parseEgressRules } from "../executors/egress_rules.ts";
 
-export { ConfigError, DEFAULT_CONFIG, type EngineConfig, SETTINGS };
+export { ConfigError, DEFAULT_CONFIG, type EngineConfig, isLoopback, type Profile, PROFILES, SETTINGS };
 
 /** What a JSON value is, never what it holds (it may hold a password). */
 function jsonType(raw: unknown): string {
@@ -148,9 +149,10 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
 function parseFlags(
   args: readonly string[],
-): { flags: Map<Setting, string>; configPath?: string; help: boolean } {
+): { flags: Map<Setting, string>; configPath?: string; profile?: string; help: boolean } {
   const flags = new Map<Setting, string>();
   let configPath: string | undefined;
+  let profile: string | undefined;
   let help = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -170,6 +172,10 @@ function parseFlags(
       configPath = takeValue();
       continue;
     }
+    if (name === "--profile") {
+      profile = takeValue();
+      continue;
+    }
     const setting = SETTINGS.find((s) => s.flag === name);
     if (!setting) throw new ConfigError(`unknown flag ${JSON.stringify(name)} (see --help)`);
     const value = setting.kind === "switch" && eq < 0 ? "true" : takeValue();
@@ -181,61 +187,126 @@ function parseFlags(
         : value,
     );
   }
-  return { flags, configPath, help };
+  return { flags, configPath, profile, help };
 }
 
-/** The usage text. */
+/** The usage text: every setting with its flag, variable, help and default (as the parser reads it back). */
 export function usage(): string {
-  const lines = SETTINGS.map((s) => {
-    const fallback = DEFAULT_CONFIG[s.key];
-    const empty = fallback !== null && typeof fallback === "object" && Object.keys(fallback).length === 0;
-    const shown = empty ? "none" : fallback ?? "none";
-    return `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${shown})`;
-  });
-  return ["usage: deno task serve [flags]", "  --config path.json       a JSON file of settings", ...lines]
-    .join("\n");
+  const lines = SETTINGS.map((s) =>
+    `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.help} (default ${defaultText(s) ?? "none"})`
+  );
+  return [
+    "usage: deno task serve [flags]",
+    `  ${"--config path.json".padEnd(24)} ${
+      "ENGINE_CONFIG".padEnd(30)
+    } a JSON file of settings (default none)`,
+    `  ${"--profile dev|prod".padEnd(24)} ${
+      "ENGINE_PROFILE".padEnd(30)
+    } a profile's settings, config/<name>.json; ` +
+    "prod refuses unsafe settings (default none)",
+    ...lines,
+  ].join("\n");
 }
 
 /**
- * Resolves the configuration. Throws `ConfigError` (one line) on the first bad
- * setting; returns `help: true` when `--help` was given, and a warning line per
- * old engine variable set (`PEKKO_*`, read below our own variables and flags).
+ * A setting's default as a flag value the parser reads back to the same default; `undefined` when it has
+ * none (unset, or an empty list).
+ */
+export function defaultText(s: Setting): string | undefined {
+  const value: unknown = DEFAULT_CONFIG[s.key];
+  if (value === undefined || value === null) return undefined;
+  if (s.kind === "duration") return value === 0 ? "0" : formatDuration(value as number);
+  if (Array.isArray(value)) return value.length === 0 ? undefined : value.join(",");
+  if (typeof value === "object") return Object.keys(value).length === 0 ? undefined : JSON.stringify(value);
+  return String(value);
+}
+
+/** Milliseconds as the largest whole unit `parseDuration` reads (`5s`, `7d`, `250ms`). */
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * Resolves the configuration. Precedence: flags > `ENGINE_*` variables > `PEKKO_*` variables > the config
+ * file > the profile's file > defaults. Every problem is found before it throws: a `ConfigError` whose
+ * `problems` hold one line each. Returns `help: true` when `--help` was given, and a warning line per old
+ * engine variable set (`PEKKO_*`).
  */
 export function loadConfig(
   args: readonly string[],
   env: (name: string) => string | undefined,
   readFile: (path: string) => string,
-): { config: EngineConfig; help: boolean; warnings: string[] } {
-  const { flags, configPath, help } = parseFlags(args);
+  readProfile: (profile: Profile) => string = (p) => Deno.readTextFileSync(profileUrl(p)),
+): { config: EngineConfig; help: boolean; warnings: string[]; profile?: Profile } {
+  const problems: string[] = [];
+  const attempt = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  };
+  const { flags, configPath, profile: profileFlag, help } = parseFlags(args);
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  const profile = profileOf(profileFlag ?? env("ENGINE_PROFILE"), problems);
+  if (profile) attempt(() => applyFile(config, `profile ${profile}`, () => readProfile(profile), attempt));
   const path = configPath ?? env("ENGINE_CONFIG");
   if (path !== undefined) {
-    let file: unknown;
-    try {
-      file = JSON.parse(readFile(path));
-    } catch (err) {
-      throw new ConfigError(`config file ${path}: ${(err as Error).message.split("\n")[0]}`);
-    }
-    if (!file || typeof file !== "object" || Array.isArray(file)) {
-      throw new ConfigError(`config file ${path}: must be a JSON object`);
-    }
-    for (const [key, value] of Object.entries(file)) {
-      const s = SETTINGS.find((x) => x.key === key);
-      if (!s) throw new ConfigError(`config file ${path}: unknown setting ${JSON.stringify(key)}`);
-      config[key] = parseValue(s, value, `config file ${path}: ${key}`);
-    }
+    attempt(() => applyFile(config, `config file ${path}`, () => readFile(path), attempt));
   }
   const aliases = resolvePekkoAliases(env, new Set([...flags.keys()].map((s) => s.key)));
   for (const a of aliases.values) {
-    config[a.key] = parseValue(SETTINGS.find((s) => s.key === a.key)!, a.raw, a.where);
+    attempt(() => config[a.key] = parseValue(SETTINGS.find((s) => s.key === a.key)!, a.raw, a.where));
   }
   for (const s of SETTINGS) {
     const v = env(s.env);
-    if (v !== undefined && v !== "") config[s.key] = parseValue(s, v, `environment ${s.env}`);
+    if (v !== undefined && v !== "") attempt(() => config[s.key] = parseValue(s, v, `environment ${s.env}`));
   }
-  for (const [s, v] of flags) config[s.key] = parseValue(s, v, `flag ${s.flag}`);
-  validateConfig(config as unknown as EngineConfig);
-  return { config: config as unknown as EngineConfig, help, warnings: aliases.warnings };
+  for (const [s, v] of flags) attempt(() => config[s.key] = parseValue(s, v, `flag ${s.flag}`));
+  if (problems.length === 0) {
+    problems.push(...configProblems(config as unknown as EngineConfig));
+    if (profile === "prod") problems.push(...prodProblems(config as unknown as EngineConfig));
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"), problems);
+  return { config: config as unknown as EngineConfig, help, warnings: aliases.warnings, profile };
+}
+
+/** The profile named by `--profile` or `ENGINE_PROFILE`, if any (a wrong name is a problem). */
+function profileOf(name: string | undefined, problems: string[]): Profile | undefined {
+  if (name === undefined || name === "") return undefined;
+  if ((PROFILES as readonly string[]).includes(name)) return name as Profile;
+  problems.push(`profile: must be one of ${PROFILES.join(", ")}, got ${JSON.stringify(name)}`);
+  return undefined;
+}
+
+/** Applies a JSON file of settings (a profile's, or `--config`'s), every bad key or value a problem. */
+function applyFile(
+  config: Record<string, unknown>,
+  where: string,
+  read: () => string,
+  attempt: (fn: () => void) => void,
+): void {
+  let file: unknown;
+  try {
+    file = JSON.parse(read());
+  } catch (err) {
+    throw new ConfigError(`${where}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (!file || typeof file !== "object" || Array.isArray(file)) {
+    throw new ConfigError(`${where}: must be a JSON object`);
+  }
+  for (const [key, value] of Object.entries(file)) {
+    const s = SETTINGS.find((x) => x.key === key);
+    if (!s) {
+      attempt(() => {
+        throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
+      });
+    } else attempt(() => config[key] = parseValue(s, value, `${where}: ${key}`));
+  }
 }
 
 /** Whether a configuration makes this node a cluster member (rather than a standalone node). */
@@ -243,38 +314,46 @@ export function isClustered(config: EngineConfig): boolean {
   return config.clusterPort > 0 || config.seeds.length > 0;
 }
 
-/** Checks combinations of settings; throws a one-line `ConfigError` naming them. */
+/** Checks combinations of settings; throws a `ConfigError` naming every one that is wrong. */
 export function validateConfig(config: EngineConfig): void {
-  checkExposure(config);
-  checkTlsSettings(config);
+  const problems = configProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"), problems);
+}
+
+/** The problems of a configuration's combinations of settings, one line each. */
+export function configProblems(config: EngineConfig): string[] {
+  const problems: string[] = [];
+  for (const check of [checkExposure, checkTlsSettings]) {
+    try {
+      check(config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
   if (!isClustered(config)) {
     if (!config.roles.includes("worker")) {
-      throw new ConfigError("roles: a standalone node needs the worker role (no node would own shards)");
+      problems.push("roles: a standalone node needs the worker role (no node would own shards)");
     }
-    return;
+    return problems;
   }
   const storage = config.storage === "auto" ? (config.databaseUrl ? "postgres" : "embedded") : config.storage;
   if (storage !== "postgres") {
-    throw new ConfigError(
-      `storage: a cluster needs shared storage (--database-url postgres://...), not ${storage}`,
-    );
+    problems.push(`storage: a cluster needs shared storage (--database-url postgres://...), not ${storage}`);
   }
   if (!config.clusterSecret) {
-    throw new ConfigError("cluster-secret: a cluster member needs --cluster-secret (ENGINE_CLUSTER_SECRET)");
+    problems.push("cluster-secret: a cluster member needs --cluster-secret (ENGINE_CLUSTER_SECRET)");
   }
   if (config.clusterPort === 0) {
-    throw new ConfigError("cluster-port: a cluster member needs --cluster-port (ENGINE_CLUSTER_PORT)");
+    problems.push("cluster-port: a cluster member needs --cluster-port (ENGINE_CLUSTER_PORT)");
   }
   if (config.seeds.length === 0 && !config.roles.includes("worker")) {
-    throw new ConfigError(
-      "roles: the first member (no --seeds) needs the worker role, or no node owns shards",
-    );
+    problems.push("roles: the first member (no --seeds) needs the worker role, or no node owns shards");
   }
   if (config.seeds.length === 0 && !config.roles.includes("coordinator")) {
-    throw new ConfigError(
-      "roles: the first member (no --seeds) needs the coordinator role, or no node leads",
-    );
+    problems.push("roles: the first member (no --seeds) needs the coordinator role, or no node leads");
   }
+  return problems;
 }
 
 /**
@@ -287,10 +366,4 @@ export function checkExposure(config: Pick<EngineConfig, "apiTokens" | "insecure
       `host: ${config.host} is not a loopback address and no API token is configured; give --api-token ROLE:TOKEN (ENGINE_API_TOKENS), or --insecure-no-auth`,
     );
   }
-}
-
-/** Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost): only this machine can reach it. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }

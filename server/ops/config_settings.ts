@@ -9,14 +9,19 @@ import type { ApiToken } from "../http/auth.ts";
 
 /** The whole configuration of a node. */
 export interface EngineConfig {
+  /** The address the HTTP API listens on (`--host`, `ENGINE_HTTP_HOST`). */
   host: string;
+  /** The HTTP API's port; 0: any free port. */
   port: number;
+  /** HTTP workers in front of the engine on `port` (`reusePort`); 0: the engine's thread serves HTTP itself. */
+  httpWorkers: number;
   /**
    * `auto`: PostgreSQL when a database URL is set, else the local store (`embedded`). `embedded`: the local
    * store of the data directory, the one it holds already (`pglite` when it holds only PGlite's `pg/`), else
    * `sqlite`. `sqlite` and `pglite` name one local store.
    */
   storage: "auto" | "memory" | "sqlite" | "pglite" | "embedded" | "postgres";
+  /** The data directory: the local store (SQLite or PGlite) and, by default, the files root `files/`. */
   dataDir: string;
   /** The engine's PostgreSQL database (sql.* nodes default to it). */
   databaseUrl: string | undefined;
@@ -26,19 +31,28 @@ export interface EngineConfig {
   clusterPort: number;
   /** Other members' cluster addresses (`host:port`). */
   seeds: string[];
+  /** What this member does: any of `coordinator`, `worker`, `api-gateway` (default: all three). */
   roles: Role[];
   /** Shared secret every member proves in the transport handshake. */
   clusterSecret: string | undefined;
   /** How long a forwarded call waits for the owner (ask timeout), ms. */
   askTimeoutMs: number;
+  /** The shard count, fixed when the cluster is created (every member must agree). */
   shards: number;
+  /** The quietest level logged. */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Log lines as one JSON object each, or human-readable (`pretty`). */
   logFormat: "json" | "pretty";
+  /** Records one node's output may hold; past it the node fails `output_too_large`. */
   maxOutputRecords: number;
+  /** Bytes (as a UTF-8 JSON array) one node's output may hold; past it the node fails `output_too_large`. */
   maxOutputBytes: number;
+  /** Executions live at once on this node; past it an execute answers `503 overloaded`. */
   maxActiveExecutions: number;
   /** Events one execution's history may hold; a running execution that reaches it fails `history_too_large`. */
   maxHistoryEvents: number;
+  /** Nodes one workflow definition may hold (edges: five times that); its JSON stays under 1 MiB. */
+  maxWorkflowNodes: number;
   /** How long finished executions keep their history, in ms (0: forever). */
   retentionMs: number;
   /** PostgreSQL connections at most. */
@@ -47,6 +61,8 @@ export interface EngineConfig {
   apiTokens: ApiToken[];
   /** Serve without tokens on a non-loopback host (refused without it). */
   insecureNoAuth: boolean;
+  /** Plain HTTP on a non-loopback host is intended (a proxy in front terminates TLS): the prod profile's waiver. */
+  allowPlainHttp: boolean;
   /** `/metrics` answers without a token. */
   metricsPublic: boolean;
   /** Requests a second each API token may make (bursts of twice that); 0: unlimited. */
@@ -113,6 +129,16 @@ export const SETTINGS: readonly Setting[] = [
     env: "ENGINE_HTTP_PORT",
     kind: "port",
     help: "HTTP port (0: any free port)",
+  },
+  {
+    key: "httpWorkers",
+    flag: "--http-workers",
+    env: "ENGINE_HTTP_WORKERS",
+    kind: "int",
+    min: 0,
+    max: 64,
+    help: "HTTP worker threads parsing requests for the engine's thread, all on --port " +
+      "(Linux, --unstable-net; 0: the engine's thread serves HTTP)",
   },
   {
     key: "storage",
@@ -235,11 +261,21 @@ export const SETTINGS: readonly Setting[] = [
     help: "events one execution's history may hold (past it the execution fails history_too_large)",
   },
   {
+    key: "maxWorkflowNodes",
+    flag: "--max-workflow-nodes",
+    env: "ENGINE_MAX_WORKFLOW_NODES",
+    kind: "int",
+    min: 1,
+    max: 10000,
+    help: "nodes one workflow may hold (edges: five times that)",
+  },
+  {
     key: "retentionMs",
     flag: "--retention",
     env: "ENGINE_RETENTION",
     kind: "duration",
-    help: "how long finished executions are kept (e.g. 7d, 12h; 0 keeps them)",
+    help:
+      "how long finished executions are kept if their workflow has no retentionMs (e.g. 7d, 12h; 0 keeps them)",
   },
   {
     key: "databasePoolMax",
@@ -264,6 +300,14 @@ export const SETTINGS: readonly Setting[] = [
     env: "ENGINE_INSECURE_NO_AUTH",
     kind: "switch",
     help: "serve without API tokens on a non-loopback host",
+  },
+  {
+    key: "allowPlainHttp",
+    flag: "--allow-plain-http",
+    env: "ENGINE_ALLOW_PLAIN_HTTP",
+    kind: "switch",
+    help:
+      "plain HTTP on a non-loopback host is intended: a proxy in front terminates TLS (waives prod's TLS check)",
   },
   {
     key: "metricsPublic",
@@ -363,6 +407,7 @@ export const SETTINGS: readonly Setting[] = [
 export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   host: "127.0.0.1",
   port: 8080,
+  httpWorkers: 0,
   storage: "auto",
   dataDir: ".data",
   databaseUrl: undefined,
@@ -379,10 +424,12 @@ export const DEFAULT_CONFIG: Readonly<EngineConfig> = Object.freeze({
   maxOutputBytes: 16 * 1024 * 1024,
   maxActiveExecutions: 250_000,
   maxHistoryEvents: 100_000,
+  maxWorkflowNodes: 1_000,
   retentionMs: 7 * 24 * 3_600_000,
   databasePoolMax: 10,
   apiTokens: [],
   insecureNoAuth: false,
+  allowPlainHttp: false,
   metricsPublic: false,
   rateLimit: 1_000,
   sqlConnections: {},

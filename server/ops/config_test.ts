@@ -144,8 +144,8 @@ Deno.test("config: cluster settings parse, and bad combinations are refused with
   ];
   for (const [args, pattern] of cases) {
     const err = configError(() => loadConfig(args, noEnv, noFile));
-    assertMatch(err.message, pattern);
-    assert(!err.message.includes("\n"));
+    assertMatch(err.problems[0], pattern);
+    assert(err.problems.every((line) => !line.includes("\n")));
   }
 });
 

@@ -7,11 +7,16 @@
 import { BROKER_SCHEMES, kafkaBrokerList } from "../../core/catalog_messaging.ts";
 import { API_ROLES, type ApiRole, type ApiToken } from "../http/auth.ts";
 
-/** A configuration error: one line naming the setting. */
+/** A configuration error: one line per problem, each naming its setting (`problems`; the message joins them). */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** Every problem found, one line each. */
+  readonly problems: readonly string[];
+
+  /** One problem (`message`), or several (`problems`, then the message is their lines). */
+  constructor(message: string, problems?: readonly string[]) {
     super(message);
     this.name = "ConfigError";
+    this.problems = problems ?? [message];
   }
 }
 

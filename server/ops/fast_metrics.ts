@@ -48,7 +48,7 @@ abstract class FastMetric<Child> {
   readonly help: string;
   readonly labelNames: readonly string[];
   readonly aggregator = "sum" as const;
-  protected children = new Map<string, { labels: Record<string, string>; child: Child }>();
+  protected children: Map<string, { labels: Record<string, string>; child: Child }> = new Map();
 
   constructor(config: FastMetricConfig) {
     this.name = config.name;

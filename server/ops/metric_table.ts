@@ -24,6 +24,8 @@ export interface MetricsSources {
   storage?: Pick<Storage, "ping">;
   /** The scheduler, for `schedules_live`. */
   scheduler?: { readonly live: number };
+  /** The HTTP workers (`--http-workers`; absent without), for `http_worker_*`: running totals by worker. */
+  httpWorkers?: { requestCounts(): readonly number[]; restartCounts(): readonly number[] };
 }
 
 /** What a metric's scrape-time `collect` sees: the node's parts and a little state of its own node. */
@@ -52,6 +54,13 @@ const END_STATUSES = ["completed", "failed", "cancelled", "timed_out"] as const;
 
 /** Member statuses, each pre-set to 0 at a scrape. */
 const MEMBER_STATUSES = ["joining", "up", "suspect", "down", "leaving"];
+
+/** Sets a counter by worker to running totals kept elsewhere (they only grow). */
+function totalsByWorker(counter: Counter, totals: readonly number[] | undefined): void {
+  if (totals === undefined) return;
+  counter.reset();
+  totals.forEach((n, i) => counter.inc({ worker: String(i) }, n));
+}
 
 /** The columns every row has. */
 interface RowBase {
@@ -143,6 +152,25 @@ export const METRIC_TABLE = {
     help: "HTTP API request handling time, by method, route pattern and status code.",
     labels: ["method", "route", "status"],
     buckets: SECONDS_FAST,
+  },
+  httpWorkerRequests: {
+    kind: "counter",
+    name: "http_worker_requests_total",
+    help: "Requests each HTTP worker (--http-workers; its place 0 to N-1) handed to the engine's thread; " +
+      "none without workers.",
+    labels: ["worker"],
+    collect(counter, { sources }) {
+      totalsByWorker(counter, sources?.httpWorkers?.requestCounts());
+    },
+  },
+  httpWorkerRestarts: {
+    kind: "counter",
+    name: "http_worker_restarts_total",
+    help: "HTTP workers that crashed and were replaced, by place (0 to N-1); none without workers.",
+    labels: ["worker"],
+    collect(counter, { sources }) {
+      totalsByWorker(counter, sources?.httpWorkers?.restartCounts());
+    },
   },
   memberCount: {
     kind: "gauge",

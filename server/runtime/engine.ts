@@ -105,7 +105,7 @@ export class Engine {
     this.shardCount = opts.shardCount ?? DEFAULT_SHARD_COUNT;
     const observation = new Observation(opts.observer, log, clock);
     const live = this.#live = new LiveExecutions(clock, observation);
-    this.#plans = new PlanCache(storage);
+    this.#plans = new PlanCache(storage, opts.catalog);
     this.#timers = new TimerQueue(clock, (executionId, timerId) => {
       const actor = live.actors.get(executionId);
       if (actor) {
@@ -269,8 +269,8 @@ export class Engine {
 
   /**
    * Maintenance: continues running executions of owned shards that are not live here (an append whose
-   * acknowledgement was lost, say), then deletes, in bounded batches, executions that ended longer ago than
-   * the retention. Returns what it did.
+   * acknowledgement was lost, say), then deletes, in bounded batches, ended executions past their retention
+   * (their workflow's `retentionMs`, else the node's). Returns what it did.
    */
   sweep(): Promise<{ recovered: number; deleted: number }> {
     return this.#shards.sweep();

@@ -7,9 +7,13 @@
 
 /** A logger with fields bound to it. */
 export interface Logger {
+  /** Logs `message` at level `debug`, with `fields` added to the line. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Logs `message` at level `info`, with `fields` added to the line. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Logs `message` at level `warn`, with `fields` added to the line. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Logs `message` at level `error`, with `fields` added to the line. */
   error(message: string, fields?: Record<string, unknown>): void;
   /** A logger that adds `fields` to every line. */
   with(fields: Record<string, unknown>): Logger;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Catalog } from "../../core/catalog_set.ts";
 import type { ExecutionTrigger } from "../../core/schedule.ts";
 import type { Rejection } from "../../core/decide.ts";
 import type { Json } from "../../core/json.ts";
@@ -35,7 +36,10 @@ export interface EngineLimits {
   maxConcurrentAttempts: number;
   /** Waiters on `wait()` at once. */
   maxWaiters: number;
-  /** How long a finished execution keeps its history (retention); 0 keeps it forever. */
+  /**
+   * How long a finished execution keeps its history (retention) when its workflow sets no `retentionMs` of
+   * its own; 0 keeps it forever.
+   */
   retentionMs: number;
   /** How often the maintenance sweep runs (reconcile running executions, retention). */
   sweepIntervalMs: number;
@@ -92,6 +96,8 @@ export interface EngineOptions {
   appender?: { append(request: AppendRequest): Promise<AppendResult> };
   /** Metrics and traces (none by default: the simulator runs without them). */
   observer?: EngineObserver;
+  /** The node kinds plans are compiled against (default: the built-in ones). */
+  catalog?: Catalog;
 }
 
 /** A submission of one execution. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { BoundedCache } from "../../core/cache.ts";
+import { BUILTIN_CATALOG, type Catalog } from "../../core/catalog_set.ts";
 import type { ExecutionEvent } from "../../core/events.ts";
 import { compilePlan, type Plan } from "../../core/plan.ts";
 import { type ExecutionState, historyVersions, replay } from "../../core/state.ts";
@@ -16,7 +17,10 @@ const PLAN_CACHE = 1000;
 export class PlanCache {
   #plans = new BoundedCache<string, Plan>(PLAN_CACHE);
 
-  constructor(private readonly storage: Pick<WorkflowStore, "getWorkflow">) {}
+  constructor(
+    private readonly storage: Pick<WorkflowStore, "getWorkflow">,
+    private readonly catalog: Catalog = BUILTIN_CATALOG,
+  ) {}
 
   /** The plan of a workflow version, read from storage the first time; `undefined` when it is not stored. */
   async get(workflowId: string, version: number): Promise<Plan | undefined> {
@@ -32,7 +36,7 @@ export class PlanCache {
     const key = `${stored.id}@${stored.version}`;
     let plan = this.#plans.get(key);
     if (!plan) {
-      plan = compilePlan(stored.definition, stored.version);
+      plan = compilePlan(stored.definition, stored.version, this.catalog);
       this.#plans.set(key, plan);
     }
     return plan;

@@ -125,8 +125,9 @@ export class ShardOwnership {
 
   /**
    * Maintenance: continues running executions of owned shards that are not live here (an append whose
-   * acknowledgement was lost, say), then deletes, in bounded batches, executions that ended longer ago than
-   * the retention. Returns what it did.
+   * acknowledgement was lost, say), then deletes, in bounded batches, ended executions past their retention:
+   * their workflow's own `retentionMs` (`expiresAt`), else the node's `retentionMs` (when not 0). Returns what
+   * it did.
    */
   async sweep(): Promise<{ recovered: number; deleted: number }> {
     const { storage, limits, live } = this.deps;
@@ -138,18 +139,30 @@ export class ShardOwnership {
       }
     }
     await this.deps.audit?.();
+    const now = this.deps.clock.now();
     let deleted = 0;
     if (limits.retentionMs > 0) {
-      const before = this.deps.clock.now() - limits.retentionMs;
-      for (let round = 0; round < 20; round++) {
-        const n = await storage.deleteFinishedBefore(before, limits.retentionBatch);
-        deleted += n;
-        if (n < limits.retentionBatch) break;
-      }
+      // The node's retention, over executions whose workflow has none of its own.
+      const before = now - limits.retentionMs;
+      deleted += await this.#deleteInBatches((n) => storage.deleteFinishedBefore(before, n));
     }
+    // The workflows' own retention (`expiresAt`), whatever the node's.
+    deleted += await this.#deleteInBatches((n) => storage.deleteExpired(now, n));
     if (deleted > 0) live.forgetFinished(); // never serve what retention deleted
     if (recovered > 0 || deleted > 0) this.deps.log.info("sweep", { recovered, deleted });
     return { recovered, deleted };
+  }
+
+  /** Runs a retention pass in batches of `retentionBatch`, at most 20 a sweep; returns how many it deleted. */
+  async #deleteInBatches(batch: (limit: number) => Promise<number>): Promise<number> {
+    const limit = this.deps.limits.retentionBatch;
+    let deleted = 0;
+    for (let round = 0; round < 20; round++) {
+      const n = await batch(limit);
+      deleted += n;
+      if (n < limit) break;
+    }
+    return deleted;
   }
 
   /** Loads a running execution of an owned shard from storage and continues it. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { findKind } from "../../core/catalog.ts";
+import { BUILTIN_CATALOG, type Catalog } from "../../core/catalog_set.ts";
 import { hash128 } from "../../core/ids.ts";
 import { canonicalJson } from "../../core/json.ts";
 import type { Problem } from "../../core/schema.ts";
@@ -80,14 +81,18 @@ function expressionProblems(input: unknown): Problem[] {
  * Validates a posted definition completely (within `limits`, the defaults when absent); on success returns it
  * normalised with its hash.
  */
-export function checkWorkflow(input: unknown, limits?: Partial<WorkflowLimits>): {
+export function checkWorkflow(
+  input: unknown,
+  limits?: Partial<WorkflowLimits>,
+  catalog: Catalog = BUILTIN_CATALOG,
+): {
   ok: true;
   value: CheckedWorkflow;
 } | {
   ok: false;
   problems: Problem[];
 } {
-  const result = validateWorkflow(input, limits);
+  const result = validateWorkflow(input, limits, catalog);
   const expressions = result.ok || !result.problems.some((p) => p.code === "too_large")
     ? expressionProblems(input)
     : [];
@@ -111,11 +116,15 @@ export class WorkflowService {
     private readonly storage: WorkflowStore,
     private readonly now: () => number,
     private readonly grantCheck: (definition: WorkflowDefinition) => Problem[] = () => [],
+    /** The node kinds definitions may use (default: the built-in ones). */
+    readonly catalog: Catalog = BUILTIN_CATALOG,
+    /** The bounds on a definition (default: `DEFAULT_WORKFLOW_LIMITS`). */
+    private readonly limits?: Partial<WorkflowLimits>,
   ) {}
 
   /** Validation, then the grants. */
   #check(input: unknown): ReturnType<typeof checkWorkflow> {
-    const checked = checkWorkflow(input);
+    const checked = checkWorkflow(input, this.limits, this.catalog);
     if (!checked.ok) return checked;
     const problems = this.grantCheck(checked.value.definition);
     return problems.length > 0 ? { ok: false, problems } : checked;

@@ -72,7 +72,7 @@ function fireStatement({ reqsJson, ev, out }: StatementParams) {
       select * from json_to_recordset(${reqsJson}::text::json) as r(
         i int, execution_id text, shard int, epoch bigint, expected_seq int, last_seq int, workflow_id text,
         version int, status text, start_time bigint, end_time bigint, idempotency_key text,
-        request_hash text, next_timer_at bigint, require_latest boolean,
+        request_hash text, next_timer_at bigint, expires_at bigint, require_latest boolean,
         f_schedule_id text, f_tick_at bigint, f_fired_at bigint, f_outcome text, f_reason text,
         f_execution_id text, f_version int, f_status text, f_next_tick_at bigint, f_last_tick_at bigint,
         f_last_execution_id text, f_buffered_tick_at bigint, f_runs bigint)
@@ -95,9 +95,9 @@ function fireStatement({ reqsJson, ev, out }: StatementParams) {
     ),
     created as (
       insert into executions (execution_id, workflow_id, version, status, start_time, end_time, shard,
-        last_seq, idempotency_key, request_hash, next_timer_at)
+        last_seq, idempotency_key, request_hash, next_timer_at, expires_at)
       select execution_id, workflow_id, version, status, start_time, end_time, shard, last_seq,
-        idempotency_key, request_hash, next_timer_at
+        idempotency_key, request_hash, next_timer_at, expires_at
       from gate order by i
       on conflict (execution_id) do nothing
       returning execution_id

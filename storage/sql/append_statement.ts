@@ -52,6 +52,7 @@ export interface RequestRow {
   idempotency_key: string | null;
   request_hash: string | null;
   next_timer_at: number | null;
+  expires_at: number | null;
   require_latest: boolean;
 }
 
@@ -72,6 +73,7 @@ export function requestFields(req: AppendRequest, i: number): RequestRow {
     idempotency_key: req.idempotencyKey ?? null,
     request_hash: req.requestHash ?? null,
     next_timer_at: req.summary.status === "running" ? req.nextTimerAt ?? null : null,
+    expires_at: req.summary.status === "running" ? null : req.summary.expiresAt ?? null,
     require_latest: req.expectedSeq === 0 && req.requireLatestVersion === true,
   };
 }
@@ -148,7 +150,7 @@ export async function appendRound(db: Kysely<Database>, encoded: EncodedAppend[]
       select * from json_to_recordset(${reqsJson}::text::json) as r(
         i int, execution_id text, shard int, epoch bigint, expected_seq int, last_seq int, workflow_id text,
         version int, status text, start_time bigint, end_time bigint, idempotency_key text,
-        request_hash text, next_timer_at bigint, require_latest boolean)
+        request_hash text, next_timer_at bigint, expires_at bigint, require_latest boolean)
     ),
     fence as (
       select s.shard, s.epoch from shards s where s.shard in (select shard from req) for share
@@ -159,9 +161,9 @@ export async function appendRound(db: Kysely<Database>, encoded: EncodedAppend[]
     ),
     created as (
       insert into executions (execution_id, workflow_id, version, status, start_time, end_time, shard,
-        last_seq, idempotency_key, request_hash, next_timer_at)
+        last_seq, idempotency_key, request_hash, next_timer_at, expires_at)
       select execution_id, workflow_id, version, status, start_time, end_time, shard, last_seq,
-        idempotency_key, request_hash, next_timer_at
+        idempotency_key, request_hash, next_timer_at, expires_at
       from fenced f where expected_seq = 0 and (not require_latest or exists (
         select 1 from workflow_heads h
         where h.id = f.workflow_id and h.latest_version = f.version and not h.deleted))
@@ -172,6 +174,7 @@ export async function appendRound(db: Kysely<Database>, encoded: EncodedAppend[]
     updated as (
       update executions as e
       set status = f.status, end_time = f.end_time, last_seq = f.last_seq, next_timer_at = f.next_timer_at,
+        expires_at = f.expires_at,
         version = f.version -- a migration moves an execution to another version of its workflow
       from fenced f
       where f.expected_seq > 0 and e.execution_id = f.execution_id and e.last_seq = f.expected_seq

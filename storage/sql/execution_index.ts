@@ -1,15 +1,19 @@
 /**
  * The execution index over SQL: the `executions` table that every append updates
- * (status, times, last sequence number, the earliest due timer), its listings and
- * counts, and retention.
+ * (status, times, last sequence number, the earliest due timer), its listings
+ * (`execution_search.ts`: every filter of the runs list through an index) and counts, and retention: the
+ * node's (`deleteFinishedBefore`) and the workflows' own (`deleteExpired`), each through its partial index.
  *
  * @module
  */
+import type { SelectQueryBuilder, Transaction } from "npm:kysely@0.29.9";
 import type { ExecutionQuery, Page, StoredExecution } from "../records.ts";
 import type { ExecutionIndex } from "../roles.ts";
-import { decodeExecutionCursor, encodeExecutionCursor } from "../storage.ts";
+import { searchExecutions } from "../execution_search.ts";
 import type { SqlContext } from "./context.ts";
+import { sqlSearchStatements } from "./execution_search.ts";
 import { toExecution } from "./rows.ts";
+import type { Database } from "./schema.ts";
 
 /** The `ExecutionIndex` role over SQL. */
 export class SqlExecutionIndex implements ExecutionIndex {
@@ -24,24 +28,7 @@ export class SqlExecutionIndex implements ExecutionIndex {
   }
 
   listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>> {
-    return this.ctx.run(async () => {
-      let q = this.ctx.db.selectFrom("executions").selectAll()
-        .orderBy("start_time", "desc").orderBy("execution_id", "desc").limit(query.limit + 1);
-      if (query.workflowId !== undefined) q = q.where("workflow_id", "=", query.workflowId);
-      if (query.status !== undefined) q = q.where("status", "=", query.status);
-      const c = query.cursor ? decodeExecutionCursor(query.cursor) : undefined;
-      if (c) {
-        q = q.where((eb) =>
-          eb.or([
-            eb("start_time", "<", c.time),
-            eb.and([eb("start_time", "=", c.time), eb("execution_id", "<", c.id)]),
-          ])
-        );
-      }
-      const rows = (await q.execute()).map(toExecution);
-      const items = rows.slice(0, query.limit);
-      return { items, next: rows.length > query.limit ? encodeExecutionCursor(items.at(-1)!) : null };
-    });
+    return this.ctx.run(() => searchExecutions(sqlSearchStatements(this.ctx), query));
   }
 
   countExecutions(workflowId: string): Promise<number> {
@@ -80,16 +67,37 @@ export class SqlExecutionIndex implements ExecutionIndex {
   }
 
   deleteFinishedBefore(before: number, limit: number): Promise<number> {
+    // Through the partial index executions_ended_default (its predicate spelled as the index's).
+    return this.#deleteWhere((trx) =>
+      trx.selectFrom("executions").select("execution_id")
+        .where("status", "<>", "running").where("expires_at", "is", null).where("end_time", "<", before)
+        .orderBy("end_time").limit(limit)
+    );
+  }
+
+  deleteExpired(now: number, limit: number): Promise<number> {
+    // Through the partial index executions_expiring.
+    return this.#deleteWhere((trx) =>
+      trx.selectFrom("executions").select("execution_id")
+        .where("expires_at", "is not", null).where("expires_at", "<", now)
+        .orderBy("expires_at").limit(limit)
+    );
+  }
+
+  /** Deletes the executions `victims` selects (their history, outputs and row) in one transaction. */
+  #deleteWhere(
+    victims: (
+      trx: Transaction<Database>,
+    ) => SelectQueryBuilder<Database, "executions", { execution_id: string }>,
+  ): Promise<number> {
     return this.ctx.run(() =>
       this.ctx.db.transaction().execute(async (trx) => {
-        const victims = (await trx.selectFrom("executions").select("execution_id")
-          .where("status", "<>", "running").where("end_time", "<", before).orderBy("end_time").limit(limit)
-          .execute()).map((r) => r.execution_id);
-        if (victims.length === 0) return 0;
-        await trx.deleteFrom("event_batches").where("execution_id", "in", victims).execute();
-        await trx.deleteFrom("outputs").where("execution_id", "in", victims).execute();
-        await trx.deleteFrom("executions").where("execution_id", "in", victims).execute();
-        return victims.length;
+        const ids = (await victims(trx).execute()).map((r) => r.execution_id);
+        if (ids.length === 0) return 0;
+        await trx.deleteFrom("event_batches").where("execution_id", "in", ids).execute();
+        await trx.deleteFrom("outputs").where("execution_id", "in", ids).execute();
+        await trx.deleteFrom("executions").where("execution_id", "in", ids).execute();
+        return ids.length;
       })
     );
   }

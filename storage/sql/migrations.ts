@@ -174,6 +174,32 @@ export const MIGRATIONS: readonly Migration[] = [
         primary key (schedule_id, tick_at))`,
     ],
   },
+  {
+    version: 6,
+    name: "execution search indexes",
+    statements: [
+      // The runs list (GET /api/v1/executions) by status, and by workflow and status, newest first; and ids
+      // by prefix in code-point order ("C": a range of the index, whatever the database's collation).
+      `create index executions_by_status on executions (status, start_time desc, execution_id desc)`,
+      `create index executions_by_workflow_status on executions
+        (workflow_id, status, start_time desc, execution_id desc)`,
+      `create index executions_by_id_c on executions (execution_id collate "C")`,
+    ],
+  },
+  {
+    version: 7,
+    name: "per-workflow retention",
+    statements: [
+      // When an ended execution's own retention (its workflow's retentionMs) deletes it; null: the node's
+      // --retention applies. The two retention passes each read their own partial index: a workflow that keeps
+      // its executions forever (expires_at at the largest safe integer) never lengthens the default pass's scan.
+      `alter table executions add column expires_at bigint`,
+      `create index executions_expiring on executions (expires_at) where expires_at is not null`,
+      `create index executions_ended_default on executions (end_time)
+        where status <> 'running' and expires_at is null`,
+      `drop index executions_ended`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied; returns the versions it applied. */

@@ -34,6 +34,7 @@ export function toExecution(r: ExecutionRow): StoredExecution {
     idempotencyKey: r.idempotency_key,
     requestHash: r.request_hash,
     nextTimerAt: numOrNull(r.next_timer_at as string | number | null),
+    expiresAt: numOrNull(r.expires_at as string | number | null),
   };
 }
 

@@ -45,6 +45,8 @@ export interface ExecutionsTable {
   idempotency_key: string | null;
   request_hash: string | null;
   next_timer_at: NullableBigInt;
+  /** When the execution's own retention deletes it (migration 7); null: the node's `--retention`. */
+  expires_at: ColumnType<string | number | null, number | null | undefined, number | null>;
 }
 
 /** The events of one append, `first_seq..last_seq`, as a JSON array in order. */
@@ -104,7 +106,7 @@ export interface ApiTokensTable {
   role: string;
   created_at: BigIntColumn;
   created_by: string | null;
-  expires_at: NullableBigInt;
+  expires_at: ColumnType<string | number | null, number | null | undefined, number | null>;
   revoked_at: NullableBigInt;
 }
 

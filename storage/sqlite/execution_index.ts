@@ -1,14 +1,16 @@
 /**
  * The execution index in the SQLite store: the `executions` table every append updates (status, times, last
- * sequence number, the earliest due timer), its listings and counts, and retention.
+ * sequence number, the earliest due timer), its listings (`execution_search.ts`: every filter of the runs list
+ * through an index) and counts, and retention: the node's (`deleteFinishedBefore`) and the workflows' own
+ * (`deleteExpired`), each through its partial index.
  *
  * @module
  */
 import type { ExecutionQuery, Page, StoredExecution } from "../records.ts";
 import type { ExecutionIndex } from "../roles.ts";
-import { decodeExecutionCursor, encodeExecutionCursor } from "../storage.ts";
+import { searchExecutions } from "../execution_search.ts";
 import type { SqliteContext } from "./context.ts";
-import type { SqlValue } from "./database.ts";
+import { sqliteSearchStatements } from "./execution_search.ts";
 import { type ExecutionRow, jsonList, toExecution } from "./rows.ts";
 
 /** The `ExecutionIndex` role over SQLite. */
@@ -23,31 +25,7 @@ export class SqliteExecutionIndex implements ExecutionIndex {
   }
 
   listExecutions(query: ExecutionQuery): Promise<Page<StoredExecution>> {
-    return this.ctx.run(() => {
-      const where: string[] = [];
-      const params: SqlValue[] = [];
-      if (query.workflowId !== undefined) {
-        where.push("workflow_id = ?");
-        params.push(query.workflowId);
-      }
-      if (query.status !== undefined) {
-        where.push("status = ?");
-        params.push(query.status);
-      }
-      const c = query.cursor ? decodeExecutionCursor(query.cursor) : undefined;
-      if (c) {
-        where.push("(start_time < ? or (start_time = ? and execution_id < ?))");
-        params.push(c.time, c.time, c.id);
-      }
-      const clause = where.length > 0 ? `where ${where.join(" and ")}` : "";
-      const rows = this.ctx.db.all<ExecutionRow>(
-        `select * from executions ${clause} order by start_time desc, execution_id desc limit ?`,
-        ...params,
-        query.limit + 1,
-      ).map(toExecution);
-      const items = rows.slice(0, query.limit);
-      return { items, next: rows.length > query.limit ? encodeExecutionCursor(items.at(-1)!) : null };
-    });
+    return searchExecutions(sqliteSearchStatements(this.ctx), query);
   }
 
   countExecutions(workflowId: string): Promise<number> {
@@ -92,14 +70,30 @@ export class SqliteExecutionIndex implements ExecutionIndex {
   }
 
   deleteFinishedBefore(before: number, limit: number): Promise<number> {
+    // Through the partial index executions_ended_default (its predicate spelled as the index's).
+    return this.#deleteWhere(
+      `select execution_id from executions where status <> 'running' and expires_at is null and end_time < ?
+        order by end_time limit ?`,
+      before,
+      limit,
+    );
+  }
+
+  deleteExpired(now: number, limit: number): Promise<number> {
+    // Through the partial index executions_expiring.
+    return this.#deleteWhere(
+      `select execution_id from executions where expires_at is not null and expires_at < ?
+        order by expires_at limit ?`,
+      now,
+      limit,
+    );
+  }
+
+  /** Deletes the executions `select` answers (their history, outputs and row) in one write transaction. */
+  #deleteWhere(select: string, bound: number, limit: number): Promise<number> {
     return this.ctx.write(() => {
       const db = this.ctx.db;
-      const victims = db.all<{ execution_id: string }>(
-        `select execution_id from executions where status <> 'running' and end_time < ?
-          order by end_time limit ?`,
-        before,
-        limit,
-      ).map((r) => r.execution_id);
+      const victims = db.all<{ execution_id: string }>(select, bound, limit).map((r) => r.execution_id);
       if (victims.length === 0) return 0;
       const list = jsonList(victims);
       db.run("delete from event_batches where execution_id in (select value from json_each(?))", list);

@@ -52,10 +52,11 @@ function write(db: SqliteDatabase, req: AppendRequest): void {
   const s = req.summary;
   const lastSeq = req.expectedSeq + req.events.length;
   const nextTimerAt = s.status === "running" ? req.nextTimerAt ?? null : null;
+  const expiresAt = s.status === "running" ? null : s.expiresAt ?? null;
   if (req.expectedSeq === 0) {
     db.run(
       `insert into executions (execution_id, workflow_id, version, status, start_time, end_time, shard, last_seq,
-        idempotency_key, request_hash, next_timer_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        idempotency_key, request_hash, next_timer_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       req.executionId,
       s.workflowId,
       s.version,
@@ -67,16 +68,18 @@ function write(db: SqliteDatabase, req: AppendRequest): void {
       req.idempotencyKey ?? null,
       req.requestHash ?? null,
       nextTimerAt,
+      expiresAt,
     );
   } else {
     // A migration moves an execution to another version of its workflow.
     db.run(
-      `update executions set status = ?, end_time = ?, last_seq = ?, next_timer_at = ?, version = ?
-        where execution_id = ?`,
+      `update executions set status = ?, end_time = ?, last_seq = ?, next_timer_at = ?, expires_at = ?,
+        version = ? where execution_id = ?`,
       s.status,
       s.endTime,
       lastSeq,
       nextTimerAt,
+      expiresAt,
       s.version,
       req.executionId,
     );

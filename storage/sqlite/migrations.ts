@@ -148,6 +148,30 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
         primary key (schedule_id, tick_at))`,
     ],
   },
+  {
+    version: 4,
+    name: "execution search indexes",
+    statements: [
+      // The runs list by status, and by workflow and status, newest first (ids by prefix use the primary
+      // key's index: BINARY, code-point order over UTF-8).
+      `create index executions_by_status on executions (status, start_time desc, execution_id desc)`,
+      `create index executions_by_workflow_status on executions
+        (workflow_id, status, start_time desc, execution_id desc)`,
+    ],
+  },
+  {
+    version: 5,
+    name: "per-workflow retention",
+    statements: [
+      // As the SQL schema's migration 7: when an ended execution's own retention deletes it (null: the node's
+      // --retention), and one partial index per retention pass.
+      `alter table executions add column expires_at integer`,
+      `create index executions_expiring on executions (expires_at) where expires_at is not null`,
+      `create index executions_ended_default on executions (end_time)
+        where status <> 'running' and expires_at is null`,
+      `drop index executions_ended`,
+    ],
+  },
 ];
 
 /**

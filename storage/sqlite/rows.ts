@@ -30,6 +30,8 @@ export interface ExecutionRow {
   idempotency_key: string | null;
   request_hash: string | null;
   next_timer_at: number | null;
+  /** When its own retention deletes it (migration 5); null or absent: the node's `--retention`. */
+  expires_at?: number | null;
 }
 
 /**
@@ -56,6 +58,7 @@ export function toExecution(r: ExecutionRow): StoredExecution {
     idempotencyKey: r.idempotency_key,
     requestHash: r.request_hash,
     nextTimerAt: r.next_timer_at,
+    expiresAt: r.expires_at ?? null,
   };
 }
 

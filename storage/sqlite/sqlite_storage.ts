@@ -166,6 +166,9 @@ export class SqliteStorage implements Storage {
   deleteFinishedBefore(before: number, limit: number): Promise<number> {
     return this.index.deleteFinishedBefore(before, limit);
   }
+  deleteExpired(now: number, limit: number): Promise<number> {
+    return this.index.deleteExpired(now, limit);
+  }
 
   // ShardLeases
   claimShard(shard: number, owner: string, expectedEpoch: number): Promise<ShardRecord | undefined> {

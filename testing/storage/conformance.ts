@@ -16,6 +16,7 @@ import { EXECUTION_INDEX_CASES } from "./execution_index.ts";
 import { EXECUTION_LOG_CASES } from "./execution_log.ts";
 import type { ConformanceCase } from "./fixtures.ts";
 import { LIFECYCLE_CASES } from "./lifecycle.ts";
+import { RETENTION_CASES } from "./retention.ts";
 import { SCHEDULE_CASES } from "./schedules.ts";
 import { SHARD_LEASES_CASES } from "./shard_leases.ts";
 import { WORKFLOW_STORE_CASES } from "./workflow_store.ts";
@@ -39,6 +40,7 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
   ...EXECUTION_LOG_CASES,
   ...SHARD_LEASES_CASES,
   ...EXECUTION_INDEX_CASES,
+  ...RETENTION_CASES,
   ...WORKFLOW_STORE_CASES,
   ...WORKFLOW_VERSIONS_CASES,
   ...LIFECYCLE_CASES,

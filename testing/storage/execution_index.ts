@@ -6,7 +6,7 @@
  * @module
  */
 import type { ExecutionStatus } from "../../core/state.ts";
-import type { Fence } from "../../storage/storage.ts";
+import type { Fence, StoredExecution } from "../../storage/storage.ts";
 import { assert, assertEquals, assertStrictEquals } from "../assert.ts";
 import {
   appendOf,
@@ -57,6 +57,7 @@ async function summaryFollowsAppends(c: Ctx): Promise<void> {
     idempotencyKey: null,
     requestHash: null,
     nextTimerAt: null,
+    expiresAt: null,
   });
 }
 
@@ -184,6 +185,90 @@ async function listExecutionsPagesAndCounts(c: Ctx): Promise<void> {
   assertStrictEquals(await s.countExecutions(c.id("none")), 0);
 }
 
+/** Every page of `page`, following `next` (a page may be short, even empty, while `next` remains). */
+async function allPages(
+  page: (cursor: string | null) => Promise<{ items: StoredExecution[]; next: string | null }>,
+): Promise<string[]> {
+  const out: string[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0;; pages++) {
+    assert(pages < 1_000, "pagination does not end");
+    const p: { items: StoredExecution[]; next: string | null } = await page(cursor);
+    out.push(...ids(p.items));
+    if (p.next === null) return out;
+    cursor = p.next;
+  }
+}
+
+/** listExecutions: a start-time window and an id prefix, alone and with the other filters, keyset-paged */
+async function listExecutionsWindowAndPrefix(c: Ctx): Promise<void> {
+  const s = c.storage;
+  const fence = await claimFresh(s, c.shard(0));
+  const [wfA, wfB] = [c.id("wfa"), c.id("wfb")];
+  const made: { id: string; wf: string; start: number; status: ExecutionStatus }[] = [];
+  const make = async (name: string, wf: string, start: number, status: ExecutionStatus) => {
+    const spec: ExecSpec = { id: c.id(name), workflowId: wf, fence, startTime: T + 10_000 + start };
+    assertOk(await s.append(appendOf(spec, 0, 1)));
+    if (status !== "running") assertOk(await s.append(appendOf(spec, 1, 1, { status })));
+    made.push({ id: spec.id, wf, start: T + 10_000 + start, status });
+  };
+  // Ids under two prefixes ("x-" and "y-"), start times shared by pairs (the id breaks the tie).
+  await make("x-a1", wfA, 10, "completed");
+  await make("x-a2", wfA, 20, "failed");
+  await make("x-b1", wfB, 20, "completed");
+  await make("y-a1", wfA, 30, "completed");
+  await make("x-a3", wfA, 40, "failed");
+  await make("y-b1", wfB, 40, "failed");
+  await make("x-b2", wfB, 50, "running");
+  const newest = [...made].sort((a, b) => b.start - a.start || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
+  const expect = (keep: (m: (typeof made)[number]) => boolean) => newest.filter(keep).map((m) => m.id);
+  const ours = new Set(made.map((m) => m.id));
+  const list = (q: Omit<Parameters<typeof s.listExecutions>[0], "limit" | "cursor">, limit = 2) =>
+    allPages((cursor) => s.listExecutions({ ...q, limit, cursor }));
+  const t = (ms: number) => T + 10_000 + ms;
+
+  const x = c.id("x-");
+  assertEquals(await list({ idPrefix: x }), expect((m) => m.id.startsWith(x)));
+  assertEquals(await list({ idPrefix: x }, 1), expect((m) => m.id.startsWith(x)));
+  assertEquals(await list({ idPrefix: c.id("x-a") }), expect((m) => m.id.startsWith(c.id("x-a"))));
+  assertEquals(await list({ idPrefix: c.id("x-a2") }), [c.id("x-a2")]);
+  assertEquals(await list({ idPrefix: c.id("z") }), []);
+  assertEquals(await list({ idPrefix: c.id("X-") }), [], "case matters");
+  assertEquals(
+    await list({ idPrefix: x, workflowId: wfA }),
+    expect((m) => m.id.startsWith(x) && m.wf === wfA),
+  );
+  assertEquals(
+    await list({ idPrefix: x, status: "failed" }),
+    expect((m) => m.id.startsWith(x) && m.status === "failed"),
+  );
+  assertEquals(
+    await list({ idPrefix: x, workflowId: wfB, status: "running", from: t(50), to: t(50) }),
+    [c.id("x-b2")],
+  );
+  assertEquals(
+    await list({ idPrefix: x, from: t(20), to: t(40) }),
+    expect((m) => m.id.startsWith(x) && m.start >= t(20) && m.start <= t(40)),
+  );
+
+  // The window, both ends included, alone and with each filter (other cases' runs are outside it).
+  const inWindow = (m: (typeof made)[number]) => m.start >= t(20) && m.start <= t(40);
+  assertEquals(await list({ from: t(20), to: t(40) }), expect(inWindow));
+  assertEquals(await list({ from: t(20), to: t(40) }, 1), expect(inWindow));
+  assertEquals((await list({ from: t(40) })).filter((id) => ours.has(id)), expect((m) => m.start >= t(40)));
+  assertEquals(await list({ workflowId: wfA, to: t(20) }), expect((m) => m.wf === wfA && m.start <= t(20)));
+  assertEquals(
+    await list({ status: "failed", from: t(20), to: t(40) }),
+    expect((m) => inWindow(m) && m.status === "failed"),
+  );
+  assertEquals(
+    await list({ workflowId: wfA, status: "failed", from: t(20), to: t(40) }),
+    expect((m) => inWindow(m) && m.wf === wfA && m.status === "failed"),
+  );
+  assertEquals(await list({ from: t(41), to: t(49) }), []);
+  assertEquals(await list({ from: t(40), to: t(20) }), [], "an empty window");
+}
+
 /** deleteFinishedBefore deletes ended executions (events, outputs), never running ones or workflows */
 async function deleteFinishedBeforeRetains(c: Ctx): Promise<void> {
   const s = c.storage;
@@ -285,6 +370,11 @@ export const EXECUTION_INDEX_CASES: ConformanceCase[] = [
   {
     title: "listExecutions: by workflow and status, newest first, paged with cursors; counts",
     run: listExecutionsPagesAndCounts,
+  },
+  {
+    title:
+      "listExecutions: a start-time window and an id prefix, alone and with the other filters, keyset-paged",
+    run: listExecutionsWindowAndPrefix,
   },
   {
     title: "deleteFinishedBefore deletes ended executions (events, outputs), never running ones or workflows",

@@ -47,6 +47,7 @@ async function appendCreatesThenFollows(c: Ctx): Promise<void> {
     idempotencyKey: null,
     requestHash: null,
     nextTimerAt: null,
+    expiresAt: null,
   });
   const more = appendOf(spec, 2, 3);
   assertOk(await s.append(more), "second append");
@@ -112,6 +113,7 @@ async function createOfExistingIdIsExecutionExists(c: Ctx): Promise<void> {
     idempotencyKey: "key-1",
     requestHash: "hash-1",
     nextTimerAt: T + 60,
+    expiresAt: null,
   });
   assertEquals(await s.readEvents(spec.id), create.events);
   assertStrictEquals(await s.countExecutions(c.id("other")), 0);

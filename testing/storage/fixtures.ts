@@ -43,6 +43,8 @@ export interface ExecSpec {
 export interface AppendOptions {
   status?: ExecutionStatus;
   endTime?: number | null;
+  /** The summary's `expiresAt` (its workflow's own retention); absent: none in the summary. */
+  expiresAt?: number | null;
   outputs?: OutputWrite[];
   nextTimerAt?: number | null;
   idempotencyKey?: string | null;
@@ -107,6 +109,7 @@ export function appendOf(
         : (spec.startTime ?? T) + 100,
     },
   };
+  if (o.expiresAt !== undefined) request.summary.expiresAt = o.expiresAt;
   if (o.outputs !== undefined) request.outputs = o.outputs;
   if (o.nextTimerAt !== undefined) request.nextTimerAt = o.nextTimerAt;
   if (o.idempotencyKey !== undefined) request.idempotencyKey = o.idempotencyKey;

@@ -43,7 +43,7 @@ import {
 const MINUTE = 60_000;
 
 /** A schedule of `workflowId`: a fixed rate of a minute, its next tick at `nextTickAt` (default T + 1 min). */
-function scheduleOf(
+export function scheduleOf(
   id: string,
   workflowId: string,
   o: { status?: ScheduleStatus; nextTickAt?: number | null; input?: unknown } = {},
@@ -105,7 +105,7 @@ function stateWrite(
 }
 
 /** The creating append of execution `executionId` carrying the started fire of tick `tickAt`. */
-function fireAppend(
+export function fireAppend(
   s: Schedule,
   fence: Fence,
   tickAt: number,

@@ -6,13 +6,11 @@
  */
 import type { AuditLog } from "../../../storage/roles.ts";
 import { json } from "../errors.ts";
-import { intParam, nextCursorHeaders } from "../route_helpers.ts";
+import { nextCursorHeaders } from "../route_helpers.ts";
 import { Router } from "../router.ts";
+import { auditSpec } from "../specs/system.ts";
 
-/** The page size of `GET /api/v1/audit` without `?limit=`. */
-export const DEFAULT_AUDIT_PAGE = 100;
-/** The largest `?limit=` of `GET /api/v1/audit`. */
-export const MAX_AUDIT_PAGE = 1_000;
+export { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from "../specs/system.ts";
 
 /** What the audit route uses. */
 export interface AuditRoutesDeps {
@@ -22,9 +20,8 @@ export interface AuditRoutesDeps {
 /** The audit sub-app (paths under `/api/v1`). */
 export function auditRoutes({ storage }: AuditRoutesDeps): Router {
   return new Router()
-    .get("/audit", async ({ url }) => {
-      const limit = intParam(url, "limit", DEFAULT_AUDIT_PAGE, 1, MAX_AUDIT_PAGE);
-      const page = await storage.listAudit(limit, url.searchParams.get("cursor") || null);
+    .get("/audit", async ({ url, query }) => {
+      const page = await storage.listAudit(query.limit, query.cursor ?? null);
       return json({ events: page.items, next: page.next }, 200, nextCursorHeaders(url, page.next));
-    });
+    }, auditSpec);
 }

@@ -12,8 +12,15 @@ import type { Engine } from "../../runtime/engine.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { json } from "../errors.ts";
 import { clusterShardsBody, clusterStatsBody, executionLocation } from "../presenters.ts";
-import { intParam, viewOr404, workflowOr404 } from "../route_helpers.ts";
+import { viewOr404, workflowOr404 } from "../route_helpers.ts";
 import { Router } from "../router.ts";
+import {
+  clusterEventsSpec,
+  clusterShardsSpec,
+  clusterStatsSpec,
+  executionLocationSpec,
+  workflowLocationSpec,
+} from "../specs/system.ts";
 
 /** What the cluster routes use. */
 export interface ClusterRoutesDeps {
@@ -29,15 +36,15 @@ export function clusterRoutes(deps: ClusterRoutesDeps): Router {
   const location = (executionId: string) =>
     executionLocation(cluster.snapshot, executionId, shardOf(executionId, engine.shardCount));
   return new Router()
-    .get("/cluster/stats", () => stats(deps))
+    .get("/cluster/stats", () => stats(deps), clusterStatsSpec)
     .get("/cluster/shards", async () => {
       const snap = cluster.snapshot;
       return json(clusterShardsBody(snap, await storage.countRunningByShard()));
-    })
+    }, clusterShardsSpec)
     .get("/cluster/executions/:executionId/location", async ({ params }) => {
       await viewOr404(engine, params.executionId);
       return json(location(params.executionId));
-    })
+    }, executionLocationSpec)
     .get("/cluster/workflow/:id/location", async ({ params }) => {
       await workflowOr404(workflows, params.id);
       const latest = await storage.listExecutions({ workflowId: params.id, limit: 1 });
@@ -48,12 +55,12 @@ export function clusterRoutes(deps: ClusterRoutesDeps): Router {
         return json({ workflowId: params.id, ...where });
       }
       return json({ workflowId: params.id, ...location(latest.items[0].executionId) });
-    })
-    .get("/events", async ({ url }) => {
-      const limit = intParam(url, "limit", 100, 1, 1000);
-      const type = url.searchParams.get("type") || undefined;
-      return json({ events: await storage.listClusterEvents(limit, type) });
-    });
+    }, workflowLocationSpec)
+    .get(
+      "/events",
+      async ({ query }) => json({ events: await storage.listClusterEvents(query.limit, query.type) }),
+      clusterEventsSpec,
+    );
 }
 
 /** `GET /api/v1/cluster/stats`: the members with their shards and running executions, and this member. */

@@ -22,12 +22,14 @@ import {
 } from "../batch_body.ts";
 import { parseJson, readBody } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
-import { type ExecuteView, queryVersion, queryView } from "../execute_body.ts";
+import type { ExecuteView } from "../execute_body.ts";
 import { type ExecuteWorkflows, pinnedVersion, submitExecute } from "../execute_submit.ts";
 import { newExecutionIdFor } from "../execution_ids.ts";
 import { isForwarded } from "../forwarding.ts";
 import { engineError } from "../route_helpers.ts";
 import type { RouteContext } from "../router.ts";
+import { checkBody, parseQuery } from "../route_spec.ts";
+import { executeBatchSpec } from "../specs/executions.ts";
 import {
   BATCH_ITEMS_HEADER,
   type ForwardedRequest,
@@ -80,8 +82,10 @@ interface BatchRun extends BatchDeps {
  * ```
  */
 export async function executeBatch(deps: BatchDeps, { req, url, params }: RouteContext): Promise<Response> {
-  const view = queryView(url);
-  const version = queryVersion(url);
+  const { view = "full", version } = parseQuery(executeBatchSpec.query, url.searchParams) as {
+    view?: ExecuteView;
+    version?: number;
+  };
   if (url.searchParams.has("wait")) {
     throw new ApiError(400, "invalid_parameter", "the batch route does not wait for the executions' ends", [
       { path: "?wait", message: "not supported here: follow each execution at its id" },
@@ -98,7 +102,7 @@ export async function executeBatch(deps: BatchDeps, { req, url, params }: RouteC
     );
   }
   const text = await readBody(req, MAX_BATCH_BODY_BYTES);
-  const raws = batchItems(parseJson(text));
+  const raws = checkBody(executeBatchSpec.body, parseJson(text), batchItems);
   const forwarded = isForwarded(req);
   const places = forwarded ? placesOf(req.headers.get(BATCH_ITEMS_HEADER), raws.length) : undefined;
   const run: BatchRun = {

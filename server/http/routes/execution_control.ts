@@ -14,14 +14,21 @@ import { parseJson, readBody } from "../body.ts";
 import { ApiError, type ErrorDetail, json } from "../errors.ts";
 import { isForwarded } from "../forwarding.ts";
 import { engineError } from "../route_helpers.ts";
-import { type RouteContext, Router } from "../router.ts";
+import { Router } from "../router.ts";
+import type { RouteSpec, SpecContext } from "../route_spec.ts";
 import { forwardedRequest, type ShardRouting } from "../routing.ts";
 import { MAX_VERSION } from "../versions.ts";
+import {
+  MAX_NODE_ID_CHARS,
+  MAX_REASON_CHARS,
+  migrateSpec,
+  pauseSpec,
+  rerunSpec,
+  resumeSpec,
+  retrySpec,
+} from "../specs/steering.ts";
 
-/** The longest pause reason kept, in characters. */
-export const MAX_REASON_CHARS = 1000;
-/** The longest `fromNode` a rerun may name, in characters. */
-const MAX_NODE_ID_CHARS = 256;
+export { MAX_REASON_CHARS } from "../specs/steering.ts";
 /** At most this many unknown keys are named in one error. */
 const MAX_UNKNOWN_DETAILS = 20;
 
@@ -52,27 +59,32 @@ type Steer = (engine: Engine, executionId: string) => Promise<Result<ExecutionVi
  */
 export function executionControlRoutes(deps: ExecutionControlDeps): Router {
   return new Router()
-    .post("/executions/:executionId/pause", (ctx) => steer(deps, ctx, pauseBody))
+    .post("/executions/:executionId/pause", (ctx) => steer(deps, ctx, pauseBody), pauseSpec)
     .post(
       "/executions/:executionId/resume",
       (ctx) => steer(deps, ctx, emptyBody("resume", (e, id) => e.resume(id))),
+      resumeSpec,
     )
     .post(
       "/executions/:executionId/retry",
       (ctx) => steer(deps, ctx, emptyBody("retry", (e, id) => e.retry(id))),
+      retrySpec,
     )
-    .post("/executions/:executionId/rerun", (ctx) => steer(deps, ctx, rerunBody))
-    .post("/executions/:executionId/migrate", (ctx) => steer(deps, ctx, migrateBody));
+    .post("/executions/:executionId/rerun", (ctx) => steer(deps, ctx, rerunBody), rerunSpec)
+    .post("/executions/:executionId/migrate", (ctx) => steer(deps, ctx, migrateBody), migrateSpec);
 }
 
-/** Checks the body (`check` throws its 400), then steers on the owner of the execution's shard. */
+/**
+ * Checks the body (the spec's schema, and `check`, which throws its 400), then steers on the owner of the
+ * execution's shard.
+ */
 async function steer(
   { engine, routing }: ExecutionControlDeps,
-  { req, url, params }: RouteContext,
+  { req, url, params, body }: SpecContext<RouteSpec & { params: typeof pauseSpec.params }>,
   check: (body: Record<string, unknown>) => Steer,
 ): Promise<Response> {
   const text = await readBody(req);
-  const run = check(objectBody(parseJson(text, {})));
+  const run = body(parseJson(text, {}), (raw) => check(objectBody(raw)));
   return await routing.route(
     shardOf(params.executionId, engine.shardCount),
     forwardedRequest(req, url, text),

@@ -1,23 +1,19 @@
 /**
  * `GET /api/v1/executions`: every execution, newest first, filtered by workflow, status, start-time window and
- * text in the id, paged by keyset (the `(startTime, executionId)` of the last row). The workflow and status
- * filters and the window's end go to the execution index (its `(workflow, start time)` and `(start time)`
- * indexes); the window's start ends the listing; text in the id is matched here, within a bound of rows
- * examined per request (`list_scan.ts`). Mounted at `/api/v1`; the web console's runs page reads it.
+ * the start of the id, paged by keyset (the `(startTime, executionId)` of the last row). Every filter goes to
+ * the execution index, which serves each combination through an index (`storage/execution_search.ts`); with
+ * `q`, a page may be short while a next cursor remains. Mounted at `/api/v1`; the web console's runs page
+ * reads it.
  *
  * @module
  */
 import type { ExecutionStatus } from "../../../core/state.ts";
-import {
-  encodeExecutionCursor,
-  type ExecutionIndex,
-  type StoredExecution,
-} from "../../../storage/storage.ts";
+import type { ExecutionIndex } from "../../../storage/storage.ts";
 import { ApiError, json } from "../errors.ts";
-import { scanFiltered, type Verdict } from "../list_scan.ts";
 import { executionRow } from "../presenters.ts";
 import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
+import { searchExecutionsSpec } from "../specs/executions.ts";
 
 /** The status words `?status=` takes (`started` is the old engine's word for `running`). */
 const STATUSES = new Set(["running", "completed", "failed", "cancelled", "timed_out"]);
@@ -38,22 +34,27 @@ interface Filters {
   from?: number;
   /** Started at or before (epoch ms). */
   to?: number;
-  /** Text the execution id contains. */
+  /** Text the execution id starts with. */
   q?: string;
 }
 
 /** The sub-app (paths under `/api/v1`): `GET /executions`. */
 export function executionSearchRoutes(deps: ExecutionSearchDeps): Router {
-  return new Router().get("/executions", (ctx) => searchExecutions(deps, ctx));
+  return new Router().get("/executions", (ctx) => searchExecutions(deps, ctx), searchExecutionsSpec);
 }
 
-/** A text parameter, absent when empty; 400 when longer than {@link MAX_TEXT}. */
+/** A text parameter, absent when empty; 400 when longer than {@link MAX_TEXT} or holding a NUL character. */
 function textParam(url: URL, name: string): string | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === "") return undefined;
   if (raw.length > MAX_TEXT) {
     throw new ApiError(400, "invalid_parameter", `${name} must be at most ${MAX_TEXT} characters`, [
       { path: `?${name}`, message: `length ${raw.length}` },
+    ]);
+  }
+  if (raw.includes("\u0000")) { // no id holds one, and PostgreSQL's text cannot
+    throw new ApiError(400, "invalid_parameter", `${name} must not contain a NUL character`, [
+      { path: `?${name}`, message: `NUL at ${raw.indexOf("\u0000")}` },
     ]);
   }
   return raw;
@@ -89,32 +90,18 @@ function filtersOf(url: URL): Filters {
   };
 }
 
-/** Whether a row is kept: `"stop"` once the rows start before the window (they come newest first). */
-function verdict(f: Filters, e: StoredExecution): Verdict {
-  if (f.from !== undefined && e.startTime < f.from) return "stop";
-  if (f.to !== undefined && e.startTime > f.to) return false;
-  return f.q === undefined || e.executionId.includes(f.q);
-}
-
 /** `GET /api/v1/executions`: a page of executions, newest first, with the cursor headers. */
 async function searchExecutions({ storage }: ExecutionSearchDeps, { url }: RouteContext): Promise<Response> {
   const filters = filtersOf(url);
   const limit = intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
-  // Without a cursor, a window's end is where the listing starts: the first key after it (an index seek).
-  const cursor = url.searchParams.get("cursor") ||
-    (filters.to === undefined
-      ? null
-      : encodeExecutionCursor({ startTime: filters.to + 1, executionId: "!" }));
-  const page = await scanFiltered<StoredExecution>(
-    (c, n) =>
-      storage.listExecutions({ workflowId: filters.workflowId, status: filters.status, limit: n, cursor: c }),
-    {
-      cursor,
-      limit,
-      keep: (e) => verdict(filters, e),
-      cursorOf: encodeExecutionCursor,
-      dense: filters.q === undefined,
-    },
-  );
+  const page = await storage.listExecutions({
+    workflowId: filters.workflowId,
+    status: filters.status,
+    from: filters.from,
+    to: filters.to,
+    idPrefix: filters.q,
+    limit,
+    cursor: url.searchParams.get("cursor") || null,
+  });
   return json(page.items.map(executionRow), 200, nextCursorHeaders(url, page.next));
 }

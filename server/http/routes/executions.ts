@@ -13,7 +13,7 @@ import type { Engine } from "../../runtime/engine.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
-import { type ExecuteBody, executeBody, type ExecuteView, queryVersion, queryView } from "../execute_body.ts";
+import { type ExecuteBody, executeBody, type ExecuteView } from "../execute_body.ts";
 import { submitExecute } from "../execute_submit.ts";
 import { ApiError, json } from "../errors.ts";
 import { withOldState } from "../old_engine.ts";
@@ -21,25 +21,32 @@ import { newExecutionIdFor } from "../execution_ids.ts";
 import { isForwarded } from "../forwarding.ts";
 import { executionRow } from "../presenters.ts";
 import {
-  DEFAULT_PAGE,
   engineError,
-  intParam,
-  MAX_PAGE,
   nextCursorHeaders,
   viewOr404,
   workflowOr404,
   workflowStatus,
 } from "../route_helpers.ts";
-import { type RouteContext, Router } from "../router.ts";
+import { Router } from "../router.ts";
+import type { SpecContext } from "../route_spec.ts";
 import { EXECUTION_ID_HEADER, forwardedRequest, type ShardRouting } from "../routing.ts";
 import { executeBatch } from "./execute_batch.ts";
+import {
+  cancelSpec,
+  executeBatchSpec,
+  executeSpec,
+  executionEventsSpec,
+  executionLogsSpec,
+  getExecutionSpec,
+  listWorkflowExecutionsSpec,
+  nodeOutputSpec,
+  signalSpec,
+  workflowStatusSpec,
+} from "../specs/executions.ts";
 
-/** The longest `?wait=` honoured, in ms. */
-export const MAX_WAIT_MS = 300_000;
+export { MAX_WAIT_MS } from "../specs/executions.ts";
 /** The largest signal payload, as JSON bytes. */
 export const MAX_SIGNAL_BYTES = 64 * 1024;
-
-const EXECUTION_STATUSES = new Set(["running", "completed", "failed", "cancelled", "timed_out"]);
 
 /** What the execution routes use. */
 export interface ExecutionRoutesDeps {
@@ -55,13 +62,14 @@ export interface ExecutionRoutesDeps {
 export function executionRoutes(deps: ExecutionRoutesDeps): Router {
   const { engine, workflows, storage } = deps;
   return new Router()
-    .post("/workflows/:id/execute", (ctx) => execute(deps, ctx))
-    .post("/workflows/:id/execute/batch", (ctx) => executeBatch(deps, ctx))
+    .post("/workflows/:id/execute", (ctx) => execute(deps, ctx), executeSpec)
+    .post("/workflows/:id/execute/batch", (ctx) => executeBatch(deps, ctx), executeBatchSpec)
     .get(
       "/workflows/:id/status",
       ({ params }) => workflowStatus(workflows, storage, params.id).then((s) => json(withOldState(s))),
+      workflowStatusSpec,
     )
-    .get("/workflows/:id/executions", (ctx) => listExecutions(deps, ctx))
+    .get("/workflows/:id/executions", (ctx) => listExecutions(deps, ctx), listWorkflowExecutionsSpec)
     .get("/workflows/:id/executions/:executionId/logs", async ({ params }) => {
       await workflowOr404(workflows, params.id);
       const view = await viewOr404(engine, params.executionId);
@@ -73,19 +81,22 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
         executionId: params.executionId,
         logs: events.map((e) => ({ timestamp: e.at, event: e.type, ...e })),
       });
-    })
-    .get("/executions/:executionId", async ({ params }) => json(await viewOr404(engine, params.executionId)))
-    .get("/executions/:executionId/events", async ({ params, url }) => {
+    }, executionLogsSpec)
+    .get(
+      "/executions/:executionId",
+      async ({ params }) => json(await viewOr404(engine, params.executionId)),
+      getExecutionSpec,
+    )
+    .get("/executions/:executionId/events", async ({ params, query }) => {
       await viewOr404(engine, params.executionId);
-      const after = intParam(url, "after", 0, 0, 2 ** 31);
       return json({
         executionId: params.executionId,
-        events: await engine.events(params.executionId, after),
+        events: await engine.events(params.executionId, query.after),
       });
-    })
-    .get("/executions/:executionId/nodes/:nodeId/output", (ctx) => nodeOutput(engine, ctx))
-    .post("/executions/:executionId/cancel", (ctx) => cancel(deps, ctx))
-    .post("/executions/:executionId/signals/:name", (ctx) => signal(deps, ctx));
+    }, executionEventsSpec)
+    .get("/executions/:executionId/nodes/:nodeId/output", (ctx) => nodeOutput(engine, ctx), nodeOutputSpec)
+    .post("/executions/:executionId/cancel", (ctx) => cancel(deps, ctx), cancelSpec)
+    .post("/executions/:executionId/signals/:name", (ctx) => signal(deps, ctx), signalSpec);
 }
 
 /**
@@ -93,19 +104,15 @@ export function executionRoutes(deps: ExecutionRoutesDeps): Router {
  * execution id chosen here), starts the workflow's latest version, or the version named by `?version=` or the
  * body's `version`; `?wait=` waits for the end; `?view=id` answers only `{executionId, status}`.
  */
-async function execute({ engine, routing, workflows }: ExecutionRoutesDeps, ctx: RouteContext) {
-  const { req, url, params } = ctx;
-  const wait = intParam(url, "wait", 0, 0, MAX_WAIT_MS);
-  const version = queryVersion(url);
-  const view = queryView(url);
+async function execute(
+  { engine, routing, workflows }: ExecutionRoutesDeps,
+  ctx: SpecContext<typeof executeSpec>,
+) {
+  const { req, url, params, query: { wait, version, view = "full" } } = ctx;
   const text = await readBody(req);
+  // The Idempotency-Key (1 to 255 characters) was checked by the spec's headers.
   const key = req.headers.get("idempotency-key") ?? undefined;
-  if (key !== undefined && (key.length === 0 || key.length > 255)) {
-    throw new ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", [
-      { path: "headers.Idempotency-Key", message: `length ${key.length}` },
-    ]);
-  }
-  const body = executeBody(parseJson(text, {}), version);
+  const body = ctx.body(parseJson(text, {}), (raw) => executeBody(raw, version));
   const forwarded = isForwarded(req);
   // Keyed by the workflow's concurrency key when it has one (`execution_ids.ts`): routed to the key's owner.
   const executionId = (forwarded ? req.headers.get(EXECUTION_ID_HEADER) : null) ??
@@ -164,34 +171,26 @@ async function executeHere(
 }
 
 /** `GET /api/v1/workflows/:id/executions`: a page of the workflow's executions, `?status=` filtering. */
-async function listExecutions({ workflows, storage }: ExecutionRoutesDeps, { params, url }: RouteContext) {
+async function listExecutions(
+  { workflows, storage }: ExecutionRoutesDeps,
+  { params, url, query }: SpecContext<typeof listWorkflowExecutionsSpec>,
+) {
   await workflowOr404(workflows, params.id);
-  // `started` is the old engine's word for `running`, accepted as its alias.
-  const asked = url.searchParams.get("status") ?? undefined;
-  const status = asked === "started" ? "running" : asked;
-  if (status !== undefined && !EXECUTION_STATUSES.has(status)) {
-    throw new ApiError(
-      400,
-      "invalid_parameter",
-      `status must be one of ${[...EXECUTION_STATUSES].join(", ")} (or started, for running)`,
-      [
-        { path: "?status", message: `got ${JSON.stringify(status)}` },
-      ],
-    );
-  }
+  // `?status=started` (the old engine's word for `running`) was taken as its alias by the spec.
   const page = await storage.listExecutions({
     workflowId: params.id,
-    status: status as ExecutionStatus | undefined,
-    limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
-    cursor: url.searchParams.get("cursor"),
+    status: query.status as ExecutionStatus | undefined,
+    limit: query.limit,
+    cursor: query.cursor ?? null,
   });
   return json(page.items.map(executionRow), 200, nextCursorHeaders(url, page.next));
 }
 
 /** `GET /api/v1/executions/:executionId/nodes/:nodeId/output`: a slice of a completed node's records. */
-async function nodeOutput(engine: Engine, { params, url }: RouteContext): Promise<Response> {
-  const offset = intParam(url, "offset", 0, 0, 2 ** 31);
-  const limit = intParam(url, "limit", 1000, 1, 10_000);
+async function nodeOutput(
+  engine: Engine,
+  { params, query: { offset, limit } }: SpecContext<typeof nodeOutputSpec>,
+): Promise<Response> {
   const r = await engine.output(params.executionId, params.nodeId);
   if (!r.ok) throw engineError(r.error);
   if (r.value === undefined) {
@@ -208,14 +207,17 @@ async function nodeOutput(engine: Engine, { params, url }: RouteContext): Promis
 }
 
 /** `POST /api/v1/executions/:executionId/cancel`, on the owner of the execution's shard. */
-async function cancel({ engine, routing }: ExecutionRoutesDeps, { req, url, params }: RouteContext) {
+async function cancel(
+  { engine, routing }: ExecutionRoutesDeps,
+  { req, url, params, body: check }: SpecContext<typeof cancelSpec>,
+) {
   const text = await readBody(req);
   return await routing.route(
     shardOf(params.executionId, engine.shardCount),
     forwardedRequest(req, url, text),
     isForwarded(req),
     async () => {
-      const body = parseJson(text, {}) as { reason?: unknown };
+      const body = check(parseJson(text, {})) as { reason?: unknown };
       const reason = typeof body?.reason === "string" ? body.reason.slice(0, 1000) : "cancelled by request";
       const r = await engine.cancel(params.executionId, reason);
       if (!r.ok) throw engineError(r.error);
@@ -225,9 +227,12 @@ async function cancel({ engine, routing }: ExecutionRoutesDeps, { req, url, para
 }
 
 /** `POST /api/v1/executions/:executionId/signals/:name`, on the owner of the execution's shard. */
-async function signal({ engine, routing }: ExecutionRoutesDeps, { req, url, params }: RouteContext) {
+async function signal(
+  { engine, routing }: ExecutionRoutesDeps,
+  { req, url, params, body: check }: SpecContext<typeof signalSpec>,
+) {
   const text = await readBody(req);
-  const body = parseJson(text, {}) as { payload?: Json } | null;
+  const body = check(parseJson(text, {})) as { payload?: Json } | null;
   const payload = body && typeof body === "object" && "payload" in body ? body.payload ?? null : null;
   if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_SIGNAL_BYTES) {
     throw new ApiError(413, "payload_too_large", `a signal payload is at most ${MAX_SIGNAL_BYTES} bytes`);

@@ -9,6 +9,7 @@ import type { ClusterMember } from "../../cluster/member.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import { json } from "../errors.ts";
 import { Router } from "../router.ts";
+import { healthSpec, liveSpec, metricsSpec, readySpec } from "../specs/system.ts";
 
 /** Measures of the process for `/health`. */
 export interface RuntimeHealth {
@@ -35,15 +36,15 @@ export interface HealthDeps {
 /** The health sub-app (paths from the root): `/health`, `/health/live`, `/health/ready` and `/metrics`. */
 export function healthRoutes(deps: HealthDeps): Router {
   const app = new Router()
-    .get("/health", () => health(deps))
-    .get("/health/live", () => json({ status: "ok" }))
-    .get("/health/ready", () => ready(deps));
+    .get("/health", () => health(deps), healthSpec)
+    .get("/health/live", () => json({ status: "ok" }), liveSpec)
+    .get("/health/ready", () => ready(deps), readySpec);
   const metrics = deps.metrics;
   if (metrics) {
     app.get("/metrics", async () => {
       const { contentType, text } = await metrics();
       return new Response(text, { headers: { "content-type": contentType } });
-    });
+    }, metricsSpec);
   }
   return app;
 }

@@ -10,16 +10,10 @@ import type { WorkflowService } from "../../runtime/workflows.ts";
 import { ApiError, json } from "../errors.ts";
 import { withOldState } from "../old_engine.ts";
 import { historyExecution, historyTimeline } from "../presenters.ts";
-import {
-  DEFAULT_PAGE,
-  intParam,
-  MAX_PAGE,
-  nextCursorHeaders,
-  viewOr404,
-  workflowOr404,
-  workflowStatus,
-} from "../route_helpers.ts";
-import { type RouteContext, Router } from "../router.ts";
+import { nextCursorHeaders, viewOr404, workflowOr404, workflowStatus } from "../route_helpers.ts";
+import { Router } from "../router.ts";
+import type { SpecContext } from "../route_spec.ts";
+import { historyExecutionSpec, historySpec, historyStatusSpec, timelineSpec } from "../specs/system.ts";
 
 /** What the history routes use. */
 export interface HistoryRoutesDeps {
@@ -32,11 +26,12 @@ export interface HistoryRoutesDeps {
 export function historyRoutes(deps: HistoryRoutesDeps): Router {
   const { engine, workflows, storage } = deps;
   return new Router()
-    .get("/:workflowId", (ctx) => history(deps, ctx))
+    .get("/:workflowId", (ctx) => history(deps, ctx), historySpec)
     .get(
       "/:workflowId/status",
       ({ params }) =>
         workflowStatus(workflows, storage, params.workflowId).then((s) => json(withOldState(s))),
+      historyStatusSpec,
     )
     .get("/:workflowId/execution/:executionId", async ({ params }) => {
       const w = await workflowOr404(workflows, params.workflowId);
@@ -45,17 +40,20 @@ export function historyRoutes(deps: HistoryRoutesDeps): Router {
         throw new ApiError(404, "execution_not_found", "no such execution for this workflow");
       }
       return json(historyExecution(v, w.definition.name));
-    })
-    .get("/:workflowId/timeline", (ctx) => timeline(deps, ctx));
+    }, historyExecutionSpec)
+    .get("/:workflowId/timeline", (ctx) => timeline(deps, ctx), timelineSpec);
 }
 
 /** `GET /api/history/:workflowId`: a page of the workflow's executions, each with its nodes. */
-async function history({ engine, workflows, storage }: HistoryRoutesDeps, { params, url }: RouteContext) {
+async function history(
+  { engine, workflows, storage }: HistoryRoutesDeps,
+  { params, url, query }: SpecContext<typeof historySpec>,
+) {
   const w = await workflowOr404(workflows, params.workflowId);
   const page = await storage.listExecutions({
     workflowId: w.id,
-    limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
-    cursor: url.searchParams.get("cursor"),
+    limit: query.limit,
+    cursor: query.cursor ?? null,
   });
   const views = await Promise.all(page.items.map((e) => engine.view(e.executionId)));
   return json(
@@ -69,9 +67,12 @@ async function history({ engine, workflows, storage }: HistoryRoutesDeps, { para
 }
 
 /** `GET /api/history/:workflowId/timeline`: the nodes' times of `?executionId=` (default: the latest). */
-async function timeline({ engine, workflows, storage }: HistoryRoutesDeps, { params, url }: RouteContext) {
+async function timeline(
+  { engine, workflows, storage }: HistoryRoutesDeps,
+  { params, query }: SpecContext<typeof timelineSpec>,
+) {
   const w = await workflowOr404(workflows, params.workflowId);
-  let executionId = url.searchParams.get("executionId");
+  let executionId = query.executionId;
   if (!executionId) {
     const latest = await storage.listExecutions({ workflowId: w.id, limit: 1 });
     if (latest.items.length === 0) {

@@ -18,17 +18,25 @@ import { cronCheck } from "../../runtime/cron.ts";
 import { parseJson, readBody } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
 import { isForwarded } from "../forwarding.ts";
-import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
+import { nextCursorHeaders } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
+import type { Explain, SpecContext } from "../route_spec.ts";
 import { forwardedRequest, type ShardRouting } from "../routing.ts";
-import {
-  checkScheduleIdParam,
-  objectBody,
-  scheduleError,
-  serviceOr503,
-  validationFailed,
-} from "../schedule_helpers.ts";
+import { objectBody, scheduleError, serviceOr503, validationFailed } from "../schedule_helpers.ts";
 import { SCHEDULE_TEMPLATES, scheduleBody, scheduleDetailBody } from "../schedule_presenters.ts";
+import {
+  addScheduleSpec,
+  deleteScheduleSpec,
+  getScheduleSpec,
+  listSchedulesSpec,
+  patchScheduleSpec,
+  pauseScheduleSpec,
+  resumeScheduleSpec,
+  scheduleTemplatesSpec,
+  stopScheduleSpec,
+  triggerScheduleSpec,
+  WORKFLOW_ID,
+} from "../specs/schedules.ts";
 
 /** What the schedule routes use. */
 export interface ScheduleRoutesDeps {
@@ -42,27 +50,27 @@ export interface ScheduleRoutesDeps {
 
 /** Ids an API schedule may not take: the route names under `/api/v1/schedules`. */
 const RESERVED_IDS = new Set(["add", "templates"]);
-/** A workflow id, as `POST /add` takes it. */
-const WORKFLOW_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The schedule sub-app (paths under `/api/v1/schedules`); `/templates` comes before `/:scheduleId`. */
+/**
+ * The schedule sub-app (paths under `/api/v1/schedules`); `/templates` comes before `/:scheduleId`, whose
+ * format the specs check (400 `invalid_parameter` at `path.scheduleId`).
+ */
 export function scheduleRoutes(deps: ScheduleRoutesDeps): Router {
   return new Router()
-    .get("/", (ctx) => list(deps, ctx))
-    .get("/templates", () => json(SCHEDULE_TEMPLATES))
-    .post("/add", (ctx) => add(deps, ctx))
+    .get("/", (ctx) => list(deps, ctx), listSchedulesSpec)
+    .get("/templates", () => json(SCHEDULE_TEMPLATES), scheduleTemplatesSpec)
+    .post("/add", (ctx) => add(deps, ctx), addScheduleSpec)
     .get("/:scheduleId", async ({ params }) => {
-      checkScheduleIdParam(params.scheduleId);
       const r = await serviceOr503(deps.schedules).get(params.scheduleId);
       if (!r.ok) throw scheduleError(r.error);
       return json(scheduleDetailBody(r.value));
-    })
-    .on("PATCH", "/:scheduleId", (ctx) => patch(deps, ctx))
-    .delete("/:scheduleId", (ctx) => remove(deps, ctx))
-    .post("/:scheduleId/pause", (ctx) => setStatus(deps, ctx, "paused"))
-    .post("/:scheduleId/resume", (ctx) => setStatus(deps, ctx, "active"))
-    .post("/:scheduleId/stop", (ctx) => setStatus(deps, ctx, "stopped"))
-    .post("/:scheduleId/trigger", (ctx) => trigger(deps, ctx));
+    }, getScheduleSpec)
+    .on("PATCH", "/:scheduleId", (ctx) => patch(deps, ctx), patchScheduleSpec)
+    .delete("/:scheduleId", (ctx) => remove(deps, ctx), deleteScheduleSpec)
+    .post("/:scheduleId/pause", (ctx) => setStatus(deps, ctx, "paused"), pauseScheduleSpec)
+    .post("/:scheduleId/resume", (ctx) => setStatus(deps, ctx, "active"), resumeScheduleSpec)
+    .post("/:scheduleId/stop", (ctx) => setStatus(deps, ctx, "stopped"), stopScheduleSpec)
+    .post("/:scheduleId/trigger", (ctx) => trigger(deps, ctx), triggerScheduleSpec);
 }
 
 /** Runs `local` on the owner of the schedule's shard (forwarding the request, with `body` as its body). */
@@ -82,18 +90,15 @@ function onOwner(
 }
 
 /** `GET /api/v1/schedules`: a page of schedules by id, `?workflowId=` filtering. */
-async function list(deps: ScheduleRoutesDeps, { url }: RouteContext): Promise<Response> {
+async function list(
+  deps: ScheduleRoutesDeps,
+  { url, query }: SpecContext<typeof listSchedulesSpec>,
+): Promise<Response> {
   const schedules = serviceOr503(deps.schedules);
-  const workflowId = url.searchParams.get("workflowId") ?? undefined;
-  if (workflowId !== undefined && !WORKFLOW_ID.test(workflowId)) {
-    throw new ApiError(400, "invalid_parameter", "workflowId is 1 to 128 of A-Z a-z 0-9 . _ : -", [
-      { path: "?workflowId", message: `got ${JSON.stringify(workflowId.slice(0, 160))}` },
-    ]);
-  }
   const page = await schedules.list({
-    workflowId,
-    limit: intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE),
-    cursor: url.searchParams.get("cursor"),
+    workflowId: query.workflowId,
+    limit: query.limit,
+    cursor: query.cursor ?? null,
   });
   return json(page.items.map(scheduleBody), 200, nextCursorHeaders(url, page.next));
 }
@@ -115,11 +120,9 @@ function newScheduleId(body: Record<string, unknown>): string {
   throw validationFailed([{ path: "$.id", code: "id_format", message: problem }]);
 }
 
-/** `POST /api/v1/schedules/add`: checks the body here, then creates the schedule on its owner (201). */
-async function add(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Response> {
-  const schedules = serviceOr503(deps.schedules);
-  const text = await readBody(ctx.req);
-  const body = objectBody(parseJson(text), "{workflowId, scheduleType|kind, ...}");
+/** An `add` body checked: the body, its workflow, the new schedule's id and its spec (or the 400). */
+function checkAdd(raw: unknown, now: number) {
+  const body = objectBody(raw, "{workflowId, scheduleType|kind, ...}");
   const workflowId = body.workflowId;
   if (typeof workflowId !== "string" || !WORKFLOW_ID.test(workflowId)) {
     throw validationFailed([{
@@ -129,8 +132,16 @@ async function add(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Respons
     }]);
   }
   const id = newScheduleId(body);
-  const r = parseScheduleSpec(body, "$", deps.now(), cronCheck);
+  const r = parseScheduleSpec(body, "$", now, cronCheck);
   if (!r.ok) throw validationFailed(r.problems);
+  return { body, workflowId, id, r };
+}
+
+/** `POST /api/v1/schedules/add`: checks the body here, then creates the schedule on its owner (201). */
+async function add(deps: ScheduleRoutesDeps, ctx: SpecContext<typeof addScheduleSpec>): Promise<Response> {
+  const schedules = serviceOr503(deps.schedules);
+  const text = await readBody(ctx.req);
+  const { body, workflowId, id, r } = ctx.body(parseJson(text), (raw) => checkAdd(raw, deps.now()));
   // The id chosen here travels in the body, so the owner makes the same schedule.
   return await onOwner(deps, ctx, id, JSON.stringify({ ...body, id }), async () => {
     const created = await schedules.create({
@@ -158,13 +169,32 @@ function fromMetadata(workflowId: string): ApiError {
   );
 }
 
+/**
+ * The problems of the schedule parser at the paths the spec's schema refused, to word them with their codes
+ * (a PATCH's fields are checked in full once merged over the current spec, on the owner).
+ */
+function explainFields(now: number): Explain {
+  return (raw, fault) => {
+    const paths = new Set(fault.details.map((d) => d.path));
+    const r = parseScheduleSpec(raw, "$", now, cronCheck);
+    const problems = r.ok ? [] : r.problems.filter((p) => paths.has(p.path));
+    if (problems.length > 0) throw validationFailed(problems);
+  };
+}
+
 /** `PATCH /api/v1/schedules/:scheduleId`: the body's fields over the current spec, checked; `enabled` too. */
-async function patch(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Response> {
+async function patch(
+  deps: ScheduleRoutesDeps,
+  ctx: SpecContext<typeof patchScheduleSpec>,
+): Promise<Response> {
   const id = ctx.params.scheduleId;
-  checkScheduleIdParam(id);
   const schedules = serviceOr503(deps.schedules);
   const text = await readBody(ctx.req);
-  const body = objectBody(parseJson(text), "of schedule fields");
+  const body = ctx.body(
+    parseJson(text),
+    (raw) => objectBody(raw, "of schedule fields"),
+    explainFields(deps.now()),
+  );
   return await onOwner(deps, ctx, id, text, async () => {
     const current = await schedules.get(id);
     if (!current.ok) throw scheduleError(current.error);
@@ -194,7 +224,6 @@ async function patch(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Respo
 /** `DELETE /api/v1/schedules/:scheduleId` (its fires go with it). */
 async function remove(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Response> {
   const id = ctx.params.scheduleId;
-  checkScheduleIdParam(id);
   const schedules = serviceOr503(deps.schedules);
   const text = await readBody(ctx.req);
   return await onOwner(deps, ctx, id, text, async () => {
@@ -216,7 +245,6 @@ async function setStatus(
   status: Exclude<ScheduleStatus, "completed">,
 ): Promise<Response> {
   const id = ctx.params.scheduleId;
-  checkScheduleIdParam(id);
   const schedules = serviceOr503(deps.schedules);
   const text = await readBody(ctx.req);
   return await onOwner(deps, ctx, id, text, async () => {
@@ -232,12 +260,14 @@ async function setStatus(
 }
 
 /** `POST /api/v1/schedules/:scheduleId/trigger` (`{input?}`): a run now, reason `manual` (202). */
-async function trigger(deps: ScheduleRoutesDeps, ctx: RouteContext): Promise<Response> {
+async function trigger(
+  deps: ScheduleRoutesDeps,
+  ctx: SpecContext<typeof triggerScheduleSpec>,
+): Promise<Response> {
   const id = ctx.params.scheduleId;
-  checkScheduleIdParam(id);
   const schedules = serviceOr503(deps.schedules);
   const text = await readBody(ctx.req);
-  const body = objectBody(parseJson(text, {}), "{input?}");
+  const body = ctx.body(parseJson(text, {}), (raw) => objectBody(raw, "{input?}"));
   const input = "input" in body ? (body.input as Json) ?? null : undefined;
   if (
     input !== undefined &&

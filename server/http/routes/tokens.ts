@@ -10,13 +10,15 @@ import type { ApiTokenStore } from "../../../storage/roles.ts";
 import { API_ROLES, type ApiRole, type Caller } from "../auth.ts";
 import { readJson } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
-import { type RouteContext, Router } from "../router.ts";
+import { Router } from "../router.ts";
+import type { SpecContext } from "../route_spec.ts";
+import { createTokenSpec, listTokensSpec, MAX_TOKEN_NAME, revokeTokenSpec } from "../specs/system.ts";
 import { digestHex, newStoredToken, newStoredTokenId } from "../stored_tokens.ts";
+
+export { MAX_TOKEN_NAME } from "../specs/system.ts";
 
 /** The most live tokens made through the API. */
 export const MAX_LIVE_TOKENS = 1_000;
-/** The longest token name, in characters. */
-export const MAX_TOKEN_NAME = 100;
 /** The longest `expiresIn`: ten years, ms. */
 export const MAX_EXPIRES_IN_MS = 3_650 * 86_400_000;
 
@@ -34,14 +36,18 @@ export interface TokenRoutesDeps {
 /** The token sub-app (paths under `/api/v1/tokens`). */
 export function tokenRoutes(deps: TokenRoutesDeps): Router {
   return new Router()
-    .post("/", (ctx) => createToken(deps, ctx))
-    .get("/", async () => json({ tokens: (await deps.store.listApiTokens(2 * MAX_LIVE_TOKENS)).map(listed) }))
+    .post("/", (ctx) => createToken(deps, ctx), createTokenSpec)
+    .get(
+      "/",
+      async () => json({ tokens: (await deps.store.listApiTokens(2 * MAX_LIVE_TOKENS)).map(listed) }),
+      listTokensSpec,
+    )
     .delete("/:id", async ({ params }) => {
       const revoked = await deps.store.revokeApiToken(params.id, deps.now());
       if (revoked === undefined) throw new ApiError(404, "token_not_found", `no token ${params.id}`);
       deps.forget?.(params.id);
       return new Response(null, { status: 204 });
-    });
+    }, revokeTokenSpec);
 }
 
 /** A token as listed. */
@@ -58,8 +64,12 @@ function listed(t: StoredApiToken) {
 }
 
 /** `POST /api/v1/tokens`: 201 with the new token (shown this once). */
-async function createToken(deps: TokenRoutesDeps, { req }: RouteContext): Promise<Response> {
-  const body = tokenBody(await readJson(req));
+async function createToken(
+  deps: TokenRoutesDeps,
+  ctx: SpecContext<typeof createTokenSpec>,
+): Promise<Response> {
+  const { req } = ctx;
+  const body = ctx.body(await readJson(req), tokenBody);
   const now = deps.now();
   const token = newStoredToken();
   const r = await deps.store.createApiToken(

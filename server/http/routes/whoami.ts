@@ -8,6 +8,7 @@
 import type { Caller } from "../auth.ts";
 import { json } from "../errors.ts";
 import { Router } from "../router.ts";
+import { whoamiSpec } from "../specs/system.ts";
 
 /** What the route reads. */
 export interface WhoamiDeps {
@@ -29,5 +30,5 @@ export function whoamiRoutes(deps: WhoamiDeps): Router {
       tokenId: caller?.tokenId ?? null,
       node: deps.nodeId,
     });
-  });
+  }, whoamiSpec);
 }

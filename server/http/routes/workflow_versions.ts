@@ -14,9 +14,10 @@ import type { StoredWorkflow } from "../../../storage/storage.ts";
 import type { WorkflowService } from "../../runtime/workflows.ts";
 import { ApiError, json } from "../errors.ts";
 import { redactDefinition, redactText } from "../redaction.ts";
-import { DEFAULT_PAGE, intParam, MAX_PAGE, nextCursorHeaders } from "../route_helpers.ts";
+import { nextCursorHeaders } from "../route_helpers.ts";
 import { Router } from "../router.ts";
-import { parseVersion, versionNotFound } from "../versions.ts";
+import { diffSpec, getVersionSpec, listVersionsSpec } from "../specs/workflows.ts";
+import { versionNotFound } from "../versions.ts";
 
 /** What the version routes use. */
 export interface WorkflowVersionRoutesDeps {
@@ -44,11 +45,10 @@ export interface WorkflowVersionRoutesDeps {
  */
 export function workflowVersionRoutes({ workflows }: WorkflowVersionRoutesDeps): Router {
   return new Router()
-    .get("/:id/versions", async ({ params, url }) => {
-      const limit = intParam(url, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+    .get("/:id/versions", async ({ params, url, query }) => {
       const [latest, page] = await Promise.all([
         workflows.latestVersion(params.id),
-        workflows.versions(params.id, limit, url.searchParams.get("cursor")),
+        workflows.versions(params.id, query.limit, query.cursor ?? null),
       ]);
       if (latest === 0) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
       const items = page.items.map((v) => ({
@@ -60,35 +60,18 @@ export function workflowVersionRoutes({ workflows }: WorkflowVersionRoutesDeps):
         edgeCount: v.edgeCount,
       }));
       return json(items, 200, nextCursorHeaders(url, page.next));
-    })
+    }, listVersionsSpec)
     .get("/:id/versions/:version", async ({ params }) => {
-      const w = await versionOr404(
-        workflows,
-        params.id,
-        parseVersion(params.version, "path.version"),
-        "path.version",
-      );
+      const w = await versionOr404(workflows, params.id, params.version, "path.version");
       return json(redactDefinition(w.definition), 200, { "x-workflow-version": String(w.version) });
-    })
-    .get("/:id/diff", async ({ params, url }) => {
-      const from = requiredVersion(url, "from");
-      const to = requiredVersion(url, "to");
+    }, getVersionSpec)
+    .get("/:id/diff", async ({ params, query: { from, to } }) => {
       const [a, b] = await Promise.all([
         versionOr404(workflows, params.id, from, "?from"),
         versionOr404(workflows, params.id, to, "?to"),
       ]);
       return json({ workflowId: params.id, from, to, ...diffDefinitions(a.definition, b.definition) });
-    });
-}
-
-/** A version number query parameter that must be given (400 `invalid_parameter` at `?name` otherwise). */
-function requiredVersion(url: URL, name: string): number {
-  if (!url.searchParams.get(name)) {
-    throw new ApiError(400, "invalid_parameter", `${name} is required: a version number`, [
-      { path: `?${name}`, message: "missing" },
-    ]);
-  }
-  return parseVersion(url.searchParams.get(name)!, `?${name}`);
+    }, diffSpec);
 }
 
 /**

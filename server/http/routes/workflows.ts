@@ -15,14 +15,22 @@
 import { shardOf } from "../../../core/ids.ts";
 import type { Engine } from "../../runtime/engine.ts";
 import type { ScheduleService } from "../../runtime/schedule_service.ts";
-import type { WorkflowService } from "../../runtime/workflows.ts";
+import { checkWorkflow, type WorkflowService } from "../../runtime/workflows.ts";
 import { parseJson, readBody } from "../body.ts";
 import { ApiError, json } from "../errors.ts";
 import { isForwarded } from "../forwarding.ts";
 import { nodeTypes } from "../presenters.ts";
 import { redactDefinition, restoreRedacted, scrubProblems } from "../redaction.ts";
-import { intParam } from "../route_helpers.ts";
 import { type RouteContext, Router } from "../router.ts";
+import type { SpecContext } from "../route_spec.ts";
+import {
+  createWorkflowSpec,
+  deleteWorkflowSpec,
+  getWorkflowSpec,
+  listWorkflowsSpec,
+  nodeTypesSpec,
+  updateWorkflowSpec,
+} from "../specs/workflows.ts";
 import { forwardedRequest, type ShardRouting } from "../routing.ts";
 import { workflowVersionRoutes } from "./workflow_versions.ts";
 import { listWorkflows } from "../workflow_list.ts";
@@ -54,17 +62,16 @@ export const NO_SCHEDULER_STATUS = "not scheduled: this node runs no scheduler";
 export function workflowRoutes(deps: WorkflowRoutesDeps): Router {
   const { workflows } = deps;
   return new Router()
-    .get("/node-types", () => json(nodeTypes()))
-    .post("/", (ctx) => createWorkflow(deps, ctx))
-    .get("/", ({ url }) => listWorkflows(workflows, url))
-    .get("/:id", async ({ params, url }) => {
-      const version = url.searchParams.has("version") ? intParam(url, "version", 1, 1, 2 ** 31) : undefined;
-      const w = await workflows.get(params.id, version);
+    .get("/node-types", () => json(nodeTypes(workflows.catalog)), nodeTypesSpec)
+    .post("/", (ctx) => createWorkflow(deps, ctx), createWorkflowSpec)
+    .get("/", ({ url, query }) => listWorkflows(workflows, url, query), listWorkflowsSpec)
+    .get("/:id", async ({ params, query }) => {
+      const w = await workflows.get(params.id, query.version);
       if (!w) throw new ApiError(404, "workflow_not_found", `no workflow ${params.id}`);
       return json(redactDefinition(w.definition), 200, { "x-workflow-version": String(w.version) });
-    })
-    .put("/:id", (ctx) => updateWorkflow(deps, ctx))
-    .delete("/:id", (ctx) => deleteWorkflow(deps, ctx))
+    }, getWorkflowSpec)
+    .put("/:id", (ctx) => updateWorkflow(deps, ctx), updateWorkflowSpec)
+    .delete("/:id", (ctx) => deleteWorkflow(deps, ctx), deleteWorkflowSpec)
     .route("/", workflowVersionRoutes(deps));
 }
 
@@ -88,11 +95,35 @@ function onScheduleOwner(
   );
 }
 
+/**
+ * The 400 `validation_failed` of a definition the spec's schema refused, worded by the full validation (every
+ * problem, with its code); returns when the validation finds none.
+ */
+function explainDefinition(workflows: WorkflowService, raw: unknown): void {
+  const checked = checkWorkflow(raw, undefined, workflows.catalog);
+  if (checked.ok) return;
+  const problems = scrubProblems(checked.problems, raw);
+  throw new ApiError(400, "validation_failed", `the workflow has ${problems.length} problem(s)`, problems);
+}
+
+/** An object body without an `id` with `id` (anything else as it is). */
+function withId(raw: unknown, id: string): unknown {
+  const object = raw !== null && typeof raw === "object" && !Array.isArray(raw);
+  return object && (raw as { id?: unknown }).id === undefined ? { ...raw, id } : raw;
+}
+
 /** `POST /api/v1/workflows`: 201 for a new workflow, 200 for the same definition again. */
-async function createWorkflow(deps: WorkflowRoutesDeps, ctx: RouteContext): Promise<Response> {
+async function createWorkflow(
+  deps: WorkflowRoutesDeps,
+  ctx: SpecContext<typeof createWorkflowSpec>,
+): Promise<Response> {
   const text = await readBody(ctx.req);
   const body = parseJson(text);
-  const schedule = checkMetadataSchedule(body, deps.now());
+  const schedule = ctx.body(
+    body,
+    (raw) => checkMetadataSchedule(raw, deps.now()),
+    (raw) => explainDefinition(deps.workflows, raw),
+  );
   const scheduleId = schedule && deps.schedules && metadataScheduleIdOf((body as { id?: unknown }).id);
   return await onScheduleOwner(deps, ctx, scheduleId, text, () => createHere(deps, body, schedule));
 }
@@ -142,10 +173,18 @@ async function createHere(
  * `PUT /api/v1/workflows/:id`: a new version, or `unchanged` for the same definition; its `metadata.schedule`
  * replaces the workflow's schedule, and without one a schedule from the previous metadata is deleted.
  */
-async function updateWorkflow(deps: WorkflowRoutesDeps, ctx: RouteContext): Promise<Response> {
+async function updateWorkflow(
+  deps: WorkflowRoutesDeps,
+  ctx: SpecContext<typeof updateWorkflowSpec>,
+): Promise<Response> {
   const text = await readBody(ctx.req);
   const body = parseJson(text);
-  const schedule = checkMetadataSchedule(body, deps.now());
+  const schedule = ctx.body(
+    body,
+    (raw) => checkMetadataSchedule(raw, deps.now()),
+    // A body without an id takes the path's, as the update does.
+    (raw) => explainDefinition(deps.workflows, withId(raw, ctx.params.id)),
+  );
   const id = deps.schedules && metadataScheduleIdOf(ctx.params.id);
   const manage = id !== undefined &&
     (schedule !== undefined || await hasMetadataSchedule(deps.schedules!, id));

@@ -36,3 +36,21 @@ Deno.test("deno doc --lint mod.ts: no errors", async () => {
     `deno doc --lint mod.ts: exit ${out.code}, ${errors.length} error(s); the first:\n\n${shown || output}`,
   );
 });
+
+Deno.test("deno publish --dry-run: the package (name, version, exports, license, README) publishes", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  const output = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+  assert(out.success && output.includes("Success Dry run complete"), output.slice(0, 4000));
+  for (const file of ["/mod.ts", "/README.md", "/LICENSE", "/deno.json"]) {
+    assert(output.includes(`${ROOT.href.replace(/\/$/, "")}${file}`), `${file} is published`);
+  }
+  assert(!output.includes("_test.ts"), "tests are not published");
+});

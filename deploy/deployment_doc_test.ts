@@ -9,6 +9,17 @@ import { freePort } from "../testing/net.ts";
 import { pgTest, TEST_DATABASE_URL } from "../testing/pg.ts";
 
 const ROOT = new URL("../", import.meta.url);
+
+/** Deno's cache, kept when a test gives a script its own HOME (else every npm package would download again). */
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  JSON.parse(new TextDecoder().decode(
+    new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" }).outputSync().stdout,
+  )).denoDir as string;
+
+/** The environment of a script run as a user whose home is `home`. */
+function userEnv(home: string, more: Record<string, string> = {}): Record<string, string> {
+  return { HOME: home, PATH: Deno.env.get("PATH")!, DENO_DIR, ...more };
+}
 const REPO = ROOT.pathname.replace(/\/$/, "");
 
 /** The ```sh blocks of a section (from its heading to the next `## `). */
@@ -75,7 +86,7 @@ async function waitFor(url: string, token: string, ok: (body: string) => boolean
 /** Runs the README walk-through against `port` with curl reading `home`'s .curlrc (the token). */
 async function runWalkthrough(port: number, home: string): Promise<void> {
   const script = (await walkthrough()).replaceAll("127.0.0.1:8080", `127.0.0.1:${port}`);
-  const stdout = await runScript(script, { HOME: home, PATH: Deno.env.get("PATH")! });
+  const stdout = await runScript(script, userEnv(home));
   assert(stdout.includes('"workflowId":"big-numbers"'), stdout);
   assert(stdout.includes("[192,194,196,198,200]"), stdout);
   assert(stdout.includes('"message":"schedule deleted"'), stdout);
@@ -94,7 +105,7 @@ Deno.test({
     const port = freePort();
     const script = start.replace("cd flowmesh", `cd ${REPO}`).replaceAll("/var/lib/flowmesh", `${home}/data`)
       .replace(/^deno task serve (.*)$/m, `echo "$ADMIN_TOKEN" > ${home}/token\ndeno task serve $1`);
-    const env = { HOME: home, PATH: Deno.env.get("PATH")!, ENGINE_HTTP_PORT: String(port) };
+    const env = userEnv(home, { ENGINE_HTTP_PORT: String(port) });
     const node = spawnScript(script, env);
     try {
       await waitFor(`http://127.0.0.1:${port}/health/ready`, "", (b) => b.includes('"ready"'));
@@ -136,26 +147,27 @@ pgTest("DEPLOYMENT.md: a cluster on VMs, as written, forms and answers the READM
     }
     return out;
   };
-  const path = Deno.env.get("PATH")!;
   const members: Deno.ChildProcess[] = [];
   try {
-    await runScript(local(setup), { HOME: home, PATH: path }, home);
+    await runScript(local(setup), userEnv(home), home);
     vms.forEach((vm, i) => {
       const own = local(member).replace("--node-id n1", `--node-id n${i + 1}`)
         .replace("--host 10.0.0.11", "--host 127.0.0.1")
         .replace("--cluster-port 7400", `--cluster-port ${vm.cluster}`);
-      members.push(spawnScript(own, { HOME: home, PATH: path, ENGINE_HTTP_PORT: String(vm.http) }));
+      members.push(spawnScript(own, userEnv(home, { ENGINE_HTTP_PORT: String(vm.http) })));
     });
     const env = await Deno.readTextFile(`${home}/flowmesh.env`);
     const token = /ADMIN_TOKEN=(\w+)/.exec(env)![1];
-    await waitFor(`http://127.0.0.1:${vms[0].http}/api/v1/cluster/stats`, token, (b) => {
-      try {
-        return JSON.parse(b).members.filter((m: { status: string }) => m.status === "up").length === 3;
-      } catch {
-        return false;
-      }
-    });
-    const stats = JSON.parse(await runScript(local(check), { HOME: home, PATH: path }));
+    for (const vm of vms) { // every member sees the three up
+      await waitFor(`http://127.0.0.1:${vm.http}/api/v1/cluster/stats`, token, (b) => {
+        try {
+          return JSON.parse(b).members.filter((m: { status: string }) => m.status === "up").length === 3;
+        } catch {
+          return false;
+        }
+      });
+    }
+    const stats = JSON.parse(await runScript(local(check), userEnv(home)));
     assertEquals(stats.nodeCount, 3);
     await runWalkthrough(vms[1].http, home);
   } finally {

@@ -86,8 +86,51 @@ interface MetricClasses {
   fast_histogram: FastHistogram;
 }
 
+/** Each metric's kind, by the field `Metrics` exposes it as (the table below must match it, key for key). */
+interface MetricKinds {
+  entityCount: "gauge";
+  routingLatency: "histogram";
+  failovers: "counter";
+  rebalances: "counter";
+  created: "fast_counter";
+  executions: "fast_counter";
+  executionDuration: "fast_histogram";
+  httpRequests: "fast_counter";
+  httpDuration: "fast_histogram";
+  httpWorkerRequests: "counter";
+  httpWorkerRestarts: "counter";
+  memberCount: "gauge";
+  shardCount: "gauge";
+  attempts: "fast_counter";
+  retries: "counter";
+  nodeFailures: "counter";
+  nodeDuration: "fast_histogram";
+  appendDuration: "fast_histogram";
+  eventsAppended: "fast_counter";
+  storageDuration: "fast_histogram";
+  flushes: "fast_counter";
+  batchSize: "fast_histogram";
+  commitQueue: "gauge";
+  commitRefused: "counter";
+  auditEventsLost: "fast_counter";
+  auditUnauthenticated: "fast_counter";
+  storageUp: "gauge";
+  scheduleFires: "fast_counter";
+  scheduleFireLag: "fast_histogram";
+  schedulesLive: "gauge";
+  clusterEvents: "counter";
+  transportQueue: "gauge";
+  transportDropped: "counter";
+  timersPending: "gauge";
+  memory: "gauge";
+  eventLoopLag: "gauge";
+}
+
+/** A row of the table of the kind `K`. */
+type RowOf<K extends MetricRow["kind"]> = Extract<MetricRow, { kind: K }>;
+
 /** Every metric of a node, by the field `Metrics` exposes it as. */
-export const METRIC_TABLE = {
+export const METRIC_TABLE: { readonly [F in keyof MetricKinds]: RowOf<MetricKinds[F]> } = {
   // ---- the old engine's names
   entityCount: {
     kind: "gauge",
@@ -378,11 +421,11 @@ export const METRIC_TABLE = {
       if (lagMs !== null) gauge.set(lagMs / 1000);
     },
   },
-} as const satisfies Record<string, MetricRow>;
+};
 
 /** The metrics `buildMetrics` makes, by field: each row's class. */
 export type MetricSet = {
-  readonly [F in keyof typeof METRIC_TABLE]: MetricClasses[(typeof METRIC_TABLE)[F]["kind"]];
+  readonly [F in keyof MetricKinds]: MetricClasses[MetricKinds[F]];
 };
 
 /**

@@ -62,7 +62,7 @@ const list: Command = {
       help: "started at or after TIME: epoch ms, an ISO date, or 1h (ago)",
     },
     to: { type: "string", value: "TIME", help: "started at or before TIME" },
-    search: { type: "string", value: "TEXT", help: "only runs whose id contains TEXT" },
+    search: { type: "string", value: "TEXT", help: "only runs whose id starts with TEXT" },
     ...PAGE_OPTIONS,
   },
   examples: [

@@ -8,7 +8,7 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorBanner, html, Link } from "./components/ui.js";
-import { call, setToken } from "./lib/api.js";
+import { apiPath, call, readEarly, setToken } from "./lib/api.js";
 import { match, onNavigate } from "./lib/router.js";
 import { ClusterPage } from "./pages/cluster.js";
 import { RunPage } from "./pages/run.js";
@@ -146,7 +146,7 @@ function App() {
   const [session, setSession] = useState(undefined);
   const [failure, setFailure] = useState(null);
   useEffect(() => {
-    call("GET", "/api/v1/whoami").then((r) => setSession(r.body)).catch((err) => {
+    whoami.then((r) => setSession(r.body)).catch((err) => {
       if (err.status === 401) {
         setToken(null);
         setSession(null);
@@ -179,6 +179,12 @@ function App() {
   };
   return html`<${Shell} session=${session} onSignOut=${signOut} />`;
 }
+
+// The sign-in's read, and a run page's first one (its view, the largest), start before the first drawing.
+const whoami = call("GET", "/api/v1/whoami");
+whoami.catch(() => {}); // handled by App
+const first = match(location.pathname);
+if (first.page === "run" && first.id !== undefined) readEarly(apiPath("executions", first.id));
 
 applyTheme(localStorage.getItem("flowmesh.theme") ?? "auto");
 render(html`<${App} />`, document.getElementById("app"));

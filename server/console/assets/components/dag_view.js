@@ -4,11 +4,16 @@
  * nodes (right: a successor, left: a predecessor, up/down: the neighbour in the column), Enter or Space
  * selects, and every node has an accessible name saying its state.
  *
+ * Drawn for speed at thousands of nodes: the layout is computed once per graph (`cachedLayout`); every box
+ * and edge is drawn once per layout as one piece of markup (`graphMarkup`), outside Preact's diffing; a change
+ * of state, problems, selection or focus (a run page's poll) updates only the boxes it changes, in place; and
+ * the boxes' words are drawn for the part in view (and 300 px around it) as the view scrolls.
+ *
  * @module
  */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { edgePath, layoutDag, NODE_H, NODE_W, visiblePart } from "../lib/dag.js";
-import { statusInfo } from "../lib/format.js";
+import { cachedLayout, NODE_H, NODE_W, visibleNodes } from "../lib/dag.js";
+import { addTitle, applyLook, graphMarkup, labelsMarkup, nodeLook } from "../lib/dag_markup.js";
 import { html } from "./ui.js";
 
 /**
@@ -16,17 +21,10 @@ import { html } from "./ui.js";
  * @typedef {{source: string, target: string}} GraphEdge
  */
 
-/** The longest label drawn in a box (the full id is in its title and accessible name). */
-const MAX_LABEL = 20;
-
-function cut(text) {
-  return text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}…` : text;
-}
-
 /**
  * Where the arrow keys go from each node.
  *
- * @param {ReturnType<typeof layoutDag>} layout
+ * @param {import("../lib/dag.js").Layout} layout
  */
 function neighbours(layout) {
   const next = new Map();
@@ -38,7 +36,9 @@ function neighbours(layout) {
   const columns = new Map();
   for (const n of layout.nodes) {
     const key = Math.round(n.x);
-    columns.set(key, [...(columns.get(key) ?? []), n]);
+    const column = columns.get(key);
+    if (column) column.push(n);
+    else columns.set(key, [n]);
   }
   const up = new Map();
   const down = new Map();
@@ -50,39 +50,6 @@ function neighbours(layout) {
     });
   }
   return { ArrowRight: next, ArrowLeft: prev, ArrowUp: up, ArrowDown: down };
-}
-
-/**
- * One node's box.
- *
- * @param {{node: {id: string, x: number, y: number}, info: GraphNode | undefined, status: string | undefined, problems: number, selected: boolean, focused: boolean}} p
- */
-function NodeBox({ node, info, status, problems, selected, focused }) {
-  const s = status === undefined ? null : statusInfo(status);
-  const kind = info?.nodeType ?? info?.type ?? "";
-  const name = `${node.id}${kind ? ` (${kind})` : ""}${s ? `: ${s.label}` : ""}${
-    problems > 0 ? `, ${problems} problem(s)` : ""
-  }`;
-  const cls = [
-    "dag-node",
-    s?.className ?? "st-none",
-    selected ? "selected" : "",
-    problems > 0 ? "has-problem" : "",
-  ]
-    .filter(Boolean).join(" ");
-  return html`
-    <g class=${cls} transform=${`translate(${node.x},${node.y})`} data-node-id=${node.id}
-      data-status=${status ?? ""} role="button" tabindex=${focused ? 0 : -1} aria-label=${name}
-      aria-pressed=${selected ? "true" : "false"}>
-      <title>${name}</title>
-      <rect width=${NODE_W} height=${NODE_H} rx="6" />
-      <text class="glyph" x="10" y="27" aria-hidden="true">${problems > 0 ? "⚠" : s?.glyph ?? "◇"}</text>
-      <text class="label" x="30" y="19">${cut(
-        info?.label && info.label !== node.id ? info.label : node.id,
-      )}</text>
-      <text class="kind" x="30" y="35">${cut(kind)}</text>
-    </g>
-  `;
 }
 
 /**
@@ -117,20 +84,11 @@ function useViewport(box, layout) {
 
 /**
  * Keyboard and pointer handling: arrow keys move the focus along the graph (scrolling the node into view
- * first), Enter or Space selects, a click selects.
+ * first), Enter or Space selects, a click selects, a box gets its tooltip when the pointer comes over it.
  */
 function useNavigation({ layout, keys, svg, box, zoom, onSelect }) {
   const [focus, setFocus] = useState(/** @type {string | null} */ (null));
-  const pending = useRef(/** @type {string | null} */ (null));
   const byId = useMemo(() => new Map(layout.nodes.map((n) => [n.id, n])), [layout]);
-  useEffect(() => {
-    const id = pending.current;
-    const el = id === null ? null : svg.current?.querySelector(`[data-node-id="${CSS.escape(id)}"]`);
-    if (el) {
-      pending.current = null;
-      el.focus();
-    }
-  });
   const moveTo = (id) => {
     const n = byId.get(id);
     const b = box.current;
@@ -144,10 +102,8 @@ function useNavigation({ layout, keys, svg, box, zoom, onSelect }) {
         b.scrollTop = y - b.clientHeight / 2;
       }
     }
-    // Drawn already: focused now (a key pressed next goes to it); else once it is drawn.
-    const el = svg.current?.querySelector(`[data-node-id="${CSS.escape(id)}"]`);
-    if (el) el.focus();
-    else pending.current = id;
+    // Every box is drawn: focused now, so a key pressed next goes to it.
+    svg.current?.querySelector(`[data-node-id="${CSS.escape(id)}"]`)?.focus();
     setFocus(id);
   };
   const idOf = (e) => e.target?.closest?.("[data-node-id]")?.getAttribute("data-node-id");
@@ -169,11 +125,51 @@ function useNavigation({ layout, keys, svg, box, zoom, onSelect }) {
       onSelect?.(id);
     }
   };
-  return { focus, onKey, onClick };
+  const onPointerOver = (e) => {
+    const box = e.target?.closest?.("[data-node-id]");
+    if (box) addTitle(box);
+  };
+  return { focus, onKey, onClick, onPointerOver };
 }
 
 /**
- * The DAG (a graph of 400 nodes or more draws only the part in view, and around it, as it scrolls).
+ * Draws the boxes and edges into `layer` once per layout, then keeps each box's look up to date in place.
+ *
+ * @param {{current: Element | null}} layer
+ * @param {import("../lib/dag.js").Layout} layout
+ * @param {(id: string) => ReturnType<typeof nodeLook>} lookOf
+ * @param {unknown[]} lookDeps what the looks depend on
+ */
+function useBoxes(layer, layout, lookOf, lookDeps) {
+  const drawn = useRef({ layout: /** @type {unknown} */ (null), looks: new Map(), elements: new Map() });
+  useLayoutEffect(() => {
+    const g = layer.current;
+    if (!g) return;
+    const d = drawn.current;
+    if (d.layout !== layout) {
+      const looks = layout.nodes.map((n) => lookOf(n.id));
+      g.innerHTML = graphMarkup(layout, looks);
+      d.layout = layout;
+      d.looks = new Map(looks.map((l) => [l.id, l.signature]));
+      d.elements = new Map([...g.querySelectorAll(".nodes > [data-node-id]")].map((el) => [
+        el.getAttribute("data-node-id"),
+        el,
+      ]));
+      return;
+    }
+    for (const n of layout.nodes) {
+      const look = lookOf(n.id);
+      if (d.looks.get(n.id) === look.signature) continue;
+      const el = d.elements.get(n.id);
+      if (el) applyLook(el, look);
+      d.looks.set(n.id, look.signature);
+    }
+  }, [layout, ...lookDeps]);
+}
+
+/**
+ * The DAG: every box drawn with its state and accessible name; the words of a graph of 400 nodes or more drawn
+ * for the part in view (and around it) as it scrolls.
  *
  * @example
  * ```js
@@ -183,13 +179,13 @@ function useNavigation({ layout, keys, svg, box, zoom, onSelect }) {
  * @param {{nodes: GraphNode[], edges: GraphEdge[], states?: Map<string, string>, problems?: Map<string, unknown[]>, selected?: string | null, onSelect?: (id: string) => void, label: string}} props
  */
 export function DagView({ nodes, edges, states, problems, selected, onSelect, label }) {
-  const shape = JSON.stringify([nodes.map((n) => n.id), edges.map((e) => [e.source, e.target])]);
-  const layout = useMemo(() => layoutDag(nodes, edges), [shape]);
+  const layout = useMemo(() => cachedLayout(nodes, edges), [nodes, edges]);
   const keys = useMemo(() => neighbours(layout), [layout]);
   const info = useMemo(() => new Map(nodes.map((n) => [n.id, n])), [nodes]);
   const [asked, setZoom] = useState(/** @type {number | null} */ (null)); // null: fit the width
   const svg = useRef(null);
   const box = useRef(null);
+  const layer = useRef(null);
   const { view, onScroll } = useViewport(box, layout);
   const fit = view.width > 0 && layout.width > 0
     ? Math.min(1, Math.max(0.4, (view.width - 4) / layout.width))
@@ -197,7 +193,18 @@ export function DagView({ nodes, edges, states, problems, selected, onSelect, la
   const zoom = asked ?? fit;
   const nav = useNavigation({ layout, keys, svg, box, zoom, onSelect });
   const current = nav.focus ?? selected ?? layout.nodes[0]?.id ?? null;
-  const part = visiblePart(layout, view, zoom, 300, [current, selected].filter(Boolean));
+  const lookOf = (id) =>
+    nodeLook({
+      id,
+      info: info.get(id),
+      status: states?.get(id),
+      problems: problems?.get(id)?.length ?? 0,
+      selected: selected === id,
+      focused: current === id,
+    });
+  useBoxes(layer, layout, lookOf, [info, states, problems, selected, current]);
+  const seen = visibleNodes(layout, view, zoom, 300);
+  const words = labelsMarkup(seen, lookOf);
   return html`
     <div class="dag">
       <div class="dag-tools" role="group" aria-label="zoom">
@@ -209,9 +216,8 @@ export function DagView({ nodes, edges, states, problems, selected, onSelect, la
         <button type="button" onClick=${() => setZoom(1)}>100%</button>
         <button type="button" onClick=${() =>
           setZoom(Math.min(3, zoom * 1.25))} aria-label="zoom in">+</button>
-        <span class="muted">${nodes.length} nodes · ${layout
-          .engine} layout${part.nodes.length < layout.nodes.length
-          ? ` · ${part.nodes.length} drawn around the view`
+        <span class="muted">${nodes.length} nodes · ${layout.engine} layout${seen.length < layout.nodes.length
+          ? ` · words drawn for the ${seen.length} around the view`
           : ""}</span>
       </div>
       <div class="dag-scroll" ref=${box} onScroll=${onScroll}>
@@ -219,27 +225,15 @@ export function DagView({ nodes, edges, states, problems, selected, onSelect, la
           data-node-total=${layout.nodes.length} width=${Math.max(1, layout.width * zoom)}
           height=${Math.max(1, layout.height * zoom)}
           viewBox=${`0 0 ${Math.max(1, layout.width)} ${Math.max(1, layout.height)}`}
-          onKeyDown=${nav.onKey} onClick=${nav.onClick}>
+          onKeyDown=${nav.onKey} onClick=${nav.onClick} onPointerOver=${nav.onPointerOver}>
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7"
               orient="auto-start-reverse">
               <path d="M0,0 L10,5 L0,10 z" class="arrow-head" />
             </marker>
           </defs>
-          <g class="edges" aria-hidden="true">
-              ${part.edges.map((e) =>
-                html`<path class="dag-edge" d=${edgePath(e.points)} marker-end="url(#arrow)" />`
-              )}
-            </g>
-          <g class="nodes">
-              ${part.nodes.map((n) =>
-                html`
-                  <${NodeBox} key=${n.id} node=${n} info=${info.get(n.id)} status=${states?.get(n.id)}
-                    problems=${problems?.get(n.id)?.length ??
-                      0} selected=${selected === n.id} focused=${current === n.id} />
-                `
-              )}
-            </g>
+          <g class="dag-graph" ref=${layer}></g>
+          <g class="dag-labels" aria-hidden="true" dangerouslySetInnerHTML=${{ __html: words }}></g>
         </svg>
       </div>
     </div>

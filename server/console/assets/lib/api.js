@@ -155,8 +155,32 @@ export async function getPage(path) {
   return { items: Array.isArray(r.body) ? r.body : [], next: r.headers.get("x-next-cursor") };
 }
 
+/** How long a read started early waits to be taken (ms); an older one is read again. */
+const EARLY_MS = 5_000;
+
+/** @type {Map<string, {at: number, reply: Promise<{body: any}>}>} */
+const early = new Map();
+
 /**
- * `GET path`: the body.
+ * Starts `GET path` now, for the page that will ask for it once drawn (the first {@link get} of that path
+ * within 5 s takes its answer, or reads again if it failed): a page's first read need not wait for the
+ * sign-in and the first drawing.
+ *
+ * @example
+ * ```js
+ * import { readEarly } from "./api.js";
+ * readEarly("http://127.0.0.1:1/api/v1/whoami"); // nothing listens: the failure waits for its reader
+ * ```
+ * @param {string} path
+ */
+export function readEarly(path) {
+  const reply = call("GET", path);
+  reply.catch(() => {}); // a failure is its reader's (or nobody's)
+  early.set(path, { at: Date.now(), reply });
+}
+
+/**
+ * `GET path`: the body (a read of it started by {@link readEarly} if there is a recent one).
  *
  * @example
  * ```js
@@ -167,6 +191,17 @@ export async function getPage(path) {
  * @returns {Promise<any>}
  */
 export async function get(path) {
+  const started = early.get(path);
+  if (started) {
+    early.delete(path);
+    if (Date.now() - started.at < EARLY_MS) {
+      try {
+        return (await started.reply).body;
+      } catch {
+        // read again (it may have been refused before the sign-in)
+      }
+    }
+  }
   return (await call("GET", path)).body;
 }
 

@@ -2,7 +2,8 @@
  * Where each node of a workflow's DAG is drawn, left to right. Up to {@link DAGRE_MAX_NODES} nodes the layout
  * is dagre's (rank assignment, crossing reduction, routed edges); a larger graph gets a linear-time layered
  * layout instead (each node one column right of its furthest input, a column ordered by its inputs' rows, one
- * barycentre sweep), so a 5,000-node run page lays out in milliseconds where dagre takes seconds.
+ * barycentre sweep), so a 5,000-node run page lays out in about 15 ms where dagre takes seconds. A layout is
+ * computed once per graph ({@link cachedLayout}).
  *
  * @module
  */
@@ -171,48 +172,76 @@ function layeredLayout(nodes, edges) {
   };
 }
 
-/** From this many nodes on, only the part of the graph in view (and around it) is drawn. */
-export const VIRTUAL_MIN = 400;
+/** The layouts kept by {@link cachedLayout}. */
+const CACHED_LAYOUTS = 8;
+
+/** @type {Map<string, Layout>} */
+const layouts = new Map();
 
 /**
- * The part of a layout to draw for a scrolled view (`left`, `top`, `width`, `height` in screen pixels, at
- * `zoom`): every node and edge of a graph under {@link VIRTUAL_MIN} nodes, else those within `margin` pixels of
- * the view, plus the nodes named in `keep` (the focused one, so the graph keeps its tab stop).
+ * {@link layoutDag}, computed once per graph: the last {@link CACHED_LAYOUTS} layouts are kept by the graph's
+ * shape (its node ids and edges; a workflow version's never changes), so a run page polled every second, or
+ * opened again, or another run of the same version, lays nothing out again and gets the same object.
  *
  * @example
  * ```js
- * import { layoutDag, visiblePart } from "./dag.js";
+ * import { cachedLayout } from "./dag.js";
+ * const a = cachedLayout([{ id: "a" }, { id: "b" }], [{ source: "a", target: "b" }]);
+ * const b = cachedLayout([{ id: "a", label: "A" }, { id: "b" }], [{ source: "a", target: "b" }]);
+ * if (a !== b) throw new Error("the same shape, the same layout");
+ * ```
+ * @param {DagNode[]} nodes
+ * @param {DagEdge[]} edges
+ * @returns {Layout}
+ */
+export function cachedLayout(nodes, edges) {
+  const key = JSON.stringify([nodes.map((n) => n.id), edges.map((e) => [e.source, e.target])]);
+  const hit = layouts.get(key);
+  if (hit) {
+    layouts.delete(key); // the most recently used last
+    layouts.set(key, hit);
+    return hit;
+  }
+  const layout = layoutDag(nodes, edges);
+  layouts.set(key, layout);
+  if (layouts.size > CACHED_LAYOUTS) layouts.delete(layouts.keys().next().value);
+  return layout;
+}
+
+/**
+ * From this many nodes on, only the words of the boxes in view (and around it) are drawn, and the edges
+ * leaving a column are drawn as one path (`dag_markup.js`).
+ */
+export const VIRTUAL_MIN = 400;
+
+/**
+ * The nodes of a layout within `margin` pixels of a scrolled view (`left`, `top`, `width`, `height` in screen
+ * pixels, at `zoom`): all of them in a graph under {@link VIRTUAL_MIN} nodes, none before the view is
+ * measured (width 0).
+ *
+ * @example
+ * ```js
+ * import { layoutDag, visibleNodes } from "./dag.js";
  * const nodes = Array.from({ length: 1000 }, (_, i) => ({ id: `n${i}` }));
  * const edges = nodes.slice(1).map((n, i) => ({ source: `n${i}`, target: n.id }));
  * const layout = layoutDag(nodes, edges); // one long chain, left to right
- * const part = visiblePart(layout, { left: 0, top: 0, width: 1000, height: 600 }, 1, 0, ["n999"]);
- * if (part.nodes.length > 10 || !part.nodes.some((n) => n.id === "n999")) throw new Error(part.nodes.length);
+ * const seen = visibleNodes(layout, { left: 0, top: 0, width: 1000, height: 600 }, 1, 0);
+ * if (seen.length > 10 || seen[0].id !== "n0") throw new Error(String(seen.length));
  * ```
  * @param {Layout} layout
  * @param {{left: number, top: number, width: number, height: number}} view
  * @param {number} zoom
  * @param {number} margin
- * @param {string[]} keep
- * @returns {{nodes: PlacedNode[], edges: PlacedEdge[]}}
+ * @returns {PlacedNode[]}
  */
-export function visiblePart(layout, view, zoom, margin = 300, keep = []) {
-  if (layout.nodes.length < VIRTUAL_MIN) return { nodes: layout.nodes, edges: layout.edges };
-  const kept = new Set(keep);
-  if (view.width === 0) return { nodes: layout.nodes.filter((n) => kept.has(n.id)), edges: [] }; // not measured yet
+export function visibleNodes(layout, view, zoom, margin = 300) {
+  if (layout.nodes.length < VIRTUAL_MIN) return layout.nodes;
+  if (view.width === 0) return [];
   const x0 = (view.left - margin) / zoom;
   const y0 = (view.top - margin) / zoom;
   const x1 = (view.left + view.width + margin) / zoom;
   const y1 = (view.top + view.height + margin) / zoom;
-  const nodes = layout.nodes.filter((n) =>
-    kept.has(n.id) || (n.x + NODE_W >= x0 && n.x <= x1 && n.y + NODE_H >= y0 && n.y <= y1)
-  );
-  const edges = layout.edges.filter((e) =>
-    e.points.some((p) => p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1) ||
-    (e.points.length === 2 && Math.min(e.points[0].x, e.points[1].x) <= x1 &&
-      Math.max(e.points[0].x, e.points[1].x) >= x0 && Math.min(e.points[0].y, e.points[1].y) <= y1 &&
-      Math.max(e.points[0].y, e.points[1].y) >= y0)
-  );
-  return { nodes, edges };
+  return layout.nodes.filter((n) => n.x + NODE_W >= x0 && n.x <= x1 && n.y + NODE_H >= y0 && n.y <= y1);
 }
 
 /**

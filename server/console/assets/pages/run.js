@@ -88,21 +88,22 @@ export function RunPage({ session, id }) {
       try {
         const v = await get(apiPath("executions", id));
         const key = `${v.workflowId}@${v.version}`;
-        const [def, more] = await Promise.all([
-          defKey.current === key
-            ? null
-            : get(apiPath("workflows", v.workflowId, "versions", String(v.version))),
-          get(`${apiPath("executions", id, "events")}?after=${lastSeq.current}`),
-        ]);
-        if (def !== null) {
-          setDefinition(def);
+        // Read together; the DAG is drawn as soon as the view and its definition are in, the timeline after.
+        const definitionRead = defKey.current === key
+          ? null
+          : get(apiPath("workflows", v.workflowId, "versions", String(v.version)));
+        const eventsRead = get(`${apiPath("executions", id, "events")}?after=${lastSeq.current}`);
+        eventsRead.catch(() => {}); // awaited below; a failure is reported there
+        if (definitionRead !== null) {
+          setDefinition(await definitionRead);
           defKey.current = key;
         }
+        setView(v);
+        const more = await eventsRead;
         if (more.events.length > 0) {
           lastSeq.current = more.events.at(-1).seq;
           setEvents((old) => [...old, ...more.events]);
         }
-        setView(v);
         setError(null);
         return live(v) ? undefined : "stop";
       } catch (err) {

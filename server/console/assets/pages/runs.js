@@ -1,6 +1,6 @@
 /**
  * The runs page (`/ui/executions`): every execution, newest first, filtered on the server by workflow,
- * status, start-time window (UTC) and text in the id, paged by keyset cursor. The filters live in the address,
+ * status, start-time window (UTC) and the start of the id, paged by keyset cursor. The filters live in the address,
  * so a filtered list can be pasted (`/ui/executions?status=failed&workflowId=orders`).
  *
  * @module
@@ -74,7 +74,7 @@ export function RunsPage({ query }) {
       </label>
       <label>Started from (UTC) <input type="datetime-local" step="1" ...${field("from")} /></label>
       <label>to (UTC) <input type="datetime-local" step="1" ...${field("to")} /></label>
-      <label>Id contains <input type="search" ...${field("q")} size="14" /></label>
+      <label>Id starts with <input type="search" ...${field("q")} size="14" /></label>
       <button type="submit" class="primary">Filter</button>
       <button type="button" onClick=${() => setLoads(loads + 1)}>↻ Refresh</button>
     </form>

@@ -11,7 +11,7 @@ const ROOT = new URL("../../", import.meta.url);
 function codeAfter(markdown: string, heading: string): string {
   const from = markdown.indexOf(heading);
   assert(from >= 0, `no ${heading}`);
-  const match = /```ts\n([\s\S]*?)```/.exec(markdown.slice(from));
+  const match = /```ts(?: ignore)?\n([\s\S]*?)```/.exec(markdown.slice(from));
   assert(match, `no ts block after ${heading}`);
   return match[1];
 }

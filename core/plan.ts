@@ -112,7 +112,12 @@ export function compilePlan(
   const byId = new Map<string, PlanNode>();
   const nodes = def.nodes.map((n, index): PlanNode => {
     const kind = catalog.find(n.type, n.nodeType);
-    if (!kind) throw new Error(`assertion: unknown node kind ${n.type}/${n.nodeType} in a validated plan`);
+    if (!kind) {
+      throw new Error(
+        `node kind ${n.type}/${n.nodeType} of workflow ${def.id} is not defined on this engine ` +
+          "(an application's kind: pass it to createEngine's nodeKinds on every member)",
+      );
+    }
     const node: PlanNode = {
       id: n.id,
       index,

@@ -5,15 +5,18 @@
  * @module
  */
 import type { ApiHandler, HttpListener } from "./listeners.ts";
-import { serveHttp } from "./listeners.ts";
-import type { EngineConfig } from "./ops/config.ts";
+import { reachableHost, serveHttp } from "./listeners.ts";
+import { checkExposure, type EngineConfig } from "./ops/config.ts";
 import type { TlsMaterial } from "./ops/tls.ts";
 
 /** Where a deferred listener listens once opened. */
 export interface ListenOptions {
-  /** The port (0, the default: any free one). */
+  /** The port (default: the node's `port` setting; 0: any free one). */
   port?: number;
-  /** The interface (default: the node's `host`, `127.0.0.1` unless configured). */
+  /**
+   * The interface (default: the node's `host`, `127.0.0.1` unless configured); one that is not loopback needs
+   * API tokens (or `insecureNoAuth`), as for `deno task serve`.
+   */
   hostname?: string;
 }
 
@@ -50,7 +53,7 @@ export function deferredHttp(config: EngineConfig, tls?: TlsMaterial): DeferredH
       return open?.port ?? 0;
     },
     get host() {
-      return open?.host ?? config.host;
+      return open?.host ?? reachableHost(config.host);
     },
     get url() {
       return open?.url ?? "";
@@ -67,7 +70,9 @@ export function deferredHttp(config: EngineConfig, tls?: TlsMaterial): DeferredH
     },
     listen(opts = {}) {
       if (open) throw new Error(`already listening at ${open.url}`);
-      open = serveHttp({ ...config, port: opts.port ?? 0, host: opts.hostname ?? config.host }, tls);
+      const host = opts.hostname ?? config.host;
+      checkExposure({ ...config, host }); // no API tokens: loopback only, as for `deno task serve`
+      open = serveHttp({ ...config, port: opts.port ?? config.port, host }, tls);
       if (api) open.serve(api);
       return { url: open.url, port: open.port };
     },

@@ -11,11 +11,12 @@ import type { Json } from "../core/json.ts";
 import type { ExecutionView } from "../core/view.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
 import { deferredHttp, type ListenOptions } from "./deferred_http.ts";
-import { DEFAULT_CONFIG, type EngineConfig } from "./ops/config.ts";
+import { ConfigError, configProblems, DEFAULT_CONFIG, type EngineConfig } from "./ops/config.ts";
+import { readTls } from "./ops/tls.ts";
 import { createLogger, type LogLevel } from "./ops/log.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { type RunningNode, startNode } from "./start.ts";
-import { type ApiCall, callApi } from "./embed/in_process.ts";
+import { type ApiCall, callApi, FlowmeshError } from "./embed/in_process.ts";
 import { type NodeKind, runtimeKindOf } from "./embed/node_kind.ts";
 import { followEvents, type SubscribeOptions } from "./embed/subscribe.ts";
 
@@ -112,13 +113,15 @@ export interface ServedApi {
  * ```
  */
 export async function createEngine(options: CreateEngineOptions): Promise<EmbeddedEngine> {
-  const { config, tempDir } = await configOf(options);
-  const http = deferredHttp(config);
+  const config = configOf(options);
+  const tempDir = config.dataDir === "" ? await Deno.makeTempDir({ prefix: "flowmesh-" }) : undefined;
+  if (tempDir) config.dataDir = tempDir;
+  const http = deferredHttp(config, readTls(config));
   try {
     const node = await startNode(config, {
       nodeKinds: (options.nodeKinds ?? []).map(runtimeKindOf),
       http,
-      log: loggerOf(options.log),
+      log: loggerOf(options.log ?? options.settings?.logLevel),
     });
     const token = config.apiTokens.find((t) => t.role === "admin")?.token;
     return new EmbeddedEngine(node, http.listen.bind(http), tempDir, token);
@@ -131,6 +134,9 @@ export async function createEngine(options: CreateEngineOptions): Promise<Embedd
 /** An engine running in this process (`createEngine`). Every method answers what the HTTP API answers. */
 export class EmbeddedEngine {
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Aborted by `close()`: wakes every `subscribe` loop at once. */
+  #stop = new AbortController();
 
   /** @internal Made by `createEngine`. */
   constructor(
@@ -143,19 +149,40 @@ export class EmbeddedEngine {
   /** Creates the workflow, or stores a new version of it when it exists. Throws `validation_failed` with paths. */
   async putWorkflow(definition: WorkflowDefinition | Record<string, unknown>): Promise<StoredWorkflowRef> {
     const id = String((definition as { id?: unknown }).id ?? "");
-    const exists = id !== "" && await this.#exists(`/api/v1/workflows/${encodeURIComponent(id)}`);
-    const answer = await this.#call<{ id?: string; workflowId?: string; version: number }>(
-      exists
-        ? { method: "PUT", path: `/api/v1/workflows/${encodeURIComponent(id)}`, body: definition }
-        : { method: "POST", path: "/api/v1/workflows", body: definition },
-    );
-    return { id: answer.workflowId ?? answer.id ?? id, version: answer.version };
+    type Stored = { id?: string; workflowId?: string; version: number };
+    const post = { method: "POST", path: "/api/v1/workflows", body: definition } as const;
+    const put = {
+      method: "PUT",
+      path: `/api/v1/workflows/${encodeURIComponent(id)}`,
+      body: definition,
+    } as const;
+    for (let attempt = 1;; attempt++) { // create, else update: a concurrent create or delete moves it on
+      try {
+        const answer = await this.#call<Stored>(post);
+        return { id: answer.workflowId ?? answer.id ?? id, version: answer.version };
+      } catch (err) {
+        if (!(err instanceof FlowmeshError) || err.code !== "workflow_exists" || id === "") throw err;
+      }
+      try {
+        const answer = await this.#call<Stored>(put);
+        return { id: answer.workflowId ?? answer.id ?? id, version: answer.version };
+      } catch (err) {
+        if (!(err instanceof FlowmeshError) || err.code !== "workflow_not_found" || attempt >= 3) throw err;
+      }
+    }
   }
 
   /** The latest version of a workflow (`undefined` when there is none). */
   async getWorkflow(id: string): Promise<WorkflowDefinition | undefined> {
-    const path = `/api/v1/workflows/${encodeURIComponent(id)}`;
-    return await this.#exists(path) ? this.#call<WorkflowDefinition>({ method: "GET", path }) : undefined;
+    try {
+      return await this.#call<WorkflowDefinition>({
+        method: "GET",
+        path: `/api/v1/workflows/${encodeURIComponent(id)}`,
+      });
+    } catch (err) {
+      if (err instanceof FlowmeshError && err.code === "workflow_not_found") return undefined;
+      throw err;
+    }
   }
 
   /** Deletes a workflow (its executions run on to their end). */
@@ -275,7 +302,10 @@ export class EmbeddedEngine {
         }).then((r) => r.events),
       ended: async () => ENDED.has((await this.get(executionId)).status),
       closed: () => this.#closed,
-    }, opts);
+    }, {
+      ...opts,
+      signal: opts.signal ? AbortSignal.any([opts.signal, this.#stop.signal]) : this.#stop.signal,
+    });
   }
 
   /** Any route of the HTTP API, in process (docs/API.md): its JSON answer, or a thrown `FlowmeshError`. */
@@ -283,18 +313,27 @@ export class EmbeddedEngine {
     return this.#call<T>({ method, path, body });
   }
 
-  /** Opens the HTTP API (and the web console) of this engine on a port; once per engine. */
+  /**
+   * Opens the HTTP API (and the web console) of this engine on a port (default: the `port` setting, else any
+   * free one), with the node's TLS settings; once per engine. A host that is not loopback needs API tokens.
+   */
   serve(opts: ListenOptions = {}): ServedApi {
     this.#open();
     return this.listen(opts);
   }
 
   /** Stops: the cluster member leaves (handing its shards over), then the engine and its storage close. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.node.leave();
-    if (this.tempDir) await Deno.remove(this.tempDir, { recursive: true }).catch(() => {});
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#stop.abort();
+      try {
+        await this.node.leave();
+      } finally {
+        if (this.tempDir) await Deno.remove(this.tempDir, { recursive: true }).catch(() => {});
+      }
+    })();
+    return this.#closing;
   }
 
   #execution(id: string): string {
@@ -302,35 +341,30 @@ export class EmbeddedEngine {
   }
 
   #open(): void {
-    if (this.#closed) throw new Error("the engine is closed");
+    if (this.#closed) throw new FlowmeshError(503, "engine_closed", "the engine is closed", []);
   }
 
   async #call<T>(call: ApiCall): Promise<T> {
     this.#open();
     return await callApi<T>(this.node.fetch, call, this.token);
   }
-
-  async #exists(path: string): Promise<boolean> {
-    try {
-      await this.#call({ method: "GET", path });
-      return true;
-    } catch (err) {
-      if ((err as { status?: number }).status === 404) return false;
-      throw err;
-    }
-  }
 }
 
 const ENDED: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "timed_out"]);
 
-/** The node's settings for the options; a temporary data directory when none is named. */
-async function configOf(options: CreateEngineOptions): Promise<{ config: EngineConfig; tempDir?: string }> {
+/**
+ * The node's settings for the options, checked as `deno task serve` checks its own (every problem at once, a
+ * `ConfigError`); `dataDir` is `""` when a temporary one is to be made.
+ */
+function configOf(options: CreateEngineOptions): EngineConfig {
   const settings: Partial<EngineConfig> = { ...options.settings };
   const s = options.storage;
   if (s === "memory") settings.storage = "memory";
-  else if ("embedded" in s) Object.assign(settings, { storage: "embedded", dataDir: s.embedded });
-  else if ("postgres" in s) Object.assign(settings, { storage: "postgres", databaseUrl: s.postgres });
-  else throw new TypeError(`storage must be "memory", {embedded: dir} or {postgres: url}`);
+  else if (typeof s === "object" && "embedded" in s) {
+    Object.assign(settings, { storage: "embedded", dataDir: s.embedded });
+  } else if (typeof s === "object" && "postgres" in s) {
+    Object.assign(settings, { storage: "postgres", databaseUrl: s.postgres });
+  } else throw new TypeError(`storage must be "memory", {embedded: dir} or {postgres: url}`);
   const c = options.cluster;
   if (c) {
     Object.assign(settings, {
@@ -341,11 +375,14 @@ async function configOf(options: CreateEngineOptions): Promise<{ config: EngineC
       host: c.host ?? settings.host ?? "127.0.0.1",
     });
   }
-  const tempDir = settings.dataDir === undefined
-    ? await Deno.makeTempDir({ prefix: "flowmesh-" })
-    : undefined;
-  if (tempDir) settings.dataDir = tempDir;
-  return { config: { ...DEFAULT_CONFIG, ...settings, port: 0 }, tempDir };
+  const config: EngineConfig = { ...DEFAULT_CONFIG, port: 0, ...settings, dataDir: settings.dataDir ?? "" };
+  // The HTTP port opens on serve(), which checks its host then: the exposure rule is not checked here.
+  const problems = configProblems({ ...config, host: "127.0.0.1" });
+  if (config.apiTokens.length > 0 && !config.apiTokens.some((t) => t.role === "admin")) {
+    problems.push("api-token: an embedded engine's API tokens need an admin one (its own calls use it)");
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"), problems);
+  return config;
 }
 
 function loggerOf(log: CreateEngineOptions["log"]): Logger {

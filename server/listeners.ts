@@ -68,7 +68,7 @@ function route(req: Request, api: ApiHandler | undefined, gateway: boolean): Pro
 }
 
 /** The host others reach a listener bound to `hostname` at. */
-function reachableHost(hostname: string): string {
+export function reachableHost(hostname: string): string {
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return host === "0.0.0.0" ? "127.0.0.1" : host;
 }

@@ -182,33 +182,41 @@ export async function startNode(
   overrides: NodeOverrides = {},
 ): Promise<RunningNode> {
   const config: EngineConfig = { ...DEFAULT_CONFIG, ...partial };
-  checkExposure(config);
+  if (!overrides.http) checkExposure(config); // a deferred listener checks its own host when it opens
   checkHttpWorkers(config);
   const tls = readTls(config); // before anything opens: a bad file stops here with one line
   const secrets = overrides.secrets ?? configuredSecrets(config); // likewise, never showing a value
   const clock = overrides.clock ?? systemClock;
   const log = overrides.log ??
     createLogger({ level: config.logLevel, format: config.logFormat }, { node: config.nodeId });
+  const kinds = kindsOf(overrides.nodeKinds ?? []); // before anything opens: a duplicate kind stops here
   const storage = overrides.storage ?? await openStorage(config, () => clock.now());
   const metrics = new Metrics();
   const tracing = nodeTracing(config.nodeId, overrides.tracer);
   const lingerMs = commitLingerMs(config, overrides.storage !== undefined);
-  const kinds = kindsOf(overrides.nodeKinds ?? []);
   const base: EngineParts = { storage, clock, log, metrics, tracing, lingerMs, secrets, ...kinds };
   const started = await startEngine(config, base);
   const warning = clearTokensWarning(config, isLoopback(config.host));
   if (warning) log.warn(warning);
-  const http = overrides.http ??
-    (config.httpWorkers > 0 ? await serveHttpWorkers(config, log, tls) : serveHttp(config, tls));
   const clustered = isClustered(config);
-  const link = clustered ? startTransport(config, log, tls) : null;
-  const audit = new AuditRecorder(storage, log, {
-    lost: (n, reason) => metrics.auditLost(n, reason),
-    unauthenticated: () => metrics.auditUnauthenticated.inc(),
-  });
-  const parts: MemberParts = { ...base, ...started, config, http, link, audit };
-  const cluster = await createClusterMember(parts);
-  const api = createNodeApi(parts, cluster);
+  let http: HttpListener | undefined;
+  let link: ClusterLink | null = null;
+  let parts: MemberParts, cluster: ClusterMember, api: ApiHandler;
+  try {
+    http = overrides.http ??
+      (config.httpWorkers > 0 ? await serveHttpWorkers(config, log, tls) : serveHttp(config, tls));
+    link = clustered ? startTransport(config, log, tls) : null;
+    const audit = new AuditRecorder(storage, log, {
+      lost: (n, reason) => metrics.auditLost(n, reason),
+      unauthenticated: () => metrics.auditUnauthenticated.inc(),
+    });
+    parts = { ...base, ...started, config, http, link, audit };
+    cluster = await createClusterMember(parts);
+    api = createNodeApi(parts, cluster);
+  } catch (err) { // a port taken, say: nothing started may outlive the failed start
+    await abandon(base, started, http, link);
+    throw err;
+  }
   http.serve(api);
   metrics.bind({
     engine: started.engine,
@@ -296,7 +304,7 @@ async function startEngine(config: EngineConfig, parts: EngineParts): Promise<St
     sqlConnections: config.sqlConnections,
     brokers: config.brokers,
     allowInlineConnections: config.allowInlineConnections,
-    log: (line, fields) => log.info(line, fields),
+    log: (line, fields) => logAt(log, fields?.level)(line, fields),
     filesRoot,
     httpAllow: config.httpAllow,
   });
@@ -431,6 +439,28 @@ function createNodeApi(parts: MemberParts, cluster: ClusterMember): ApiHandler {
       audit: { recorder: parts.audit, node: config.nodeId, now: () => clock.now() },
     }),
   );
+}
+
+/** The logger's method for a node's line: its `level` field (`defineNodeKind`'s `ctx.log`), else info. */
+function logAt(log: Logger, level: unknown): Logger["info"] {
+  return level === "debug" || level === "warn" || level === "error" ? log[level] : log.info;
+}
+
+/** Stops what a start that failed half way had started: the listeners, the engine, then the rest. */
+async function abandon(
+  base: EngineParts,
+  started: StartedEngine,
+  http: HttpListener | undefined,
+  link: ClusterLink | null,
+): Promise<void> {
+  await http?.server.shutdown().catch(() => {});
+  link?.rpc.close();
+  await link?.transport.close().catch(() => {});
+  await started.scheduler.stop();
+  await started.engine.stop();
+  base.metrics.close();
+  await started.services.close();
+  await base.storage.close();
 }
 
 /** Closes a member in order: the cluster member, the HTTP server, the transport, the engine, then the rest. */

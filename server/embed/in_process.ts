@@ -67,7 +67,8 @@ export interface ApiCall {
 export type Handler = (req: Request) => Promise<Response>;
 
 /**
- * Runs `call` through `handler` and returns its JSON; throws a {@link FlowmeshError} for an error answer.
+ * Runs `call` through `handler` and returns its JSON (a text answer, such as `/metrics`, as its text); throws a
+ * {@link FlowmeshError} for an error answer.
  *
  * @example
  * ```ts
@@ -89,14 +90,20 @@ export async function callApi<T>(handler: Handler, call: ApiCall, token?: string
     }),
   );
   const text = await res.text();
-  const json = text === "" ? null : JSON.parse(text);
+  const isJson = (res.headers.get("content-type") ?? "").includes("json");
+  let json: unknown = text === "" ? null : text;
+  if (isJson && text !== "") {
+    try {
+      json = JSON.parse(text);
+    } catch { /* answered as text */ }
+  }
   if (res.status >= 400) {
-    const error = json?.error ?? {};
+    const error = (json as { error?: Record<string, unknown> } | null)?.error ?? {};
     throw new FlowmeshError(
       res.status,
       String(error.code ?? `http_${res.status}`),
       String(error.message ?? res.statusText),
-      Array.isArray(error.details) ? error.details : [],
+      Array.isArray(error.details) ? error.details as ErrorDetail[] : [],
     );
   }
   return json as T;

@@ -200,16 +200,19 @@ const EMPTY_CONFIG = z.object({}).strict();
 
 /** A config checked by a Standard Schema: the problems with their paths under `path`. */
 function parseWith(schema: StandardSchemaV1, config: unknown, path: string): ConfigCheck {
-  const result = schema["~standard"].validate(config);
+  const refused = (message: string, at = path): ConfigCheck => ({
+    config: {},
+    problems: [{ path: at, code: "config_invalid", message }],
+  });
+  let result: ReturnType<StandardSchemaV1["~standard"]["validate"]>;
+  try {
+    result = schema["~standard"].validate(config);
+  } catch (err) { // a schema that throws (a transform, say) refuses the config, never the request
+    return refused(`the config schema threw: ${(err as Error)?.message ?? String(err)}`);
+  }
   if (result instanceof Promise) {
-    return {
-      config: {},
-      problems: [{
-        path,
-        code: "config_invalid",
-        message: "the config schema is async; use a synchronous one",
-      }],
-    };
+    result.catch(() => {}); // zod answers a promise when its synchronous pass threw: never left unhandled
+    return refused("the config schema needs async validation; use a synchronous one");
   }
   if (result.issues) {
     const problems: Problem[] = result.issues.map((issue) => ({
@@ -223,7 +226,20 @@ function parseWith(schema: StandardSchemaV1, config: unknown, path: string): Con
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return { config: {}, problems: [{ path, code: "config_type", message: "the config must be an object" }] };
   }
+  if (!isJson(value)) return refused("the config schema's output must be JSON (it is stored as JSON)");
   return { config: value as Record<string, unknown>, problems: [] };
+}
+
+/** Whether a value survives JSON unchanged: plain objects, arrays, strings, finite numbers, booleans, null. */
+function isJson(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((v) => isJson(v, depth + 1));
+  if (typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.values(value as Record<string, unknown>).every((v) =>
+    v !== undefined && isJson(v, depth + 1)
+  );
 }
 
 function segment(key: PropertyKey): string {
@@ -232,13 +248,20 @@ function segment(key: PropertyKey): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
-/** The config's JSON Schema when the library can tell it (zod can), else any object. */
+/** The config's JSON Schema when the library can tell it (Standard JSON Schema, or zod's), else any object. */
 function jsonSchemaOf(schema: StandardSchemaV1): Record<string, unknown> {
-  if (schema instanceof z.ZodType) {
-    try {
-      return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
-    } catch { /* a schema JSON Schema cannot express */ }
-  }
+  try {
+    const standard = (schema["~standard"] as {
+      jsonSchema?: { input?: (opts: { target: string }) => Record<string, unknown> };
+    }).jsonSchema;
+    if (standard?.input) return standard.input({ target: "draft-2020-12" });
+    if (schema instanceof z.ZodType || "_zod" in schema) {
+      return z.toJSONSchema(schema as z.ZodType, { io: "input", unrepresentable: "any" }) as Record<
+        string,
+        unknown
+      >;
+    }
+  } catch { /* a schema JSON Schema cannot express */ }
   return { type: "object" };
 }
 

@@ -10,7 +10,7 @@ import type { ExecutionEvent } from "../../core/events.ts";
 
 /** How `subscribe` follows an execution. */
 export interface SubscribeOptions {
-  /** Milliseconds between reads while nothing new is stored (default 50; at least 10). */
+  /** Milliseconds between reads while nothing new is stored (default 50; from 10 to 60,000). */
   pollMs?: number;
   /** Stops the iteration when aborted. */
   signal?: AbortSignal;
@@ -46,11 +46,17 @@ export async function* followEvents(
   source: EventSource,
   opts: SubscribeOptions = {},
 ): AsyncGenerator<ExecutionEvent, void, undefined> {
-  const pollMs = Math.max(10, opts.pollMs ?? 50);
+  const pollMs = Math.min(60_000, Math.max(10, opts.pollMs ?? 50));
   let after = 0;
   while (!opts.signal?.aborted && !source.closed()) {
-    const ended = await source.ended(); // before reading: every event up to the end is then in the read
-    const events = await source.events(after);
+    let ended: boolean, events: ExecutionEvent[];
+    try {
+      ended = await source.ended(); // before reading: every event up to the end is then in the read
+      events = await source.events(after);
+    } catch (err) {
+      if (source.closed()) return; // the engine closed under the read: the iteration ends quietly
+      throw err;
+    }
     for (const event of events) {
       after = Math.max(after, event.seq);
       yield event;

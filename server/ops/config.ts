@@ -149,8 +149,9 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
 /** Reads flags into a map of setting key to raw value; `--config` is returned apart. */
 function parseFlags(
   args: readonly string[],
-): { flags: Map<Setting, string>; configPath?: string; profile?: string; help: boolean } {
+): { flags: Map<Setting, string>; configPath?: string; profile?: string; help: boolean; problems: string[] } {
   const flags = new Map<Setting, string>();
+  const problems: string[] = [];
   let configPath: string | undefined;
   let profile: string | undefined;
   let help = false;
@@ -165,7 +166,7 @@ function parseFlags(
     const takeValue = () => {
       if (eq >= 0) return arg.slice(eq + 1);
       const next = args[++i];
-      if (next === undefined) throw new ConfigError(`flag ${name}: a value is required`);
+      if (next === undefined) problems.push(`flag ${name}: a value is required`);
       return next;
     };
     if (name === "--config") {
@@ -177,8 +178,13 @@ function parseFlags(
       continue;
     }
     const setting = SETTINGS.find((s) => s.flag === name);
-    if (!setting) throw new ConfigError(`unknown flag ${JSON.stringify(name)} (see --help)`);
+    if (!setting) {
+      problems.push(`unknown flag ${JSON.stringify(name)} (see --help)`);
+      if (eq < 0 && args[i + 1] !== undefined && !args[i + 1].startsWith("-")) i++; // its value, if it had one
+      continue;
+    }
     const value = setting.kind === "switch" && eq < 0 ? "true" : takeValue();
+    if (value === undefined) continue;
     const before = flags.get(setting);
     flags.set(
       setting,
@@ -187,7 +193,7 @@ function parseFlags(
         : value,
     );
   }
-  return { flags, configPath, profile, help };
+  return { flags, configPath, profile, help, problems };
 }
 
 /** The usage text: every setting with its flag, variable, help and default (as the parser reads it back). */
@@ -250,7 +256,8 @@ export function loadConfig(
       problems.push(...err.problems);
     }
   };
-  const { flags, configPath, profile: profileFlag, help } = parseFlags(args);
+  const { flags, configPath, profile: profileFlag, help, problems: flagProblems } = parseFlags(args);
+  problems.push(...flagProblems);
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
   const profile = profileOf(profileFlag ?? env("ENGINE_PROFILE"), problems);
   if (profile) attempt(() => applyFile(config, `profile ${profile}`, () => readProfile(profile), attempt));
@@ -267,11 +274,10 @@ export function loadConfig(
     if (v !== undefined && v !== "") attempt(() => config[s.key] = parseValue(s, v, `environment ${s.env}`));
   }
   for (const [s, v] of flags) attempt(() => config[s.key] = parseValue(s, v, `flag ${s.flag}`));
-  if (problems.length === 0) {
-    problems.push(...configProblems(config as unknown as EngineConfig));
-    if (profile === "prod") problems.push(...prodProblems(config as unknown as EngineConfig));
-  }
-  if (problems.length > 0) throw new ConfigError(problems.join("\n"), problems);
+  // The combinations and the profile's rules are judged on what parsed (a value that did not keeps its default).
+  problems.push(...configProblems(config as unknown as EngineConfig));
+  if (profile === "prod") problems.push(...prodProblems(config as unknown as EngineConfig));
+  if (problems.length > 0 && !help) throw new ConfigError(problems.join("\n"), problems);
   return { config: config as unknown as EngineConfig, help, warnings: aliases.warnings, profile };
 }
 

@@ -146,3 +146,15 @@ Deno.test("profiles: deno task serve --profile prod with unsafe settings exits n
     "config error: api-token: prod needs API tokens (--api-token ROLE:TOKEN, ENGINE_API_TOKENS)",
   ]);
 });
+
+Deno.test("validator: unknown flags, bad values and the profile's rules are all reported together", () => {
+  const problems = problemsOf(() =>
+    loadConfig(["--bogus", "1", "--port", "x", "--profile", "prod", "--storage", "memory"], noEnv, noFile)
+  );
+  assertEquals(problems, [
+    'unknown flag "--bogus" (see --help)',
+    'flag --port: must be an integer from 0 to 65535, got "x"',
+    "storage: prod refuses memory storage (nothing survives a restart); use embedded or postgres",
+    "api-token: prod needs API tokens (--api-token ROLE:TOKEN, ENGINE_API_TOKENS)",
+  ]);
+});

@@ -145,7 +145,7 @@ Deno.test("compilePlan: throws on what validation would have rejected", () => {
         nodes: [{ id: "x", type: "source", nodeType: "nope", config: {} }],
         edges: [],
       }, 1),
-    /unknown node kind/,
+    /node kind source\/nope of workflow wf is not defined on this engine/,
   );
   assertThrows(
     () =>

@@ -290,7 +290,7 @@ export class MemoryStorage implements Storage {
 
   deleteExpired(now: number, limit: number): Promise<number> {
     const expired = [...this.#executions.values()].map((r) => r.record)
-      .filter((r) => typeof r.expiresAt === "number" && r.expiresAt < now)
+      .filter((r) => typeof r.expiresAt === "number" && r.expiresAt < now && r.status !== "running")
       .sort((a, b) => a.expiresAt! - b.expiresAt! || (a.executionId < b.executionId ? -1 : 1))
       .slice(0, limit);
     for (const r of expired) this.#executions.delete(r.executionId);

@@ -95,14 +95,12 @@ Deno.test("cli: schedules create, list, get, pause, resume, trigger, update, sto
       /\nTICK +FIRED +OUTCOME +REASON +EXECUTION\n\S+ +(just now|\d+s ago) +started +on_time +numbers-hourly@\d+\n/,
     );
 
-    // An ambiguous short id is a usage error; a unique one is taken.
-    const ambiguous = await cli(["schedules", "get", "numbers-"], { url });
-    assertStrictEquals(ambiguous.code, EXIT.usage);
-    assertMatch(
-      ambiguous.stderr,
-      /numbers- is the start of more than one id \(numbers-hourly, numbers-nightly\)/,
-    );
-    const paused = await cli(["schedules", "pause", "numbers-ho"], { url });
+    // Only an id as tables shorten it is looked up: a prefix that is not one is the API's 404, never another
+    // schedule (a second `delete nightly` must not delete `nightly-report`).
+    const prefix = await cli(["schedules", "pause", "numbers-ho"], { url });
+    assertStrictEquals(prefix.code, EXIT.refused, prefix.stderr);
+    assertMatch(prefix.stderr + prefix.stdout, /schedule_not_found/);
+    const paused = await cli(["schedules", "pause", "numbers-hourly"], { url });
     assertStrictEquals(paused.code, EXIT.ok, paused.stderr);
     assertMatch(paused.stdout, /^schedule paused: numbers-hourly \(numbers, every 1h, paused, /);
     const resumed = await cli(["schedules", "resume", "numbers-hourly", "--json"], { url });

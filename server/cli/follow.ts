@@ -65,24 +65,31 @@ export async function follow(ctx: Context, id: string, opts: FollowOptions): Pro
   const { io, client } = ctx;
   const started = io.now();
   let last: ExecutionView | undefined;
-  let failingSince: number | undefined;
+  let lastOk = started; // an outage is measured from the last answer (or the start), not its first failure
+  let failure: CliError | undefined;
+  const settle = (outcome: "interrupted" | "timeout"): Followed => {
+    if (last === undefined) {
+      throw failure ?? new CliError(EXIT.unreachable, "no_view", "no view of the execution yet");
+    }
+    return { view: last, outcome };
+  };
   for (;;) {
     try {
       last = await client.get<ExecutionView>(apiPath("executions", id));
-      failingSince = undefined;
+      lastOk = io.now();
+      failure = undefined;
       opts.onView?.(last);
       if (isEnded(last.status)) return { view: last, outcome: "ended" };
     } catch (err) {
-      if (!(err instanceof CliError) || err.exit !== EXIT.unreachable) throw err;
-      failingSince ??= io.now();
-      if (last === undefined || io.now() - failingSince > OUTAGE_MS) throw err;
+      const transient = err instanceof CliError &&
+        (err.exit === EXIT.unreachable || err.code === "rate_limited");
+      if (!transient || io.now() - lastOk > OUTAGE_MS) throw err;
+      failure = err;
       opts.onOutage?.(err);
     }
-    if (io.interrupted.aborted) return { view: last, outcome: "interrupted" };
-    if (opts.timeoutMs !== undefined && io.now() - started >= opts.timeoutMs) {
-      return { view: last, outcome: "timeout" };
-    }
+    if (io.interrupted.aborted) return settle("interrupted");
+    if (opts.timeoutMs !== undefined && io.now() - started >= opts.timeoutMs) return settle("timeout");
     await io.sleep(opts.intervalMs);
-    if (io.interrupted.aborted) return { view: last, outcome: "interrupted" };
+    if (io.interrupted.aborted) return settle("interrupted");
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Short ids back to whole ones. Tables show ids shortened (`shortId` in `format.ts`); a command given an
- * id the node does not know (404 `execution_not_found` / `schedule_not_found`) looks for the one id the
- * text is a short form of, and goes on with it. Two or more candidates are a usage error (exit 2) naming
+ * id the node does not know (404 `execution_not_found` / `schedule_not_found`) that has the short form
+ * (`ex-6f260d08`) looks for the one id the text is a short form of, and goes on with it. Two or more candidates are a usage error (exit 2) naming
  * them; none leaves the API's 404 as it was. The search is bounded: at most {@link MAX_PAGES} pages.
  *
  * @module
@@ -28,6 +28,21 @@ export function matchesShort(full: string, short: string): boolean {
   const f = full.split("@");
   const s = short.split("@");
   return f.length === s.length && s.every((piece, i) => f[i].startsWith(piece));
+}
+
+/**
+ * Whether `text` is an id as tables print it shortened: each `@` piece a word, a dash and 8 hex digits
+ * (`ex-6f260d08`). Only such a text is looked up: a whole id that is gone (a schedule deleted before, say)
+ * is never taken for the start of another one.
+ *
+ * @example
+ * ```ts
+ * import { looksShort } from "./ids.ts";
+ * if (!looksShort("ck-2075aa11@ex-f3bc1100") || looksShort("nightly") || looksShort("ex-f3")) throw new Error();
+ * ```
+ */
+export function looksShort(text: string): boolean {
+  return text.length >= MIN_SHORT && text.split("@").every((piece) => /^[A-Za-z]+-[0-9a-f]{8}$/.test(piece));
 }
 
 /** One page of ids: the ids and the next cursor (`null`: the last page). */
@@ -72,7 +87,7 @@ async function withResolved<T>(
   try {
     return await fn(text);
   } catch (err) {
-    if (!(err instanceof CliError) || err.code !== notFound || text.length < MIN_SHORT) throw err;
+    if (!(err instanceof CliError) || err.code !== notFound || !looksShort(text)) throw err;
     const found = (await search()).filter((id) => id !== text);
     if (found.length === 0) throw err;
     if (found.length > 1) {

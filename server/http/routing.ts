@@ -86,7 +86,16 @@ export class ShardRouting {
     const deadline = this.clock.now() + this.askTimeoutMs;
     let reason = "no owner";
     for (;;) {
-      if (this.engine.ownedShards.has(shard)) return await local();
+      if (this.engine.ownedShards.has(shard)) {
+        const res = await local();
+        // Storage fenced the write off (the shard moved while it ran): nothing was written, so it is asked
+        // again of the new owner while the ask timeout lasts, rather than answered 503 to the caller.
+        // (A call forwarded here answers as it is: the member that received it asks again.)
+        if (forwarded || !(await shardMovedAway(res)) || this.clock.now() >= deadline) return res;
+        reason = "it moved while the call ran";
+        await new Promise<void>((r) => this.clock.setTimer(10, r));
+        continue;
+      }
       if (this.cluster.cutOff) {
         throw new StorageUnavailable("this node cannot reach storage; it owns no shards until it can");
       }
@@ -98,7 +107,14 @@ export class ShardRouting {
       if (owner !== null && owner !== self && !forwarded && this.forwarder && member?.status !== "down") {
         const r = await this.forwarder.forward(owner, request, remaining);
         if (r.ok) {
-          return new Response(r.response.body, { status: r.response.status, headers: r.response.headers });
+          const res = new Response(r.response.body, {
+            status: r.response.status,
+            headers: r.response.headers,
+          });
+          if (!(await shardMovedAway(res)) || this.clock.now() >= deadline) return res;
+          reason = `it moved while ${owner} ran the call`;
+          await new Promise<void>((r) => this.clock.setTimer(10, r));
+          continue;
         }
         if (r.code === "timeout") {
           throw new ApiError(
@@ -125,5 +141,15 @@ export class ShardRouting {
     throw new ApiError(503, "shard_unavailable", `shard ${shard} is unavailable: ${reason}`, [
       { path: "shard", message: reason },
     ], { "retry-after": "1" });
+  }
+}
+
+/** Whether an answer is the fence's `503 not_owner`: the shard moved and the write was refused, not made. */
+async function shardMovedAway(res: Response): Promise<boolean> {
+  if (res.status !== 503) return false;
+  try {
+    return (await res.clone().json())?.error?.code === "not_owner";
+  } catch {
+    return false;
   }
 }

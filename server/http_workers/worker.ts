@@ -131,17 +131,11 @@ class Front {
     if (req.method === "GET" || req.method === "HEAD") return { body: null, held: 0 };
     const limit = this.init.maxBodyBytes;
     const declared = Number(req.headers.get("content-length") ?? "NaN");
-    if (Number.isFinite(declared)) {
-      if (declared > limit || declared === 0) return { body: null, held: 0 };
-      if (!this.#hold(declared)) return this.#full();
-      try {
-        return { body: await req.arrayBuffer(), held: declared };
-      } catch (err) {
-        this.#buffered -= declared;
-        throw err;
-      }
-    }
-    return req.body === null ? { body: null, held: 0 } : await this.#readChunked(req.body, limit + 1);
+    if (Number.isFinite(declared) && (declared > limit || declared === 0)) return { body: null, held: 0 };
+    // The budget is taken as bytes arrive, never for a declared length up front: senders that declare 4 MiB
+    // and stall hold nothing of it.
+    const most = Number.isFinite(declared) ? declared : limit + 1;
+    return req.body === null ? { body: null, held: 0 } : await this.#readChunked(req.body, most);
   }
 
   /** A body without a declared length: its first `most` bytes at most. */

@@ -119,7 +119,7 @@ export class WorkflowService {
     /** The node kinds definitions may use (default: the built-in ones). */
     readonly catalog: Catalog = BUILTIN_CATALOG,
     /** The bounds on a definition (default: `DEFAULT_WORKFLOW_LIMITS`). */
-    private readonly limits?: Partial<WorkflowLimits>,
+    readonly limits?: Partial<WorkflowLimits>,
   ) {}
 
   /** Validation, then the grants. */

@@ -79,7 +79,7 @@ export class SqlExecutionIndex implements ExecutionIndex {
     // Through the partial index executions_expiring.
     return this.#deleteWhere((trx) =>
       trx.selectFrom("executions").select("execution_id")
-        .where("expires_at", "is not", null).where("expires_at", "<", now)
+        .where("expires_at", "is not", null).where("expires_at", "<", now).where("status", "<>", "running")
         .orderBy("expires_at").limit(limit)
     );
   }
@@ -92,11 +92,15 @@ export class SqlExecutionIndex implements ExecutionIndex {
   ): Promise<number> {
     return this.ctx.run(() =>
       this.ctx.db.transaction().execute(async (trx) => {
-        const ids = (await victims(trx).execute()).map((r) => r.execution_id);
+        const chosen = (await victims(trx).execute()).map((r) => r.execution_id);
+        if (chosen.length === 0) return 0;
+        // The rows first, each still ended as it is deleted (a retry that reopened one since the select keeps
+        // it), then the history and outputs of those deleted.
+        const ids = (await trx.deleteFrom("executions").where("execution_id", "in", chosen)
+          .where("status", "<>", "running").returning("execution_id").execute()).map((r) => r.execution_id);
         if (ids.length === 0) return 0;
         await trx.deleteFrom("event_batches").where("execution_id", "in", ids).execute();
         await trx.deleteFrom("outputs").where("execution_id", "in", ids).execute();
-        await trx.deleteFrom("executions").where("execution_id", "in", ids).execute();
         return ids.length;
       })
     );

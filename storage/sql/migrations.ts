@@ -197,7 +197,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index executions_expiring on executions (expires_at) where expires_at is not null`,
       `create index executions_ended_default on executions (end_time)
         where status <> 'running' and expires_at is null`,
-      `drop index executions_ended`,
+      // executions_ended stays: members of the release before this one still delete through it while both
+      // run (an upgrade only adds); a later release drops it.
     ],
   },
 ];

@@ -83,7 +83,7 @@ export class SqliteExecutionIndex implements ExecutionIndex {
     // Through the partial index executions_expiring.
     return this.#deleteWhere(
       `select execution_id from executions where expires_at is not null and expires_at < ?
-        order by expires_at limit ?`,
+        and status <> 'running' order by expires_at limit ?`,
       now,
       limit,
     );

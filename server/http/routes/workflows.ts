@@ -100,7 +100,7 @@ function onScheduleOwner(
  * problem, with its code); returns when the validation finds none.
  */
 function explainDefinition(workflows: WorkflowService, raw: unknown): void {
-  const checked = checkWorkflow(raw, undefined, workflows.catalog);
+  const checked = checkWorkflow(raw, workflows.limits, workflows.catalog);
   if (checked.ok) return;
   const problems = scrubProblems(checked.problems, raw);
   throw new ApiError(400, "validation_failed", `the workflow has ${problems.length} problem(s)`, problems);

@@ -87,7 +87,7 @@ export class ShardRouting {
     let reason = "no owner";
     for (;;) {
       if (this.engine.ownedShards.has(shard)) {
-        const res = await local();
+        const res = await localAnswer(local);
         // Storage fenced the write off (the shard moved while it ran): nothing was written, so it is asked
         // again of the new owner while the ask timeout lasts, rather than answered 503 to the caller.
         // (A call forwarded here answers as it is: the member that received it asks again.)
@@ -151,5 +151,18 @@ async function shardMovedAway(res: Response): Promise<boolean> {
     return (await res.clone().json())?.error?.code === "not_owner";
   } catch {
     return false;
+  }
+}
+
+/** What `local` answers, its thrown `503 not_owner` as that answer (so the fence's refusal is asked again). */
+async function localAnswer(local: () => Promise<Response>): Promise<Response> {
+  try {
+    return await local();
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 503 || err.code !== "not_owner") throw err;
+    return Response.json(
+      { error: { code: err.code, message: err.message, details: err.details } },
+      { status: 503, headers: { ...err.headers, "retry-after": "1" } },
+    );
   }
 }

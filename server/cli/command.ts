@@ -38,6 +38,8 @@ export interface Io {
   isTerminal: boolean;
   /** The terminal's width in columns (80 when unknown). */
   columns(): number;
+  /** The terminal's height in rows (none: unbounded, as for a file). */
+  rows?(): number;
   /** The time, epoch ms. */
   now(): number;
   /** Waits `ms`, or less when `signal` aborts. */

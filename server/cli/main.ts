@@ -103,6 +103,13 @@ function terminal(): Io {
     err: (line) => writeTo(Deno.stderr, `${line}\n`),
     write,
     isTerminal: Deno.stdout.isTerminal(),
+    rows: () => {
+      try {
+        return Deno.consoleSize().rows || 24;
+      } catch {
+        return 24;
+      }
+    },
     columns: () => {
       try {
         return Deno.consoleSize().columns || 80;

@@ -112,13 +112,37 @@ export function frame(view: ExecutionView, now: number, width: number, note = ""
   return [head, ...lines, progress].map((l) => truncate(l, Math.max(20, width - 1)));
 }
 
+/**
+ * A frame cut to a terminal's height (one row spare, so redrawing never scrolls): its head, as many node lines
+ * as fit, a line counting the others, and the progress line.
+ *
+ * @example
+ * ```ts
+ * import { fitRows } from "./watch.ts";
+ * const cut = fitRows(["head", "a", "b", "c", "d", "progress"], 6);
+ * if (cut.join("|") !== "head|a|b|  … 2 more nodes|progress") throw new Error(cut.join("|"));
+ * ```
+ */
+export function fitRows(lines: string[], rows: number): string[] {
+  const room = Math.max(4, rows - 1);
+  if (lines.length <= room) return lines;
+  const nodes = lines.slice(1, -1);
+  const shown = room - 3;
+  return [
+    lines[0],
+    ...nodes.slice(0, shown),
+    `  … ${nodes.length - shown} more nodes`,
+    lines[lines.length - 1],
+  ];
+}
+
 /** The watch as a frame redrawn in place (standard output is a terminal). */
 export function ttyRenderer(io: Io): Renderer {
   let drawn = 0;
   let note = "";
   let last: ExecutionView | undefined;
   const draw = (view: ExecutionView) => {
-    const lines = frame(view, io.now(), io.columns(), note);
+    const lines = fitRows(frame(view, io.now(), io.columns(), note), io.rows?.() ?? Infinity);
     // Up to the first line of the last frame, then each line cleared and rewritten; leftovers cleared.
     let text = drawn > 0 ? `\x1b[${drawn}F` : "\x1b[?25l";
     for (const l of lines) text += `\x1b[2K${l}\n`;

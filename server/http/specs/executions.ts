@@ -340,7 +340,7 @@ export const cancelSpec = routeSpec({
   ]),
   bodyRequired: false,
   responses: {
-    200: { description: "What the engine did.", schema: z.looseObject({}) },
+    200: { description: "The execution view right after it.", schema: ExecutionViewSchema },
     404: { description: "No such execution." },
     409: { description: "It already ended." },
   },
@@ -358,7 +358,7 @@ export const signalSpec = routeSpec({
   ]),
   bodyRequired: false,
   responses: {
-    200: { description: "What the engine did.", schema: z.looseObject({}) },
+    200: { description: "The execution view right after it.", schema: ExecutionViewSchema },
     404: { description: "No such execution, or no node waits for this signal." },
     409: { description: "It already ended." },
     413: { description: "The payload is over 64 KiB." },

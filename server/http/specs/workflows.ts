@@ -11,6 +11,7 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
+import { MAX_VERSION } from "../versions.ts";
 import { MAX_CONCURRENCY_LIMIT, MAX_RETENTION_MS, MAX_TIMEOUT_MS } from "../../../core/validate.ts";
 import { NODE_CATEGORIES } from "../../../core/workflow.ts";
 import { routeSpec } from "../route_spec.ts";
@@ -169,7 +170,7 @@ export const getWorkflowSpec = routeSpec({
   tags: ["workflows"],
   params,
   query: z.object({
-    version: intQuery(1, 2 ** 31).optional().describe("A stored version (default: the latest)."),
+    version: intQuery(1, MAX_VERSION).optional().describe("A stored version (default: the latest)."),
   }),
   responses: {
     200: { description: "The definition.", schema: WorkflowDefinitionSchema, headers: VERSION_HEADER },

@@ -58,6 +58,7 @@ export type {
 } from "./storage.ts";
 export { InvalidCursor, isLiveToken, StorageUnavailable } from "./storage.ts";
 export { MemoryStorage } from "./memory.ts";
+export { RoleStorage } from "./role_storage.ts";
 export { openPostgres, type PostgresOptions } from "./postgres.ts";
 export { DataDirLocked, type EmbeddedOptions, openEmbedded } from "./embedded.ts";
 export { openSqlite, type SqliteOptions, SqliteStorage } from "./sqlite/mod.ts";

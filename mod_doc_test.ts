@@ -17,9 +17,10 @@ function diagnostics(output: string): string[] {
   return found;
 }
 
-Deno.test("deno doc --lint mod.ts: no errors", async () => {
+/** `deno <args>` at the repository root, colours off: its status and its output (stdout then stderr). */
+async function deno(args: string[]): Promise<{ success: boolean; code: number; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--lint", "mod.ts"],
+    args,
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -27,8 +28,16 @@ Deno.test("deno doc --lint mod.ts: no errors", async () => {
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
+  return {
+    success: out.success,
+    code: out.code,
+    output: decoder.decode(out.stdout) + decoder.decode(out.stderr),
+  };
+}
+
+Deno.test("deno doc --lint mod.ts: no errors", async () => {
   // NO_COLOR: plain text, so each diagnostic line starts with `error[`.
-  const output = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+  const { output, ...out } = await deno(["doc", "--lint", "mod.ts"]);
   const errors = diagnostics(output);
   const shown = errors.slice(0, 10).join("\n\n");
   assert(
@@ -38,16 +47,7 @@ Deno.test("deno doc --lint mod.ts: no errors", async () => {
 });
 
 Deno.test("deno publish --dry-run: the package (name, version, exports, license, README) publishes", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["publish", "--dry-run", "--allow-dirty"],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  const output = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+  const { output, ...out } = await deno(["publish", "--dry-run", "--allow-dirty"]);
   assert(out.success && output.includes("Success Dry run complete"), output.slice(0, 4000));
   for (const file of ["/mod.ts", "/README.md", "/LICENSE", "/deno.json"]) {
     assert(output.includes(`${ROOT.href.replace(/\/$/, "")}${file}`), `${file} is published`);

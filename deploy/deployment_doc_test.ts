@@ -7,6 +7,7 @@ import postgres from "npm:postgres@3.4.9";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { freePort } from "../testing/net.ts";
 import { pgTest, TEST_DATABASE_URL } from "../testing/pg.ts";
+import { readmeWalkthrough } from "../testing/readme.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -33,12 +34,7 @@ function sectionBlocks(markdown: string, heading: string): string[] {
 
 /** The README's curl walk-through. */
 async function walkthrough(): Promise<string> {
-  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
-  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) =>
-    b.includes("curl")
-  );
-  assert(block, "README has a walk-through");
-  return block;
+  return readmeWalkthrough(await Deno.readTextFile(new URL("README.md", ROOT)));
 }
 
 /** A bash script in its own process group (so `deno task`'s child goes with it). */

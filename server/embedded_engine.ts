@@ -7,6 +7,7 @@
  * @module
  */
 import type { ExecutionEvent } from "../core/events.ts";
+import { TERMINAL_STATUSES } from "../core/state.ts";
 import type { Json } from "../core/json.ts";
 import type { ExecutionView } from "../core/view.ts";
 import type { WorkflowDefinition } from "../core/workflow.ts";
@@ -216,7 +217,7 @@ export class EmbeddedEngine {
     const deadline = Date.now() + ms;
     for (;;) {
       const view = await this.get(executionId);
-      if (ENDED.has(view.status) || Date.now() >= deadline) return view;
+      if (TERMINAL_STATUSES.has(view.status) || Date.now() >= deadline) return view;
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
     }
   }
@@ -300,7 +301,7 @@ export class EmbeddedEngine {
           method: "GET",
           path: `${this.#execution(executionId)}/events?after=${after}`,
         }).then((r) => r.events),
-      ended: async () => ENDED.has((await this.get(executionId)).status),
+      ended: async () => TERMINAL_STATUSES.has((await this.get(executionId)).status),
       closed: () => this.#closed,
     }, {
       ...opts,
@@ -349,8 +350,6 @@ export class EmbeddedEngine {
     return await callApi<T>(this.node.fetch, call, this.token);
   }
 }
-
-const ENDED: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "timed_out"]);
 
 /**
  * The node's settings for the options, checked as `deno task serve` checks its own (every problem at once, a

@@ -4,13 +4,7 @@
  */
 import { assert, assertEquals, assertStrictEquals } from "../testing/assert.ts";
 import { startNode } from "./start.ts";
-
-function walkthrough(readme: string): string {
-  const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const block = blocks.find((b) => b.includes("curl"));
-  if (!block) throw new Error("README has no curl walk-through");
-  return block;
-}
+import { readmeWalkthrough } from "../testing/readme.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -48,7 +42,7 @@ Deno.test({
   async fn() {
     const node = await startNode({ port: 0, logLevel: "error", storage: "memory" });
     try {
-      const script = walkthrough(await Deno.readTextFile(new URL("../README.md", import.meta.url)))
+      const script = readmeWalkthrough(await Deno.readTextFile(new URL("../README.md", import.meta.url)))
         .replaceAll("127.0.0.1:8080", `127.0.0.1:${node.port}`)
         .replaceAll(/^curl /gm, "echo; curl ");
       // The schedule step polls until its first fire: bounded here, so a schedule that never fires fails.
